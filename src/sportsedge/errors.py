@@ -1,0 +1,41 @@
+"""Errors the toolkit reports to users as one line (the CLI never shows a traceback for them)."""
+
+from __future__ import annotations
+
+import os
+
+
+class SportsedgeError(Exception):
+    """Base class: ``str(err)`` is a complete one-line message for the user."""
+
+
+class UsageError(SportsedgeError):
+    """Bad arguments or settings."""
+
+
+class InputError(SportsedgeError):
+    """An input file (image, dataset entry) that cannot be used; names the file."""
+
+    def __init__(self, path: str | os.PathLike | None, reason: str):
+        self.path = None if path is None else os.fspath(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}" if self.path else reason)
+
+
+class ModelError(InputError):
+    """A model file that cannot be loaded or is not what the caller expects."""
+
+
+class MissingDependencyError(SportsedgeError):
+    """An optional dependency is not installed; the message names the extra to install."""
+
+    def __init__(self, module: str, extra: str | None = None, hint: str = ""):
+        where = f'pip install "sportsedge[{extra}]"' if extra else f"pip install {module}"
+        msg = f"{module} is not installed: {where}"
+        super().__init__(f"{msg} ({hint})" if hint else msg)
+
+
+def first_line(err: BaseException) -> str:
+    """The first line of an exception's message (library errors can span many lines)."""
+    text = str(err).strip().splitlines()
+    return text[0] if text else type(err).__name__

@@ -1,0 +1,57 @@
+"""The export format table: one row per format, read by the exporter, the runtime and the benchmarks.
+
+Kept free of heavy imports: the exporter names its converter by dotted path and imports it
+only when that format is asked for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str  # CLI name, e.g. "tflite-int8"; artifacts are named <model>-<name><ext>
+    family: str  # runtime backend that loads it: "tflite" or "onnx"
+    ext: str  # file extension, with the dot
+    input_dtype: str  # dtype of the model's input tensor: raw 0..255 pixels as float32 or uint8
+    quantized: bool  # weights (and maybe activations) int8: compared by agreement, not max-abs
+    converter: str  # "module:function" in sportsedge.export that writes this format
+    max_abs_diff: float | None  # parity: largest |p_keras - p_export| allowed; None = not checked
+    min_agreement: float  # parity: top-1 agreement with Keras below this fails the export
+    warn_agreement: float  # parity: top-1 agreement below this prints a warning
+    description: str  # one line for `--help` and reports
+
+
+FORMATS: dict[str, Format] = {
+    f.name: f
+    for f in (
+        Format("tflite-fp32", "tflite", ".tflite", "float32", False,
+               "sportsedge.export.tflite:convert_fp32", 1e-4, 1.00, 1.00,
+               "TFLite, float32 weights and activations"),
+        Format("tflite-fp16", "tflite", ".tflite", "float32", False,
+               "sportsedge.export.tflite:convert_fp16", 1e-2, 0.99, 0.995,
+               "TFLite, float16 weights (dequantized to float32 at load)"),
+        Format("tflite-dynamic", "tflite", ".tflite", "float32", True,
+               "sportsedge.export.tflite:convert_dynamic", None, 0.90, 0.97,
+               "TFLite, dynamic-range: int8 weights, float activations"),
+        Format("tflite-int8", "tflite", ".tflite", "uint8", True,
+               "sportsedge.export.tflite:convert_int8", None, 0.80, 0.95,
+               "TFLite, full integer: int8 weights and activations, uint8 pixel input"),
+        Format("onnx-fp32", "onnx", ".onnx", "float32", False,
+               "sportsedge.export.onnx:convert_fp32", 1e-4, 1.00, 1.00,
+               "ONNX (opset 17), float32, dynamic batch"),
+        Format("onnx-int8", "onnx", ".onnx", "float32", True,
+               "sportsedge.export.onnx:convert_int8", None, 0.80, 0.95,
+               "ONNX, static QDQ int8 (per-channel QInt8 weights, QUInt8 activations)"),
+    )
+}
+
+# Which backend family loads a file, by extension.
+FAMILY_BY_EXT: dict[str, str] = {f.ext: f.family for f in FORMATS.values()}
+
+
+def family_of(path: str | Path) -> str | None:
+    """Backend family for a model file, from its extension (None if unknown)."""
+    return FAMILY_BY_EXT.get(Path(path).suffix.lower())

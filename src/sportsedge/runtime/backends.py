@@ -1,0 +1,149 @@
+"""Inference backends, one per model family; no TensorFlow anywhere.
+
+A backend takes a batch of pixels already in its input dtype (N, H, W, 3) and returns float32
+scores (N, classes). Backends whose engine is not thread-safe say so and the Classifier
+serialises calls to them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import MissingDependencyError, ModelError, first_line
+from .metadata import ModelMetadata, metadata_from_onnx_props, read_tflite_metadata
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr():
+    """Silence C++ log lines (e.g. LiteRT's "Created XNNPACK delegate") while a model loads."""
+    try:
+        saved = os.dup(2)
+    except OSError:  # no usable fd 2 (embedded interpreters)
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _litert_interpreter_class():
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        try:  # 32-bit ARM boards: ai-edge-litert has no wheels there
+            from tflite_runtime.interpreter import Interpreter
+        except ImportError:
+            raise MissingDependencyError(
+                "ai-edge-litert", None, "or tflite-runtime on 32-bit ARM; needed for .tflite models"
+            ) from None
+    return Interpreter
+
+
+class LiteRTBackend:
+    family = "tflite"
+    thread_safe = False  # one Interpreter must not be invoked from two threads at once
+
+    def __init__(self, path: Path, threads: int | None = None):
+        data = path.read_bytes()
+        if len(data) < 8 or data[4:8] != b"TFL3":
+            raise ModelError(path, "not a TFLite model (no TFL3 identifier; truncated or wrong file?)")
+        Interpreter = _litert_interpreter_class()
+        try:
+            with _quiet_native_stderr():
+                self._interp = Interpreter(model_path=str(path), num_threads=threads)
+                self._interp.allocate_tensors()
+        except (ValueError, RuntimeError) as err:
+            raise ModelError(path, f"not a loadable TFLite model ({first_line(err)})") from None
+        inputs, outputs = self._interp.get_input_details(), self._interp.get_output_details()
+        if len(inputs) != 1 or len(outputs) != 1:
+            raise ModelError(path, f"expected 1 input and 1 output, found {len(inputs)} and {len(outputs)}")
+        inp, out = inputs[0], outputs[0]
+        self._in_index, self._out_index = inp["index"], out["index"]
+        self.input_shape = tuple(int(v) for v in inp["shape"])
+        self.input_dtype = np.dtype(inp["dtype"])
+        self.input_quant = tuple(inp["quantization"])  # (scale, zero_point); scale 0 = float
+        out_scale, out_zero = out["quantization"]
+        self._out_quant = (out_scale, out_zero) if out_scale else None
+        self.metadata = read_tflite_metadata(data)
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        interp, results = self._interp, []
+        for i in range(x.shape[0]):  # exported with batch 1: invoke per image
+            interp.set_tensor(self._in_index, x[i : i + 1])
+            interp.invoke()
+            results.append(interp.get_tensor(self._out_index)[0])
+        scores = np.stack(results) if len(results) > 1 else results[0][None]
+        if self._out_quant is not None:
+            scale, zero = self._out_quant
+            return (scores.astype(np.float32) - zero) * np.float32(scale)
+        return scores.astype(np.float32, copy=False)
+
+
+_ORT_DTYPES = {"tensor(float)": np.float32, "tensor(uint8)": np.uint8, "tensor(int8)": np.int8}
+
+
+class OnnxBackend:
+    family = "onnx"
+    thread_safe = True  # InferenceSession.run is documented as thread-safe
+
+    def __init__(self, path: Path, threads: int | None = None):
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise MissingDependencyError("onnxruntime", None, "needed for .onnx models") from None
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads or 0  # 0 = onnxruntime's default (all cores)
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        try:
+            self._sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        except Exception as err:  # onnxruntime raises its own exception types per failure
+            raise ModelError(path, f"not a loadable ONNX model ({first_line(err)})") from None
+        inputs, outputs = self._sess.get_inputs(), self._sess.get_outputs()
+        if len(inputs) != 1 or len(outputs) != 1:
+            raise ModelError(path, f"expected 1 input and 1 output, found {len(inputs)} and {len(outputs)}")
+        inp = inputs[0]
+        if inp.type not in _ORT_DTYPES or len(inp.shape) != 4:
+            raise ModelError(path, f"unsupported input {inp.name}: {inp.type} {inp.shape}")
+        shape = [d if isinstance(d, int) else -1 for d in inp.shape]
+        # Models exported from PyTorch are NCHW; ours (tf2onnx) are NHWC.
+        self._nchw = shape[1] == 3 and shape[3] != 3
+        h, w = (shape[2], shape[3]) if self._nchw else (shape[1], shape[2])
+        if h <= 0 or w <= 0:
+            raise ModelError(path, f"input {inp.name} has no fixed height and width: {inp.shape}")
+        self._fixed_batch = shape[0] if shape[0] > 0 else None
+        self._in_name, self._out_name = inp.name, outputs[0].name
+        self.input_shape = (1, h, w, 3)
+        self.input_dtype = np.dtype(_ORT_DTYPES[inp.type])
+        self.input_quant = (0.0, 0)
+        props = self._sess.get_modelmeta().custom_metadata_map
+        self.metadata = metadata_from_onnx_props(props)
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        if self._nchw:
+            x = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+        if self._fixed_batch == 1 and x.shape[0] > 1:
+            parts = [self._sess.run([self._out_name], {self._in_name: x[i : i + 1]})[0] for i in range(len(x))]
+            return np.concatenate(parts).astype(np.float32, copy=False)
+        return self._sess.run([self._out_name], {self._in_name: x})[0].astype(np.float32, copy=False)
+
+
+BACKENDS = {b.family: b for b in (LiteRTBackend, OnnxBackend)}
+
+
+def sniff_family(path: Path) -> str | None:
+    """Backend family from the file's first bytes, for files with an unusual extension."""
+    with open(path, "rb") as f:
+        head = f.read(8)
+    return "tflite" if head[4:8] == b"TFL3" else None
+
+
+__all__ = ["BACKENDS", "LiteRTBackend", "OnnxBackend", "ModelMetadata", "sniff_family"]

@@ -1,0 +1,135 @@
+"""Classifier: load an exported .tflite/.onnx file and classify images with it.
+
+Thread safety: a Classifier may be shared by many threads. Preprocessing runs in the calling
+thread, in parallel; inference on a LiteRT interpreter (not thread-safe) is serialised by a
+per-Classifier lock, while ONNX Runtime sessions run concurrently. For parallel LiteRT
+throughput, give each thread its own Classifier (``Classifier.load`` the same file again).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+from pathlib import Path
+from typing import NamedTuple, Sequence
+
+import numpy as np
+
+from ..errors import ModelError, UsageError, first_line
+from ..formats import family_of
+from .backends import BACKENDS, sniff_family
+from .metadata import ModelMetadata, read_sidecar, sidecar_path
+from .preprocess import PREPROCESSING_VERSION, ImageSource, load_pixels
+
+
+class Prediction(NamedTuple):
+    label: str  # class name (from the model's metadata, or "class_<index>" without it)
+    index: int  # position in the model's output
+    score: float  # the model's output for that class (a probability for our models)
+
+
+class MissingLabelsWarning(UserWarning):
+    """The model carries no labels; predictions are named by index."""
+
+
+class Classifier:
+    def __init__(self, backend, path: Path, metadata: ModelMetadata, labels: Sequence[str]):
+        self._backend = backend
+        self._lock = None if backend.thread_safe else threading.Lock()
+        self.path = path
+        self.metadata = metadata
+        self.labels = tuple(labels)
+        _, h, w, _ = backend.input_shape
+        self.input_size = (h, w)  # (height, width) images are resized to
+        self.input_dtype = backend.input_dtype
+        scale, zero = backend.input_quant
+        self._quant = (float(scale), int(zero)) if scale and (scale, zero) != (1.0, 0) else None
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, threads: int | None = None) -> "Classifier":
+        """Load a model file; the backend is chosen from its extension (or its first bytes)."""
+        path = Path(path)
+        if not path.is_file():
+            raise ModelError(path, "no such model file" if not path.exists() else "not a file")
+        if path.stat().st_size == 0:
+            raise ModelError(path, "empty model file")
+        if threads is not None and threads < 1:
+            raise UsageError(f"threads must be at least 1, got {threads}")
+        family = family_of(path) or sniff_family(path)
+        if family not in BACKENDS:
+            raise ModelError(path, "unknown model type (expected a .tflite or .onnx file)")
+        backend = BACKENDS[family](path, threads)
+        meta = backend.metadata or read_sidecar(path)
+        try:  # one dry run: learns the class count and warms the engine up
+            n_classes = backend.run(np.zeros(backend.input_shape, backend.input_dtype)).shape[-1]
+        except (RuntimeError, ValueError) as err:
+            raise ModelError(path, f"model failed a test inference ({first_line(err)})") from None
+        if meta is None or not meta.labels:
+            warnings.warn(
+                f"{path}: no labels inside the model or in {sidecar_path(path).name}; "
+                "naming classes by index",
+                MissingLabelsWarning,
+                stacklevel=2,
+            )
+            labels = [f"class_{i}" for i in range(n_classes)]
+            meta = meta or ModelMetadata(labels=())
+        elif len(meta.labels) != n_classes:
+            raise ModelError(path, f"metadata has {len(meta.labels)} labels but the model outputs {n_classes} scores")
+        else:
+            labels = meta.labels
+        if meta.preprocessing != PREPROCESSING_VERSION:
+            warnings.warn(
+                f"{path}: exported for preprocessing {meta.preprocessing!r}, "
+                f"this runtime implements {PREPROCESSING_VERSION!r}",
+                stacklevel=2,
+            )
+        return cls(backend, path, meta, labels)
+
+    # ------------------------------------------------------------ inputs
+
+    def preprocess(self, source: ImageSource) -> np.ndarray:
+        """Pixels (H, W, 3) uint8 for one image, per the shared preprocessing contract."""
+        return load_pixels(source, self.input_size)
+
+    def _to_input(self, pixels: np.ndarray) -> np.ndarray:
+        """uint8 pixels (N, H, W, 3) -> the model's input dtype (quantized if it is integer)."""
+        if self._quant is None:
+            return pixels if pixels.dtype == self.input_dtype else pixels.astype(self.input_dtype)
+        scale, zero = self._quant
+        info = np.iinfo(self.input_dtype)
+        q = np.round(pixels.astype(np.float32) / scale + zero)
+        return np.clip(q, info.min, info.max).astype(self.input_dtype)
+
+    # ------------------------------------------------------------ inference
+
+    def scores(self, pixels: np.ndarray) -> np.ndarray:
+        """Model outputs (N, classes) as float32 for preprocessed pixels (N, H, W, 3) uint8."""
+        x = self._to_input(pixels)
+        if self._lock is None:
+            return self._backend.run(x)
+        with self._lock:
+            return self._backend.run(x)
+
+    def predict(self, image: ImageSource, top_k: int = 5) -> list[Prediction]:
+        """Ranked top-k predictions for a path, a PIL image or an HxWx3 uint8 array."""
+        return self._rank(self.scores(self.preprocess(image)[None])[0], top_k)
+
+    def predict_batch(self, images: Sequence[ImageSource], top_k: int = 5) -> list[list[Prediction]]:
+        """predict() for many images; raises InputError on the first unreadable one."""
+        if not len(images):
+            return []
+        batch = np.stack([self.preprocess(img) for img in images])
+        return [self._rank(row, top_k) for row in self.scores(batch)]
+
+    def _rank(self, row: np.ndarray, top_k: int) -> list[Prediction]:
+        k = max(1, min(int(top_k), row.shape[0]))
+        top = np.argpartition(-row, k - 1)[:k]
+        top = top[np.argsort(-row[top], kind="stable")]
+        return [Prediction(self.labels[i], int(i), float(row[i])) for i in top]
+
+    def __repr__(self) -> str:
+        return (
+            f"Classifier({str(self.path)!r}, backend={self._backend.family}, "
+            f"input={self.input_size} {self.input_dtype}, classes={len(self.labels)})"
+        )

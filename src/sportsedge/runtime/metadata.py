@@ -1,0 +1,171 @@
+"""Self-describing artifacts: labels and input spec inside the model file, plus a JSON sidecar.
+
+TFLite: a ZIP of associated files appended to the flatbuffer, the way TFLite metadata packs
+``labels.txt`` (interpreters ignore trailing bytes; zip readers find the archive from the end).
+We store ``labels.txt`` (one label per line, readable by other TFLite tooling) and
+``sportsedge.json`` (the full :class:`ModelMetadata`).
+ONNX: ``metadata_props`` entries ``labels`` (newline-separated) and ``sportsedge`` (JSON).
+Sidecar: ``<model file>.json`` with the same JSON, used when the file carries nothing.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import zipfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .. import fileio
+from ..errors import MissingDependencyError, ModelError
+from ..formats import family_of
+from .preprocess import PREPROCESSING_VERSION
+
+LABELS_FILE = "labels.txt"
+META_FILE = "sportsedge.json"
+ONNX_LABELS_KEY = "labels"
+ONNX_META_KEY = "sportsedge"
+
+
+@dataclass(frozen=True)
+class ModelMetadata:
+    labels: tuple[str, ...]  # class names in output order
+    model_name: str = ""  # registry name of the architecture, e.g. "mobilenet_v2"
+    input_size: tuple[int, int] | None = None  # (height, width) the model expects
+    preprocessing: str = PREPROCESSING_VERSION  # version of the preprocessing contract
+    format: str = ""  # export format name from sportsedge.formats, e.g. "tflite-int8"
+    source_run: str = ""  # training run the artifact was exported from
+    extra: dict = field(default_factory=dict)  # anything else worth carrying (parity, versions)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["labels"] = list(self.labels)
+        d["input_size"] = list(self.input_size) if self.input_size else None
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelMetadata":
+        size = d.get("input_size")
+        return cls(
+            labels=tuple(str(x) for x in d.get("labels") or ()),
+            model_name=str(d.get("model_name") or ""),
+            input_size=tuple(int(v) for v in size) if size else None,
+            preprocessing=str(d.get("preprocessing") or PREPROCESSING_VERSION),
+            format=str(d.get("format") or ""),
+            source_run=str(d.get("source_run") or ""),
+            extra=dict(d.get("extra") or {}),
+        )
+
+
+def sidecar_path(model_path: str | os.PathLike) -> Path:
+    p = Path(model_path)
+    return p.with_name(p.name + ".json")
+
+
+# ---------------------------------------------------------------- TFLite: appended ZIP
+
+
+def split_tflite(data: bytes) -> tuple[bytes, bytes | None]:
+    """Split a .tflite file into (flatbuffer, appended zip or None)."""
+    buf = io.BytesIO(data)
+    if not zipfile.is_zipfile(buf):
+        return data, None
+    try:
+        with zipfile.ZipFile(buf) as zf:
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError):  # stray "PK" bytes inside the flatbuffer
+        return data, None
+    if not infos:
+        return data, None
+    # zipfile shifts offsets by any prepended data, so the first entry marks the flatbuffer's end.
+    start = min(i.header_offset for i in infos)
+    return data[:start], data[start:]
+
+
+def read_tflite_metadata(data: bytes) -> ModelMetadata | None:
+    _, archive = split_tflite(data)
+    if archive is None:
+        return None
+    with zipfile.ZipFile(io.BytesIO(archive)) as zf:
+        names = set(zf.namelist())
+        if META_FILE in names:
+            return ModelMetadata.from_dict(json.loads(zf.read(META_FILE)))
+        if LABELS_FILE in names:  # metadata written by other TFLite tooling
+            text = zf.read(LABELS_FILE).decode("utf-8")
+            return ModelMetadata(labels=tuple(line for line in text.splitlines() if line))
+    return None
+
+
+def pack_tflite(flatbuffer: bytes, meta: ModelMetadata) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr(LABELS_FILE, "".join(f"{label}\n" for label in meta.labels))
+        zf.writestr(META_FILE, json.dumps(meta.to_dict(), indent=1))
+    return flatbuffer + buf.getvalue()
+
+
+def _attach_tflite(path: Path, meta: ModelMetadata) -> None:
+    data = path.read_bytes()
+    if len(data) < 8 or data[4:8] != b"TFL3":
+        raise ModelError(path, "not a TFLite flatbuffer (no TFL3 identifier)")
+    flatbuffer, _ = split_tflite(data)
+    fileio.write_bytes(path, pack_tflite(flatbuffer, meta))
+
+
+# ---------------------------------------------------------------- ONNX: metadata_props
+
+
+def metadata_from_onnx_props(props: dict[str, str]) -> ModelMetadata | None:
+    if ONNX_META_KEY in props:
+        return ModelMetadata.from_dict(json.loads(props[ONNX_META_KEY]))
+    if ONNX_LABELS_KEY in props:
+        return ModelMetadata(labels=tuple(x for x in props[ONNX_LABELS_KEY].splitlines() if x))
+    return None
+
+
+def _attach_onnx(path: Path, meta: ModelMetadata) -> None:
+    try:
+        import onnx
+    except ImportError:
+        raise MissingDependencyError("onnx", "train", "needed to write ONNX metadata") from None
+    try:
+        model = onnx.load(str(path))
+    except Exception as err:
+        raise ModelError(path, f"not a valid ONNX model ({err})") from None
+    props = {p.key: p.value for p in model.metadata_props}
+    props[ONNX_LABELS_KEY] = "\n".join(meta.labels)
+    props[ONNX_META_KEY] = json.dumps(meta.to_dict())
+    del model.metadata_props[:]
+    for key, value in props.items():
+        model.metadata_props.add(key=key, value=value)
+    fileio.write_bytes(path, model.SerializeToString())
+
+
+# ---------------------------------------------------------------- public API
+
+_WRITERS = {"tflite": _attach_tflite, "onnx": _attach_onnx}
+
+
+def attach_metadata(path: str | os.PathLike, meta: ModelMetadata, sidecar: bool = True) -> None:
+    """Embed ``meta`` in an existing .tflite/.onnx file (replacing any we wrote before).
+
+    Writes atomically; also writes ``<file>.json`` unless ``sidecar`` is False.
+    """
+    path = Path(path)
+    writer = _WRITERS.get(family_of(path))
+    if writer is None:
+        raise ModelError(path, "unknown model type (expected .tflite or .onnx)")
+    writer(path, meta)
+    if sidecar:
+        fileio.write_json(sidecar_path(path), meta.to_dict())
+
+
+def read_sidecar(path: str | os.PathLike) -> ModelMetadata | None:
+    side = sidecar_path(path)
+    if not side.is_file():
+        return None
+    try:
+        return ModelMetadata.from_dict(json.loads(side.read_text(encoding="utf-8")))
+    except (ValueError, TypeError, AttributeError) as err:
+        raise ModelError(side, f"unreadable metadata sidecar ({err})") from None

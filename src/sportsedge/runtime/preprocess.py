@@ -1,0 +1,153 @@
+"""The one preprocessing contract, shared by training and the runtime, to the pixel.
+
+decode with Pillow -> apply EXIF orientation -> convert any mode to 8-bit RGB (transparency
+composited over white, 16-bit scaled to 8-bit) -> stretch to the model's input size with
+Pillow's bilinear filter -> raw 0..255 pixels. Models carry their own scaling in the graph.
+
+The training pipeline calls :func:`load_pixels` itself (through ``tf.numpy_function``) rather
+than re-implementing it with TensorFlow ops: TF's default JPEG decoder and its bilinear resize
+both differ from Pillow's by visible amounts, and a model must score an image the same in Keras
+and on the device.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from ..errors import InputError, first_line
+
+# Bump when any step below changes the pixels a model sees; stored in every exported artifact.
+PREPROCESSING_VERSION = "pil-rgb-bilinear-v1"
+
+# Refuse images larger than this many pixels before decoding them (Pillow's own warning
+# threshold: about 9500x9500). Guards against decompression bombs on small devices.
+MAX_PIXELS = 89_478_485
+
+# Files that `predict` and dataset scans treat as images, by extension.
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
+
+ImageSource = Union[str, os.PathLike, Image.Image, np.ndarray]
+
+
+def is_image_file(path: str | os.PathLike) -> bool:
+    return Path(path).suffix.lower() in IMAGE_EXTENSIONS
+
+
+def open_image(path: str | os.PathLike) -> Image.Image:
+    """Decode an image file to an 8-bit RGB PIL image, or raise InputError naming the file."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise InputError(path, "no such file") from None
+    except OSError as err:
+        raise InputError(path, f"cannot read ({err.strerror or err})") from None
+    if path.is_dir():
+        raise InputError(path, "is a folder, not an image")
+    if size == 0:
+        raise InputError(path, "empty file")
+    try:
+        with warnings.catch_warnings():
+            # We apply our own pixel limit below, before decoding.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(path)
+        with img:
+            _check_size(path, img.size)
+            img.load()
+            return to_rgb(img, path)
+    except InputError:
+        raise
+    except UnidentifiedImageError:
+        raise InputError(path, "not an image (unrecognised format)") from None
+    except Image.DecompressionBombError:
+        raise InputError(path, f"image too large (over {MAX_PIXELS:,} pixels)") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as err:
+        raise InputError(path, f"corrupt or truncated image ({first_line(err)})") from None
+
+
+def _check_size(path, size: tuple[int, int]) -> None:
+    w, h = size
+    if w * h > MAX_PIXELS:
+        raise InputError(path, f"image too large ({w}x{h} pixels, limit {MAX_PIXELS:,})")
+    if w < 1 or h < 1:
+        raise InputError(path, f"image has no pixels ({w}x{h})")
+
+
+def to_rgb(img: Image.Image, path=None) -> Image.Image:
+    """Convert any Pillow mode to 8-bit RGB, applying EXIF orientation first."""
+    try:
+        img = ImageOps.exif_transpose(img)
+    except Exception:  # a broken EXIF block should not make a readable image unusable
+        pass
+    mode = img.mode
+    if mode == "RGB":
+        return img
+    if mode.startswith("I") or mode == "F":
+        return _high_depth_to_rgb(img)
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La") or (mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    try:
+        return img.convert("RGB")
+    except (ValueError, OSError) as err:
+        raise InputError(path, f"unsupported image mode {mode!r} ({first_line(err)})") from None
+
+
+def _high_depth_to_rgb(img: Image.Image) -> Image.Image:
+    # 16-bit (I;16*, and "I" as older Pillow opens 16-bit PNGs) maps 0..65535 onto 0..255;
+    # Pillow's own convert() would clip everything above 255 to white. Float images are
+    # taken as already 0..255.
+    arr = np.asarray(img)
+    if img.mode == "F":
+        arr8 = np.clip(np.round(arr), 0, 255).astype(np.uint8)
+    else:
+        arr8 = (np.clip(arr.astype(np.int64), 0, 65535) * 255 + 32767) // 65535
+        arr8 = arr8.astype(np.uint8)
+    return Image.fromarray(arr8, "L").convert("RGB")
+
+
+def resize(img: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """Stretch to ``size`` = (height, width) with Pillow's bilinear filter (no-op if equal)."""
+    h, w = size
+    if img.size == (w, h):
+        return img
+    return img.resize((w, h), Image.BILINEAR)
+
+
+def load_pixels(source: ImageSource, size: tuple[int, int] | None = None) -> np.ndarray:
+    """Apply the contract to a path, PIL image or HxWx3 uint8 array: HxWx3 uint8 RGB pixels.
+
+    ``size`` is (height, width); None keeps the image's own size.
+    """
+    if isinstance(source, np.ndarray):
+        arr = _check_array(source)
+        if size is None or arr.shape[:2] == tuple(size):
+            return arr
+        img = Image.fromarray(arr, "RGB")
+    elif isinstance(source, Image.Image):
+        _check_size("<PIL image>", source.size)
+        img = to_rgb(source)
+    elif isinstance(source, (str, os.PathLike)):
+        img = open_image(source)
+    else:
+        raise InputError(None, f"cannot read an image from a {type(source).__name__}")
+    if size is not None:
+        img = resize(img, size)
+    return np.asarray(img, dtype=np.uint8)
+
+
+def _check_array(arr: np.ndarray) -> np.ndarray:
+    if arr.ndim != 3 or arr.shape[2] != 3:
+        raise InputError(None, f"array input must be HxWx3 RGB, got shape {arr.shape}")
+    if arr.dtype != np.uint8:
+        raise InputError(None, f"array input must be uint8 pixels 0..255, got {arr.dtype}")
+    if arr.shape[0] < 1 or arr.shape[1] < 1:
+        raise InputError(None, f"array input has no pixels (shape {arr.shape})")
+    return arr
