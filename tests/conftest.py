@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
+
+# Keras reads KERAS_HOME once, when it is imported: point it at a writable copy of the shared
+# offline weights before any test imports it (Keras may write keras.json beside them).
+if (SHARED / "keras_home").is_dir():
+    _home = Path(tempfile.mkdtemp(prefix="keras_home-"))
+    shutil.copytree(SHARED / "keras_home", _home, dirs_exist_ok=True)
+    os.environ["KERAS_HOME"] = str(_home)
 SHARED_DATA = SHARED / "data" / "sports100-dev"
 COLOURS = {"red": (255, 0, 0), "green": (0, 255, 0), "blue": (0, 0, 255)}
 LABELS = tuple(COLOURS)
@@ -112,3 +120,67 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real data not present at {SHARED_DATA}")
     return SHARED_DATA
+
+
+# ---------------------------------------------------------------------- training fixtures
+
+
+def noisy(colour: str, seed: int, size=TINY_SIZE) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    base = np.array(COLOURS[colour], np.int16) * 0.8
+    return np.clip(base + rng.normal(0, 30, (*size, 3)), 0, 255).astype(np.uint8)
+
+
+def write_dataset(root: Path, per_split=(("train", 6), ("valid", 3), ("test", 3)), size=TINY_SIZE) -> Path:
+    """A tiny dataset in the Kaggle layout: one folder per colour, noisy solid images as JPEG/PNG."""
+    from PIL import Image
+
+    seed = 0
+    for split, n in per_split:
+        for colour in LABELS:
+            folder = root / split / colour
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in range(n):
+                seed += 1
+                ext = "jpg" if i % 2 == 0 else "png"
+                Image.fromarray(noisy(colour, seed, size)).save(folder / f"{i}.{ext}")
+    return root
+
+
+@pytest.fixture(scope="session")
+def colour_dataset(tmp_path_factory) -> Path:
+    root = write_dataset(tmp_path_factory.mktemp("colours"))
+    (root / "train" / "red" / "notes.txt").write_text("not an image\n")
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_registered():
+    """Registers "tiny": a 32x32 model with a frozen feature part and a trainable head."""
+    from sportsedge.train.models import MODELS, SEED_AUGMENT, Built, Recipe, register_model
+
+    if "tiny" not in MODELS:
+
+        @register_model("tiny", TINY_SIZE, Recipe(4, 2, 1e-2, None, SEED_AUGMENT, cache_views=2), default_weights="none")
+        def tiny(num_classes: int, weights: str = "none") -> Built:
+            """A tiny frozen-backbone model for tests."""
+            import keras
+
+            inp = keras.Input((*TINY_SIZE, 3), name="pixels")
+            x = keras.layers.Rescaling(1 / 255.0)(inp)
+            conv = keras.layers.Conv2D(4, 3, activation="relu")
+            conv.trainable = False
+            features = keras.Model(inp, keras.layers.GlobalAveragePooling2D()(conv(x)), name="features")
+            h_in = keras.Input(features.output.shape[1:])
+            head = keras.Model(h_in, keras.layers.Dense(num_classes, activation="softmax")(h_in), name="head")
+            return Built(keras.Model(inp, head(features.output)), features, head)
+
+    return "tiny"
+
+
+@pytest.fixture(scope="session")
+def keras_home() -> Path:
+    """KERAS_HOME holding MobileNetV2's ImageNet weights (set up at import, above)."""
+    if not (SHARED / "keras_home").is_dir():
+        pytest.skip(f"offline Keras weights not present at {SHARED / 'keras_home'}")
+    return Path(os.environ["KERAS_HOME"])

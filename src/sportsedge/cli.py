@@ -43,8 +43,47 @@ def _add_predict(sub) -> None:
     p.set_defaults(handler="sportsedge.runtime.predict_cli:run")
 
 
+def _add_train(sub) -> None:
+    # Model names are listed here without importing the registry (it is light, but keep --help instant).
+    p = sub.add_parser("train", help="train a model on a dataset folder (needs the train extra)",
+                       description="Train a registered model on a dataset in the Kaggle layout "
+                       "(train/, valid/, optional test/) and write a run folder.")
+    p.add_argument("--model", required=True, help="cnn, cnn_v1, efficientnet_b0 or mobilenet_v2")
+    p.add_argument("--data", required=True, help="dataset folder with train/ and valid/ (and test/)")
+    p.add_argument("--out", required=True, help="run folder to create")
+    p.add_argument("--weights", default=None, help="imagenet, none or a weights file (default: imagenet for "
+                   "transfer models, none for the CNNs)")
+    p.add_argument("--epochs", type=_positive_int, default=None, help="default: the recipe's (30)")
+    p.add_argument("--batch-size", type=_positive_int, default=None, help="default: the recipe's")
+    p.add_argument("--learning-rate", type=float, default=None, help="default: the recipe's (1e-3)")
+    p.add_argument("--no-augment", dest="augment", action="store_false", help="train without augmentation")
+    p.add_argument("--cache-features", type=int, default=None, metavar="VIEWS",
+                   help="cache the frozen backbone's outputs for VIEWS views of the train set (view 1 clean, "
+                   "the rest augmented); 0 = off (default: the recipe's; 1 for mobilenet_v2)")
+    p.add_argument("--early-stopping", type=int, default=None, metavar="PATIENCE",
+                   help="patience on val_loss; 0 = off (default: the recipe's)")
+    p.add_argument("--strategy", default="default", choices=("default", "mirrored", "multi-worker"),
+                   help="tf.distribute strategy: mirrored = all local GPUs, multi-worker = TF_CONFIG")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    p.add_argument("--jit-compile", action="store_true", help="XLA-compile training steps (slower on CPU here)")
+    p.add_argument("--limit-per-class", type=_positive_int, default=None, help="use at most N images per class")
+    p.set_defaults(handler="sportsedge.train.commands:train_cmd")
+
+
+def _add_evaluate(sub) -> None:
+    p = sub.add_parser("evaluate", help="evaluation reports of a trained run on one split",
+                       description="Write RUN_DIR/eval-SPLIT/: metrics.json, report.txt/.json, "
+                       "confusion_matrix.png and misclassified.png.")
+    p.add_argument("run_dir", help="a run folder written by `sportsedge train`")
+    p.add_argument("--data", default=None, help="dataset folder (default: the one the run was trained on)")
+    p.add_argument("--split", default="test", help="test, valid or train (default test)")
+    p.add_argument("--limit-per-class", type=_positive_int, default=None, help="use at most N images per class")
+    p.set_defaults(handler="sportsedge.train.commands:evaluate_cmd")
+
+
 # One row per subcommand: each adds its parser; handlers are imported lazily.
-COMMANDS = (_add_predict,)
+COMMANDS = (_add_predict, _add_train, _add_evaluate)
 
 
 def build_parser() -> argparse.ArgumentParser:

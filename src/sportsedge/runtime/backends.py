@@ -7,31 +7,13 @@ serialises calls to them.
 
 from __future__ import annotations
 
-import contextlib
-import os
 from pathlib import Path
 
 import numpy as np
 
+from ..quiet import native_stderr_to
 from ..errors import MissingDependencyError, ModelError, first_line
 from .metadata import ModelMetadata, metadata_from_onnx_props, read_tflite_metadata
-
-
-@contextlib.contextmanager
-def _quiet_native_stderr():
-    """Silence C++ log lines (e.g. LiteRT's "Created XNNPACK delegate") while a model loads."""
-    try:
-        saved = os.dup(2)
-    except OSError:  # no usable fd 2 (embedded interpreters)
-        yield
-        return
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 def _litert_interpreter_class():
@@ -57,7 +39,7 @@ class LiteRTBackend:
             raise ModelError(path, "not a TFLite model (no TFL3 identifier; truncated or wrong file?)")
         Interpreter = _litert_interpreter_class()
         try:
-            with _quiet_native_stderr():
+            with native_stderr_to(None):  # LiteRT logs "Created XNNPACK delegate" at load
                 self._interp = Interpreter(model_path=str(path), num_threads=threads)
                 self._interp.allocate_tensors()
         except (ValueError, RuntimeError) as err:

@@ -1,0 +1,22 @@
+"""Training (needs the `train` extra). Importing this package does not import TensorFlow."""
+
+from __future__ import annotations
+
+import os
+
+
+def require_tensorflow():
+    """Import TensorFlow quietly, or raise an error naming the extra to install."""
+    from ..errors import MissingDependencyError
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # C++ INFO/WARNING spam
+    os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
+    from ..quiet import native_stderr_to
+
+    try:
+        with native_stderr_to(None):  # absl's start-up lines (oneDNN, CUDA probing) on import
+            import tensorflow as tf
+    except ImportError:
+        raise MissingDependencyError("tensorflow", "train") from None
+    tf.get_logger().setLevel("ERROR")
+    return tf

@@ -1,0 +1,60 @@
+"""`sportsedge evaluate`: the seed deck's evaluation reports for a run on one split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .. import fileio, metrics
+from .data import BadImageLog, Dataset, scan_dataset
+from .loop import limit_split
+from .plots import confusion_plot, misclassified_grid
+
+
+def predict_split(model, ds: Dataset, split: str, size, batch: int = 32, limit_per_class: int | None = None):
+    """(probabilities, labels, paths) for the readable images of a split, in file order."""
+    import tensorflow as tf
+
+    from .data import image_stream
+
+    s = limit_split(ds.split(split), limit_per_class)
+    run = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+    probs, labels, index = [], [], []
+    for x, y, i in image_stream(s, size, batch, bad=BadImageLog(), with_index=True):
+        probs.append(run(x).numpy())
+        labels.append(y.numpy())
+        index.append(i.numpy())
+    index = np.concatenate(index)
+    return np.concatenate(probs), np.concatenate(labels), [s.paths[i] for i in index]
+
+
+def evaluate_model(model, run_dir: Path, ds: Dataset, split: str, cfg: dict, limit_per_class=None) -> dict:
+    """Write eval-<split>/: metrics.json, report.txt/.json, confusion_matrix.png, misclassified.png."""
+    probs, labels, paths = predict_split(model, ds, split, tuple(cfg["input_size"]), limit_per_class=limit_per_class)
+    out = Path(run_dir) / f"eval-{split}"
+    summary = metrics.summary(probs, labels)
+    pred = probs.argmax(axis=1)
+    cm = metrics.confusion_matrix(pred, labels, len(ds.classes))
+    rows = metrics.per_class(cm, ds.classes)
+    fileio.write_json(out / "metrics.json", {**summary, "split": split, "data": str(ds.root)})
+    fileio.write_json(out / "report.json", rows)
+    fileio.write_text(out / "report.txt", metrics.report_text(rows))
+    confusion_plot(cm, ds.classes, out / "confusion_matrix.png", title=f"{cfg['model']} on {split}/")
+    misclassified_grid(paths, labels, pred, ds.classes, out / "misclassified.png")
+    return summary
+
+
+def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "test", limit_per_class=None) -> dict:
+    """Evaluate a saved run on a split of ``data`` (default: the dataset it was trained on)."""
+    import keras
+
+    from ..errors import UsageError
+    from .config import load_run_config
+
+    cfg = load_run_config(Path(run_dir))
+    ds = scan_dataset(data or cfg["data"], require=(split,))
+    if tuple(ds.classes) != tuple(cfg["classes"]):
+        raise UsageError(f"{ds.root}: its classes differ from the run's ({len(ds.classes)} vs {len(cfg['classes'])})")
+    model = keras.models.load_model(Path(run_dir) / "model.keras", compile=False)
+    return evaluate_model(model, Path(run_dir), ds, split, cfg, limit_per_class)

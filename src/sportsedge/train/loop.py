@@ -1,0 +1,191 @@
+"""`sportsedge train`: fit a registered model on a dataset folder and write a run folder.
+
+A run folder holds model.keras, labels.txt, config.json, history.json, history.png and
+eval-<split>/ reports. While training, ``checkpoint.weights.h5`` + ``state.json`` are written
+after every epoch (atomically), so Ctrl-C or a crash loses at most the epoch in flight and
+``--resume`` continues from there (weights, optimizer state, epoch count and history).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from .. import fileio
+from ..errors import UsageError
+from ..progress import fmt_seconds
+from .config import TrainConfig, environment
+from .data import BadImageLog, Dataset, Split, epoch_order, image_stream, scan_dataset, training_stream
+from .features import cache_key, cached_extract
+from .models import Augment, augmentation_layers, get_model
+
+log = logging.getLogger("sportsedge.train")
+
+
+def _strategy(name: str):
+    import tensorflow as tf
+
+    return {
+        "default": tf.distribute.get_strategy,
+        "mirrored": tf.distribute.MirroredStrategy,
+        "multi-worker": tf.distribute.MultiWorkerMirroredStrategy,
+    }[name]()
+
+
+def limit_split(split: Split, per_class: int | None) -> Split:
+    if not per_class:
+        return split
+    keep, counts = [], {}
+    for i, y in enumerate(split.labels):
+        counts[y] = counts.get(y, 0) + 1
+        if counts[y] <= per_class:
+            keep.append(i)
+    return Split(split.name, tuple(split.paths[i] for i in keep), tuple(split.labels[i] for i in keep), split.skipped)
+
+
+def _epoch_callback(keras, out: Path, trainable, total_epochs: int, history: dict, say):
+    """Progress with ETA, then checkpoint + state after every epoch."""
+
+    class EpochEnd(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.t0 = time.monotonic()
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            for k, v in logs.items():
+                history.setdefault(k, []).append(float(v))
+            history.setdefault("seconds", []).append(time.monotonic() - self.t0)
+            done = epoch + 1
+            recent = history["seconds"][-3:]
+            eta = (total_epochs - done) * sum(recent) / len(recent)
+            shown = "  ".join(f"{k} {logs[k]:.4f}" for k in ("loss", "accuracy", "val_loss", "val_accuracy") if k in logs)
+            with fileio.atomic_path(out / "checkpoint.weights.h5") as tmp:
+                trainable.save_weights(str(tmp))
+            fileio.write_json(out / "state.json", {"epoch": done, "history": history})
+            say(f"epoch {done}/{total_epochs}  {shown}  {history['seconds'][-1]:.1f}s  ETA {fmt_seconds(eta)}")
+
+    return EpochEnd()
+
+
+def _cached_streams(cfg: dict, built, ds: Dataset, train: Split, valid: Split, out: Path, bad, say):
+    """tf.data of cached features: each epoch trains on view (epoch % views) of the train set."""
+    import tensorflow as tf
+
+    size, batch, views = tuple(cfg["input_size"]), cfg["batch_size"], cfg["cache_features"]
+    aug = Augment(**cfg["augmentation"]) if cfg["augmentation"] else Augment()
+    base = {"model": cfg["model"], "weights": cfg["weights"], "size": size}
+    train_views = []
+    for v in range(views):
+        # View 0 is the clean image; the others are augmented draws.
+        layer = augmentation_layers(aug, seed=cfg["seed"] + v) if v and aug.active else None
+        key = cache_key(train, {**base, "augment": layer is not None and vars(aug), "view": v, "seed": cfg["seed"]})
+        feats, labels = cached_extract(out / "cache", key, features=built.features, split=train, size=size,
+                                       batch=batch, augment=layer, bad=bad, label=f"train view {v + 1}/{views}")
+        train_views.append(feats)
+    vfeats, vlabels = cached_extract(out / "cache", cache_key(valid, base), features=built.features, split=valid,
+                                     size=size, batch=batch, bad=bad, label="valid")
+    stacked = tf.constant(np.stack(train_views))
+    y = tf.constant(labels)
+    n = len(labels)
+
+    def epoch_data(e):
+        idx = epoch_order(n, cfg["seed"], e)
+        data = tf.data.Dataset.from_tensor_slices((tf.gather(stacked[e % views], idx), tf.gather(y, idx)))
+        return data.batch(batch)  # batched per epoch: no batch straddles two views
+
+    train_ds = tf.data.Dataset.range(cfg["initial_epoch"], cfg["epochs"]).flat_map(epoch_data)
+    valid_ds = tf.data.Dataset.from_tensor_slices((vfeats, vlabels)).batch(batch)
+    return train_ds.prefetch(2), valid_ds, math.ceil(n / batch)
+
+
+def _image_streams(cfg: dict, train: Split, valid: Split, bad):
+    size, batch = tuple(cfg["input_size"]), cfg["batch_size"]
+    aug = Augment(**cfg["augmentation"]) if cfg["augmentation"] else Augment()
+    layer = augmentation_layers(aug, seed=cfg["seed"]) if aug.active else None
+    train_ds = training_stream(train, size, batch, cfg["seed"], cfg["initial_epoch"], cfg["epochs"], layer, bad)
+    return train_ds, image_stream(valid, size, batch, bad=bad), math.ceil(len(train) / batch)
+
+
+def train(config: TrainConfig, say=print) -> Path:
+    """Train, save the run folder, evaluate on valid/ (and test/); returns the run folder."""
+    import keras
+
+    cfg = config.resolved()
+    out = Path(config.out)
+    state_path = out / "state.json"
+    if (out / "model.keras").exists() and not config.resume:
+        raise UsageError(f"{out}: already holds a trained model; choose another --out")
+    if state_path.exists() and not config.resume:
+        raise UsageError(f"{out}: holds an interrupted run; add --resume to continue it or choose another --out")
+    ds = scan_dataset(config.data, require=("train", "valid"))
+    train_split = limit_split(ds.split("train"), config.limit_per_class)
+    valid_split = limit_split(ds.split("valid"), config.limit_per_class)
+    entry = get_model(config.model)
+    out.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(config.seed)
+    state = json.loads(state_path.read_text()) if config.resume and state_path.exists() else {"epoch": 0, "history": {}}
+    cfg["initial_epoch"] = state["epoch"]
+    history = state["history"]
+    say(f"{config.model}: {len(ds.classes)} classes, {len(train_split)} train / {len(valid_split)} valid images, "
+        f"weights {cfg['weights']}, {cfg['epochs']} epochs, batch {cfg['batch_size']}, "
+        f"cache_features {cfg['cache_features']}")
+    bad = BadImageLog()
+    with _strategy(config.strategy).scope():
+        built = entry.build(len(ds.classes), cfg["weights"])
+        use_cache = bool(cfg["cache_features"]) and built.features is not None
+        trainable = built.head if use_cache else built.model
+        trainable.compile(optimizer=keras.optimizers.Adam(cfg["learning_rate"]),
+                          loss="sparse_categorical_crossentropy", weighted_metrics=["accuracy"],
+                          jit_compile=config.jit_compile)
+    if config.resume and (out / "checkpoint.weights.h5").exists():
+        trainable.optimizer.build(trainable.trainable_variables)  # so Adam's moments load too
+        trainable.load_weights(str(out / "checkpoint.weights.h5"))
+        say(f"resuming after epoch {state['epoch']}")
+    streams = _cached_streams if use_cache else _image_streams
+    args = (cfg, built, ds, train_split, valid_split, out, bad, say) if use_cache else (cfg, train_split, valid_split, bad)
+    train_ds, valid_ds, steps = streams(*args)
+    callbacks = [_epoch_callback(keras, out, trainable, cfg["epochs"], history, say)]
+    if cfg["early_stopping"]:
+        callbacks.append(keras.callbacks.EarlyStopping("val_loss", patience=cfg["early_stopping"],
+                                                       restore_best_weights=True))
+    t0 = time.monotonic()
+    # Skipping unreadable images leaves the image stream's length unknown, so Keras learns it
+    # at the end of the first epoch and says "ran out of data"; that is expected here.
+    warnings.filterwarnings("ignore", message="Your input ran out of data")
+    if cfg["initial_epoch"] < cfg["epochs"]:
+        try:
+            trainable.fit(train_ds, validation_data=valid_ds, epochs=cfg["epochs"], initial_epoch=cfg["initial_epoch"],
+                          steps_per_epoch=steps, callbacks=callbacks, shuffle=False, verbose=0)
+        except KeyboardInterrupt:
+            done = json.loads(state_path.read_text())["epoch"] if state_path.exists() else 0
+            say(f"interrupted: checkpoint after epoch {done} kept in {out}; continue with --resume")
+            raise
+    cfg["fit_seconds"] = time.monotonic() - t0 + sum(history.get("seconds", [])[: cfg["initial_epoch"]])
+    cfg["bad_images"] = bad.seen
+    save_run(out, built.model, ds.classes, cfg, history)
+    from .evaluate import evaluate_model
+
+    for split in dict.fromkeys(("valid", ds.eval_split)):
+        m = evaluate_model(built.model, out, ds, split, cfg, limit_per_class=config.limit_per_class)
+        say(f"{config.model} on {split}/: top-1 {m['top1']:.4f}  top-5 {m['top5']:.4f}  "
+            f"macro-F1 {m['macro_f1']:.4f}  ({m['n']} images) -> {out / f'eval-{split}'}")
+    return out
+
+
+def save_run(out: Path, model, classes, cfg: dict, history: dict) -> None:
+    from .plots import history_plot
+
+    with fileio.atomic_path(out / "model.keras") as tmp:
+        model.save(str(tmp))
+    fileio.write_text(out / "labels.txt", "".join(f"{c}\n" for c in classes))
+    fileio.write_json(out / "config.json", {**cfg, "classes": list(classes), "environment": environment()})
+    fileio.write_json(out / "history.json", history)
+    history_plot(history, out / "history.png", title=cfg["model"])
+    for leftover in ("state.json", "checkpoint.weights.h5"):
+        (out / leftover).unlink(missing_ok=True)

@@ -1,0 +1,189 @@
+"""Model registry (names are the CLI's --model) and each model's default recipe from the seed study.
+
+Every model takes raw RGB pixels 0..255 and carries its own input scaling. A model whose
+backbone is frozen also exposes the split ``features`` (pixels -> frozen output) and ``head``
+(frozen output -> probabilities) with ``model == head(features(x))``, so training can cache
+the frozen part's outputs instead of recomputing them every epoch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from ..errors import UsageError
+
+
+@dataclass(frozen=True)
+class Augment:
+    rotation: float = 0.0  # max rotation, degrees either way
+    shift: float = 0.0  # max translation, fraction of height/width
+    shear: float = 0.0  # max shear factor
+    zoom: float = 0.0  # max zoom in/out, fraction
+    flip: bool = False  # random horizontal flip
+    brightness: float = 0.0  # max brightness change, fraction of the 0..255 range
+
+    @property
+    def active(self) -> bool:
+        return any((self.rotation, self.shift, self.shear, self.zoom, self.flip, self.brightness))
+
+
+@dataclass(frozen=True)
+class Recipe:
+    batch_size: int  # images per step
+    epochs: int  # maximum epochs
+    learning_rate: float  # Adam's learning rate
+    early_stopping: int | None  # patience in epochs on val_loss; None = train all epochs
+    augment: Augment = field(default_factory=Augment)  # applied to the training stream only
+    cache_views: int = 0  # default --cache-features: views of the train set cached; 0 = off
+
+
+@dataclass
+class Built:
+    model: object  # keras.Model: pixels (H, W, 3) 0..255 -> class probabilities
+    features: object | None = None  # frozen prefix as a keras.Model, when there is one
+    head: object | None = None  # the trainable rest, taking the prefix's output
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str  # registry key
+    build: Callable[[int, str], Built]  # (num_classes, weights) -> Built
+    input_size: tuple[int, int]  # (height, width)
+    recipe: Recipe  # the seed study's training recipe
+    default_weights: str  # --weights when not given: "imagenet" for transfer models, "none" else
+    description: str  # one line for --help
+
+
+MODELS: dict[str, ModelEntry] = {}
+
+# The seed's ImageDataGenerator settings, as Keras preprocessing layers.
+SEED_AUGMENT = Augment(rotation=20, shift=0.2, shear=0.2, zoom=0.2, flip=True)
+
+
+def register_model(name: str, input_size: tuple[int, int], recipe: Recipe, default_weights: str = "imagenet"):
+    def wrap(fn):
+        doc = (fn.__doc__ or "").strip().splitlines()[0]
+        MODELS[name] = ModelEntry(name, fn, input_size, recipe, default_weights, doc)
+        return fn
+
+    return wrap
+
+
+def get_model(name: str) -> ModelEntry:
+    if name not in MODELS:
+        raise UsageError(f"unknown model {name!r} (choose from {', '.join(MODELS)})")
+    return MODELS[name]
+
+
+def _backbone_weights(weights: str):
+    """'imagenet' -> Keras' own (downloaded or from KERAS_HOME), 'none' -> random, else a file."""
+    if weights == "none":
+        return None
+    if weights == "imagenet":
+        return "imagenet"
+    if not Path(weights).is_file():
+        raise UsageError(f"weights file not found: {weights} (use imagenet, none or a file path)")
+    return str(weights)
+
+
+def _application(name: str, weights: str, **kwargs):
+    """A keras.applications backbone, with a clear error when its weights cannot be had."""
+    import keras
+
+    try:
+        return getattr(keras.applications, name)(include_top=False, weights=_backbone_weights(weights), **kwargs)
+    except Exception as err:
+        if weights != "imagenet":
+            raise
+        raise UsageError(f"cannot get {name}'s ImageNet weights ({str(err).splitlines()[0][:160]}); "
+                         "offline, put Keras' file under $KERAS_HOME/models/, or use --weights none or a file") from None
+
+
+def _cnn(num_classes: int, size: tuple[int, int], filters: tuple[int, ...], weights: str) -> Built:
+    import keras
+
+    inp = keras.Input((*size, 3), name="pixels")
+    x = keras.layers.Rescaling(1 / 255.0)(inp)
+    for f in filters:
+        x = keras.layers.Conv2D(f, 3, activation="relu")(x)
+        x = keras.layers.MaxPooling2D()(x)
+    x = keras.layers.Flatten()(x)
+    model = keras.Model(inp, keras.layers.Dense(num_classes, activation="softmax")(x))
+    if weights == "imagenet":
+        raise UsageError("the CNNs have no pretrained weights: use --weights none or a weights file")
+    if weights != "none":
+        model.load_weights(_backbone_weights(weights))
+    return Built(model)
+
+
+@register_model("cnn", (224, 224), Recipe(100, 30, 1e-3, None, SEED_AUGMENT), default_weights="none")
+def cnn(num_classes: int, weights: str = "none") -> Built:
+    """The seed's final CNN: Conv2D 32-64-32-16 with max-pooling, 224x224 (trained from scratch)."""
+    return _cnn(num_classes, (224, 224), (32, 64, 32, 16), weights)
+
+
+@register_model("cnn_v1", (150, 150), Recipe(100, 30, 1e-3, None, SEED_AUGMENT), default_weights="none")
+def cnn_v1(num_classes: int, weights: str = "none") -> Built:
+    """The seed's first CNN: 3 conv layers at 150x150 (trained from scratch)."""
+    return _cnn(num_classes, (150, 150), (32, 64, 128), weights)
+
+
+@register_model("efficientnet_b0", (224, 224),
+                Recipe(64, 30, 1e-3, 10, Augment(rotation=20, shift=0.2, shear=0.2, zoom=0.2, flip=True,
+                                                   brightness=0.2)))
+def efficientnet_b0(num_classes: int, weights: str = "imagenet") -> Built:
+    """EfficientNetB0, first 200 layers frozen; rescales raw pixels inside."""
+    import keras
+
+    inp = keras.Input((224, 224, 3), name="pixels")
+    base = _application("EfficientNetB0", weights, input_tensor=inp)
+    for layer in base.layers[:200]:
+        layer.trainable = False
+    x = keras.layers.GlobalAveragePooling2D()(base.output)
+    x = keras.layers.Dropout(0.2)(x)
+    return Built(keras.Model(inp, keras.layers.Dense(num_classes, activation="softmax")(x)))
+
+
+@register_model("mobilenet_v2", (224, 224), Recipe(100, 30, 1e-3, None, SEED_AUGMENT, cache_views=1))
+def mobilenet_v2(num_classes: int, weights: str = "imagenet") -> Built:
+    """MobileNetV2 frozen (inference mode) with the seed's 2x128 dense head."""
+    import keras
+
+    inp = keras.Input((224, 224, 3), name="pixels")
+    x = keras.layers.Rescaling(1 / 127.5, offset=-1)(inp)
+    base = _application("MobileNetV2", weights, input_shape=(224, 224, 3))
+    base.trainable = False
+    x = base(x, training=False)
+    # GAP has no weights: it belongs to the frozen part, so the cache holds 1280 floats per image.
+    features = keras.Model(inp, keras.layers.GlobalAveragePooling2D()(x), name="features")
+    h_in = keras.Input(features.output.shape[1:], name="features_in")
+    h = keras.layers.Dense(128, activation="relu")(h_in)
+    h = keras.layers.Dropout(0.1)(h)
+    h = keras.layers.Dense(128, activation="relu")(h)
+    h = keras.layers.Dropout(0.1)(h)
+    head = keras.Model(h_in, keras.layers.Dense(num_classes, activation="softmax")(h), name="head")
+    model = keras.Model(inp, head(features.output), name="mobilenet_v2")
+    return Built(model, features, head)
+
+
+def augmentation_layers(aug: Augment, seed: int = 0):
+    """A keras.Sequential applying ``aug`` (identity when nothing is set)."""
+    import keras
+
+    L = keras.layers
+    layers = []
+    if aug.flip:
+        layers.append(L.RandomFlip("horizontal", seed=seed))
+    if aug.rotation:
+        layers.append(L.RandomRotation(aug.rotation / 360.0, fill_mode="nearest", seed=seed))
+    if aug.shift:
+        layers.append(L.RandomTranslation(aug.shift, aug.shift, fill_mode="nearest", seed=seed))
+    if aug.shear:
+        layers.append(L.RandomShear(aug.shear, aug.shear, fill_mode="nearest", seed=seed))
+    if aug.zoom:
+        layers.append(L.RandomZoom(aug.zoom, aug.zoom, fill_mode="nearest", seed=seed))
+    if aug.brightness:
+        layers.append(L.RandomBrightness(aug.brightness, value_range=(0, 255), seed=seed))
+    return keras.Sequential(layers, name="augment")

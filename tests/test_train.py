@@ -1,0 +1,164 @@
+"""Models, feature caching, the training loop, strategies, resume and evaluation reports."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import TINY_SIZE
+from sportsedge.errors import UsageError
+from sportsedge.train.config import TrainConfig
+from sportsedge.train.models import MODELS, get_model
+
+
+@pytest.mark.parametrize("name", ["cnn", "cnn_v1", "efficientnet_b0", "mobilenet_v2"])
+def test_each_model_builds_and_fits_one_step(name):
+    entry = get_model(name)
+    weights = "none"
+    built = entry.build(5, weights)
+    model = built.model
+    assert model.input_shape == (None, *entry.input_size, 3)
+    assert model.output_shape == (None, 5)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    x = np.random.default_rng(0).integers(0, 256, (2, *entry.input_size, 3)).astype("float32")
+    before = [w.copy() for w in model.get_weights()]
+    model.fit(x, np.array([0, 3]), batch_size=2, epochs=1, verbose=0)
+    changed = [not np.array_equal(a, b) for a, b in zip(before, model.get_weights())]
+    assert any(changed)
+    p = model.predict(x, verbose=0)
+    assert np.allclose(p.sum(axis=1), 1, atol=1e-5)
+
+
+def test_frozen_layers():
+    eff = get_model("efficientnet_b0").build(3, "none").model
+    # Built on input_tensor: the backbone's layers are the model's own, in the same order.
+    frozen = [layer for layer in eff.layers[:200] if layer.weights]
+    assert frozen and not any(layer.trainable for layer in frozen)
+    assert all(layer.trainable for layer in eff.layers[200:] if layer.weights)
+    mob = get_model("mobilenet_v2").build(3, "none")
+    assert mob.features is not None and not any(w.trainable for w in mob.features.weights)
+    assert all(w.trainable for w in mob.head.weights)
+
+
+def test_imagenet_weights_offline(keras_home):
+    """MobileNetV2 asks for weights="imagenet" and Keras finds them in KERAS_HOME, offline."""
+    import keras
+
+    built = get_model("mobilenet_v2").build(3, "imagenet")
+    ref = keras.applications.MobileNetV2(include_top=False, weights=None, input_shape=(224, 224, 3))
+    loaded = [w for w in built.features.weights if "Conv1" in w.path and "kernel" in w.path][0].numpy()
+    assert np.std(loaded) > 0 and not np.allclose(loaded, ref.get_layer("Conv1").kernel.numpy())
+
+
+def test_weights_errors():
+    with pytest.raises(UsageError, match="weights file not found"):
+        get_model("mobilenet_v2").build(3, "/nowhere/w.h5")
+    with pytest.raises(UsageError, match="no pretrained weights"):
+        get_model("cnn").build(3, "imagenet")
+    with pytest.raises(UsageError, match="unknown model 'resnet'"):
+        get_model("resnet")
+
+
+def test_cached_features_give_the_same_head_outputs(colour_dataset, tiny_registered):
+    """Training on cached features is training the full model: same outputs, same features."""
+    from sportsedge.train.data import image_stream, scan_dataset
+    from sportsedge.train.features import extract
+
+    built = get_model(tiny_registered).build(3, "none")
+    split = scan_dataset(colour_dataset).split("valid")
+    feats, labels = extract(built.features, split, TINY_SIZE, batch=4)
+    x = np.concatenate([b.numpy() for b, _ in image_stream(split, TINY_SIZE, batch=4)]).astype("float32")
+    assert np.allclose(feats, built.features(x, training=False).numpy(), atol=1e-6)
+    assert np.allclose(built.head(feats).numpy(), built.model(x, training=False).numpy(), atol=1e-6)
+    assert labels.tolist() == list(split.labels)
+
+
+def _train(tmp_path, dataset, model, **kw):
+    from sportsedge.train.loop import train
+
+    say = kw.pop("say", lambda m: None)
+    cfg = TrainConfig(model=model, data=str(dataset), out=str(tmp_path / kw.pop("name", "run")), **kw)
+    return train(cfg, say=say)
+
+
+def test_train_writes_run_folder_and_reports(tmp_path, colour_dataset, tiny_registered):
+    run = _train(tmp_path, colour_dataset, tiny_registered, epochs=3)
+    for f in ("model.keras", "labels.txt", "config.json", "history.json", "history.png"):
+        assert (run / f).is_file(), f
+    assert not (run / "state.json").exists() and not (run / "checkpoint.weights.h5").exists()
+    assert (run / "labels.txt").read_text() == "blue\ngreen\nred\n"
+    config = json.loads((run / "config.json").read_text())
+    assert config["classes"] == ["blue", "green", "red"] and config["cache_features"] == 2
+    assert "tensorflow" in config["environment"]["versions"]
+    assert len(json.loads((run / "history.json").read_text())["loss"]) == 3
+    for split in ("valid", "test"):
+        m = json.loads((run / f"eval-{split}" / "metrics.json").read_text())
+        assert set(m) >= {"top1", "top5", "loss", "macro_f1", "n"} and m["n"] == 9
+        assert m["top5"] == 1.0  # 3 classes
+        for f in ("report.txt", "report.json", "confusion_matrix.png", "misclassified.png"):
+            assert (run / f"eval-{split}" / f).stat().st_size > 0
+    assert (run / "history.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_evaluate_matches_direct_computation(tmp_path, colour_dataset, tiny_registered):
+    import keras
+
+    from sportsedge.runtime import load_pixels
+    from sportsedge.train.data import scan_dataset
+    from sportsedge.train.evaluate import evaluate
+
+    run = _train(tmp_path, colour_dataset, tiny_registered, epochs=2, cache_features=0)
+    m = evaluate(run, split="valid")
+    split = scan_dataset(colour_dataset).split("valid")
+    model = keras.models.load_model(run / "model.keras")
+    x = np.stack([load_pixels(p, TINY_SIZE) for p in split.paths]).astype("float32")
+    top1 = float(np.mean(model.predict(x, verbose=0).argmax(1) == np.array(split.labels)))
+    assert m["top1"] == pytest.approx(top1)
+
+
+def test_refuses_to_overwrite(tmp_path, colour_dataset, tiny_registered):
+    _train(tmp_path, colour_dataset, tiny_registered, epochs=1)
+    with pytest.raises(UsageError, match="already holds a trained model"):
+        _train(tmp_path, colour_dataset, tiny_registered, epochs=1)
+
+
+def test_interrupt_then_resume(tmp_path, colour_dataset, tiny_registered):
+    def stop_after_first(msg):
+        if msg.startswith("epoch 1/3"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        _train(tmp_path, colour_dataset, tiny_registered, epochs=3, say=stop_after_first)
+    state = json.loads((tmp_path / "run" / "state.json").read_text())
+    assert state["epoch"] == 1 and (tmp_path / "run" / "checkpoint.weights.h5").is_file()
+    with pytest.raises(UsageError, match="--resume"):
+        _train(tmp_path, colour_dataset, tiny_registered, epochs=3)
+    messages = []
+    run = _train(tmp_path, colour_dataset, tiny_registered, epochs=3, resume=True, say=messages.append)
+    assert any("resuming after epoch 1" in m for m in messages)
+    assert [m.split()[1] for m in messages if m.startswith("epoch")] == ["2/3", "3/3"]
+    assert len(json.loads((run / "history.json").read_text())["loss"]) == 3
+
+
+@pytest.mark.parametrize("cache", [0, 1])
+def test_mirrored_strategy_matches_default(tmp_path, colour_dataset, tiny_registered, cache):
+    import keras
+
+    runs = [_train(tmp_path, colour_dataset, tiny_registered, epochs=2, cache_features=cache,
+                   augment=False, strategy=s, name=s) for s in ("default", "mirrored")]
+    a, b = (keras.models.load_model(r / "model.keras") for r in runs)
+    ha, hb = (json.loads((r / "history.json").read_text()) for r in runs)
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        assert np.allclose(wa, wb, atol=1e-5)
+    assert np.allclose(ha["loss"], hb["loss"], atol=1e-5)
+
+
+def test_config_validation(colour_dataset, tiny_registered):
+    with pytest.raises(UsageError, match="unknown strategy"):
+        TrainConfig(model=tiny_registered, data=str(colour_dataset), out="x", strategy="tpu").resolved()
+    r = TrainConfig(model="mobilenet_v2", data="d", out="o").resolved()
+    assert (r["weights"], r["batch_size"], r["epochs"], r["cache_features"]) == ("imagenet", 100, 30, 1)
+    assert TrainConfig(model="efficientnet_b0", data="d", out="o").resolved()["early_stopping"] == 10
+    assert "tiny" in MODELS
