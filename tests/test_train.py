@@ -61,6 +61,17 @@ def test_weights_errors():
         get_model("resnet")
 
 
+@pytest.mark.parametrize("name", ["mobilenet_v2", "mobilenet_v2_linear", "efficientnet_b0"])
+def test_registered_split_is_exact(name):
+    """model(x) == head(features(x)) for the models whose frozen part can be cached."""
+    built = get_model(name).build(4, "none")
+    x = np.random.default_rng(1).integers(0, 256, (2, 224, 224, 3)).astype("float32")
+    feats = built.features(x, training=False)
+    assert np.allclose(built.head(feats, training=False), built.model(x, training=False), atol=1e-6)
+    trainable = {id(v) for v in built.model.trainable_weights}
+    assert {id(v) for v in built.head.trainable_weights} == trainable  # the head is all that trains
+
+
 def test_cached_features_give_the_same_head_outputs(colour_dataset, tiny_registered):
     """Training on cached features is training the full model: same outputs, same features."""
     from sportsedge.train.data import image_stream, scan_dataset
@@ -153,6 +164,30 @@ def test_mirrored_strategy_matches_default(tmp_path, colour_dataset, tiny_regist
     for wa, wb in zip(a.get_weights(), b.get_weights()):
         assert np.allclose(wa, wb, atol=1e-5)
     assert np.allclose(ha["loss"], hb["loss"], atol=1e-5)
+
+
+def test_label_smoothing_trains(tmp_path, colour_dataset, tiny_registered):
+    run = _train(tmp_path, colour_dataset, tiny_registered, epochs=2, label_smoothing=0.1)
+    assert json.loads((run / "config.json").read_text())["label_smoothing"] == 0.1
+    with pytest.raises(UsageError, match="label_smoothing"):
+        TrainConfig(model=tiny_registered, data="d", out="o", label_smoothing=1.5).resolved()
+
+
+def test_cli_train_and_evaluate(tmp_path, colour_dataset, tiny_registered, capsys):
+    from sportsedge.cli import main
+
+    out = tmp_path / "cli-run"
+    assert main(["train", "--model", tiny_registered, "--data", str(colour_dataset), "--out", str(out),
+                 "--epochs", "2", "--cache-features", "0", "--no-augment"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.strip() == str(out)
+    assert "epoch 2/2" in captured.err and "ETA" in captured.err and "on test/: top-1" in captured.err
+    assert main(["evaluate", str(out), "--split", "valid"]) == 0
+    assert capsys.readouterr().out.startswith("valid: top-1")
+    assert main(["train", "--model", "nope", "--data", str(colour_dataset), "--out", str(tmp_path / "x")]) == 2
+    assert "unknown model 'nope'" in capsys.readouterr().err
+    assert main(["evaluate", str(tmp_path)]) == 2
+    assert "not a training run" in capsys.readouterr().err
 
 
 def test_config_validation(colour_dataset, tiny_registered):

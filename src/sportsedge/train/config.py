@@ -26,6 +26,7 @@ class TrainConfig:
     augment: bool = True  # apply the recipe's augmentation to the training stream
     cache_features: int | None = None  # train views of the frozen backbone's output to cache; 0 = off; None = recipe
     early_stopping: int | None = None  # patience on val_loss; 0 = off; None = the recipe's
+    label_smoothing: float = 0.0  # cross-entropy label smoothing; 0 = the seed's plain loss
     strategy: str = "default"  # default, mirrored (all local GPUs) or multi-worker (TF_CONFIG)
     seed: int = 0  # seeds Python, numpy, TF, shuffling and augmentation
     resume: bool = False  # continue an interrupted run in `out`
@@ -39,6 +40,8 @@ class TrainConfig:
         if self.strategy not in STRATEGIES:
             raise UsageError(f"unknown strategy {self.strategy!r} (choose from {', '.join(STRATEGIES)})")
         cache = recipe.cache_views if self.cache_features is None else self.cache_features
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise UsageError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         for name, value in (("epochs", self.epochs), ("batch_size", self.batch_size), ("cache_features", cache)):
             if value is not None and value < (0 if name == "cache_features" else 1):
                 raise UsageError(f"{name} must be positive, got {value}")

@@ -112,6 +112,17 @@ def _image_streams(cfg: dict, train: Split, valid: Split, bad):
     return train_ds, image_stream(valid, size, batch, bad=bad), math.ceil(len(train) / batch)
 
 
+def _loss(keras, smoothing: float):
+    if not smoothing:
+        return "sparse_categorical_crossentropy"
+
+    def smoothed(y_true, y_pred):  # labels stay integers in the streams
+        onehot = keras.ops.one_hot(keras.ops.cast(keras.ops.reshape(y_true, (-1,)), "int32"), y_pred.shape[-1])
+        return keras.losses.categorical_crossentropy(onehot, y_pred, label_smoothing=smoothing)
+
+    return smoothed
+
+
 def train(config: TrainConfig, say=print) -> Path:
     """Train, save the run folder, evaluate on valid/ (and test/); returns the run folder."""
     import keras
@@ -141,7 +152,7 @@ def train(config: TrainConfig, say=print) -> Path:
         use_cache = bool(cfg["cache_features"]) and built.features is not None
         trainable = built.head if use_cache else built.model
         trainable.compile(optimizer=keras.optimizers.Adam(cfg["learning_rate"]),
-                          loss="sparse_categorical_crossentropy", weighted_metrics=["accuracy"],
+                          loss=_loss(keras, config.label_smoothing), weighted_metrics=["accuracy"],
                           jit_compile=config.jit_compile)
     if config.resume and (out / "checkpoint.weights.h5").exists():
         trainable.optimizer.build(trainable.trainable_variables)  # so Adam's moments load too
