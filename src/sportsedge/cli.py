@@ -85,8 +85,27 @@ def _add_evaluate(sub) -> None:
     p.set_defaults(handler="sportsedge.train.commands:evaluate_cmd")
 
 
+def _add_export(sub) -> None:
+    p = sub.add_parser("export", help="export trained runs to TFLite/ONNX, float and int8, parity-checked",
+                       description="Export runs to DIR/<model>-<format>.<ext> with labels inside, check each "
+                       "against the Keras model on held-back valid/ images, and record DIR/manifest.json. "
+                       "Exit status 1 if any parity check failed.")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run folders written by `sportsedge train`")
+    p.add_argument("--out", required=True, help="folder for the artifacts and manifest.json")
+    p.add_argument("--formats", default="all", help="all, or a comma list of: tflite-fp32, tflite-fp16, "
+                   "tflite-dynamic, tflite-int8, onnx-fp32, onnx-int8 (default all)")
+    p.add_argument("--calibration", default=None, help="folder of real images for int8 calibration "
+                   "(class subfolders or flat; default: the run's train/ split)")
+    p.add_argument("--calibration-size", type=_positive_int, default=300, help="calibration images (default 300)")
+    p.add_argument("--parity-size", type=_positive_int, default=200, help="valid/ images for the parity check (default 200)")
+    p.add_argument("--min-agreement", type=float, default=None,
+                   help="fail quantized formats whose top-1 agreement with Keras is below this (default: the table's)")
+    p.add_argument("--force", action="store_true", help="redo artifacts even when nothing changed")
+    p.set_defaults(handler="sportsedge.export.commands:export_cmd")
+
+
 # One row per subcommand: each adds its parser; handlers are imported lazily.
-COMMANDS = (_add_predict, _add_train, _add_evaluate)
+COMMANDS = (_add_predict, _add_train, _add_evaluate, _add_export)
 
 
 def build_parser() -> argparse.ArgumentParser:

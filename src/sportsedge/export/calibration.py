@@ -1,0 +1,68 @@
+"""Images for int8 calibration and for parity checks: real images, stratified, reproducible.
+
+Never random noise: activation ranges calibrated on noise do not match real photos.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from ..runtime.preprocess import is_image_file, load_pixels
+
+log = logging.getLogger("sportsedge.export")
+
+
+def list_stratified(folder: str | Path, count: int, seed: int = 0) -> list[Path]:
+    """Up to ``count`` image paths, round-robin across class subfolders (or from a flat folder)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(folder, "calibration folder not found")
+    groups = [sorted(p for p in d.rglob("*") if p.is_file() and is_image_file(p))
+              for d in sorted(folder.iterdir()) if d.is_dir()]
+    groups = [g for g in groups if g] or [sorted(p for p in folder.iterdir() if p.is_file() and is_image_file(p))]
+    if not any(groups):
+        raise InputError(folder, "no images to calibrate or check with")
+    rng = np.random.default_rng(seed)
+    for g in groups:
+        rng.shuffle(g)
+    chosen, depth = [], 0
+    while len(chosen) < count and any(depth < len(g) for g in groups):
+        chosen += [g[depth] for g in groups if depth < len(g)][: count - len(chosen)]
+        depth += 1
+    return chosen
+
+
+def load_images(paths: list[Path], size: tuple[int, int], what: str) -> tuple[np.ndarray, list[Path]]:
+    """Preprocessed uint8 pixels (N, H, W, 3) of the readable paths; unreadable ones are skipped."""
+    pixels, kept, bad = [], [], []
+    for p in paths:
+        try:
+            pixels.append(load_pixels(p, size))
+            kept.append(p)
+        except InputError as err:
+            bad.append(err)
+    for err in bad[:5]:
+        log.warning("%s: skipping %s", what, err)
+    if bad and not pixels:
+        raise InputError(paths[0].parent.parent if len(paths) else None,
+                         f"none of the {len(paths)} {what} images could be read ({bad[0].reason})")
+    if not pixels:
+        raise InputError(None, f"no {what} images")
+    return np.stack(pixels), kept
+
+
+def full_range(pixels: np.ndarray) -> np.ndarray:
+    """Make sure the set spans 0..255, so the int8 model's uint8 input gets scale 1, zero point 0.
+
+    Real photos nearly always do; if not, two pixels of the first image are set to 0 and 255.
+    """
+    if pixels.min() == 0 and pixels.max() == 255:
+        return pixels
+    pixels = pixels.copy()
+    pixels[0, 0, 0] = 0
+    pixels[0, 0, 1] = 255
+    return pixels

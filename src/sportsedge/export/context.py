@@ -1,0 +1,70 @@
+"""What every converter of one training run needs, computed once and only when asked for."""
+
+from __future__ import annotations
+
+import functools
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ..train.config import load_run_config
+from .calibration import full_range, list_stratified, load_images
+
+
+class ExportContext:
+    def __init__(self, run_dir: Path, calibration: str | Path | None, calibration_size: int, parity_size: int,
+                 seed: int = 0):
+        self.run_dir = Path(run_dir)
+        self.config = load_run_config(self.run_dir)
+        self.model_name: str = self.config["model"]
+        self.labels: tuple[str, ...] = tuple(self.config["classes"])
+        self.input_size: tuple[int, int] = tuple(self.config["input_size"])
+        data = Path(self.config["data"])
+        self.calibration_dir = Path(calibration) if calibration else data / "train"
+        self.parity_dir = data / "valid"
+        self.calibration_size, self.parity_size, self.seed = calibration_size, parity_size, seed
+        self._tmp = tempfile.TemporaryDirectory(prefix="sportsedge-export-")
+        self.work = Path(self._tmp.name)
+
+    def close(self) -> None:
+        self._tmp.cleanup()
+
+    @functools.cached_property
+    def model(self):
+        import keras
+
+        return keras.models.load_model(self.run_dir / "model.keras", compile=False)
+
+    @functools.cached_property
+    def saved_model(self) -> str:
+        """The model as a SavedModel: the converter's fastest, quietest input."""
+        path = self.work / "saved_model"
+        self.model.export(str(path), verbose=False)
+        return str(path)
+
+    @functools.cached_property
+    def calibration(self) -> np.ndarray:
+        """uint8 pixels (N, H, W, 3) of real images, stratified over classes, spanning 0..255."""
+        paths = list_stratified(self.calibration_dir, self.calibration_size, self.seed)
+        pixels, _ = load_images(paths, self.input_size, "calibration")
+        return full_range(pixels)
+
+    @functools.cached_property
+    def parity(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(pixels, labels, Keras probabilities) for the held-back parity images from valid/."""
+        paths = list_stratified(self.parity_dir, self.parity_size, self.seed + 1)
+        pixels, kept = load_images(paths, self.input_size, "parity")
+        index = {name: i for i, name in enumerate(self.labels)}
+        labels = np.array([index.get(p.relative_to(self.parity_dir).parts[0], -1) for p in kept])
+        probs = self.model.predict(pixels.astype(np.float32), batch_size=32, verbose=0)
+        return pixels, labels, probs
+
+    @functools.cached_property
+    def onnx_fp32(self) -> Path:
+        """The float32 ONNX graph, shared by the onnx-fp32 and onnx-int8 formats."""
+        from .onnx import keras_to_onnx
+
+        path = self.work / "fp32.onnx"
+        path.write_bytes(keras_to_onnx(self.model, self.input_size))
+        return path

@@ -1,0 +1,53 @@
+"""ONNX formats: tf2onnx (opset 17) float32, and onnxruntime static QDQ int8 on top of it."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import MissingDependencyError
+
+OPSET = 17  # tf2onnx fails on all three models from opset 19 on (measured)
+
+
+def keras_to_onnx(model, input_size) -> bytes:
+    import tensorflow as tf
+
+    try:
+        import tf2onnx
+    except ImportError:
+        raise MissingDependencyError("tf2onnx", "train") from None
+    spec = (tf.TensorSpec((None, *input_size, 3), tf.float32, name="pixels"),)
+    proto, _ = tf2onnx.convert.from_keras(model, input_signature=spec, opset=OPSET)
+    return proto.SerializeToString()
+
+
+def convert_fp32(ctx) -> bytes:
+    return ctx.onnx_fp32.read_bytes()
+
+
+def convert_int8(ctx) -> bytes:
+    """Static QDQ: per-channel QInt8 weights, QUInt8 activations (s8 activations made
+    EfficientNet 3x slower than float here), calibrated on the same images as TFLite int8."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    try:
+        import sympy  # noqa: F401  (quant_pre_process needs it for symbolic shapes)
+    except ImportError:
+        raise MissingDependencyError("sympy", "train") from None
+    pixels = ctx.calibration
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self._it = iter(pixels)
+
+        def get_next(self):
+            img = next(self._it, None)
+            return None if img is None else {"pixels": img[None].astype(np.float32)}
+
+    pre = ctx.work / "fp32-pre.onnx"
+    out = ctx.work / "int8.onnx"
+    quant_pre_process(str(ctx.onnx_fp32), str(pre))
+    quantize_static(str(pre), str(out), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    return out.read_bytes()

@@ -1,0 +1,52 @@
+"""The one parity checker: an exported file, run through the runtime, against the Keras model.
+
+Tolerances come from the format table (sportsedge.formats): float formats must match Keras
+closely (max |p_keras - p_export|) and agree on every top-1; quantized formats are judged by
+top-1 agreement (a warning below ``warn_agreement``, a failure below ``min_agreement``).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from ..formats import Format
+from ..runtime import Classifier
+
+PASSED, WARNING, FAILED = "passed", "warning", "FAILED"
+
+
+def check(path, fmt: Format, pixels: np.ndarray, labels: np.ndarray, keras_probs: np.ndarray,
+          expected_labels: tuple[str, ...], min_agreement: float | None = None) -> dict:
+    """Parity figures and a status for one artifact; ``min_agreement`` overrides the table's floor."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = Classifier.load(path)
+    probs = clf.scores(pixels)
+    k_top, e_top = keras_probs.argmax(1), probs.argmax(1)
+    known = labels >= 0
+    result = {
+        "n": int(len(pixels)),
+        "agreement": float(np.mean(k_top == e_top)),
+        "max_abs_diff": float(np.abs(keras_probs - probs).max()),
+        "top1_keras": float(np.mean(k_top[known] == labels[known])) if known.any() else None,
+        "top1_export": float(np.mean(e_top[known] == labels[known])) if known.any() else None,
+        "input_dtype": str(clf.input_dtype),
+    }
+    floor = fmt.min_agreement if min_agreement is None or not fmt.quantized else min_agreement
+    problems = []
+    if tuple(clf.labels) != tuple(expected_labels):
+        problems.append("labels inside the file differ from the run's")
+    if result["agreement"] < floor:
+        problems.append(f"top-1 agreement {result['agreement']:.3f} < {floor:.3f}")
+    if fmt.max_abs_diff is not None and result["max_abs_diff"] > fmt.max_abs_diff:
+        problems.append(f"max |diff| {result['max_abs_diff']:.2e} > {fmt.max_abs_diff:.0e}")
+    if problems:
+        result["status"], result["message"] = FAILED, "; ".join(problems)
+    elif result["agreement"] < fmt.warn_agreement:
+        result["status"] = WARNING
+        result["message"] = f"top-1 agreement {result['agreement']:.3f} < {fmt.warn_agreement:.3f}"
+    else:
+        result["status"], result["message"] = PASSED, ""
+    return result

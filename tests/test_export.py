@@ -1,0 +1,140 @@
+"""Export: every format from a tiny trained run, self-describing, parity-checked, resumable."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import LABELS
+from sportsedge.errors import InputError, UsageError
+from sportsedge.formats import FORMATS
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, colour_dataset, tiny_registered):
+    from sportsedge.train.config import TrainConfig
+    from sportsedge.train.loop import train
+
+    out = tmp_path_factory.mktemp("export-run") / "run"
+    return train(TrainConfig(model=tiny_registered, data=str(colour_dataset), out=str(out), epochs=8,
+                             learning_rate=0.05, augment=False), say=lambda m: None)
+
+
+@pytest.fixture(scope="session")
+def exported(tmp_path_factory, tiny_run):
+    from sportsedge.export.run import export, parse_formats
+
+    out = tmp_path_factory.mktemp("exported")
+    messages = []
+    manifest = export([tiny_run], parse_formats("all"), out, calibration_size=30, say=messages.append)
+    return out, manifest, messages
+
+
+def test_every_format_exported_and_passes_parity(exported):
+    out, manifest, _ = exported
+    arts = manifest["artifacts"]
+    assert sorted(arts) == sorted(f"tiny-{f.name}{f.ext}" for f in FORMATS.values())
+    for name, entry in arts.items():
+        assert entry["status"] in ("passed", "warning"), (name, entry["parity"])
+        assert (out / name).stat().st_size == entry["size_bytes"]
+        assert (out / (name + ".json")).is_file()
+        assert len(entry["sha256"]) == 64 and entry["seconds"] >= 0
+        fmt = FORMATS[entry["format"]]
+        p = entry["parity"]
+        if fmt.max_abs_diff is not None:
+            assert p["max_abs_diff"] <= fmt.max_abs_diff
+        assert p["agreement"] >= fmt.min_agreement and p["n"] == 9
+
+
+def test_int8_tflite_takes_raw_uint8_pixels(exported):
+    from ai_edge_litert.interpreter import Interpreter
+
+    out, _, _ = exported
+    interp = Interpreter(model_path=str(out / "tiny-tflite-int8.tflite"))
+    d = interp.get_input_details()[0]
+    assert d["dtype"] == np.uint8 and d["quantization"] == (1.0, 0)
+    assert interp.get_output_details()[0]["dtype"] == np.uint8
+
+
+def test_artifacts_load_without_tensorflow_and_carry_labels(exported):
+    out, manifest, _ = exported
+    paths = [str(out / n) for n in manifest["artifacts"]]
+    code = (
+        "import sys\nfor m in ('tensorflow', 'keras', 'tf2onnx'):\n    sys.modules[m] = None\n"
+        "import numpy as np\nfrom sportsedge.runtime import Classifier\n"
+        f"for p in {paths!r}:\n"
+        "    clf = Classifier.load(p)\n"
+        f"    assert clf.labels == {tuple(sorted(LABELS))!r}, (p, clf.labels)\n"
+        "    assert clf.metadata.model_name == 'tiny' and clf.metadata.input_size == (32, 32)\n"
+        "    top = clf.predict(np.full((32, 32, 3), (0, 0, 230), np.uint8), top_k=1)[0]\n"
+        "    assert top.label == 'blue', (p, top)\n"
+        "print('ok')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "ok"
+
+
+def test_rerun_skips_unchanged_and_force_redoes(exported, tiny_run):
+    from sportsedge.export.run import export, parse_formats
+
+    out, manifest, _ = exported
+    messages = []
+    again = export([tiny_run], parse_formats("tflite-fp32,onnx-fp32"), out, calibration_size=30, say=messages.append)
+    assert all("unchanged, skipped" in m for m in messages) and len(messages) == 2
+    assert again["artifacts"] == manifest["artifacts"]
+    messages.clear()
+    export([tiny_run], parse_formats("tflite-fp32"), out, calibration_size=30, force=True, say=messages.append)
+    assert any("converting" in m for m in messages)
+
+
+def test_progress_is_ours_not_converter_spam(exported):
+    out, _, messages = exported
+    assert len(messages) == 2 * len(FORMATS)
+    assert all(m.startswith("[") for m in messages)
+    assert (out / "export.log").stat().st_size > 0  # the converters' chatter went here
+
+
+def test_unknown_format_one_line():
+    from sportsedge.export.run import parse_formats
+
+    with pytest.raises(UsageError, match="unknown format 'tflite-int4'; choose from all, tflite-fp32"):
+        parse_formats("tflite-fp32,tflite-int4")
+
+
+def test_corrupt_calibration_folder(tmp_path, tiny_run):
+    from sportsedge.export.run import export, parse_formats
+
+    bad = tmp_path / "calib"
+    (bad / "red").mkdir(parents=True)
+    for i in range(3):
+        (bad / "red" / f"{i}.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    with pytest.raises(InputError, match="none of the 3 calibration images could be read"):
+        export([tiny_run], parse_formats("tflite-int8"), tmp_path / "out", calibration=bad, say=lambda m: None)
+    with pytest.raises(InputError, match="calibration folder not found"):
+        export([tiny_run], parse_formats("onnx-int8"), tmp_path / "out", calibration=tmp_path / "nope",
+               say=lambda m: None)
+
+
+def test_failed_parity_is_recorded_and_exits_nonzero(tmp_path, tiny_run, capsys):
+    from sportsedge.cli import main
+
+    out = tmp_path / "strict"
+    code = main(["export", str(tiny_run), "--out", str(out), "--formats", "tflite-int8",
+                 "--calibration-size", "20", "--min-agreement", "1.01"])
+    err = capsys.readouterr().err
+    assert code == 1
+    entry = json.loads((out / "manifest.json").read_text())["artifacts"]["tiny-tflite-int8.tflite"]
+    assert entry["status"] == "FAILED" and (out / "tiny-tflite-int8.tflite").is_file()
+    assert "parity check FAILED" in err and "Traceback" not in err
+
+
+def test_cli_unknown_format_exits_2(tiny_run, tmp_path, capsys):
+    from sportsedge.cli import main
+
+    assert main(["export", str(tiny_run), "--out", str(tmp_path), "--formats", "tflite-bogus"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
