@@ -14,26 +14,6 @@ from sportsedge.errors import InputError, UsageError
 from sportsedge.formats import FORMATS
 
 
-@pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory, colour_dataset, tiny_registered):
-    from sportsedge.train.config import TrainConfig
-    from sportsedge.train.loop import train
-
-    out = tmp_path_factory.mktemp("export-run") / "run"
-    return train(TrainConfig(model=tiny_registered, data=str(colour_dataset), out=str(out), epochs=8,
-                             learning_rate=0.05, augment=False), say=lambda m: None)
-
-
-@pytest.fixture(scope="session")
-def exported(tmp_path_factory, tiny_run):
-    from sportsedge.export.run import export, parse_formats
-
-    out = tmp_path_factory.mktemp("exported")
-    messages = []
-    manifest = export([tiny_run], parse_formats("all"), out, calibration_size=30, say=messages.append)
-    return out, manifest, messages
-
-
 def test_every_format_exported_and_passes_parity(exported):
     out, manifest, _ = exported
     arts = manifest["artifacts"]

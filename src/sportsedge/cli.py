@@ -104,8 +104,21 @@ def _add_export(sub) -> None:
     p.set_defaults(handler="sportsedge.export.commands:export_cmd")
 
 
+def _add_bench(sub) -> None:
+    p = sub.add_parser("bench", help="benchmark latency, size, memory and accuracy of exported models (TF-free)",
+                       description="Benchmark .tflite/.onnx files (or export folders) on a split folder "
+                       "(one folder per class): writes results.json, results.csv, results.md and pareto.png.")
+    p.add_argument("models", nargs="+", metavar="MODEL_FILE|EXPORT_DIR")
+    p.add_argument("--data", required=True, help="split folder with one folder per class, normally test/")
+    p.add_argument("--out", required=True, help="folder for the results")
+    p.add_argument("--threads", default="1,2", help="comma list of thread counts to sweep (default 1,2)")
+    p.add_argument("--runs", type=_positive_int, default=300, help="timed inferences per artifact and thread count")
+    p.add_argument("--warmup", type=int, default=20, help="untimed inferences first (default 20)")
+    p.set_defaults(handler="sportsedge.benchmarks.commands:bench_cmd")
+
+
 # One row per subcommand: each adds its parser; handlers are imported lazily.
-COMMANDS = (_add_predict, _add_train, _add_evaluate, _add_export)
+COMMANDS = (_add_predict, _add_train, _add_evaluate, _add_export, _add_bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..train.config import load_run_config
-from .calibration import full_range, list_stratified, load_images
+from ..imagesets import full_range, list_stratified, load_images
 
 
 class ExportContext:

@@ -92,7 +92,7 @@ class Classifier:
         """Pixels (H, W, 3) uint8 for one image, per the shared preprocessing contract."""
         return load_pixels(source, self.input_size)
 
-    def _to_input(self, pixels: np.ndarray) -> np.ndarray:
+    def to_input(self, pixels: np.ndarray) -> np.ndarray:
         """uint8 pixels (N, H, W, 3) -> the model's input dtype (quantized if it is integer)."""
         if self._quant is None:
             return pixels if pixels.dtype == self.input_dtype else pixels.astype(self.input_dtype)
@@ -105,7 +105,10 @@ class Classifier:
 
     def scores(self, pixels: np.ndarray) -> np.ndarray:
         """Model outputs (N, classes) as float32 for preprocessed pixels (N, H, W, 3) uint8."""
-        x = self._to_input(pixels)
+        return self.infer(self.to_input(pixels))
+
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        """Model outputs for input already in the model's dtype (see to_input): inference only."""
         if self._lock is None:
             return self._backend.run(x)
         with self._lock:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import platform
-import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -57,29 +55,6 @@ class TrainConfig:
             "augmentation": asdict(recipe.augment) if self.augment else None,
             "input_size": list(entry.input_size),
         }
-
-
-def git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).resolve().parent)
-        return out.stdout.strip() or None if out.returncode == 0 else None
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def environment() -> dict:
-    """Library versions, machine and commit: stored with every run and benchmark."""
-    import importlib.metadata as md
-
-    versions = {}
-    for pkg in ("sportsedge", "tensorflow", "keras", "numpy", "pillow", "ai-edge-litert", "onnxruntime", "tf2onnx", "onnx"):
-        try:
-            versions[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            pass
-    return {"python": platform.python_version(), "platform": platform.platform(), "machine": platform.machine(),
-            "versions": versions, "git_commit": git_commit()}
 
 
 def load_run_config(run_dir: Path) -> dict:

@@ -20,7 +20,8 @@ import numpy as np
 from .. import fileio
 from ..errors import UsageError
 from ..progress import fmt_seconds
-from .config import TrainConfig, environment
+from ..envinfo import environment
+from .config import TrainConfig
 from .data import BadImageLog, Dataset, Split, epoch_order, image_stream, scan_dataset, training_stream
 from .features import cache_key, cached_extract
 from .models import Augment, augmentation_layers, get_model

@@ -1,7 +1,6 @@
-"""Images for int8 calibration and for parity checks: real images, stratified, reproducible.
-
-Never random noise: activation ranges calibrated on noise do not match real photos.
-"""
+"""Sets of real images, stratified over class folders and reproducible: int8 calibration,
+parity checks and benchmark inputs (TF-free). Never random noise: activation ranges calibrated
+on noise do not match real photos."""
 
 from __future__ import annotations
 
@@ -10,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
-from ..runtime.preprocess import is_image_file, load_pixels
+from .errors import InputError
+from .runtime.preprocess import is_image_file, load_pixels
 
-log = logging.getLogger("sportsedge.export")
+log = logging.getLogger("sportsedge.images")
 
 
 def list_stratified(folder: str | Path, count: int, seed: int = 0) -> list[Path]:

@@ -1,0 +1,49 @@
+"""Accuracy of an artifact through the runtime on a whole split, and its agreement with float32."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import metrics
+from ..errors import InputError
+from ..runtime.preprocess import is_image_file
+
+
+def scan_split(folder) -> tuple[list[str], list[str]]:
+    """(image paths, class-folder names) of a split folder with one subfolder per class."""
+    from pathlib import Path
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(folder, "data folder not found (expected a split folder with one folder per class)")
+    paths, names = [], []
+    for d in sorted(p for p in folder.iterdir() if p.is_dir()):
+        for f in sorted(p for p in d.rglob("*") if p.is_file() and is_image_file(p)):
+            paths.append(str(f))
+            names.append(d.name)
+    if not paths:
+        raise InputError(folder, "no images in class subfolders")
+    return paths, names
+
+
+def label_indices(names: list[str], labels: tuple[str, ...], model_path) -> np.ndarray:
+    index = {name: i for i, name in enumerate(labels)}
+    unknown = sorted(set(names) - set(index))
+    if unknown:
+        raise InputError(model_path, f"the data has classes the model does not know: {', '.join(unknown[:5])}")
+    return np.array([index[n] for n in names])
+
+
+def score(probs: np.ndarray, y: np.ndarray) -> dict:
+    s = metrics.summary(probs, y)
+    return {"top1": s["top1"], "top5": s["top5"], "macro_f1": s["macro_f1"], "n_images": s["n"]}
+
+
+def compare(probs: np.ndarray, ref: np.ndarray, y: np.ndarray, labels, worst: int = 5) -> dict:
+    """Top-1 agreement with the reference and the classes whose recall dropped the most."""
+    n = len(labels)
+    rec = lambda p: np.diag(metrics.confusion_matrix(p.argmax(1), y, n)) / np.maximum(np.bincount(y, minlength=n), 1)  # noqa: E731
+    drop = rec(ref) - rec(probs)
+    order = [i for i in np.argsort(-drop, kind="stable")[:worst] if drop[i] > 0]
+    return {"agreement_vs_fp32": float(np.mean(probs.argmax(1) == ref.argmax(1))),
+            "worst_classes": [{"class": labels[i], "recall_drop": float(drop[i])} for i in order]}

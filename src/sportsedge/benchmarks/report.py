@@ -1,0 +1,68 @@
+"""results.json / results.csv / results.md and the one-line recommendation."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from .. import fileio
+
+FIELDS = ("model", "format", "path", "size_bytes", "threads", "load_ms", "latency_ms_p50", "latency_ms_p90",
+          "latency_ms_p99", "latency_ms_mean", "e2e_ms_p50", "images_per_s", "peak_rss_mb", "top1", "top5",
+          "macro_f1", "agreement_vs_fp32", "n_images")
+
+_MD = (("model", "model", "{}"), ("format", "format", "{}"), ("threads", "threads", "{}"),
+       ("size MB", "size_bytes", "{:.2f}"), ("load ms", "load_ms", "{:.0f}"), ("p50 ms", "latency_ms_p50", "{:.2f}"),
+       ("p90 ms", "latency_ms_p90", "{:.2f}"), ("p99 ms", "latency_ms_p99", "{:.2f}"),
+       ("e2e p50 ms", "e2e_ms_p50", "{:.2f}"), ("img/s", "images_per_s", "{:.1f}"),
+       ("peak RSS MB", "peak_rss_mb", "{:.0f}"), ("top-1 %", "top1", "{:.1f}"), ("top-5 %", "top5", "{:.1f}"),
+       ("macro-F1", "macro_f1", "{:.3f}"), ("agree vs fp32 %", "agreement_vs_fp32", "{:.1f}"))
+_PERCENT = {"top1", "top5", "agreement_vs_fp32"}
+
+
+def _cell(row: dict, key: str, fmt: str) -> str:
+    value = row.get(key)
+    if value is None:
+        return "-"
+    if key == "size_bytes":
+        value = value / 1e6
+    elif key in _PERCENT:
+        value = 100 * value
+    return fmt.format(value)
+
+
+def markdown(rows: list[dict]) -> str:
+    head = "| " + " | ".join(h for h, _, _ in _MD) + " |"
+    rule = "| " + " | ".join("---" if k in ("model", "format") else "---:" for _, k, _ in _MD) + " |"
+    body = ["| " + " | ".join(_cell(r, k, f) for _, k, f in _MD) + " |" for r in rows]
+    return "\n".join([head, rule, *body]) + "\n"
+
+
+def recommendation(rows: list[dict], within: float = 0.01) -> str:
+    scored = [r for r in rows if r.get("top1") is not None]
+    if not scored:
+        return "no accuracy figures: nothing to recommend"
+    best = max(r["top1"] for r in scored)
+    pick = min((r for r in scored if r["top1"] >= best - within), key=lambda r: r["latency_ms_p50"])
+    return (f"Fastest within {100 * within:.0f} point of the best top-1 ({100 * best:.1f}%): {pick['model']} "
+            f"{pick['format']} at {pick['threads']} thread(s), p50 {pick['latency_ms_p50']:.2f} ms, "
+            f"top-1 {100 * pick['top1']:.1f}%, {pick['size_bytes'] / 1e6:.2f} MB ({Path(pick['path']).name})")
+
+
+def write(out: Path, rows: list[dict], meta: dict) -> str:
+    """Writes results.json, results.csv and results.md; returns the Markdown."""
+    fileio.write_json(out / "results.json", {**meta, "rows": rows})
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=FIELDS, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    fileio.write_text(out / "results.csv", buf.getvalue())
+    env = meta.get("environment", {})
+    md = markdown(rows)
+    note = (f"\n{recommendation(rows)}\n\nData: `{meta.get('data')}` ({rows[0]['n_images'] if rows else 0} images). "
+            f"Machine: {env.get('cpu')} ({env.get('cores')} cores), {env.get('platform')}. "
+            f"Commit: {env.get('git_commit')}. Latency: batch 1, {meta.get('runs')} timed runs after "
+            f"{meta.get('warmup')} warm-up, each artifact in a fresh process.\n")
+    fileio.write_text(out / "results.md", md + note)
+    return md

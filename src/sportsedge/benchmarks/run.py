@@ -1,0 +1,109 @@
+"""`sportsedge bench`: accuracy passes in this process, timing passes in fresh child processes
+(never mixed), one row per artifact and thread count."""
+
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from ..envinfo import environment
+from ..errors import InputError, UsageError
+from ..formats import FORMATS
+from ..imagesets import load_images
+from ..runtime import Classifier
+from .accuracy import compare, label_indices, scan_split, score
+from .timing import measure_in_child
+
+MODEL_EXTS = {f.ext for f in FORMATS.values()}
+
+
+def discover(inputs: list[str | Path]) -> list[Path]:
+    """Model files from files and export folders (a folder's manifest order, FAILED ones left out)."""
+    found: list[Path] = []
+    for raw in inputs:
+        p = Path(raw)
+        if p.is_dir():
+            manifest = p / "manifest.json"
+            if manifest.is_file():
+                arts = json.loads(manifest.read_text())["artifacts"]
+                found += [p / name for name, e in arts.items() if e.get("status") != "FAILED"]
+            else:
+                found += sorted(f for f in p.iterdir() if f.suffix in MODEL_EXTS)
+        elif p.is_file():
+            found.append(p)
+        else:
+            raise InputError(p, "no such model file or export folder")
+    if not found:
+        raise UsageError("no .tflite or .onnx files to benchmark")
+    return list(dict.fromkeys(found))
+
+
+def _load(path: Path) -> Classifier:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return Classifier.load(path)
+
+
+def _reference(rows: list[dict]) -> dict[str, int]:
+    """Per model: the row index of its float32 artifact (TFLite preferred)."""
+    ref = {}
+    for fmt in ("onnx-fp32", "tflite-fp32"):
+        for i, r in enumerate(rows):
+            if r["format"] == fmt:
+                ref[r["model"]] = i
+    return ref
+
+
+def bench(inputs, data, out, threads=(1, 2), runs: int = 300, warmup: int = 20, timing_images: int = 16,
+          e2e_runs: int = 50, say=print) -> list[dict]:
+    from .plot import pareto_plot
+    from .report import recommendation, write
+
+    out = Path(out)
+    paths = discover(inputs)
+    image_paths, names = scan_split(data)
+    arts, probs, pixel_cache = [], [], {}
+    for n, path in enumerate(paths, 1):
+        clf = _load(path)
+        size = clf.input_size
+        if size not in pixel_cache:
+            say(f"decoding {len(image_paths)} images from {data} at {size[0]}x{size[1]} ...")
+            pixels, kept = load_images([Path(p) for p in image_paths], size, "benchmark")
+            keep = {str(k) for k in kept}
+            pixel_cache[size] = (pixels, [nm for p, nm in zip(image_paths, names) if p in keep], [str(k) for k in kept])
+        pixels, kept_names, kept_paths = pixel_cache[size]
+        y = label_indices(kept_names, clf.labels, path)
+        p = np.concatenate([clf.scores(pixels[i:i + 64]) for i in range(0, len(pixels), 64)])
+        meta = clf.metadata
+        row = {"model": meta.model_name or path.stem, "format": meta.format or path.suffix.lstrip("."),
+               "path": str(path), "size_bytes": path.stat().st_size, **score(p, y)}
+        arts.append((row, clf.input_size, y, clf.labels))
+        probs.append(p)
+        say(f"[{n}/{len(paths)}] accuracy {path.name}: top-1 {100 * row['top1']:.1f}%")
+    base = [a[0] for a in arts]
+    for model, i in _reference(base).items():
+        for j, (row, _, y, labels) in enumerate(arts):
+            if row["model"] == model and len(probs[j]) == len(probs[i]):
+                row.update(compare(probs[j], probs[i], y, labels))
+    rows, total, k = [], len(arts) * len(threads), 0
+    for row, size, _, _ in arts:
+        pixels, _, kept_paths = pixel_cache[size]
+        step = max(1, len(pixels) // timing_images)
+        timing_px = pixels[::step][:timing_images]
+        for t in threads:
+            k += 1
+            timing = measure_in_child(row["path"], t, timing_px, kept_paths[:timing_images], runs, warmup, e2e_runs)
+            rows.append({**row, "threads": t, **timing})
+            say(f"[{k}/{total}] timing {Path(row['path']).name} threads {t}: p50 {timing['latency_ms_p50']:.2f} ms, "
+                f"p99 {timing['latency_ms_p99']:.2f} ms, peak RSS {timing['peak_rss_mb']:.0f} MB")
+    meta = {"data": str(data), "runs": runs, "warmup": warmup, "threads": list(threads),
+            "command": " ".join(sys.argv), "environment": environment()}
+    out.mkdir(parents=True, exist_ok=True)
+    write(out, rows, meta)
+    pareto_plot(rows, out / "pareto.png")
+    say(recommendation(rows))
+    return rows

@@ -1,0 +1,81 @@
+"""Latency and memory of one artifact, measured in a fresh child process.
+
+Each (artifact, threads) pair runs in its own spawned process so that one model's memory or
+warm caches cannot inflate another's numbers; peak RSS is that process's high-water mark
+(Python, numpy, the engine, the model and its buffers: what a device would pay).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import resource
+import sys
+import time
+import warnings
+
+import numpy as np
+
+
+def percentiles(ns: list[int]) -> dict:
+    ms = np.asarray(ns, dtype=np.float64) / 1e6
+    return {"p50": float(np.percentile(ms, 50)), "p90": float(np.percentile(ms, 90)),
+            "p99": float(np.percentile(ms, 99)), "mean": float(ms.mean())}
+
+
+def _peak_rss_mb() -> float:
+    # Linux: VmHWM belongs to this process image; ru_maxrss would also count the parent's
+    # pages that the spawning fork touched before exec.
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB elsewhere
+
+
+def measure(path: str, threads: int, pixels: np.ndarray, image_paths: list[str], runs: int, warmup: int,
+            e2e_runs: int) -> dict:
+    """Runs in the child: load, time inference on preprocessed inputs, then end-to-end from files."""
+    from ..runtime import Classifier
+
+    t0 = time.perf_counter_ns()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = Classifier.load(path, threads=threads)
+    load_ns = time.perf_counter_ns() - t0
+    # Inputs converted to the model's dtype up front: the loop times inference alone.
+    inputs = [clf.to_input(p[None]) for p in pixels]
+    infer, n_in = clf.infer, len(inputs)
+    for i in range(warmup):
+        infer(inputs[i % n_in])
+    timings = [0] * runs
+    clock = time.perf_counter_ns
+    for i in range(runs):
+        x = inputs[i % n_in]
+        t = clock()
+        infer(x)
+        timings[i] = clock() - t
+    e2e = [0] * e2e_runs
+    for i in range(e2e_runs):
+        p = image_paths[i % len(image_paths)]
+        t = clock()
+        clf.predict(p, top_k=5)
+        e2e[i] = clock() - t
+    lat = percentiles(timings)
+    return {
+        "load_ms": load_ns / 1e6,
+        "latency_ms_p50": lat["p50"], "latency_ms_p90": lat["p90"], "latency_ms_p99": lat["p99"],
+        "latency_ms_mean": lat["mean"], "images_per_s": 1000.0 / lat["mean"],
+        "e2e_ms_p50": percentiles(e2e)["p50"] if e2e else None,
+        "peak_rss_mb": _peak_rss_mb(), "runs": runs, "warmup": warmup,
+    }
+
+
+def measure_in_child(*args) -> dict:
+    """measure() in a fresh spawned interpreter (no fork: nothing inherited from this process)."""
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(1, maxtasksperchild=1) as pool:
+        return pool.apply(measure, args)

@@ -1,0 +1,101 @@
+"""Benchmarks: honest shapes and numbers (never timing thresholds), TF-free."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from sportsedge.benchmarks.plot import pareto_front
+from sportsedge.benchmarks.report import FIELDS, recommendation
+
+
+@pytest.fixture(scope="session")
+def bench_out(exported, colour_dataset, tmp_path_factory):
+    """`sportsedge bench` on the tiny export folder, run in a subprocess with TensorFlow blocked."""
+    out_dir, _, _ = exported
+    out = tmp_path_factory.mktemp("bench")
+    code = (
+        "import sys\nfor m in ('tensorflow', 'keras', 'tf2onnx'):\n    sys.modules[m] = None\n"
+        "from sportsedge.cli import main\n"
+        f"sys.exit(main(['bench', {str(out_dir)!r}, '--data', {str(colour_dataset / 'test')!r}, "
+        f"'--out', {str(out)!r}, '--threads', '1,2', '--runs', '30', '--warmup', '3']))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return out, proc
+
+
+def test_runs_without_tensorflow_and_writes_everything(bench_out):
+    out, proc = bench_out
+    for f in ("results.json", "results.csv", "results.md", "pareto.png"):
+        assert (out / f).stat().st_size > 0, f
+    assert (out / "pareto.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "| model | format | threads |" in proc.stdout
+    assert "Fastest within 1 point" in proc.stderr
+
+
+def test_rows_complete_and_ordered(bench_out, exported):
+    out, _ = bench_out
+    res = json.loads((out / "results.json").read_text())
+    rows = res["rows"]
+    assert len(rows) == 6 * 2  # six formats x threads 1, 2
+    assert {r["threads"] for r in rows} == {1, 2}
+    for r in rows:
+        assert set(FIELDS) <= set(r), set(FIELDS) - set(r)
+        assert 0 < r["latency_ms_p50"] <= r["latency_ms_p90"] <= r["latency_ms_p99"]
+        assert r["images_per_s"] == pytest.approx(1000 / r["latency_ms_mean"])
+        assert r["peak_rss_mb"] > 10 and r["load_ms"] > 0 and r["e2e_ms_p50"] > 0
+        assert r["n_images"] == 9 and 0 <= r["top1"] <= r["top5"] <= 1
+    assert res["environment"]["cores"] >= 1 and "numpy" in res["environment"]["versions"]
+    with open(out / "results.csv") as f:
+        assert len(list(csv.DictReader(f))) == 12
+
+
+def test_fp32_agrees_with_itself_and_quantized_compared(bench_out):
+    out, _ = bench_out
+    rows = json.loads((out / "results.json").read_text())["rows"]
+    by_format = {r["format"]: r for r in rows}
+    assert by_format["onnx-fp32"]["agreement_vs_fp32"] == 1.0  # the reference row is itself
+    for fmt in ("tflite-int8", "onnx-int8", "tflite-fp32"):
+        assert 0.0 <= by_format[fmt]["agreement_vs_fp32"] <= 1.0
+        assert isinstance(by_format[fmt]["worst_classes"], list)
+
+
+def test_accuracy_matches_a_direct_computation(bench_out, exported, colour_dataset):
+    from sportsedge.runtime import Classifier
+
+    out, _ = bench_out
+    rows = json.loads((out / "results.json").read_text())["rows"]
+    row = next(r for r in rows if r["format"] == "tflite-int8")
+    clf = Classifier.load(row["path"])
+    files = sorted((colour_dataset / "test").glob("*/*"))
+    hits = [clf.predict(f, top_k=1)[0].label == f.parent.name for f in files]
+    assert row["top1"] == pytest.approx(np.mean(hits))
+
+
+def test_pareto_front_and_recommendation():
+    pts = [(1.0, 0.5), (2.0, 0.9), (1.5, 0.4), (3.0, 0.95), (2.5, 0.85)]
+    assert pareto_front(pts) == [0, 1, 3]
+    rows = [{"model": "m", "format": f, "threads": 1, "latency_ms_p50": lat, "top1": acc, "size_bytes": 1e6,
+             "path": f"/x/{f}"} for f, (lat, acc) in zip("abcde", pts)]
+    assert " d at 1 thread" in recommendation(rows)  # nothing else is within 1 point of 0.95
+    rows[1]["top1"] = 0.945  # now b is within 1 point, and faster
+    assert " b at 1 thread" in recommendation(rows)
+
+
+def test_bad_inputs(tmp_path, exported):
+    from sportsedge.benchmarks.run import bench, discover
+    from sportsedge.errors import InputError, UsageError
+
+    with pytest.raises(InputError, match="no such model file"):
+        discover([tmp_path / "nope.tflite"])
+    with pytest.raises(UsageError, match="no .tflite or .onnx"):
+        discover([tmp_path])
+    out_dir, _, _ = exported
+    with pytest.raises(InputError, match="data folder not found"):
+        bench([out_dir], tmp_path / "nodata", tmp_path / "o", say=lambda m: None)
