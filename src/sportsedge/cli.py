@@ -117,8 +117,21 @@ def _add_bench(sub) -> None:
     p.set_defaults(handler="sportsedge.benchmarks.commands:bench_cmd")
 
 
+def _add_data(sub) -> None:
+    p = sub.add_parser("data", help="dataset tools: check a dataset folder, download the 100 Sports dataset")
+    dsub = p.add_subparsers(title="data commands", metavar="ACTION")
+    c = dsub.add_parser("check", help="validate a dataset folder (splits, classes, unreadable files, duplicates)",
+                        description="Validate a dataset in the Kaggle layout. Exit status 1 on errors.")
+    c.add_argument("dir", help="folder holding train/, valid/ and optionally test/")
+    c.add_argument("--show-duplicates", type=int, default=5, help="cross-split duplicates to list (default 5)")
+    c.set_defaults(handler="sportsedge.datatools:check_cmd")
+    d = dsub.add_parser("download", help="fetch gpiosenka/sports-classification with kagglehub (the data extra)")
+    d.add_argument("--out", default="data/sports100", help="folder to create (default data/sports100)")
+    d.set_defaults(handler="sportsedge.datatools:download_cmd")
+
+
 # One row per subcommand: each adds its parser; handlers are imported lazily.
-COMMANDS = (_add_predict, _add_train, _add_evaluate, _add_export, _add_bench)
+COMMANDS = (_add_predict, _add_train, _add_evaluate, _add_export, _add_bench, _add_data)
 
 
 def build_parser() -> argparse.ArgumentParser:
