@@ -130,8 +130,39 @@ def _add_data(sub) -> None:
     d.set_defaults(handler="sportsedge.datatools:download_cmd")
 
 
+def _add_pipeline(sub) -> None:
+    p = sub.add_parser("pipeline", help="train, evaluate, export, benchmark and report, in one resumable command",
+                       description="For each model: train and evaluate; then export every format, benchmark "
+                       "everything on test/ (valid/ without it) and write OUT/report.md and OUT/report.html. "
+                       "Re-running on the same OUT skips finished stages.")
+    p.add_argument("--data", required=True, help="dataset folder with train/, valid/ and optionally test/")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--models", default="cnn,efficientnet_b0,mobilenet_v2", help="comma list of models")
+    p.add_argument("--formats", default="all", help="export formats: all or a comma list")
+    p.add_argument("--threads", default="1,2", help="benchmark thread counts (default 1,2)")
+    p.add_argument("--weights", default=None, help="imagenet, none or a file, for every model (default: each model's)")
+    p.add_argument("--epochs", type=_positive_int, default=None, help="default: each recipe's")
+    p.add_argument("--batch-size", type=_positive_int, default=None, help="default: each recipe's")
+    p.add_argument("--cache-features", type=int, default=None, metavar="VIEWS", help="default: each recipe's")
+    p.add_argument("--limit-per-class", type=_positive_int, default=None, help="train on at most N images per class")
+    p.add_argument("--calibration-size", type=_positive_int, default=300, help="int8 calibration images")
+    p.add_argument("--parity-size", type=_positive_int, default=200, help="parity-check images from valid/")
+    p.add_argument("--runs", type=_positive_int, default=300, help="timed inferences per artifact and thread count")
+    p.add_argument("--warmup", type=int, default=20, help="untimed inferences first")
+    p.add_argument("--seed", type=int, default=0, help="training seed")
+    p.set_defaults(handler="sportsedge.pipeline.commands:pipeline_cmd")
+
+
+def _add_demo(sub) -> None:
+    p = sub.add_parser("demo", help="the whole pipeline offline on a generated dataset, in minutes",
+                       description="Draw a small synthetic scene dataset, then train all three models, export "
+                       "every format, benchmark and report, offline (transfer models use weights=none).")
+    p.add_argument("--out", default="demo-out", help="output folder (default demo-out; re-running resumes)")
+    p.set_defaults(handler="sportsedge.pipeline.commands:demo_cmd")
+
+
 # One row per subcommand: each adds its parser; handlers are imported lazily.
-COMMANDS = (_add_predict, _add_train, _add_evaluate, _add_export, _add_bench, _add_data)
+COMMANDS = (_add_predict, _add_train, _add_evaluate, _add_export, _add_bench, _add_data, _add_pipeline, _add_demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -32,11 +32,19 @@ def _cell(row: dict, key: str, fmt: str) -> str:
     return fmt.format(value)
 
 
+def table(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
+    """(header, formatted cells) of the benchmark table."""
+    return [h for h, _, _ in _MD], [[_cell(r, k, f) for _, k, f in _MD] for r in rows]
+
+
+def markdown_table(head: list[str], body: list[list[str]], right_from: int = 0) -> str:
+    rule = ["---:" if i >= right_from and right_from else "---" for i in range(len(head))]
+    lines = ["| " + " | ".join(head) + " |", "| " + " | ".join(rule) + " |"]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in body]) + "\n"
+
+
 def markdown(rows: list[dict]) -> str:
-    head = "| " + " | ".join(h for h, _, _ in _MD) + " |"
-    rule = "| " + " | ".join("---" if k in ("model", "format") else "---:" for _, k, _ in _MD) + " |"
-    body = ["| " + " | ".join(_cell(r, k, f) for _, k, f in _MD) + " |" for r in rows]
-    return "\n".join([head, rule, *body]) + "\n"
+    return markdown_table(*table(rows), right_from=2)
 
 
 def recommendation(rows: list[dict], within: float = 0.01) -> str:

@@ -1,0 +1,1 @@
+"""The end-to-end pipeline and its report (needs the `train` extra)."""

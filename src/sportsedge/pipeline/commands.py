@@ -1,0 +1,56 @@
+"""Handlers of `sportsedge pipeline` and `sportsedge demo`."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+from ..train import require_tensorflow
+
+
+def _say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _finish(out: Path) -> int:
+    import json
+
+    from ..benchmarks.report import markdown, recommendation
+
+    results = json.loads((out / "bench" / "results.json").read_text())
+    print(markdown(results["rows"]))
+    print(recommendation(results["rows"]))
+    print(f"report: {out / 'report.html'} (and report.md)")
+    return 0
+
+
+def pipeline_cmd(args) -> int:
+    from ..benchmarks.commands import _threads
+    from .run import PipelineConfig, parse_models, run_pipeline
+
+    require_tensorflow()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    cfg = PipelineConfig(data=args.data, out=args.out, models=parse_models(args.models), formats=args.formats,
+                         threads=_threads(args.threads), weights=args.weights, epochs=args.epochs,
+                         batch_size=args.batch_size, cache_features=args.cache_features,
+                         limit_per_class=args.limit_per_class, calibration_size=args.calibration_size,
+                         parity_size=args.parity_size, runs=args.runs, warmup=args.warmup, seed=args.seed)
+    return _finish(run_pipeline(cfg, say=_say))
+
+
+# The demo's settings: all three models and all formats, sized to finish in minutes on 2 cores.
+DEMO = dict(weights="none", epochs=8, calibration_size=64, parity_size=48, runs=100, warmup=10)
+
+
+def demo_cmd(args) -> int:
+    from ..synthetic import make_dataset
+    from .run import PipelineConfig, run_pipeline
+
+    require_tensorflow()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    out = Path(args.out)
+    _say(f"== demo: drawing a synthetic 4-class scene dataset in {out / 'data'} (offline, seed 0)")
+    data = make_dataset(out / "data")
+    cfg = PipelineConfig(data=str(data), out=str(out), **DEMO)
+    return _finish(run_pipeline(cfg, say=_say))

@@ -1,0 +1,124 @@
+"""`sportsedge pipeline`: train -> evaluate -> export -> bench -> report, resumable by stage.
+
+Layout of the output folder: runs/<model>/ (training runs and their eval reports), exports/
+(artifacts + manifest.json), bench/ (results.*, pareto.png), report.md, report.html and
+pipeline.json (the fingerprint of each finished stage; a stage whose fingerprint is unchanged
+is skipped, so a crash or Ctrl-C costs only the stage in flight).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .. import fileio
+from ..errors import UsageError
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    data: str  # dataset folder with train/, valid/ and optionally test/
+    out: str  # output folder (created; re-running on it resumes)
+    models: tuple[str, ...] = ("cnn", "efficientnet_b0", "mobilenet_v2")  # registry names to train
+    formats: str = "all"  # export formats: "all" or a comma list
+    threads: tuple[int, ...] = (1, 2)  # benchmark thread counts
+    weights: str | None = None  # for every model: imagenet, none or a file; None = each model's default
+    epochs: int | None = None  # None = each recipe's
+    batch_size: int | None = None  # None = each recipe's
+    cache_features: int | None = None  # None = each recipe's
+    limit_per_class: int | None = None  # at most N images per class and split in training (quick runs)
+    calibration_size: int = 300  # int8 calibration images from train/
+    parity_size: int = 200  # valid/ images for the export parity check
+    runs: int = 300  # timed inferences per artifact and thread count
+    warmup: int = 20  # untimed inferences before timing
+    seed: int = 0  # training seed
+
+
+def _fingerprint(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+class _State:
+    """pipeline.json: stage -> fingerprint of the inputs it finished with."""
+
+    def __init__(self, out: Path):
+        self.path = out / "pipeline.json"
+        self.stages = json.loads(self.path.read_text()).get("stages", {}) if self.path.is_file() else {}
+
+    def done(self, stage: str, key: str) -> bool:
+        return self.stages.get(stage) == key
+
+    def mark(self, stage: str, key: str) -> None:
+        self.stages[stage] = key
+        fileio.write_json(self.path, {"stages": self.stages})
+
+
+def run_pipeline(cfg: PipelineConfig, say=print) -> Path:
+    from ..benchmarks.run import bench
+    from ..export.parity import FAILED
+    from ..export.run import export, parse_formats
+    from ..train.config import TrainConfig
+    from ..train.data import scan_dataset
+    from ..train.loop import train
+    from ..train.models import get_model
+    from .report import write_report
+
+    out = Path(cfg.out)
+    formats = parse_formats(cfg.formats)
+    for m in cfg.models:
+        get_model(m)  # unknown names fail before any work
+    ds = scan_dataset(cfg.data, require=("train", "valid"))
+    out.mkdir(parents=True, exist_ok=True)
+    state = _State(out)
+    t_start = time.monotonic()
+    runs = []
+    for name in cfg.models:
+        run = out / "runs" / name
+        tc = TrainConfig(model=name, data=str(Path(cfg.data).resolve()), out=str(run), weights=cfg.weights,
+                         epochs=cfg.epochs, batch_size=cfg.batch_size, cache_features=cfg.cache_features,
+                         limit_per_class=cfg.limit_per_class, seed=cfg.seed)
+        key = _fingerprint({k: v for k, v in tc.resolved().items() if k not in ("out", "resume")})
+        if state.done(f"train:{name}", key) and (run / "model.keras").is_file():
+            say(f"== train {name}: unchanged, skipped")
+        else:
+            resume = (run / "state.json").is_file() and state.stages.get(f"train-started:{name}") == key
+            if run.exists() and not resume:
+                shutil.rmtree(run)  # a stale run of other settings (ours to replace)
+            state.mark(f"train-started:{name}", key)
+            say(f"== train {name}" + (" (resuming)" if resume else ""))
+            train(TrainConfig(**{**asdict(tc), "resume": resume}), say=say)
+            state.mark(f"train:{name}", key)
+        runs.append(run)
+    exports = out / "exports"
+    say(f"== export {len(runs)} model(s) x {len(formats)} format(s)")
+    manifest = export(runs, formats, exports, calibration_size=cfg.calibration_size, parity_size=cfg.parity_size,
+                      say=say)
+    eval_split = Path(cfg.data) / ds.eval_split
+    bench_key = _fingerprint({"artifacts": sorted(e["sha256"] for e in manifest["artifacts"].values()),
+                              "data": str(eval_split.resolve()), "threads": cfg.threads, "runs": cfg.runs,
+                              "warmup": cfg.warmup})
+    bench_dir = out / "bench"
+    if state.done("bench", bench_key) and (bench_dir / "results.json").is_file():
+        say("== bench: unchanged, skipped")
+    else:
+        say(f"== bench on {eval_split}")
+        bench([exports], eval_split, bench_dir, threads=cfg.threads, runs=cfg.runs, warmup=cfg.warmup, say=say)
+        state.mark("bench", bench_key)
+    say("== report")
+    write_report(out, [r.name for r in runs], ds.eval_split)
+    failed = [n for n, e in manifest["artifacts"].items() if e["status"] == FAILED]
+    if failed:
+        say(f"warning: parity check FAILED for {', '.join(failed)} (left out of the benchmark)")
+    say(f"pipeline finished in {time.monotonic() - t_start:.0f}s: {out / 'report.html'}")
+    return out
+
+
+def parse_models(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names:
+        raise UsageError("--models needs at least one model name")
+    return names

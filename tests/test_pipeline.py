@@ -1,0 +1,102 @@
+"""The pipeline end to end on a tiny dataset: report numbers match the stage files; re-runs skip."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture(scope="session")
+def pipeline_out(tmp_path_factory, colour_dataset, tiny_registered):
+    from sportsedge.pipeline.run import PipelineConfig, run_pipeline
+
+    out = tmp_path_factory.mktemp("pipeline")
+    messages = []
+    cfg = PipelineConfig(data=str(colour_dataset), out=str(out), models=(tiny_registered,),
+                         formats="tflite-fp32,tflite-int8,onnx-fp32", threads=(1,), epochs=3,
+                         calibration_size=20, parity_size=9, runs=20, warmup=2)
+    run_pipeline(cfg, say=messages.append)
+    return out, cfg, messages
+
+
+def test_outputs_exist(pipeline_out):
+    out, _, _ = pipeline_out
+    for f in ("report.md", "report.html", "comparison.png", "pipeline.json", "bench/results.json",
+              "bench/pareto.png", "exports/manifest.json", "runs/tiny/model.keras", "runs/tiny/eval-test/metrics.json"):
+        assert (out / f).is_file(), f
+    page = (out / "report.html").read_text()
+    assert page.count("data:image/png;base64,") >= 4  # self-contained
+    assert "src=\"runs/" not in page and "src=\"bench/" not in page
+
+
+def test_report_numbers_match_stage_files(pipeline_out):
+    out, _, _ = pipeline_out
+    md = (out / "report.md").read_text()
+    metrics = json.loads((out / "runs/tiny/eval-test/metrics.json").read_text())
+    valid = json.loads((out / "runs/tiny/eval-valid/metrics.json").read_text())
+    row = next(line for line in md.splitlines() if line.startswith("| tiny | none |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[4] == f"{100 * valid['top1']:.1f}" and cells[5] == f"{100 * metrics['top1']:.1f}"
+    assert cells[7] == f"{metrics['macro_f1']:.3f}" and cells[8] == str(metrics["n"])
+    results = json.loads((out / "bench/results.json").read_text())["rows"]
+    assert len(results) == 3
+    for r in results:
+        line = next(line for line in md.splitlines() if line.startswith(f"| tiny | {r['format']} |"))
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        assert cells[5] == f"{r['latency_ms_p50']:.2f}" and cells[11] == f"{100 * r['top1']:.1f}"
+    best = max(r["top1"] for r in results)
+    m = re.search(r"best top-1 \(([\d.]+)%\)", md)
+    assert m and float(m.group(1)) == pytest.approx(100 * best, abs=0.05)
+    assert np.isclose(results[0]["n_images"], metrics["n"])  # benchmarked on the same test/ split
+
+
+def test_rerun_skips_every_stage(pipeline_out):
+    from sportsedge.pipeline.run import run_pipeline
+
+    out, cfg, _ = pipeline_out
+    messages = []
+    run_pipeline(cfg, say=messages.append)
+    stages = [m for m in messages if m.startswith("==") or m.startswith("[")]
+    assert "== train tiny: unchanged, skipped" in stages
+    assert "== bench: unchanged, skipped" in stages
+    assert all("skipped" in m for m in stages if m.startswith("["))
+
+
+def test_changed_settings_redo_the_stage(pipeline_out, tmp_path):
+    import shutil
+
+    from sportsedge.pipeline.run import PipelineConfig, run_pipeline
+
+    out, cfg, _ = pipeline_out
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    messages = []
+    run_pipeline(PipelineConfig(**{**cfg.__dict__, "out": str(copy), "epochs": 2, "threads": (1,)}),
+                 say=messages.append)
+    assert "== train tiny" in messages
+    assert len(json.loads((copy / "runs/tiny/history.json").read_text())["loss"]) == 2
+
+
+def test_unknown_model_fails_before_work(tmp_path, colour_dataset):
+    from sportsedge.errors import UsageError
+    from sportsedge.pipeline.run import PipelineConfig, run_pipeline
+
+    with pytest.raises(UsageError, match="unknown model 'resnet'"):
+        run_pipeline(PipelineConfig(data=str(colour_dataset), out=str(tmp_path / "o"), models=("resnet",)))
+    assert not (tmp_path / "o").exists()
+
+
+def test_synthetic_dataset_is_deterministic(tmp_path):
+    from sportsedge.datatools import check_dataset
+    from sportsedge.synthetic import make_dataset
+
+    a = make_dataset(tmp_path / "a", per_class=(("train", 3), ("valid", 1), ("test", 1)))
+    b = make_dataset(tmp_path / "b", per_class=(("train", 3), ("valid", 1), ("test", 1)))
+    files = sorted(p.relative_to(a) for p in a.rglob("*.jpg"))
+    assert len(files) == 4 * 5
+    assert all((a / f).read_bytes() == (b / f).read_bytes() for f in files)
+    rep = check_dataset(a)
+    assert not rep.errors and rep.classes == ("city", "forest", "ocean", "sunset")
