@@ -196,4 +196,11 @@ def test_config_validation(colour_dataset, tiny_registered):
     r = TrainConfig(model="mobilenet_v2", data="d", out="o").resolved()
     assert (r["weights"], r["batch_size"], r["epochs"], r["cache_features"]) == ("imagenet", 100, 30, 1)
     assert TrainConfig(model="efficientnet_b0", data="d", out="o").resolved()["early_stopping"] == 10
+    # auto: ImageNet weights only when Keras has them on disk (the shared copy has MobileNetV2's only)
+    from conftest import SHARED
+
+    auto = TrainConfig(model="mobilenet_v2", data="d", out="o", weights="auto").resolved()["weights"]
+    assert auto == ("imagenet" if (SHARED / "keras_home").is_dir() else "none")
+    assert TrainConfig(model="efficientnet_b0", data="d", out="o", weights="auto").resolved()["weights"] == "none"
+    assert TrainConfig(model="cnn", data="d", out="o", weights="auto").resolved()["weights"] == "none"
     assert "tiny" in MODELS

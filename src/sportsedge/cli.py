@@ -52,8 +52,8 @@ def _add_train(sub) -> None:
                    help="cnn, cnn_v1, efficientnet_b0, mobilenet_v2 or mobilenet_v2_linear")
     p.add_argument("--data", required=True, help="dataset folder with train/ and valid/ (and test/)")
     p.add_argument("--out", required=True, help="run folder to create")
-    p.add_argument("--weights", default=None, help="imagenet, none or a weights file (default: imagenet for "
-                   "transfer models, none for the CNNs)")
+    p.add_argument("--weights", default=None, help="imagenet, none, auto (imagenet if already on disk) or a "
+                   "weights file (default: imagenet for transfer models, none for the CNNs)")
     p.add_argument("--epochs", type=_positive_int, default=None, help="default: the recipe's (30)")
     p.add_argument("--batch-size", type=_positive_int, default=None, help="default: the recipe's")
     p.add_argument("--learning-rate", type=float, default=None, help="default: the recipe's (1e-3)")
@@ -156,7 +156,8 @@ def _add_pipeline(sub) -> None:
 def _add_demo(sub) -> None:
     p = sub.add_parser("demo", help="the whole pipeline offline on a generated dataset, in minutes",
                        description="Draw a small synthetic scene dataset, then train all three models, export "
-                       "every format, benchmark and report, offline (transfer models use weights=none).")
+                       "every format, benchmark and report, offline. Transfer models use ImageNet weights "
+                       "if Keras has them on disk ($KERAS_HOME/models), random weights otherwise.")
     p.add_argument("--out", default="demo-out", help="output folder (default demo-out; re-running resumes)")
     p.set_defaults(handler="sportsedge.pipeline.commands:demo_cmd")
 

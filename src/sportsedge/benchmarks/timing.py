@@ -76,6 +76,9 @@ def measure(path: str, threads: int, pixels: np.ndarray, image_paths: list[str],
 
 def measure_in_child(*args) -> dict:
     """measure() in a fresh spawned interpreter (no fork: nothing inherited from this process)."""
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(1, maxtasksperchild=1) as pool:
+    pool = multiprocessing.get_context("spawn").Pool(1, maxtasksperchild=1)
+    try:
         return pool.apply(measure, args)
+    finally:  # wait for the child to exit, so its teardown cannot overlap the next measurement
+        pool.close()
+        pool.join()

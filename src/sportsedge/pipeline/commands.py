@@ -40,7 +40,8 @@ def pipeline_cmd(args) -> int:
 
 
 # The demo's settings: all three models and all formats, sized to finish in minutes on 2 cores.
-DEMO = dict(weights="none", epochs=8, calibration_size=64, parity_size=48, runs=100, warmup=10)
+# weights=auto: ImageNet weights when Keras already has them on disk, random otherwise (offline).
+DEMO = dict(weights="auto", epochs=8, calibration_size=64, parity_size=48, runs=100, warmup=10)
 
 
 def demo_cmd(args) -> int:

@@ -17,7 +17,7 @@ class TrainConfig:
     model: str  # registry name: cnn, cnn_v1, efficientnet_b0, mobilenet_v2
     data: str  # dataset folder with train/, valid/ and optionally test/
     out: str  # run folder to write
-    weights: str | None = None  # imagenet, none or a weights file; None = the model's default
+    weights: str | None = None  # imagenet, none, auto (imagenet if on disk) or a file; None = the model's default
     epochs: int | None = None  # None = the recipe's
     batch_size: int | None = None  # None = the recipe's
     learning_rate: float | None = None  # None = the recipe's
@@ -46,7 +46,7 @@ class TrainConfig:
         patience = recipe.early_stopping if self.early_stopping is None else (self.early_stopping or None)
         return {
             **asdict(self),
-            "weights": self.weights or entry.default_weights,
+            "weights": entry.resolve_weights(self.weights),
             "epochs": self.epochs or recipe.epochs,
             "batch_size": self.batch_size or recipe.batch_size,
             "learning_rate": self.learning_rate or recipe.learning_rate,

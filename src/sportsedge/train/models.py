@@ -8,6 +8,7 @@ the frozen part's outputs instead of recomputing them every epoch.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -54,6 +55,14 @@ class ModelEntry:
     recipe: Recipe  # the seed study's training recipe
     default_weights: str  # --weights when not given: "imagenet" for transfer models, "none" else
     description: str  # one line for --help
+    application: str = ""  # keras.applications backbone, for transfer models
+
+    def resolve_weights(self, weights: str | None) -> str:
+        """The weights a run will use: 'auto' becomes imagenet if Keras has them on disk, else none."""
+        weights = weights or self.default_weights
+        if weights == "auto":
+            return "imagenet" if self.application and imagenet_cached(self.application) else "none"
+        return weights
 
 
 MODELS: dict[str, ModelEntry] = {}
@@ -62,10 +71,11 @@ MODELS: dict[str, ModelEntry] = {}
 SEED_AUGMENT = Augment(rotation=20, shift=0.2, shear=0.2, zoom=0.2, flip=True)
 
 
-def register_model(name: str, input_size: tuple[int, int], recipe: Recipe, default_weights: str = "imagenet"):
+def register_model(name: str, input_size: tuple[int, int], recipe: Recipe, default_weights: str = "imagenet",
+                   application: str = ""):
     def wrap(fn):
         doc = (fn.__doc__ or "").strip().splitlines()[0]
-        MODELS[name] = ModelEntry(name, fn, input_size, recipe, default_weights, doc)
+        MODELS[name] = ModelEntry(name, fn, input_size, recipe, default_weights, doc, application)
         return fn
 
     return wrap
@@ -75,6 +85,20 @@ def get_model(name: str) -> ModelEntry:
     if name not in MODELS:
         raise UsageError(f"unknown model {name!r} (choose from {', '.join(MODELS)})")
     return MODELS[name]
+
+
+# The files Keras caches its ImageNet weights under ($KERAS_HOME/models/ or ~/.keras/models/).
+KERAS_WEIGHT_FILES = {
+    "MobileNetV2": "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5",
+    "EfficientNetB0": "efficientnetb0_notop.h5",
+}
+
+
+def imagenet_cached(application: str) -> bool:
+    """Whether Keras would find the ImageNet weights on disk, without a download."""
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    name = KERAS_WEIGHT_FILES.get(application)
+    return bool(name) and os.path.isfile(os.path.join(home, "models", name))
 
 
 def _backbone_weights(weights: str):
@@ -132,7 +156,7 @@ def cnn_v1(num_classes: int, weights: str = "none") -> Built:
 
 @register_model("efficientnet_b0", (224, 224),
                 Recipe(64, 30, 1e-3, 10, Augment(rotation=20, shift=0.2, shear=0.2, zoom=0.2, flip=True,
-                                                   brightness=0.2), cache_views=1))
+                                                   brightness=0.2), cache_views=1), application="EfficientNetB0")
 def efficientnet_b0(num_classes: int, weights: str = "imagenet") -> Built:
     """EfficientNetB0, first 200 layers frozen; rescales raw pixels inside."""
     import keras
@@ -173,7 +197,8 @@ def _mobilenet_v2(num_classes: int, weights: str, head_layers) -> Built:
     return Built(keras.Model(inp, head(features.output)), features, head)
 
 
-@register_model("mobilenet_v2", (224, 224), Recipe(100, 30, 1e-3, None, SEED_AUGMENT, cache_views=1))
+@register_model("mobilenet_v2", (224, 224), Recipe(100, 30, 1e-3, None, SEED_AUGMENT, cache_views=1),
+                application="MobileNetV2")
 def mobilenet_v2(num_classes: int, weights: str = "imagenet") -> Built:
     """MobileNetV2 frozen (inference mode) with the seed's 2x128 dense head."""
     import keras
@@ -183,7 +208,8 @@ def mobilenet_v2(num_classes: int, weights: str = "imagenet") -> Built:
                          [L.Dense(128, activation="relu"), L.Dropout(0.1), L.Dense(128, activation="relu"), L.Dropout(0.1)])
 
 
-@register_model("mobilenet_v2_linear", (224, 224), Recipe(100, 30, 1e-3, None, SEED_AUGMENT, cache_views=1))
+@register_model("mobilenet_v2_linear", (224, 224), Recipe(100, 30, 1e-3, None, SEED_AUGMENT, cache_views=1),
+                application="MobileNetV2")
 def mobilenet_v2_linear(num_classes: int, weights: str = "imagenet") -> Built:
     """MobileNetV2 frozen with one softmax layer (dropout 0.2): ~5 points over the seed head on small data."""
     import keras
