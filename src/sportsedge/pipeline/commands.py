@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from pathlib import Path
@@ -54,4 +55,13 @@ def demo_cmd(args) -> int:
     _say(f"== demo: drawing a synthetic 4-class scene dataset in {out / 'data'} (offline, seed 0)")
     data = make_dataset(out / "data")
     cfg = PipelineConfig(data=str(data), out=str(out), **DEMO)
-    return _finish(run_pipeline(cfg, say=_say))
+    status = _finish(run_pipeline(cfg, say=_say))
+    from ..train.models import get_model
+
+    random = [m for m in cfg.models if get_model(m).application  # transfer models only
+              and json.loads((out / "runs" / m / "config.json").read_text())["weights"] == "none"]
+    if random:
+        print(f"note: {', '.join(random)} ran with random backbones (no ImageNet weights on disk, and the demo "
+              "never downloads): near-chance accuracy is expected for them. Point KERAS_HOME at a folder holding "
+              "Keras' weight files under models/ to see them learn.")
+    return status
