@@ -148,6 +148,7 @@ def train(config: TrainConfig, say=print) -> Path:
         f"weights {cfg['weights']}, {cfg['epochs']} epochs, batch {cfg['batch_size']}, "
         f"cache_features {cfg['cache_features']}")
     bad = BadImageLog()
+    t_wall = time.monotonic()
     with _strategy(config.strategy).scope():
         built = entry.build(len(ds.classes), cfg["weights"])
         use_cache = bool(cfg["cache_features"]) and built.features is not None
@@ -179,6 +180,7 @@ def train(config: TrainConfig, say=print) -> Path:
             say(f"interrupted: checkpoint after epoch {done} kept in {out}; continue with --resume")
             raise
     cfg["fit_seconds"] = time.monotonic() - t0 + sum(history.get("seconds", [])[: cfg["initial_epoch"]])
+    cfg["train_wall_seconds"] = time.monotonic() - t_wall  # this session: build + feature caching + fit
     cfg["bad_images"] = bad.seen
     save_run(out, built.model, ds.classes, cfg, history)
     from .evaluate import evaluate_model
