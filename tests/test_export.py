@@ -111,6 +111,11 @@ def test_failed_parity_is_recorded_and_exits_nonzero(tmp_path, tiny_run, capsys)
     entry = json.loads((out / "manifest.json").read_text())["artifacts"]["tiny-tflite-int8.tflite"]
     assert entry["status"] == "FAILED" and (out / "tiny-tflite-int8.tflite").is_file()
     assert "parity check FAILED" in err and "Traceback" not in err
+    # the same inputs fail the same way: skipped on a re-run, still reported, still exit 1
+    code = main(["export", str(tiny_run), "--out", str(out), "--formats", "tflite-int8",
+                 "--calibration-size", "20", "--min-agreement", "1.01"])
+    err = capsys.readouterr().err
+    assert code == 1 and "unchanged, skipped (parity FAILED)" in err and "parity check FAILED" in err
 
 
 def test_cli_unknown_format_exits_2(tiny_run, tmp_path, capsys):

@@ -92,9 +92,10 @@ def export(run_dirs: list[str | Path], formats: list[Format], out: str | Path, c
                             "sportsedge": __version__}
                 fingerprint = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
                 old = manifest["artifacts"].get(name)
-                if (not force and old and old.get("fingerprint") == fingerprint and old.get("status") != FAILED
+                # A FAILED artifact is skipped too: the same inputs would fail the same way (--force redoes).
+                if (not force and old and old.get("fingerprint") == fingerprint
                         and path.is_file() and sha256_file(path) == old.get("sha256")):
-                    say(f"[{step}/{total}] {name}: unchanged, skipped")
+                    say(f"[{step}/{total}] {name}: unchanged, skipped" + (" (parity FAILED)" if old["status"] == FAILED else ""))
                     continue
                 say(f"[{step}/{total}] {name}: converting ...")
                 entry = _export_one(ctx, fmt, path, log_path, min_agreement)

@@ -98,7 +98,8 @@ def run_pipeline(cfg: PipelineConfig, say=print) -> Path:
     manifest = export(runs, formats, exports, calibration_size=cfg.calibration_size, parity_size=cfg.parity_size,
                       say=say)
     eval_split = Path(cfg.data) / ds.eval_split
-    bench_key = _fingerprint({"artifacts": sorted(e["sha256"] for e in manifest["artifacts"].values()),
+    benched = [e for e in manifest["artifacts"].values() if e["status"] != FAILED]  # as bench's discover()
+    bench_key = _fingerprint({"artifacts": sorted(e["sha256"] for e in benched),
                               "data": str(eval_split.resolve()), "threads": cfg.threads, "runs": cfg.runs,
                               "warmup": cfg.warmup})
     bench_dir = out / "bench"
