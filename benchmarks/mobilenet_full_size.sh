@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The 30-epoch MobileNetV2 time target at the full dataset's size, measured (not extrapolated):
-# a train/ split of 13,572 images built from hard links to the shared subset's 3,000 (cycling
+# a train/ split of 13,572 images built from symbolic links to the shared subset's 3,000 (cycling
 # through them; speed does not depend on which images), with valid/ and test/ of 500 each.
 #   bash benchmarks/mobilenet_full_size.sh [WORK_DIR]
 set -euo pipefail
@@ -20,13 +20,13 @@ i = 0
 while n < target:  # round-robin over classes, cycling each class's 30 images
     c = classes[i % len(classes)]
     f = files[c][(i // len(classes)) % len(files[c])]
-    os.link(f, dst / "train" / c / f"{i:05d}{f.suffix}")
+    os.symlink(f.resolve(), dst / "train" / c / f"{i:05d}{f.suffix}")
     n += 1; i += 1
 for split in ("valid", "test"):
     for c in classes:
         (dst / split / c).mkdir(parents=True)
         for f in sorted((src / "valid" / c).iterdir()):
-            os.link(f, dst / split / c / f.name)
+            os.symlink(f.resolve(), dst / split / c / f.name)
 print("train images:", n)
 PY
 home=$(mktemp -d); cp -r ../shared/keras_home/. "$home"
