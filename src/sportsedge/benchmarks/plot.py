@@ -50,11 +50,15 @@ def pareto_plot(rows: list[dict], path: Path) -> None:
     for f in formats:
         ax.scatter([], [], color="grey", marker=MARKERS[formats.index(f) % len(MARKERS)], label=f)
     ax.set_xscale("log")
+    from matplotlib.ticker import FormatStrFormatter
+
+    for axis_formatter in (ax.xaxis.set_major_formatter, ax.xaxis.set_minor_formatter):
+        axis_formatter(FormatStrFormatter("%g"))  # plain 2, 3, 5 ms rather than 2x10^0
     ax.set_xlabel("latency p50, batch 1 (ms, log scale; best thread count)")
     ax.set_ylabel("top-1 accuracy (%)")
     ax.set_title("Latency vs accuracy (marker area ~ file size)")
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     with fileio.atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)

@@ -30,7 +30,7 @@ def gather(out: Path, models: list[str], eval_split: str) -> dict:
             "valid": _load(run / "eval-valid" / "metrics.json"),
             "eval": _load(run / f"eval-{eval_split}" / "metrics.json"),
             "epochs": len(hist.get("loss", [])),
-            "fit_seconds": cfg.get("fit_seconds"),
+            "fit_seconds": cfg.get("train_wall_seconds", cfg.get("fit_seconds")),
             "weights": cfg.get("weights"),
             "history": hist,
         })
@@ -69,15 +69,17 @@ def _pct(metrics, key):
 
 def _model_table(data: dict) -> tuple[list[str], list[list[str]]]:
     split = data["eval_split"]
-    head = ["model", "weights", "epochs", "train s", "valid top-1 %", f"{split} top-1 %", f"{split} top-5 %",
-            f"{split} macro-F1", f"{split} images"]
+    both = split != "valid"  # with no test/, valid/ is the evaluation split: one column, not two
+    head = ["model", "weights", "epochs", "train s"] + (["valid top-1 %"] if both else []) + [
+        f"{split} top-1 %", f"{split} top-5 %", f"{split} macro-F1", f"{split} images"]
     body = []
     for m in data["models"]:
         ev = m["eval"]
         body.append([m["model"], str(m["weights"]), str(m["epochs"]),
-                     f"{m['fit_seconds']:.0f}" if m["fit_seconds"] is not None else "-",
-                     _pct(m["valid"], "top1"), _pct(ev, "top1"), _pct(ev, "top5"),
-                     f"{ev['macro_f1']:.3f}" if ev else "-", str(ev["n"]) if ev else "-"])
+                     f"{m['fit_seconds']:.0f}" if m["fit_seconds"] is not None else "-"]
+                    + ([_pct(m["valid"], "top1")] if both else [])
+                    + [_pct(ev, "top1"), _pct(ev, "top5"), f"{ev['macro_f1']:.3f}" if ev else "-",
+                       str(ev["n"]) if ev else "-"])
     return head, body
 
 
