@@ -129,6 +129,7 @@ def train(config: TrainConfig, say=print) -> Path:
     import keras
 
     cfg = config.resolved()
+    cfg["data"] = str(Path(config.data).resolve())  # export and evaluate find it from any folder
     out = Path(config.out)
     state_path = out / "state.json"
     if (out / "model.keras").exists() and not config.resume:
