@@ -99,3 +99,18 @@ def test_bad_inputs(tmp_path, exported):
     out_dir, _, _ = exported
     with pytest.raises(InputError, match="data folder not found"):
         bench([out_dir], tmp_path / "nodata", tmp_path / "o", say=lambda m: None)
+
+
+def test_without_matplotlib_results_are_still_written(exported, colour_dataset, tmp_path):
+    """On a device with only the runtime installed there is no matplotlib: no PNG, a warning."""
+    out_dir, _, _ = exported
+    code = (
+        "import sys\nfor m in ('tensorflow', 'keras', 'matplotlib'):\n    sys.modules[m] = None\n"
+        "from sportsedge.cli import main\n"
+        f"sys.exit(main(['bench', {str(out_dir / 'tiny-tflite-int8.tflite')!r}, '--data', "
+        f"{str(colour_dataset / 'test')!r}, '--out', {str(tmp_path)!r}, '--threads', '1', '--runs', '5']))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "results.md").is_file() and not (tmp_path / "pareto.png").exists()
+    assert "warning: pareto.png not written: matplotlib is not installed" in proc.stderr

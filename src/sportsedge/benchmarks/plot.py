@@ -28,7 +28,7 @@ def pareto_plot(rows: list[dict], path: Path) -> None:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise MissingDependencyError("matplotlib", None, "needed for pareto.png; pip install matplotlib") from None
+        raise MissingDependencyError("matplotlib", None, "needed for pareto.png") from None
     # One point per artifact: its best thread count.
     best: dict[str, dict] = {}
     for r in rows:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..envinfo import environment
-from ..errors import InputError, UsageError
+from ..errors import InputError, MissingDependencyError, UsageError
 from ..formats import FORMATS
 from ..imagesets import load_images
 from ..runtime import Classifier
@@ -104,6 +104,9 @@ def bench(inputs, data, out, threads=(1, 2), runs: int = 300, warmup: int = 20, 
             "command": " ".join(sys.argv), "environment": environment()}
     out.mkdir(parents=True, exist_ok=True)
     write(out, rows, meta)
-    pareto_plot(rows, out / "pareto.png")
+    try:
+        pareto_plot(rows, out / "pareto.png")
+    except MissingDependencyError as err:  # the runtime-only install has no matplotlib
+        say(f"warning: pareto.png not written: {err}")
     say(recommendation(rows))
     return rows
