@@ -100,3 +100,21 @@ def test_synthetic_dataset_is_deterministic(tmp_path):
     assert all((a / f).read_bytes() == (b / f).read_bytes() for f in files)
     rep = check_dataset(a)
     assert not rep.errors and rep.classes == ("city", "forest", "ocean", "sunset")
+
+
+def test_missing_imagenet_weights_fail_before_any_training(tmp_path, colour_dataset, monkeypatch):
+    """Weights that cannot be had (offline, here simulated) stop the pipeline before any training."""
+    import keras
+
+    from sportsedge.errors import UsageError
+    from sportsedge.pipeline.run import PipelineConfig, run_pipeline
+
+    def offline(*args, weights=None, **kwargs):
+        raise Exception("URL fetch failure on https://storage.googleapis.com/...: None -- [Errno -2] "
+                        "Name or service not known")
+
+    monkeypatch.setattr(keras.applications, "EfficientNetB0", offline)
+    with pytest.raises(UsageError, match="cannot get EfficientNetB0's ImageNet weights .*--weights none"):
+        run_pipeline(PipelineConfig(data=str(colour_dataset), out=str(tmp_path / "o"),
+                                    models=("cnn", "efficientnet_b0")))
+    assert not (tmp_path / "o").exists()

@@ -72,6 +72,10 @@ def run_pipeline(cfg: PipelineConfig, say=print) -> Path:
     for m in cfg.models:
         get_model(m)  # unknown names fail before any work
     ds = scan_dataset(cfg.data, require=("train", "valid"))
+    for m in cfg.models:  # fail now, not after an hour of CNN training, if weights cannot be had
+        entry = get_model(m)
+        if entry.resolve_weights(cfg.weights) == "imagenet":
+            entry.build(len(ds.classes), "imagenet")
     out.mkdir(parents=True, exist_ok=True)
     state = _State(out)
     t_start = time.monotonic()
