@@ -114,3 +114,16 @@ def test_without_matplotlib_results_are_still_written(exported, colour_dataset, 
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "results.md").is_file() and not (tmp_path / "pareto.png").exists()
     assert "warning: pareto.png not written: matplotlib is not installed" in proc.stderr
+
+
+def test_keras_baseline_row(exported, tiny_run, colour_dataset, tmp_path):
+    from sportsedge.benchmarks.run import bench
+
+    out_dir, _, _ = exported
+    rows = bench([out_dir / "tiny-onnx-fp32.onnx"], colour_dataset / "test", tmp_path, threads=(1,), runs=5,
+                 warmup=1, e2e_runs=2, keras_runs=[tiny_run], say=lambda m: None)
+    keras_row, onnx_row = rows[0], rows[1]
+    assert keras_row["format"] == "keras-fp32" and keras_row["path"].endswith("model.keras")
+    assert keras_row["top1"] == onnx_row["top1"] and keras_row["agreement_vs_fp32"] == 1.0
+    assert keras_row["latency_ms_p50"] > 0 and keras_row["peak_rss_mb"] > onnx_row["peak_rss_mb"]  # TF is big
+    assert "keras-fp32" in (tmp_path / "results.md").read_text()

@@ -114,6 +114,8 @@ def _add_bench(sub) -> None:
     p.add_argument("--threads", default="1,2", help="comma list of thread counts to sweep (default 1,2)")
     p.add_argument("--runs", type=_positive_int, default=300, help="timed inferences per artifact and thread count")
     p.add_argument("--warmup", type=int, default=20, help="untimed inferences first (default 20)")
+    p.add_argument("--keras", action="append", metavar="RUN_DIR",
+                   help="add the run's Keras model as an unoptimized baseline row (needs the train extra; repeatable)")
     p.set_defaults(handler="sportsedge.benchmarks.commands:bench_cmd")
 
 

@@ -22,7 +22,8 @@ def bench_cmd(args) -> int:
     from .run import bench
 
     rows = bench(args.models, args.data, args.out, threads=_threads(args.threads), runs=args.runs,
-                 warmup=args.warmup, say=lambda m: print(m, file=sys.stderr, flush=True))
+                 warmup=args.warmup, keras_runs=args.keras or (),
+                 say=lambda m: print(m, file=sys.stderr, flush=True))
     print(markdown(rows))
     print(f"{args.out}/results.md")
     return 0

@@ -16,7 +16,7 @@ from ..formats import FORMATS
 from ..imagesets import load_images
 from ..runtime import Classifier
 from .accuracy import compare, label_indices, scan_split, score
-from .timing import measure_in_child
+from .timing import measure, measure_in_child
 
 MODEL_EXTS = {f.ext for f in FORMATS.values()}
 
@@ -58,8 +58,40 @@ def _reference(rows: list[dict]) -> dict[str, int]:
     return ref
 
 
+def _pixels_for(cache: dict, size, image_paths, names, data, say):
+    if size not in cache:
+        say(f"decoding {len(image_paths)} images from {data} at {size[0]}x{size[1]} ...")
+        pixels, kept = load_images([Path(p) for p in image_paths], size, "benchmark")
+        keep = {str(k) for k in kept}
+        cache[size] = (pixels, [nm for p, nm in zip(image_paths, names) if p in keep], [str(k) for k in kept])
+    return cache[size]
+
+
+def _keras_rows(keras_runs, threads, pixel_cache, image_paths, names, data, runs, warmup, timing_images, e2e_runs,
+                say) -> list[tuple[dict, np.ndarray, np.ndarray, tuple]]:
+    """Baseline rows for Keras models, one per run and thread count, measured in child processes."""
+    from .keras_baseline import measure_keras, run_info
+
+    out = []
+    for run_dir in keras_runs:
+        info = run_info(run_dir)
+        pixels, kept_names, kept_paths = _pixels_for(pixel_cache, info["input_size"], image_paths, names, data, say)
+        y = label_indices(kept_names, info["labels"], run_dir)
+        step = max(1, len(pixels) // timing_images)
+        for t in threads:
+            res = measure_in_child(measure_keras, str(run_dir), t, pixels[::step][:timing_images],
+                                   kept_paths[:timing_images], pixels, runs, warmup, e2e_runs)
+            probs = res.pop("probs")
+            row = {"model": info["model"], "format": "keras-fp32", "path": str(Path(run_dir) / "model.keras"),
+                   "size_bytes": (Path(run_dir) / "model.keras").stat().st_size, **score(probs, y), "threads": t, **res}
+            say(f"keras baseline {info['model']} threads {t}: p50 {row['latency_ms_p50']:.2f} ms, "
+                f"top-1 {100 * row['top1']:.1f}%")
+            out.append((row, probs, y, info["labels"]))
+    return out
+
+
 def bench(inputs, data, out, threads=(1, 2), runs: int = 300, warmup: int = 20, timing_images: int = 16,
-          e2e_runs: int = 50, say=print) -> list[dict]:
+          e2e_runs: int = 50, keras_runs=(), say=print) -> list[dict]:
     from .plot import pareto_plot
     from .report import recommendation, write
 
@@ -69,13 +101,7 @@ def bench(inputs, data, out, threads=(1, 2), runs: int = 300, warmup: int = 20, 
     arts, probs, pixel_cache = [], [], {}
     for n, path in enumerate(paths, 1):
         clf = _load(path)
-        size = clf.input_size
-        if size not in pixel_cache:
-            say(f"decoding {len(image_paths)} images from {data} at {size[0]}x{size[1]} ...")
-            pixels, kept = load_images([Path(p) for p in image_paths], size, "benchmark")
-            keep = {str(k) for k in kept}
-            pixel_cache[size] = (pixels, [nm for p, nm in zip(image_paths, names) if p in keep], [str(k) for k in kept])
-        pixels, kept_names, kept_paths = pixel_cache[size]
+        pixels, kept_names, kept_paths = _pixels_for(pixel_cache, clf.input_size, image_paths, names, data, say)
         y = label_indices(kept_names, clf.labels, path)
         p = np.concatenate([clf.scores(pixels[i:i + 64]) for i in range(0, len(pixels), 64)])
         meta = clf.metadata
@@ -96,10 +122,18 @@ def bench(inputs, data, out, threads=(1, 2), runs: int = 300, warmup: int = 20, 
         timing_px = pixels[::step][:timing_images]
         for t in threads:
             k += 1
-            timing = measure_in_child(row["path"], t, timing_px, kept_paths[:timing_images], runs, warmup, e2e_runs)
+            timing = measure_in_child(measure, row["path"], t, timing_px, kept_paths[:timing_images], runs, warmup,
+                                      e2e_runs)
             rows.append({**row, "threads": t, **timing})
             say(f"[{k}/{total}] timing {Path(row['path']).name} threads {t}: p50 {timing['latency_ms_p50']:.2f} ms, "
                 f"p99 {timing['latency_ms_p99']:.2f} ms, peak RSS {timing['peak_rss_mb']:.0f} MB")
+    baseline = _keras_rows(keras_runs, threads, pixel_cache, image_paths, names, data, runs, warmup, timing_images,
+                           e2e_runs, say)
+    for row, p, y, labels in baseline:
+        ref = [i for i, r in enumerate(base) if r["model"] == row["model"] and r["format"].endswith("fp32")]
+        if ref and len(probs[ref[-1]]) == len(p):
+            row.update(compare(p, probs[ref[-1]], y, labels))
+        rows.insert(0, row)
     meta = {"data": str(data), "runs": runs, "warmup": warmup, "threads": list(threads),
             "command": " ".join(sys.argv), "environment": environment()}
     out.mkdir(parents=True, exist_ok=True)

@@ -74,11 +74,11 @@ def measure(path: str, threads: int, pixels: np.ndarray, image_paths: list[str],
     }
 
 
-def measure_in_child(*args) -> dict:
-    """measure() in a fresh spawned interpreter (no fork: nothing inherited from this process)."""
+def measure_in_child(fn, *args) -> dict:
+    """fn(*args) (measure, or another module-level function) in a fresh spawned interpreter."""
     pool = multiprocessing.get_context("spawn").Pool(1, maxtasksperchild=1)
     try:
-        return pool.apply(measure, args)
+        return pool.apply(fn, args)
     finally:  # wait for the child to exit, so its teardown cannot overlap the next measurement
         pool.close()
         pool.join()
