@@ -133,7 +133,7 @@ def bench(inputs, data, out, threads=(1, 2), runs: int = 300, warmup: int = 20, 
         ref = [i for i, r in enumerate(base) if r["model"] == row["model"] and r["format"].endswith("fp32")]
         if ref and len(probs[ref[-1]]) == len(p):
             row.update(compare(p, probs[ref[-1]], y, labels))
-        rows.insert(0, row)
+    rows = [b[0] for b in baseline] + rows  # the baseline first, in thread order
     meta = {"data": str(data), "runs": runs, "warmup": warmup, "threads": list(threads),
             "command": " ".join(sys.argv), "environment": environment()}
     out.mkdir(parents=True, exist_ok=True)
