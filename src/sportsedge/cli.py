@@ -85,6 +85,19 @@ def _add_evaluate(sub) -> None:
     p.set_defaults(handler="sportsedge.train.commands:evaluate_cmd")
 
 
+def _export_options(p) -> None:
+    p.add_argument("--formats", default="all", help="all, or a comma list of: tflite-fp32, tflite-fp16, "
+                   "tflite-dynamic, tflite-int8, onnx-fp32, onnx-int8 (default all)")
+    p.add_argument("--calibration-size", type=_positive_int, default=300, help="calibration images (default 300)")
+    p.add_argument("--parity-size", type=_positive_int, default=200, help="valid/ images for the parity check (default 200)")
+
+
+def _bench_options(p) -> None:
+    p.add_argument("--threads", default="1,2", help="comma list of thread counts to sweep (default 1,2)")
+    p.add_argument("--runs", type=_positive_int, default=300, help="timed inferences per artifact and thread count")
+    p.add_argument("--warmup", type=int, default=20, help="untimed inferences first (default 20)")
+
+
 def _add_export(sub) -> None:
     p = sub.add_parser("export", help="export trained runs to TFLite/ONNX, float and int8, parity-checked",
                        description="Export runs to DIR/<model>-<format>.<ext> with labels inside, check each "
@@ -92,12 +105,9 @@ def _add_export(sub) -> None:
                        "Exit status 1 if any parity check failed.")
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run folders written by `sportsedge train`")
     p.add_argument("--out", required=True, help="folder for the artifacts and manifest.json")
-    p.add_argument("--formats", default="all", help="all, or a comma list of: tflite-fp32, tflite-fp16, "
-                   "tflite-dynamic, tflite-int8, onnx-fp32, onnx-int8 (default all)")
+    _export_options(p)
     p.add_argument("--calibration", default=None, help="folder of real images for int8 calibration "
                    "(class subfolders or flat; default: the run's train/ split)")
-    p.add_argument("--calibration-size", type=_positive_int, default=300, help="calibration images (default 300)")
-    p.add_argument("--parity-size", type=_positive_int, default=200, help="valid/ images for the parity check (default 200)")
     p.add_argument("--min-agreement", type=float, default=None,
                    help="fail quantized formats whose top-1 agreement with Keras is below this (default: the table's)")
     p.add_argument("--force", action="store_true", help="redo artifacts even when nothing changed")
@@ -111,9 +121,7 @@ def _add_bench(sub) -> None:
     p.add_argument("models", nargs="+", metavar="MODEL_FILE|EXPORT_DIR")
     p.add_argument("--data", required=True, help="split folder with one folder per class, normally test/")
     p.add_argument("--out", required=True, help="folder for the results")
-    p.add_argument("--threads", default="1,2", help="comma list of thread counts to sweep (default 1,2)")
-    p.add_argument("--runs", type=_positive_int, default=300, help="timed inferences per artifact and thread count")
-    p.add_argument("--warmup", type=int, default=20, help="untimed inferences first (default 20)")
+    _bench_options(p)
     p.add_argument("--keras", action="append", metavar="RUN_DIR",
                    help="add the run's Keras model as an unoptimized baseline row (needs the train extra; repeatable)")
     p.set_defaults(handler="sportsedge.benchmarks.commands:bench_cmd")
@@ -140,17 +148,13 @@ def _add_pipeline(sub) -> None:
     p.add_argument("--data", required=True, help="dataset folder with train/, valid/ and optionally test/")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--models", default="cnn,efficientnet_b0,mobilenet_v2", help="comma list of models")
-    p.add_argument("--formats", default="all", help="export formats: all or a comma list")
-    p.add_argument("--threads", default="1,2", help="benchmark thread counts (default 1,2)")
-    p.add_argument("--weights", default=None, help="imagenet, none or a file, for every model (default: each model's)")
+    _export_options(p)
+    _bench_options(p)
+    p.add_argument("--weights", default=None, help="imagenet, none, auto (imagenet if on disk) or a file, for every model (default: each model's)")
     p.add_argument("--epochs", type=_positive_int, default=None, help="default: each recipe's")
     p.add_argument("--batch-size", type=_positive_int, default=None, help="default: each recipe's")
     p.add_argument("--cache-features", type=int, default=None, metavar="VIEWS", help="default: each recipe's")
     p.add_argument("--limit-per-class", type=_positive_int, default=None, help="train on at most N images per class")
-    p.add_argument("--calibration-size", type=_positive_int, default=300, help="int8 calibration images")
-    p.add_argument("--parity-size", type=_positive_int, default=200, help="parity-check images from valid/")
-    p.add_argument("--runs", type=_positive_int, default=300, help="timed inferences per artifact and thread count")
-    p.add_argument("--warmup", type=int, default=20, help="untimed inferences first")
     p.add_argument("--seed", type=int, default=0, help="training seed")
     p.set_defaults(handler="sportsedge.pipeline.commands:pipeline_cmd")
 
