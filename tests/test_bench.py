@@ -88,7 +88,7 @@ def test_pareto_front_and_recommendation():
     assert " b at 1 thread" in recommendation(rows)
 
 
-def test_bad_inputs(tmp_path, exported):
+def test_bad_inputs(tmp_path, exported, colour_dataset):
     from sportsedge.benchmarks.run import bench, discover
     from sportsedge.errors import InputError, UsageError
 
@@ -99,6 +99,8 @@ def test_bad_inputs(tmp_path, exported):
     out_dir, _, _ = exported
     with pytest.raises(InputError, match="data folder not found"):
         bench([out_dir], tmp_path / "nodata", tmp_path / "o", say=lambda m: None)
+    with pytest.raises(InputError, match="pass one split folder"):  # the dataset root by mistake
+        bench([out_dir / "tiny-onnx-fp32.onnx"], colour_dataset, tmp_path / "o", say=lambda m: None)
 
 
 def test_without_matplotlib_results_are_still_written(exported, colour_dataset, tmp_path):

@@ -30,7 +30,8 @@ def label_indices(names: list[str], labels: tuple[str, ...], model_path) -> np.n
     index = {name: i for i, name in enumerate(labels)}
     unknown = sorted(set(names) - set(index))
     if unknown:
-        raise InputError(model_path, f"the data has classes the model does not know: {', '.join(unknown[:5])}")
+        hint = " (pass one split folder, e.g. DATA/test, not the dataset root)" if set(unknown) <= {"train", "valid", "test"} else ""
+        raise InputError(model_path, f"the data has classes the model does not know: {', '.join(unknown[:5])}{hint}")
     return np.array([index[n] for n in names])
 
 
