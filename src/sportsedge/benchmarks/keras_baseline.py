@@ -6,13 +6,12 @@ thread pools set to the thread count; TensorFlow is only ever imported in that c
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 
-from .timing import _peak_rss_mb, percentiles
+from .timing import time_calls
 
 
 def measure_keras(run_dir: str, threads: int, timing_px: np.ndarray, image_paths: list[str], all_px: np.ndarray,
@@ -32,36 +31,21 @@ def measure_keras(run_dir: str, threads: int, timing_px: np.ndarray, image_paths
     call(tf.constant(timing_px[:1].astype(np.float32)))  # trace once: part of loading
     load_ns = time.perf_counter_ns() - t0
     inputs = [tf.constant(p[None].astype(np.float32)) for p in timing_px]
-    for i in range(warmup):
-        call(inputs[i % len(inputs)]).numpy()
-    timings, clock = [0] * runs, time.perf_counter_ns
-    for i in range(runs):
-        x = inputs[i % len(inputs)]
-        t = clock()
-        call(x).numpy()
-        timings[i] = clock() - t
-    e2e = [0] * e2e_runs
     size = tuple(int(v) for v in timing_px.shape[1:3])
-    for i in range(e2e_runs):
-        t = clock()
-        call(tf.constant(load_pixels(image_paths[i % len(image_paths)], size)[None].astype(np.float32))).numpy()
-        e2e[i] = clock() - t
-    probs = model.predict(all_px.astype(np.float32), batch_size=32, verbose=0)
-    lat = percentiles(timings)
-    return {
-        "load_ms": load_ns / 1e6, "latency_ms_p50": lat["p50"], "latency_ms_p90": lat["p90"],
-        "latency_ms_p99": lat["p99"], "latency_ms_mean": lat["mean"], "images_per_s": 1000.0 / lat["mean"],
-        "e2e_ms_p50": percentiles(e2e)["p50"] if e2e else None, "peak_rss_mb": _peak_rss_mb(),
-        "runs": runs, "warmup": warmup, "probs": probs,
-    }
+
+    def e2e(path):
+        return call(tf.constant(load_pixels(path, size)[None].astype(np.float32))).numpy()
+
+    row = time_calls(lambda x: call(x).numpy(), inputs, e2e, image_paths, load_ns, runs, warmup, e2e_runs)
+    return {**row, "probs": model.predict(all_px.astype(np.float32), batch_size=32, verbose=0)}
 
 
 def run_info(run_dir: str | Path) -> dict:
     """(model name, labels, input size) of a run, from its config.json (no TensorFlow)."""
     from ..errors import UsageError
+    from ..train.config import load_run_config
 
-    cfg_path = Path(run_dir) / "config.json"
-    if not cfg_path.is_file() or not (Path(run_dir) / "model.keras").is_file():
-        raise UsageError(f"{run_dir}: not a training run (needs config.json and model.keras)")
-    cfg = json.loads(cfg_path.read_text())
+    cfg = load_run_config(Path(run_dir))
+    if not (Path(run_dir) / "model.keras").is_file():
+        raise UsageError(f"{run_dir}: not a training run (no model.keras)")
     return {"model": cfg["model"], "labels": tuple(cfg["classes"]), "input_size": tuple(cfg["input_size"])}

@@ -67,6 +67,12 @@ def _pixels_for(cache: dict, size, image_paths, names, data, say):
     return cache[size]
 
 
+def _timing_set(pixels: np.ndarray, paths: list[str], count: int) -> tuple[np.ndarray, list[str]]:
+    """``count`` preprocessed images spread over the split, and the first ``count`` files for e2e."""
+    step = max(1, len(pixels) // count)
+    return pixels[::step][:count], paths[:count]
+
+
 def _keras_rows(keras_runs, threads, pixel_cache, image_paths, names, data, runs, warmup, timing_images, e2e_runs,
                 say) -> list[tuple[dict, np.ndarray, np.ndarray, tuple]]:
     """Baseline rows for Keras models, one per run and thread count, measured in child processes."""
@@ -77,10 +83,10 @@ def _keras_rows(keras_runs, threads, pixel_cache, image_paths, names, data, runs
         info = run_info(run_dir)
         pixels, kept_names, kept_paths = _pixels_for(pixel_cache, info["input_size"], image_paths, names, data, say)
         y = label_indices(kept_names, info["labels"], run_dir)
-        step = max(1, len(pixels) // timing_images)
+        timing_px, timing_paths = _timing_set(pixels, kept_paths, timing_images)
         for t in threads:
-            res = measure_in_child(measure_keras, str(run_dir), t, pixels[::step][:timing_images],
-                                   kept_paths[:timing_images], pixels, runs, warmup, e2e_runs)
+            res = measure_in_child(measure_keras, str(run_dir), t, timing_px, timing_paths, pixels, runs, warmup,
+                                   e2e_runs)
             probs = res.pop("probs")
             row = {"model": info["model"], "format": "keras-fp32", "path": str(Path(run_dir) / "model.keras"),
                    "size_bytes": (Path(run_dir) / "model.keras").stat().st_size, **score(probs, y), "threads": t, **res}
@@ -110,29 +116,27 @@ def bench(inputs, data, out, threads=(1, 2), runs: int = 300, warmup: int = 20, 
         arts.append((row, clf.input_size, y, clf.labels))
         probs.append(p)
         say(f"[{n}/{len(paths)}] accuracy {path.name}: top-1 {100 * row['top1']:.1f}%")
-    base = [a[0] for a in arts]
-    for model, i in _reference(base).items():
+    reference = _reference([a[0] for a in arts])
+    for model, i in reference.items():
         for j, (row, _, y, labels) in enumerate(arts):
             if row["model"] == model and len(probs[j]) == len(probs[i]):
                 row.update(compare(probs[j], probs[i], y, labels))
     rows, total, k = [], len(arts) * len(threads), 0
     for row, size, _, _ in arts:
         pixels, _, kept_paths = pixel_cache[size]
-        step = max(1, len(pixels) // timing_images)
-        timing_px = pixels[::step][:timing_images]
+        timing_px, timing_paths = _timing_set(pixels, kept_paths, timing_images)
         for t in threads:
             k += 1
-            timing = measure_in_child(measure, row["path"], t, timing_px, kept_paths[:timing_images], runs, warmup,
-                                      e2e_runs)
+            timing = measure_in_child(measure, row["path"], t, timing_px, timing_paths, runs, warmup, e2e_runs)
             rows.append({**row, "threads": t, **timing})
             say(f"[{k}/{total}] timing {Path(row['path']).name} threads {t}: p50 {timing['latency_ms_p50']:.2f} ms, "
                 f"p99 {timing['latency_ms_p99']:.2f} ms, peak RSS {timing['peak_rss_mb']:.0f} MB")
     baseline = _keras_rows(keras_runs, threads, pixel_cache, image_paths, names, data, runs, warmup, timing_images,
                            e2e_runs, say)
     for row, p, y, labels in baseline:
-        ref = [i for i, r in enumerate(base) if r["model"] == row["model"] and r["format"].endswith("fp32")]
-        if ref and len(probs[ref[-1]]) == len(p):
-            row.update(compare(p, probs[ref[-1]], y, labels))
+        i = reference.get(row["model"])
+        if i is not None and len(probs[i]) == len(p):
+            row.update(compare(p, probs[i], y, labels))
     rows = [b[0] for b in baseline] + rows  # the baseline first, in thread order
     meta = {"data": str(data), "runs": runs, "warmup": warmup, "threads": list(threads),
             "command": " ".join(sys.argv), "environment": environment()}

@@ -48,28 +48,34 @@ def measure(path: str, threads: int, pixels: np.ndarray, image_paths: list[str],
     load_ns = time.perf_counter_ns() - t0
     # Inputs converted to the model's dtype up front: the loop times inference alone.
     inputs = [clf.to_input(p[None]) for p in pixels]
-    infer, n_in = clf.infer, len(inputs)
+    return time_calls(clf.infer, inputs, lambda p: clf.predict(p, top_k=5), image_paths, load_ns, runs, warmup,
+                      e2e_runs)
+
+
+def time_calls(infer, inputs: list, e2e, image_paths: list[str], load_ns: int, runs: int, warmup: int,
+               e2e_runs: int) -> dict:
+    """The timing fields of a row: ``infer`` on prepared inputs, ``e2e`` on image files."""
+    n_in, clock = len(inputs), time.perf_counter_ns
     for i in range(warmup):
         infer(inputs[i % n_in])
     timings = [0] * runs
-    clock = time.perf_counter_ns
     for i in range(runs):
         x = inputs[i % n_in]
         t = clock()
         infer(x)
         timings[i] = clock() - t
-    e2e = [0] * e2e_runs
+    e2e_ns = [0] * e2e_runs
     for i in range(e2e_runs):
         p = image_paths[i % len(image_paths)]
         t = clock()
-        clf.predict(p, top_k=5)
-        e2e[i] = clock() - t
+        e2e(p)
+        e2e_ns[i] = clock() - t
     lat = percentiles(timings)
     return {
         "load_ms": load_ns / 1e6,
         "latency_ms_p50": lat["p50"], "latency_ms_p90": lat["p90"], "latency_ms_p99": lat["p99"],
         "latency_ms_mean": lat["mean"], "images_per_s": 1000.0 / lat["mean"],
-        "e2e_ms_p50": percentiles(e2e)["p50"] if e2e else None,
+        "e2e_ms_p50": percentiles(e2e_ns)["p50"] if e2e_ns else None,
         "peak_rss_mb": _peak_rss_mb(), "runs": runs, "warmup": warmup,
     }
 
