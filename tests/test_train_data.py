@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import LABELS, TINY_SIZE, write_dataset
+from conftest import TINY_SIZE, write_dataset
 from sportsedge.errors import InputError
 from sportsedge.runtime import load_pixels
 from sportsedge.train.data import BadImageLog, image_stream, scan_dataset

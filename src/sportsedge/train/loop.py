@@ -22,7 +22,7 @@ from ..errors import UsageError
 from ..progress import fmt_seconds
 from ..envinfo import environment
 from .config import TrainConfig
-from .data import BadImageLog, Dataset, Split, epoch_order, image_stream, scan_dataset, training_stream
+from .data import BadImageLog, Split, epoch_order, image_stream, scan_dataset, training_stream
 from .features import cache_key, cached_extract
 from .models import Augment, augmentation_layers, get_model
 
@@ -74,12 +74,16 @@ def _epoch_callback(keras, out: Path, trainable, total_epochs: int, history: dic
     return EpochEnd()
 
 
-def _cached_streams(cfg: dict, built, ds: Dataset, train: Split, valid: Split, out: Path, bad, say):
+def _augment(cfg: dict) -> Augment:
+    return Augment(**cfg["augmentation"]) if cfg["augmentation"] else Augment()
+
+
+def _cached_streams(cfg: dict, built, train: Split, valid: Split, out: Path, bad):
     """tf.data of cached features: each epoch trains on view (epoch % views) of the train set."""
     import tensorflow as tf
 
     size, batch, views = tuple(cfg["input_size"]), cfg["batch_size"], cfg["cache_features"]
-    aug = Augment(**cfg["augmentation"]) if cfg["augmentation"] else Augment()
+    aug = _augment(cfg)
     base = {"model": cfg["model"], "weights": cfg["weights"], "size": size}
     train_views = []
     for v in range(views):
@@ -105,9 +109,10 @@ def _cached_streams(cfg: dict, built, ds: Dataset, train: Split, valid: Split, o
     return train_ds.prefetch(2), valid_ds, math.ceil(n / batch)
 
 
-def _image_streams(cfg: dict, train: Split, valid: Split, bad):
+def _image_streams(cfg: dict, built, train: Split, valid: Split, out: Path, bad):
+    """tf.data of images through the whole model, augmented on the training side."""
     size, batch = tuple(cfg["input_size"]), cfg["batch_size"]
-    aug = Augment(**cfg["augmentation"]) if cfg["augmentation"] else Augment()
+    aug = _augment(cfg)
     layer = augmentation_layers(aug, seed=cfg["seed"]) if aug.active else None
     train_ds = training_stream(train, size, batch, cfg["seed"], cfg["initial_epoch"], cfg["epochs"], layer, bad)
     return train_ds, image_stream(valid, size, batch, bad=bad), math.ceil(len(train) / batch)
@@ -162,20 +167,20 @@ def train(config: TrainConfig, say=print) -> Path:
         trainable.load_weights(str(out / "checkpoint.weights.h5"))
         say(f"resuming after epoch {state['epoch']}")
     streams = _cached_streams if use_cache else _image_streams
-    args = (cfg, built, ds, train_split, valid_split, out, bad, say) if use_cache else (cfg, train_split, valid_split, bad)
-    train_ds, valid_ds, steps = streams(*args)
+    train_ds, valid_ds, steps = streams(cfg, built, train_split, valid_split, out, bad)
     callbacks = [_epoch_callback(keras, out, trainable, cfg["epochs"], history, say)]
     if cfg["early_stopping"]:
         callbacks.append(keras.callbacks.EarlyStopping("val_loss", patience=cfg["early_stopping"],
                                                        restore_best_weights=True))
     t0 = time.monotonic()
-    # Skipping unreadable images leaves the image stream's length unknown, so Keras learns it
-    # at the end of the first epoch and says "ran out of data"; that is expected here.
-    warnings.filterwarnings("ignore", message="Your input ran out of data")
     if cfg["initial_epoch"] < cfg["epochs"]:
         try:
-            trainable.fit(train_ds, validation_data=valid_ds, epochs=cfg["epochs"], initial_epoch=cfg["initial_epoch"],
-                          steps_per_epoch=steps, callbacks=callbacks, shuffle=False, verbose=0)
+            with warnings.catch_warnings():
+                # Unreadable images are dropped from the validation stream, so its length is
+                # unknown until Keras has run it once and says "ran out of data": expected here.
+                warnings.filterwarnings("ignore", message="Your input ran out of data")
+                trainable.fit(train_ds, validation_data=valid_ds, epochs=cfg["epochs"], initial_epoch=cfg["initial_epoch"],
+                              steps_per_epoch=steps, callbacks=callbacks, shuffle=False, verbose=0)
         except KeyboardInterrupt:
             done = json.loads(state_path.read_text())["epoch"] if state_path.exists() else 0
             say(f"interrupted: checkpoint after epoch {done} kept in {out}; continue with --resume")
