@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import MissingDependencyError, SportsedgeError, first_line
+from .imagesets import SPLITS, class_dirs
 from .runtime.preprocess import MAX_PIXELS, is_image_file
 
-SPLITS = ("train", "valid", "test")
 KAGGLE_DATASET = "gpiosenka/sports-classification"
 
 
@@ -25,10 +25,6 @@ class CheckReport:
     classes: tuple[str, ...] = ()  # sorted class folders of the reference split
     counts: dict = field(default_factory=dict)  # split -> class -> images
     duplicates: list[tuple[str, str]] = field(default_factory=list)  # (path, same-content path) across splits
-
-
-def _classes(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
 def _inspect(path: Path):
@@ -55,11 +51,11 @@ def check_dataset(root: str | Path, decode: bool = True) -> CheckReport:
     if not present:
         return rep
     ref = "train" if "train" in present else present[0]
-    rep.classes = tuple(_classes(root / ref))
+    rep.classes = tuple(class_dirs(root / ref))
     hashes: dict[str, list[tuple[str, Path]]] = defaultdict(list)
     modes, sizes, unreadable, other = Counter(), Counter(), 0, 0
     for split in present:
-        found = _classes(root / split)
+        found = class_dirs(root / split)
         missing, extra = sorted(set(rep.classes) - set(found)), sorted(set(found) - set(rep.classes))
         if missing or extra:
             rep.errors.append(f"{root / split}: class folders differ from {ref}/: "

@@ -14,6 +14,13 @@ from .runtime.preprocess import is_image_file, load_pixels
 
 log = logging.getLogger("sportsedge.images")
 
+SPLITS = ("train", "valid", "test")  # the Kaggle layout's split folders
+
+
+def class_dirs(folder: Path) -> list[str]:
+    """Sorted class-folder names of a split folder (hidden folders are not classes)."""
+    return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+
 
 def list_stratified(folder: str | Path, count: int, seed: int = 0) -> list[Path]:
     """Up to ``count`` image paths, round-robin across class subfolders (or from a flat folder)."""

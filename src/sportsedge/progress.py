@@ -13,6 +13,11 @@ def fmt_seconds(s: float) -> str:
     return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
 
 
+def say(msg: str) -> None:
+    """A progress line for the user: stderr, flushed, so stdout stays the command's result."""
+    print(msg, file=sys.stderr, flush=True)
+
+
 class Progress:
     def __init__(self, label: str, total: int, unit: str = "", every: float = 5.0, stream=None):
         self.label, self.total, self.unit, self.every = label, max(0, int(total)), unit, every

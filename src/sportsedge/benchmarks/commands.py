@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import sys
 
 from ..errors import UsageError
+from ..progress import say
 
 
 def _threads(text: str) -> tuple[int, ...]:
@@ -22,8 +22,7 @@ def bench_cmd(args) -> int:
     from .run import bench
 
     rows = bench(args.models, args.data, args.out, threads=_threads(args.threads), runs=args.runs,
-                 warmup=args.warmup, keras_runs=args.keras or (),
-                 say=lambda m: print(m, file=sys.stderr, flush=True))
+                 warmup=args.warmup, keras_runs=args.keras or (), say=say)
     print(markdown(rows))
     print(f"{args.out}/results.md")
     return 0

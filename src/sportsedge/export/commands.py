@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 
+from ..progress import say
 from ..train import require_tensorflow
 
 
@@ -17,7 +18,7 @@ def export_cmd(args) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     manifest = export(args.run_dirs, formats, args.out, calibration=args.calibration,
                       calibration_size=args.calibration_size, parity_size=args.parity_size, force=args.force,
-                      min_agreement=args.min_agreement, say=lambda m: print(m, file=sys.stderr, flush=True))
+                      min_agreement=args.min_agreement, say=say)
     failed = [n for n, e in manifest["artifacts"].items() if e["status"] == FAILED]
     for name in failed:
         print(f"error: {name}: parity check FAILED ({manifest['artifacts'][name]['parity']['message']})",

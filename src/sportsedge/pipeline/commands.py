@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 from pathlib import Path
 
+from ..progress import say
 from ..train import require_tensorflow
-
-
-def _say(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
 
 
 def _finish(out: Path) -> int:
@@ -37,7 +33,7 @@ def pipeline_cmd(args) -> int:
                          batch_size=args.batch_size, cache_features=args.cache_features,
                          limit_per_class=args.limit_per_class, calibration_size=args.calibration_size,
                          parity_size=args.parity_size, runs=args.runs, warmup=args.warmup, seed=args.seed)
-    return _finish(run_pipeline(cfg, say=_say))
+    return _finish(run_pipeline(cfg, say=say))
 
 
 # The demo's settings: all three models and all formats, sized to finish in minutes on 2 cores.
@@ -52,10 +48,10 @@ def demo_cmd(args) -> int:
     require_tensorflow()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     out = Path(args.out)
-    _say(f"== demo: drawing a synthetic 4-class scene dataset in {out / 'data'} (offline, seed 0)")
+    say(f"== demo: drawing a synthetic 4-class scene dataset in {out / 'data'} (offline, seed 0)")
     data = make_dataset(out / "data")
     cfg = PipelineConfig(data=str(data), out=str(out), **DEMO)
-    status = _finish(run_pipeline(cfg, say=_say))
+    status = _finish(run_pipeline(cfg, say=say))
     from ..train.models import get_model
 
     random = [m for m in cfg.models if get_model(m).application  # transfer models only

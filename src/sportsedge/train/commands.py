@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import logging
-import sys
 
+from ..progress import say
 from . import require_tensorflow
-
-
-def _say(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
 
 
 def train_cmd(args) -> int:
@@ -20,7 +16,7 @@ def train_cmd(args) -> int:
 
     fields = TrainConfig.__dataclass_fields__
     config = TrainConfig(**{k: v for k, v in vars(args).items() if k in fields})
-    out = train(config, say=_say)
+    out = train(config, say=say)
     print(out)
     return 0
 

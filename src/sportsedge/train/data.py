@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError, UsageError
+from ..imagesets import SPLITS, class_dirs
 from ..runtime.preprocess import is_image_file, load_pixels
 
 log = logging.getLogger("sportsedge.data")
 
-SPLITS = ("train", "valid", "test")
 
 
 @dataclass(frozen=True)
@@ -50,10 +50,6 @@ class Dataset:
         return "test" if "test" in self.splits else "valid"
 
 
-def _class_dirs(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
-
-
 def scan_split(folder: Path, classes: tuple[str, ...]) -> Split:
     paths, labels, skipped = [], [], 0
     for idx, name in enumerate(classes):
@@ -82,12 +78,12 @@ def scan_dataset(root: str | Path, require: tuple[str, ...] = ("train",)) -> Dat
     reference = "train" if "train" in present else present[0] if present else None
     if reference is None:
         raise InputError(root, "no train/, valid/ or test/ folder")
-    classes = tuple(_class_dirs(root / reference))
+    classes = tuple(class_dirs(root / reference))
     if not classes:
         raise InputError(root / reference, "no class folders")
     splits = {}
     for name in present:
-        found = tuple(_class_dirs(root / name))
+        found = tuple(class_dirs(root / name))
         if found != classes:
             missing, extra = sorted(set(classes) - set(found)), sorted(set(found) - set(classes))
             parts = ([f"missing {_few(missing)}"] if missing else []) + ([f"extra {_few(extra)}"] if extra else [])
