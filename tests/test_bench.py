@@ -14,19 +14,24 @@ from sportsedge.benchmarks.plot import pareto_front
 from sportsedge.benchmarks.report import FIELDS, recommendation
 
 
-@pytest.fixture(scope="session")
-def bench_out(exported, colour_dataset, tmp_path_factory):
-    """`sportsedge bench` on the tiny export folder, run in a subprocess with TensorFlow blocked."""
-    out_dir, _, _ = exported
-    out = tmp_path_factory.mktemp("bench")
+def bench_blocked(argv: list, blocked=("tensorflow", "keras", "tf2onnx")) -> subprocess.CompletedProcess:
+    """`sportsedge bench ARGV` in a subprocess where the ``blocked`` modules cannot be imported."""
     code = (
-        "import sys\nfor m in ('tensorflow', 'keras', 'tf2onnx'):\n    sys.modules[m] = None\n"
-        "from sportsedge.cli import main\n"
-        f"sys.exit(main(['bench', {str(out_dir)!r}, '--data', {str(colour_dataset / 'test')!r}, "
-        f"'--out', {str(out)!r}, '--threads', '1,2', '--runs', '30', '--warmup', '3']))\n"
+        f"import sys\nfor m in {tuple(blocked)!r}:\n    sys.modules[m] = None\n"
+        f"from sportsedge.cli import main\nsys.exit(main(['bench', *{[str(a) for a in argv]!r}]))\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+@pytest.fixture(scope="session")
+def bench_out(exported, colour_dataset, tmp_path_factory):
+    """`sportsedge bench` on the tiny export folder, with TensorFlow blocked."""
+    out_dir, _, _ = exported
+    out = tmp_path_factory.mktemp("bench")
+    proc = bench_blocked([out_dir, "--data", colour_dataset / "test", "--out", out, "--threads", "1,2",
+                          "--runs", "30", "--warmup", "3"])
     return out, proc
 
 
@@ -106,14 +111,8 @@ def test_bad_inputs(tmp_path, exported, colour_dataset):
 def test_without_matplotlib_results_are_still_written(exported, colour_dataset, tmp_path):
     """On a device with only the runtime installed there is no matplotlib: no PNG, a warning."""
     out_dir, _, _ = exported
-    code = (
-        "import sys\nfor m in ('tensorflow', 'keras', 'matplotlib'):\n    sys.modules[m] = None\n"
-        "from sportsedge.cli import main\n"
-        f"sys.exit(main(['bench', {str(out_dir / 'tiny-tflite-int8.tflite')!r}, '--data', "
-        f"{str(colour_dataset / 'test')!r}, '--out', {str(tmp_path)!r}, '--threads', '1', '--runs', '5']))\n"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
+    proc = bench_blocked([out_dir / "tiny-tflite-int8.tflite", "--data", colour_dataset / "test", "--out", tmp_path,
+                          "--threads", "1", "--runs", "5"], blocked=("tensorflow", "keras", "matplotlib"))
     assert (tmp_path / "results.md").is_file() and not (tmp_path / "pareto.png").exists()
     assert "warning: pareto.png not written: matplotlib is not installed" in proc.stderr
 
