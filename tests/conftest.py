@@ -157,23 +157,7 @@ def colour_dataset(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_registered():
     """Registers "tiny": a 32x32 model with a frozen feature part and a trainable head."""
-    from sportsedge.train.models import MODELS, SEED_AUGMENT, Built, Recipe, register_model
-
-    if "tiny" not in MODELS:
-
-        @register_model("tiny", TINY_SIZE, Recipe(4, 2, 1e-2, None, SEED_AUGMENT, cache_views=2), default_weights="none")
-        def tiny(num_classes: int, weights: str = "none") -> Built:
-            """A tiny frozen-backbone model for tests."""
-            import keras
-
-            inp = keras.Input((*TINY_SIZE, 3), name="pixels")
-            x = keras.layers.Rescaling(1 / 255.0)(inp)
-            conv = keras.layers.Conv2D(4, 3, activation="relu")
-            conv.trainable = False
-            features = keras.Model(inp, keras.layers.GlobalAveragePooling2D()(conv(x)), name="features")
-            h_in = keras.Input(features.output.shape[1:])
-            head = keras.Model(h_in, keras.layers.Dense(num_classes, activation="softmax")(h_in), name="head")
-            return Built(keras.Model(inp, head(features.output)), features, head)
+    import tiny_registry  # noqa: F401  (registers "tiny"; a module so the QAT worker process can import it too)
 
     return "tiny"
 

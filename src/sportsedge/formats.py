@@ -22,6 +22,8 @@ class Format:
     min_agreement: float  # parity: top-1 agreement with Keras below this fails the export
     warn_agreement: float  # parity: top-1 agreement below this prints a warning
     description: str  # one line for `--help` and reports
+    in_all: bool = True  # part of `--formats all`; False for opt-in formats that train (QAT)
+    options: tuple[str, ...] = ()  # export option groups that shape this format (in its fingerprint)
 
 
 FORMATS: dict[str, Format] = {
@@ -38,8 +40,14 @@ FORMATS: dict[str, Format] = {
                "sportsedge.export.tflite:convert_dynamic", None, 0.90, 0.97,
                "TFLite, dynamic-range: int8 weights, float activations"),
         Format("tflite-int8", "tflite", ".tflite", "uint8", True,
-               "sportsedge.export.tflite:convert_int8", None, 0.80, 0.95,
-               "TFLite, full integer: int8 weights and activations, uint8 pixel input"),
+               "sportsedge.export.remedies:convert_int8_accurate", None, 0.80, 0.95,
+               "TFLite, full integer: int8 weights and activations, uint8 pixel input",
+               options=("accuracy",)),
+        # Opt-in (--qat): fine-tunes the model with fake quantization in a worker process first.
+        Format("tflite-int8-qat", "tflite", ".tflite", "uint8", True,
+               "sportsedge.export.qat:convert_qat", None, 0.80, 0.95,
+               "TFLite, full integer after quantization-aware fine-tuning (tfmot)",
+               in_all=False, options=("qat",)),
         Format("onnx-fp32", "onnx", ".onnx", "float32", False,
                "sportsedge.export.onnx:convert_fp32", 1e-4, 1.00, 1.00,
                "ONNX (opset 17), float32, dynamic batch"),

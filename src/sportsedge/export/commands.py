@@ -11,14 +11,21 @@ from ..train import require_tensorflow
 
 def export_cmd(args) -> int:
     from .parity import FAILED
+    from .qat import QatConfig, require_qat
+    from .remedies import AccuracyConfig, parse_remedies
     from .run import export, parse_formats
 
-    formats = parse_formats(args.formats)  # a typo fails before TensorFlow loads
+    # Typos and missing extras fail before TensorFlow loads.
+    formats = parse_formats(args.formats, qat=args.qat)
+    accuracy = AccuracyConfig(max_drop=args.max_drop, remedies=parse_remedies(args.remedies))
+    qat = QatConfig(epochs=args.qat_epochs, learning_rate=args.qat_learning_rate, train_size=args.qat_train_size)
     require_tensorflow()
+    if any("qat" in f.options for f in formats):
+        require_qat()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     manifest = export(args.run_dirs, formats, args.out, calibration=args.calibration,
                       calibration_size=args.calibration_size, parity_size=args.parity_size, force=args.force,
-                      min_agreement=args.min_agreement, say=say)
+                      min_agreement=args.min_agreement, say=say, qat=qat, accuracy=accuracy)
     failed = [n for n, e in manifest["artifacts"].items() if e["status"] == FAILED]
     for name in failed:
         print(f"error: {name}: parity check FAILED ({manifest['artifacts'][name]['parity']['message']})",

@@ -14,7 +14,8 @@ from ..imagesets import full_range, list_stratified, load_images
 
 class ExportContext:
     def __init__(self, run_dir: Path, calibration: str | Path | None, calibration_size: int, parity_size: int,
-                 seed: int = 0):
+                 seed: int = 0, qat=None, accuracy=None, attempts_dir: Path | None = None,
+                 log_path: Path | None = None):
         self.run_dir = Path(run_dir)
         self.config = load_run_config(self.run_dir)
         self.model_name: str = self.config["model"]
@@ -26,6 +27,11 @@ class ExportContext:
         self.calibration_size, self.parity_size, self.seed = calibration_size, parity_size, seed
         self._tmp = tempfile.TemporaryDirectory(prefix="sportsedge-export-")
         self.work = Path(self._tmp.name)
+        self.qat, self.accuracy = qat, accuracy  # QatConfig, AccuracyConfig (format options)
+        self.attempts_dir, self.log_path = attempts_dir, log_path
+        self.details: dict = {}  # what a converter did beyond the bytes, for the manifest entry
+        self.cache: dict = {}  # converters' shared intermediate results
+        self.tell = lambda msg: None  # progress lines to the user's terminal while output is captured
 
     def close(self) -> None:
         self._tmp.cleanup()

@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 from .. import __version__, fileio
@@ -19,14 +20,24 @@ from ..quiet import native_stderr_to
 from ..runtime import ModelMetadata, attach_metadata, sidecar_path
 from ..runtime.preprocess import PREPROCESSING_VERSION
 from .context import ExportContext
+from .qat import QatConfig
+from .remedies import AccuracyConfig
 from .parity import FAILED, check
 
 log = logging.getLogger("sportsedge.export")
 
 
-def parse_formats(text: str) -> list[Format]:
+def parse_formats(text: str, qat: bool = False) -> list[Format]:
+    """Formats by name; ``all`` is every post-training format; ``qat`` adds the QAT format."""
+    chosen = _named_formats(text)
+    if qat and FORMATS["tflite-int8-qat"] not in chosen:
+        chosen.append(FORMATS["tflite-int8-qat"])
+    return chosen
+
+
+def _named_formats(text: str) -> list[Format]:
     if text.strip() == "all":
-        return list(FORMATS.values())
+        return [f for f in FORMATS.values() if f.in_all]
     names = [n.strip() for n in text.split(",") if n.strip()]
     unknown = [n for n in names if n not in FORMATS]
     if unknown or not names:
@@ -51,14 +62,14 @@ def _converter(fmt: Format):
 @contextlib.contextmanager
 def _captured(log_path: Path):
     """Converter chatter (C++ and Python) goes to export.log, not the terminal."""
-    with open(log_path, "a") as f, contextlib.redirect_stdout(f), native_stderr_to(log_path):
+    with open(log_path, "a") as f, contextlib.redirect_stdout(f), native_stderr_to(log_path) as terminal:
         handler = logging.FileHandler(log_path)
         noisy = [logging.getLogger(n) for n in ("tf2onnx", "tensorflow", "absl", "onnxruntime", "root")]
         saved = [(lg, lg.handlers[:], lg.propagate) for lg in noisy]
         for lg in noisy:
             lg.handlers, lg.propagate = [handler], False
         try:
-            yield
+            yield terminal
         finally:
             for lg, handlers, propagate in saved:
                 lg.handlers, lg.propagate = handlers, propagate
@@ -67,17 +78,21 @@ def _captured(log_path: Path):
 
 def export(run_dirs: list[str | Path], formats: list[Format], out: str | Path, calibration=None,
            calibration_size: int = 300, parity_size: int = 200, force: bool = False,
-           min_agreement: float | None = None, say=print) -> dict:
+           min_agreement: float | None = None, say=print, qat: QatConfig | None = None,
+           accuracy: AccuracyConfig | None = None) -> dict:
     """Export; returns the manifest. Entries with status FAILED mean a parity check failed."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     manifest_path = out / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {"artifacts": {}}
-    contexts = [ExportContext(Path(r), calibration, calibration_size, parity_size) for r in run_dirs]
+    qat, accuracy = qat or QatConfig(), accuracy or AccuracyConfig()
+    option_settings = {"qat": asdict(qat), "accuracy": asdict(accuracy)}  # by the table's Format.options
+    log_path = out / "export.log"
+    contexts = [ExportContext(Path(r), calibration, calibration_size, parity_size, qat=qat, accuracy=accuracy,
+                              attempts_dir=out / "attempts", log_path=log_path) for r in run_dirs]
     names = [c.model_name for c in contexts]
     if len(set(names)) != len(names):
         raise UsageError(f"two runs of the same model ({', '.join(names)}): export them to different --out folders")
-    log_path = out / "export.log"
     total, step = len(contexts) * len(formats), 0
     try:
         for ctx in contexts:
@@ -89,7 +104,7 @@ def export(run_dirs: list[str | Path], formats: list[Format], out: str | Path, c
                 settings = {"model_sha256": model_sha, "format": fmt.name, "calibration": str(ctx.calibration_dir),
                             "calibration_size": calibration_size, "parity_size": parity_size,
                             "min_agreement": min_agreement, "preprocessing": PREPROCESSING_VERSION,
-                            "sportsedge": __version__}
+                            "sportsedge": __version__, **{k: option_settings[k] for k in fmt.options}}
                 fingerprint = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
                 old = manifest["artifacts"].get(name)
                 # A FAILED artifact is skipped too: the same inputs would fail the same way (--force redoes).
@@ -115,7 +130,10 @@ def export(run_dirs: list[str | Path], formats: list[Format], out: str | Path, c
 
 def _export_one(ctx: ExportContext, fmt: Format, path: Path, log_path: Path, min_agreement) -> dict:
     t0 = time.monotonic()
-    with _captured(log_path):
+    ctx.details = {}
+    with _captured(log_path) as terminal:
+        # Converters' own progress (QAT epochs, remedies) must reach the user through the capture.
+        ctx.tell = lambda m: print(m, file=terminal, flush=True)
         data = _converter(fmt)(ctx)
         pixels, labels, probs = ctx.parity  # Keras' side, computed once per run
     meta = ModelMetadata(labels=ctx.labels, model_name=ctx.model_name, input_size=ctx.input_size,
@@ -128,4 +146,4 @@ def _export_one(ctx: ExportContext, fmt: Format, path: Path, log_path: Path, min
     fileio.write_json(sidecar_path(path), meta.to_dict())
     return {"path": path.name, "model": ctx.model_name, "format": fmt.name, "size_bytes": os.path.getsize(path),
             "sha256": sha256_file(path), "parity": parity, "status": parity["status"],
-            "seconds": round(time.monotonic() - t0, 2), "source_run": str(ctx.run_dir)}
+            "seconds": round(time.monotonic() - t0, 2), "source_run": str(ctx.run_dir), **ctx.details}

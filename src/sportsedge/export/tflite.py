@@ -27,10 +27,9 @@ def convert_dynamic(ctx) -> bytes:
     return conv.convert()
 
 
-def convert_int8(ctx) -> bytes:
-    """Full integer with uint8 pixel input (scale 1: the calibration spans 0..255) and uint8 output."""
-    tf, conv = _converter(ctx)
-    pixels = ctx.calibration
+def int8_settings(conv, pixels) -> None:
+    """Full integer, uint8 pixels in (scale 1: calibration spans 0..255), uint8 out; shared with QAT."""
+    import tensorflow as tf
 
     def representative():
         for img in pixels:
@@ -41,4 +40,10 @@ def convert_int8(ctx) -> bytes:
     conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     conv.inference_input_type = tf.uint8
     conv.inference_output_type = tf.uint8
+
+
+def convert_int8(ctx, pixels=None) -> bytes:
+    """Full integer, calibrated on ``pixels`` (default: the context's calibration set)."""
+    _, conv = _converter(ctx)
+    int8_settings(conv, ctx.calibration if pixels is None else pixels)
     return conv.convert()

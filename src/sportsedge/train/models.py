@@ -4,10 +4,16 @@ Every model takes raw RGB pixels 0..255 and carries its own input scaling. A mod
 backbone is frozen also exposes the split ``features`` (pixels -> frozen output) and ``head``
 (frozen output -> probabilities) with ``model == head(features(x))``, so training can cache
 the frozen part's outputs instead of recomputing them every epoch.
+
+``model`` itself is one flat graph (no model nested as a layer): quantization-aware training
+(tensorflow-model-optimization) rejects nested models. Builders take their Keras from
+``keras_api()``: Keras 3 normally, tf-keras inside the QAT worker process (``use_keras``), so
+one definition serves both.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +72,26 @@ class ModelEntry:
 
 
 MODELS: dict[str, ModelEntry] = {}
+_KERAS = None  # the Keras module builders use; None = Keras 3
+
+
+def keras_api():
+    """The Keras the builders use: Keras 3, or what ``use_keras`` set (tf-keras in the QAT worker)."""
+    if _KERAS is not None:
+        return _KERAS
+    import keras
+
+    return keras
+
+
+@contextlib.contextmanager
+def use_keras(module):
+    global _KERAS
+    saved, _KERAS = _KERAS, module
+    try:
+        yield module
+    finally:
+        _KERAS = saved
 
 # The seed's ImageDataGenerator settings, as Keras preprocessing layers.
 SEED_AUGMENT = Augment(rotation=20, shift=0.2, shear=0.2, zoom=0.2, flip=True)
@@ -114,7 +140,7 @@ def _backbone_weights(weights: str):
 
 def _application(name: str, weights: str, **kwargs):
     """A keras.applications backbone, with a clear error when its weights cannot be had."""
-    import keras
+    keras = keras_api()
 
     try:
         return getattr(keras.applications, name)(include_top=False, weights=_backbone_weights(weights), **kwargs)
@@ -126,7 +152,7 @@ def _application(name: str, weights: str, **kwargs):
 
 
 def _cnn(num_classes: int, size: tuple[int, int], filters: tuple[int, ...], weights: str) -> Built:
-    import keras
+    keras = keras_api()
 
     inp = keras.Input((*size, 3), name="pixels")
     x = keras.layers.Rescaling(1 / 255.0)(inp)
@@ -159,7 +185,7 @@ def cnn_v1(num_classes: int, weights: str = "none") -> Built:
                                                    brightness=0.2), cache_views=1), application="EfficientNetB0")
 def efficientnet_b0(num_classes: int, weights: str = "imagenet") -> Built:
     """EfficientNetB0, first 200 layers frozen; rescales raw pixels inside."""
-    import keras
+    keras = keras_api()
 
     inp = keras.Input((224, 224, 3), name="pixels")
     base = _application("EfficientNetB0", weights, input_tensor=inp)
@@ -173,35 +199,44 @@ def efficientnet_b0(num_classes: int, weights: str = "imagenet") -> Built:
     # squeeze-excite, where the rest of the block needs three tensors, not one.
     cut = base.get_layer("block6b_add").output
     features = keras.Model(inp, cut, name="features")
-    tail = keras.Model(cut, base.output, name="tail")
+    try:
+        tail = keras.Model(cut, base.output, name="tail")
+    except ValueError:  # tf-keras (QAT worker) cannot start a model at an inner tensor; it needs `model` only
+        return Built(model)
     h_in = keras.Input(cut.shape[1:], name="features_in")
     head = keras.Model(h_in, dense(drop(gap(tail(h_in)))), name="head")
     return Built(model, features, head)
 
 
+def stack(x, layers):
+    for layer in layers:
+        x = layer(x)
+    return x
+
+
 def _mobilenet_v2(num_classes: int, weights: str, head_layers) -> Built:
-    import keras
+    keras = keras_api()
 
     inp = keras.Input((224, 224, 3), name="pixels")
     x = keras.layers.Rescaling(1 / 127.5, offset=-1)(inp)
-    base = _application("MobileNetV2", weights, input_shape=(224, 224, 3))
+    # Built on the rescaled tensor (not called as a layer) so `model` stays one flat graph;
+    # frozen BatchNormalization layers run in inference mode.
+    base = _application("MobileNetV2", weights, input_tensor=x, input_shape=(224, 224, 3))
     base.trainable = False
-    x = base(x, training=False)
     # GAP has no weights: it belongs to the frozen part, so the cache holds 1280 floats per image.
-    features = keras.Model(inp, keras.layers.GlobalAveragePooling2D()(x), name="features")
+    pooled = keras.layers.GlobalAveragePooling2D()(base.output)
+    features = keras.Model(inp, pooled, name="features")
+    layers = [*head_layers, keras.layers.Dense(num_classes, activation="softmax")]
     h_in = keras.Input(features.output.shape[1:], name="features_in")
-    h = h_in
-    for layer in head_layers:
-        h = layer(h)
-    head = keras.Model(h_in, keras.layers.Dense(num_classes, activation="softmax")(h), name="head")
-    return Built(keras.Model(inp, head(features.output)), features, head)
+    head = keras.Model(h_in, stack(h_in, layers), name="head")
+    return Built(keras.Model(inp, stack(pooled, layers)), features, head)
 
 
 @register_model("mobilenet_v2", (224, 224), Recipe(100, 30, 1e-3, None, SEED_AUGMENT, cache_views=1),
                 application="MobileNetV2")
 def mobilenet_v2(num_classes: int, weights: str = "imagenet") -> Built:
     """MobileNetV2 frozen (inference mode) with the seed's 2x128 dense head."""
-    import keras
+    keras = keras_api()
 
     L = keras.layers
     return _mobilenet_v2(num_classes, weights,
@@ -212,7 +247,7 @@ def mobilenet_v2(num_classes: int, weights: str = "imagenet") -> Built:
                 application="MobileNetV2")
 def mobilenet_v2_linear(num_classes: int, weights: str = "imagenet") -> Built:
     """MobileNetV2 frozen with one softmax layer (dropout 0.2): ~5 points over the seed head on small data."""
-    import keras
+    keras = keras_api()
 
     return _mobilenet_v2(num_classes, weights, [keras.layers.Dropout(0.2)])
 
@@ -236,3 +271,12 @@ def augmentation_layers(aug: Augment, seed: int = 0):
     if aug.brightness:
         layers.append(L.RandomBrightness(aug.brightness, value_range=(0, 255), seed=seed))
     return keras.Sequential(layers, name="augment")
+
+
+def leaf_layers(model):
+    """Every layer of a Keras model in graph order, layers of nested models inlined (Keras 3 or tf-keras)."""
+    for layer in model.layers:
+        if getattr(layer, "layers", None):
+            yield from leaf_layers(layer)
+        else:
+            yield layer

@@ -1,0 +1,114 @@
+"""`tflite-int8-qat`: quantization-aware fine-tuning (tensorflow-model-optimization), then full int8.
+
+tfmot works only with tf-keras and sets TF_USE_LEGACY_KERAS=1 for its whole process on import,
+so the fine-tuning runs in a spawned worker process (``qat_worker``): this process hands over
+the trained weights, reference outputs and calibration pixels by file and gets a .tflite back.
+Its Keras, environment and modules are never touched.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import multiprocessing
+import queue
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import MissingDependencyError, ModelError
+from ..train.models import get_model, leaf_layers
+
+
+@dataclass(frozen=True)
+class QatConfig:
+    epochs: int = 2  # fine-tuning epochs with fake quantization (--qat-epochs)
+    learning_rate: float = 1e-5  # Adam's; small, the float model is already trained (--qat-learning-rate)
+    batch_size: int = 32  # images per step
+    train_size: int | None = None  # train/ images used, stratified; None = all (--qat-train-size)
+
+
+QAT_MODULES = {"tensorflow_model_optimization": "tensorflow-model-optimization", "tf_keras": "tf-keras"}
+
+
+def require_qat() -> None:
+    for module in QAT_MODULES:
+        if importlib.util.find_spec(module) is None:
+            raise MissingDependencyError(module, "qat")
+
+
+def write_weights(model, path: Path) -> list[dict]:
+    """The weights of every layer that has some, in graph order, as one .npz (nested models inlined)."""
+    layers, arrays = [], {}
+    for layer in leaf_layers(model):
+        ws = [np.asarray(w) for w in layer.get_weights()]
+        if not ws:
+            continue
+        layers.append({"name": layer.name, "class": type(layer).__name__, "shapes": [list(w.shape) for w in ws]})
+        for j, w in enumerate(ws):
+            arrays[f"{len(layers) - 1:04d}_{j}"] = w
+    np.savez(path, **arrays)
+    return layers
+
+
+def convert_qat(ctx) -> bytes:
+    require_qat()
+    cfg: QatConfig = ctx.qat
+    job = ctx.work / "qat"
+    job.mkdir(exist_ok=True)
+    layers = write_weights(ctx.model, job / "weights.npz")
+    pixels, _, probs = ctx.parity
+    np.savez(job / "reference.npz", pixels=pixels[:16], probs=probs[:16])
+    np.save(job / "calibration.npy", ctx.calibration)
+    entry = get_model(ctx.model_name)
+    spec = {
+        "model": ctx.model_name, "registry_module": entry.build.__module__, "num_classes": len(ctx.labels),
+        # ImageNet-built backbones can differ in structure (EfficientNet adds a Rescaling), so the
+        # worker builds the same way; "imagenet" resolves from KERAS_HOME like training did.
+        "build_weights": "imagenet" if ctx.config.get("weights") == "imagenet" else "none",
+        "labels": list(ctx.labels), "input_size": list(ctx.input_size), "train_dir": str(ctx.calibration_dir),
+        "seed": ctx.seed, "layers": layers, "job": str(job), "log": str(ctx.log_path), **asdict(cfg),
+    }
+    (job / "spec.json").write_text(json.dumps(spec))
+    result = _run_worker(spec, ctx.tell)
+    ctx.details["qat"] = result
+    return (job / "model.tflite").read_bytes()
+
+
+def _run_worker(spec: dict, tell) -> dict:
+    from . import qat_worker
+
+    mp = multiprocessing.get_context("spawn")  # a fresh interpreter: nothing of this process's TF/Keras
+    messages = mp.Queue()
+    proc = mp.Process(target=qat_worker.main, args=(spec, messages), name="sportsedge-qat")
+    proc.start()
+    try:
+        while True:
+            try:
+                kind, payload = messages.get(timeout=1.0)
+            except queue.Empty:
+                if not proc.is_alive():
+                    raise ModelError(None, f"QAT worker exited with code {proc.exitcode} (details in {spec['log']})")
+                continue
+            if kind == "say":
+                tell(payload)
+            elif kind == "error":
+                raise ModelError(None, f"QAT fine-tuning failed: {payload} (details in {spec['log']})")
+            else:
+                return payload
+    finally:
+        proc.join(timeout=30)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+        messages.close()
+
+
+def describe(cfg: QatConfig) -> str:
+    return f"{cfg.epochs} epochs at learning rate {cfg.learning_rate:g}"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit("run through `sportsedge export --qat`")

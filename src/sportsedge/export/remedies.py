@@ -1,0 +1,203 @@
+"""Accuracy-aware `tflite-int8`: when post-training int8 loses more than ``max_drop`` top-1 points
+against the Keras model on the parity set, try remedies in order and keep the first that meets
+the bound (else the best one), recording every attempt in the manifest.
+
+Remedies (one table, name -> function):
+- ``calibration``: calibrate on ``calibration_factor`` times as many real images;
+- ``fallback``: keep the most sensitive ops in float. Sensitivity per op is measured with
+  TensorFlow's QuantizationDebugger on calibration images (RMSE of each op's int8 output against
+  its float output, in units of the op's quantization step, each op fed the same int8 input);
+  the top 1, 3, 10, 30 ops are left float in turn;
+- ``int16``: 16-bit activations with int8 weights (float32 input: raw pixels as floats).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .. import fileio
+from ..errors import UsageError
+from ..formats import FORMATS
+from ..imagesets import full_range, list_stratified, load_images
+from .tflite import _converter, convert_int8
+
+FALLBACK_STEPS = (1, 3, 10, 30)  # ops kept float, tried in turn
+SENSITIVITY_IMAGES = 32  # calibration images the per-op sensitivity is measured on
+
+
+@dataclass(frozen=True)
+class AccuracyConfig:
+    max_drop: float | None = 1.0  # top-1 points int8 may lose vs Keras on the parity set; None = no remedies
+    remedies: tuple[str, ...] = ("calibration", "fallback", "int16")  # tried in this order (--remedies)
+    calibration_factor: int = 4  # the calibration remedy uses this many times --calibration-size images
+
+
+def drop_points(parity: dict) -> float:
+    """Top-1 points lost against Keras; where labels are unknown, points of disagreement."""
+    if parity["top1_keras"] is None:
+        return 100.0 * (1.0 - parity["agreement"])
+    return 100.0 * (parity["top1_keras"] - parity["top1_export"])
+
+
+def _more_calibration(ctx, acc: AccuracyConfig) -> list[tuple[str, bytes, dict]]:
+    n = ctx.calibration_size * acc.calibration_factor
+    paths = list_stratified(ctx.calibration_dir, n, ctx.seed)
+    if len(paths) <= len(ctx.calibration):
+        ctx.tell(f"  calibration: no more than the {len(ctx.calibration)} images already used, skipped")
+        return []
+    pixels, _ = load_images(paths, ctx.input_size, "calibration")
+    return [(f"calibration x{acc.calibration_factor}", convert_int8(ctx, full_range(pixels)),
+             {"calibration_images": int(len(pixels))})]
+
+
+def op_sensitivity(ctx) -> list[tuple[str, str, float]]:
+    """(tensor name, op, RMSE in quantization steps) per quantized op, most sensitive first."""
+    import tensorflow as tf
+
+    _, conv = _converter(ctx)
+    pixels = ctx.calibration
+
+    def representative():
+        for img in pixels:
+            yield [img[None].astype("float32")]
+
+    def debug_set():
+        for img in pixels[:SENSITIVITY_IMAGES]:
+            yield [img[None].astype("float32")]
+
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = representative
+    with warnings.catch_warnings():  # the debugger runs TF's own (deprecated) interpreter
+        warnings.simplefilter("ignore")
+        debugger = tf.lite.experimental.QuantizationDebugger(converter=conv, debug_dataset=debug_set)
+        debugger.run()
+    buf = io.StringIO()
+    debugger.layer_statistics_dump(buf)
+    buf.seek(0)
+    rows = []
+    for r in csv.DictReader(buf):
+        scale = float(r["scale"]) or 1.0
+        rows.append((r["tensor_name"], r["op_name"], float(np.sqrt(float(r["mean_squared_error"]))) / scale))
+    return sorted(rows, key=lambda t: -t[2])
+
+
+def _selective(ctx, denylisted: list[str]) -> bytes:
+    """Full int8 with the named ops' outputs left float; uint8 pixels in, uint8 out as before."""
+    import tensorflow as tf
+    from tensorflow.lite.python import convert  # the quantizer QuantizationDebugger itself calls
+
+    calibrated = ctx.cache.get("calibrated")
+    if calibrated is None:
+        _, conv = _converter(ctx)
+        pixels = ctx.calibration
+
+        def representative():
+            for img in pixels:
+                yield [img[None].astype("float32")]
+
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.representative_dataset = representative
+        conv.experimental_mlir_quantizer = True
+        conv._experimental_calibrate_only = True  # calibrated float model: quantized below, once per op set
+        calibrated = ctx.cache["calibrated"] = conv.convert()
+    # The same call TFLiteConverter makes for full int8 with uint8 ends, plus the denylist.
+    return convert.mlir_quantize(calibrated, input_data_type=tf.uint8, output_data_type=tf.uint8,
+                                 denylisted_nodes=denylisted)
+
+
+def _float_fallback(ctx, acc: AccuracyConfig):
+    ranked = op_sensitivity(ctx)
+    ctx.tell(f"  most sensitive ops: " + ", ".join(f"{op} {err:.1f}" for _, op, err in ranked[:5]))
+    for k in FALLBACK_STEPS:
+        if k > len(ranked):
+            break
+        chosen = ranked[:k]
+        yield (f"fallback top {k}", _selective(ctx, [name for name, _, _ in chosen]),
+               {"float_ops": [{"tensor": n, "op": op, "rmse_steps": round(e, 3)} for n, op, e in chosen]})
+
+
+def _int16(ctx, acc: AccuracyConfig):
+    import tensorflow as tf
+
+    _, conv = _converter(ctx)
+    pixels = ctx.calibration
+
+    def representative():
+        for img in pixels:
+            yield [img[None].astype("float32")]
+
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = representative
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+    return [("int16 activations", conv.convert(), {"activations": "int16", "input_dtype": "float32"})]
+
+
+# name -> generator of (label, model bytes, details) candidates, cheapest first within a remedy.
+REMEDIES = {"calibration": _more_calibration, "fallback": _float_fallback, "int16": _int16}
+
+
+def parse_remedies(text: str) -> tuple[str, ...]:
+    if text.strip() == "none":
+        return ()
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    unknown = [n for n in names if n not in REMEDIES]
+    if unknown or not names:
+        raise UsageError(f"unknown remedy {', '.join(map(repr, unknown)) or '(none)'}; choose none or from "
+                         f"{', '.join(REMEDIES)}")
+    return names
+
+
+def convert_int8_accurate(ctx) -> bytes:
+    """`tflite-int8`: post-training full int8, then remedies while it loses more than max_drop points."""
+    acc: AccuracyConfig = ctx.accuracy
+    plain = convert_int8(ctx)
+    if acc.max_drop is None or not acc.remedies:
+        return plain
+    best = ("post-training", plain, _measure(ctx, plain, "post-training"), {})
+    record = {"max_drop": acc.max_drop, "post_training": best[2], "attempts": [], "kept": "post-training"}
+    ctx.details["accuracy"] = record
+    if best[2]["drop"] <= acc.max_drop:
+        return plain
+    ctx.tell(f"  int8 loses {best[2]['drop']:.1f} points (> {acc.max_drop:g}): trying {', '.join(acc.remedies)}")
+    for remedy in acc.remedies:
+        for label, data, details in REMEDIES[remedy](ctx, acc):
+            figures = _measure(ctx, data, label)
+            record["attempts"].append({"remedy": remedy, "label": label, **figures, **details})
+            ctx.tell(f"  {label}: drop {figures['drop']:.1f} points, agreement {figures['agreement']:.3f}, "
+                     f"{figures['size_bytes'] / 1e6:.2f} MB")
+            if figures["drop"] < best[2]["drop"]:
+                best = (label, data, figures, details)
+            if figures["drop"] <= acc.max_drop:
+                record["kept"] = label
+                return data
+    record["kept"] = best[0]
+    record["met"] = False
+    return best[1]
+
+
+def _measure(ctx, data: bytes, label: str) -> dict:
+    """Drop, agreement and size of a candidate, through the runtime like every parity check."""
+    from ..runtime import ModelMetadata, attach_metadata
+    from .parity import check
+
+    t0 = time.monotonic()
+    path = Path(ctx.work) / f"candidate-{abs(hash(label))}.tflite"
+    path.write_bytes(data)
+    attach_metadata(path, ModelMetadata(labels=ctx.labels, model_name=ctx.model_name, input_size=ctx.input_size,
+                                        format="tflite-int8", extra={"remedy": label}), sidecar=False)
+    pixels, labels, probs = ctx.parity
+    p = check(path, FORMATS["tflite-int8"], pixels, labels, probs, ctx.labels)
+    if ctx.attempts_dir is not None and label != "post-training":
+        # Every candidate is kept for `sportsedge bench`: each remedy's latency cost is measurable.
+        ctx.attempts_dir.mkdir(parents=True, exist_ok=True)
+        safe = label.replace(" ", "-")
+        fileio.write_bytes(ctx.attempts_dir / f"{ctx.model_name}-tflite-int8+{safe}.tflite", path.read_bytes())
+    return {"drop": round(drop_points(p), 3), "agreement": p["agreement"], "top1": p["top1_export"],
+            "input_dtype": p["input_dtype"], "size_bytes": len(data), "check_seconds": round(time.monotonic() - t0, 2)}

@@ -1,0 +1,171 @@
+"""Quantization that keeps accuracy: QAT in its own process, and the int8 remedies, on the tiny run."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import numpy as np
+import pytest
+
+from sportsedge.errors import MissingDependencyError, UsageError
+from sportsedge.formats import FORMATS
+
+
+@pytest.fixture(scope="session")
+def qat_export(tmp_path_factory, tiny_run):
+    import keras  # noqa: F401  (the main process has Keras 3 loaded before the worker runs)
+
+    from sportsedge.export.qat import QatConfig
+    from sportsedge.export.run import export, parse_formats
+
+    out = tmp_path_factory.mktemp("qat")
+    manifest = export([tiny_run], parse_formats("tflite-int8", qat=True), out, calibration_size=30,
+                      say=lambda m: None, qat=QatConfig(epochs=2, learning_rate=1e-3, batch_size=4))
+    return out, manifest
+
+
+def test_qat_round_trip_in_worker_process(qat_export):
+    from ai_edge_litert.interpreter import Interpreter
+
+    from sportsedge.runtime import Classifier
+
+    out, manifest = qat_export
+    entry = manifest["artifacts"]["tiny-tflite-int8-qat.tflite"]
+    assert entry["status"] in ("passed", "warning"), entry["parity"]
+    qat = entry["qat"]
+    assert [h["epoch"] for h in qat["history"]] == [1, 2] and qat["train_images"] == 18
+    assert qat["rebuild_max_abs_diff"] < 1e-3  # the tf-keras rebuild carried the trained weights
+    d = Interpreter(model_path=str(out / "tiny-tflite-int8-qat.tflite")).get_input_details()[0]
+    assert d["dtype"] == np.uint8 and d["quantization"] == (1.0, 0)
+    clf = Classifier.load(out / "tiny-tflite-int8-qat.tflite")
+    assert clf.metadata.format == "tflite-int8-qat"
+    assert clf.predict(np.full((32, 32, 3), (0, 0, 230), np.uint8), top_k=1)[0].label == "blue"
+
+
+def test_main_process_keras_untouched_by_qat(qat_export):
+    import keras
+    import tensorflow as tf
+
+    assert "TF_USE_LEGACY_KERAS" not in os.environ
+    assert "tf_keras" not in sys.modules and "tensorflow_model_optimization" not in sys.modules
+    assert keras.__version__.startswith("3.") and tf.keras.__version__.startswith("3.")
+
+
+def test_qat_settings_in_fingerprint_and_not_in_all(qat_export, tiny_run):
+    from sportsedge.export.qat import QatConfig
+    from sportsedge.export.run import export, parse_formats
+
+    assert "tflite-int8-qat" not in [f.name for f in parse_formats("all")]
+    out, manifest = qat_export
+    assert manifest["artifacts"]["tiny-tflite-int8-qat.tflite"]["settings"]["qat"]["epochs"] == 2
+    messages = []
+    export([tiny_run], parse_formats("tflite-int8-qat"), out, calibration_size=30, say=messages.append,
+           qat=QatConfig(epochs=2, learning_rate=1e-3, batch_size=4))
+    assert messages == ["[1/1] tiny-tflite-int8-qat.tflite: unchanged, skipped"]
+
+
+def test_missing_qat_extra_names_it(monkeypatch):
+    import importlib.util
+
+    from sportsedge.export import qat
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "tensorflow_model_optimization" else real(name, *a))
+    with pytest.raises(MissingDependencyError, match=r"sportsedge\[qat\]"):
+        qat.require_qat()
+
+
+@pytest.fixture(scope="session")
+def remedy_export(tmp_path_factory, tiny_run):
+    """max_drop below zero can never be met: every remedy and step runs, the best is kept."""
+    from sportsedge.export.remedies import AccuracyConfig
+    from sportsedge.export.run import export, parse_formats
+
+    out = tmp_path_factory.mktemp("remedies")
+    manifest = export([tiny_run], parse_formats("tflite-int8"), out, calibration_size=4, say=lambda m: None,
+                      accuracy=AccuracyConfig(max_drop=-1.0))
+    return out, manifest
+
+
+def test_every_remedy_path_produces_a_working_model(remedy_export):
+    from sportsedge.runtime import Classifier
+
+    out, manifest = remedy_export
+    entry = manifest["artifacts"]["tiny-tflite-int8.tflite"]
+    acc = entry["accuracy"]
+    assert acc["met"] is False and acc["max_drop"] == -1.0
+    labels = [a["label"] for a in acc["attempts"]]
+    assert labels[0] == "calibration x4" and labels[-1] == "int16 activations"
+    assert [a["remedy"] for a in acc["attempts"]].count("fallback") >= 2
+    by_label = {a["label"]: a for a in acc["attempts"]}
+    assert by_label["calibration x4"]["calibration_images"] == 16
+    assert by_label["int16 activations"]["input_dtype"] == "float32"
+    assert by_label["fallback top 1"]["input_dtype"] == "uint8" and len(by_label["fallback top 1"]["float_ops"]) == 1
+    files = sorted((out / "attempts").glob("tiny-tflite-int8+*.tflite"))
+    assert len(files) == len(labels)
+    for f in files:  # each remedy's model runs and still names the colour
+        top = Classifier.load(f).predict(np.full((32, 32, 3), (0, 0, 230), np.uint8), top_k=1)[0]
+        assert top.label == "blue", f
+    assert entry["status"] in ("passed", "warning")
+    kept = [a for a in acc["attempts"] if a["label"] == acc["kept"]] or [acc["post_training"]]
+    assert kept[0]["drop"] == min([a["drop"] for a in acc["attempts"]] + [acc["post_training"]["drop"]])
+
+
+def test_int16_remedy_runs_16_bit_activations(remedy_export):
+    from ai_edge_litert.interpreter import Interpreter
+
+    out, _ = remedy_export
+    interp = Interpreter(model_path=str(out / "attempts" / "tiny-tflite-int8+int16-activations.tflite"))
+    dtypes = {np.dtype(t["dtype"]).name for t in interp.get_tensor_details()}
+    assert "int16" in dtypes
+
+
+def test_first_remedy_meeting_the_bound_is_kept(tiny_run, tmp_path, monkeypatch):
+    from sportsedge.export import remedies
+    from sportsedge.export.run import export, parse_formats
+
+    drops = iter([5.0, 3.0, 0.5])  # post-training, calibration x4, fallback top 1
+    seen = []
+
+    def fake_measure(ctx, data, label):
+        seen.append(label)
+        return {"drop": next(drops), "agreement": 0.9, "top1": 0.9, "input_dtype": "uint8", "size_bytes": len(data),
+                "check_seconds": 0.0}
+
+    monkeypatch.setattr(remedies, "_measure", fake_measure)
+    manifest = export([tiny_run], parse_formats("tflite-int8"), tmp_path, calibration_size=4, say=lambda m: None,
+                      accuracy=remedies.AccuracyConfig(max_drop=1.0))
+    acc = manifest["artifacts"]["tiny-tflite-int8.tflite"]["accuracy"]
+    assert seen == ["post-training", "calibration x4", "fallback top 1"]  # int16 never tried
+    assert acc["kept"] == "fallback top 1" and "met" not in acc
+
+
+def test_no_remedy_when_post_training_is_within_bound(tiny_run, tmp_path):
+    from sportsedge.export.remedies import AccuracyConfig
+    from sportsedge.export.run import export, parse_formats
+
+    manifest = export([tiny_run], parse_formats("tflite-int8"), tmp_path, calibration_size=30, say=lambda m: None,
+                      accuracy=AccuracyConfig(max_drop=100.0))
+    acc = manifest["artifacts"]["tiny-tflite-int8.tflite"]["accuracy"]
+    assert acc["kept"] == "post-training" and acc["attempts"] == []
+    assert not (tmp_path / "attempts").exists()
+
+
+def test_unknown_remedy_is_one_line():
+    from sportsedge.export.remedies import parse_remedies
+
+    assert parse_remedies("none") == () and parse_remedies("int16,calibration") == ("int16", "calibration")
+    with pytest.raises(UsageError, match="unknown remedy 'bogus'"):
+        parse_remedies("bogus")
+
+
+@pytest.mark.parametrize("name", ["cnn", "mobilenet_v2", "efficientnet_b0"])
+def test_registered_models_are_flat_graphs(name):
+    """QAT (tfmot) rejects models nested as layers: every registry model is one flat graph."""
+    from sportsedge.train.models import get_model
+
+    model = get_model(name).build(5, "none").model
+    assert not [layer.name for layer in model.layers if getattr(layer, "layers", None)]
