@@ -37,6 +37,9 @@ def test_qat_round_trip_in_worker_process(qat_export):
     qat = entry["qat"]
     assert [h["epoch"] for h in qat["history"]] == [1, 2] and qat["train_images"] == 18
     assert qat["rebuild_max_abs_diff"] < 1e-3  # the tf-keras rebuild carried the trained weights
+    assert qat["left_to_calibration"] == {"rescaling": "input scaling"} or "input scaling" in qat["left_to_calibration"].values()
+    # Checked against the fine-tuned model; how far fine-tuning moved it is recorded beside.
+    assert 0.0 <= qat["agreement_fine_tuned_vs_before"] <= 1.0 and qat["top1_before"] is not None
     d = Interpreter(model_path=str(out / "tiny-tflite-int8-qat.tflite")).get_input_details()[0]
     assert d["dtype"] == np.uint8 and d["quantization"] == (1.0, 0)
     clf = Classifier.load(out / "tiny-tflite-int8-qat.tflite")
@@ -169,3 +172,24 @@ def test_registered_models_are_flat_graphs(name):
 
     model = get_model(name).build(5, "none").model
     assert not [layer.name for layer in model.layers if getattr(layer, "layers", None)]
+
+
+def test_cli_unknown_remedy_exits_2(tiny_run, tmp_path, capsys):
+    from sportsedge.cli import main
+
+    assert main(["export", str(tiny_run), "--out", str(tmp_path), "--remedies", "fallback,magic"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "magic" in err
+
+
+def test_cli_qat_without_the_extra_names_it(tiny_run, tmp_path, capsys, monkeypatch):
+    import importlib.util
+
+    from sportsedge.cli import main
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tf_keras" else real(name, *a))
+    assert main(["export", str(tiny_run), "--out", str(tmp_path), "--qat"]) != 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "sportsedge[qat]" in err
+    assert not (tmp_path / "manifest.json").exists()  # failed before any work

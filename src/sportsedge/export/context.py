@@ -31,6 +31,7 @@ class ExportContext:
         self.attempts_dir, self.log_path = attempts_dir, log_path
         self.details: dict = {}  # what a converter did beyond the bytes, for the manifest entry
         self.cache: dict = {}  # converters' shared intermediate results
+        self.reference = None  # parity reference probabilities when a converter retrained the model
         self.tell = lambda msg: None  # progress lines to the user's terminal while output is captured
 
     def close(self) -> None:

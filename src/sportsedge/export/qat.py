@@ -59,8 +59,9 @@ def convert_qat(ctx) -> bytes:
     job = ctx.work / "qat"
     job.mkdir(exist_ok=True)
     layers = write_weights(ctx.model, job / "weights.npz")
-    pixels, _, probs = ctx.parity
+    pixels, labels, probs = ctx.parity
     np.savez(job / "reference.npz", pixels=pixels[:16], probs=probs[:16])
+    np.save(job / "parity.npy", pixels)
     np.save(job / "calibration.npy", ctx.calibration)
     entry = get_model(ctx.model_name)
     spec = {
@@ -73,6 +74,13 @@ def convert_qat(ctx) -> bytes:
     }
     (job / "spec.json").write_text(json.dumps(spec))
     result = _run_worker(spec, ctx.tell)
+    # QAT retrains: the int8 file is checked against the fine-tuned model (fake-quantized, as
+    # trained), and its agreement with the model before fine-tuning is recorded beside.
+    ctx.reference = np.load(job / "parity_probs.npy")
+    known = labels >= 0
+    result["top1_fine_tuned"] = float(np.mean(ctx.reference.argmax(1)[known] == labels[known])) if known.any() else None
+    result["top1_before"] = float(np.mean(probs.argmax(1)[known] == labels[known])) if known.any() else None
+    result["agreement_fine_tuned_vs_before"] = float(np.mean(ctx.reference.argmax(1) == probs.argmax(1)))
     ctx.details["qat"] = result
     return (job / "model.tflite").read_bytes()
 

@@ -109,6 +109,8 @@ def run(spec: dict, say) -> dict:
                 f"accuracy {logs.get('accuracy', 0):.3f} ({history[-1]['seconds']:.0f}s)")
 
     qmodel.fit(ds, epochs=spec["epochs"], verbose=0, callbacks=[Report()])
+    if (job / "parity.npy").is_file():  # the fine-tuned model's own outputs: the int8 file's reference
+        np.save(job / "parity_probs.npy", qmodel.predict(np.load(job / "parity.npy").astype("float32"), verbose=0))
     conv = tf.lite.TFLiteConverter.from_keras_model(qmodel)
     int8_settings(conv, calibration)  # ranges for the layers QAT left float
     (job / "model.tflite").write_bytes(conv.convert())

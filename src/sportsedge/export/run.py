@@ -130,7 +130,7 @@ def export(run_dirs: list[str | Path], formats: list[Format], out: str | Path, c
 
 def _export_one(ctx: ExportContext, fmt: Format, path: Path, log_path: Path, min_agreement) -> dict:
     t0 = time.monotonic()
-    ctx.details = {}
+    ctx.details, ctx.reference = {}, None
     with _captured(log_path) as terminal:
         # Converters' own progress (QAT epochs, remedies) must reach the user through the capture.
         ctx.tell = lambda m: print(m, file=terminal, flush=True)
@@ -142,7 +142,9 @@ def _export_one(ctx: ExportContext, fmt: Format, path: Path, log_path: Path, min
     with fileio.atomic_path(path) as tmp:
         tmp.write_bytes(data)
         attach_metadata(tmp, meta, sidecar=False)
-        parity = check(tmp, fmt, pixels, labels, probs, ctx.labels, min_agreement)
+        # A converter that retrains (QAT) sets ctx.reference: its own model's outputs on the parity set.
+        reference = probs if ctx.reference is None else ctx.reference
+        parity = check(tmp, fmt, pixels, labels, reference, ctx.labels, min_agreement)
     fileio.write_json(sidecar_path(path), meta.to_dict())
     return {"path": path.name, "model": ctx.model_name, "format": fmt.name, "size_bytes": os.path.getsize(path),
             "sha256": sha256_file(path), "parity": parity, "status": parity["status"],
