@@ -112,6 +112,7 @@ def test_every_remedy_path_produces_a_working_model(remedy_export):
     for f in files:  # each remedy's model runs and still names the colour
         top = Classifier.load(f).predict(np.full((32, 32, 3), (0, 0, 230), np.uint8), top_k=1)[0]
         assert top.label == "blue", f
+        assert Classifier.load(f).metadata.format == "tflite-int8+" + f.stem.split("+", 1)[1]
     assert entry["status"] in ("passed", "warning")
     kept = [a for a in acc["attempts"] if a["label"] == acc["kept"]] or [acc["post_training"]]
     assert kept[0]["drop"] == min([a["drop"] for a in acc["attempts"]] + [acc["post_training"]["drop"]])

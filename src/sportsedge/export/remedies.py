@@ -188,16 +188,18 @@ def _measure(ctx, data: bytes, label: str) -> dict:
     from .parity import check
 
     t0 = time.monotonic()
-    path = Path(ctx.work) / f"candidate-{abs(hash(label))}.tflite"
+    safe = label.replace(" ", "-")
+    path = Path(ctx.work) / f"candidate-{safe}.tflite"
     path.write_bytes(data)
+    # Candidates are named by remedy (format "tflite-int8+fallback-top-3"): bench rows tell them apart.
+    fmt = "tflite-int8" if label == "post-training" else f"tflite-int8+{safe}"
     attach_metadata(path, ModelMetadata(labels=ctx.labels, model_name=ctx.model_name, input_size=ctx.input_size,
-                                        format="tflite-int8", extra={"remedy": label}), sidecar=False)
+                                        format=fmt, extra={"remedy": label}), sidecar=False)
     pixels, labels, probs = ctx.parity
     p = check(path, FORMATS["tflite-int8"], pixels, labels, probs, ctx.labels)
     if ctx.attempts_dir is not None and label != "post-training":
         # Every candidate is kept for `sportsedge bench`: each remedy's latency cost is measurable.
         ctx.attempts_dir.mkdir(parents=True, exist_ok=True)
-        safe = label.replace(" ", "-")
-        fileio.write_bytes(ctx.attempts_dir / f"{ctx.model_name}-tflite-int8+{safe}.tflite", path.read_bytes())
+        fileio.write_bytes(ctx.attempts_dir / f"{ctx.model_name}-{fmt}.tflite", path.read_bytes())
     return {"drop": round(drop_points(p), 3), "agreement": p["agreement"], "top1": p["top1_export"],
             "input_dtype": p["input_dtype"], "size_bytes": len(data), "check_seconds": round(time.monotonic() - t0, 2)}

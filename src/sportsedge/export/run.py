@@ -86,7 +86,8 @@ def export(run_dirs: list[str | Path], formats: list[Format], out: str | Path, c
     manifest_path = out / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {"artifacts": {}}
     qat, accuracy = qat or QatConfig(), accuracy or AccuracyConfig()
-    option_settings = {"qat": asdict(qat), "accuracy": asdict(accuracy)}  # by the table's Format.options
+    # By the table's Format.options; as JSON types, so a manifest read back compares equal.
+    option_settings = json.loads(json.dumps({"qat": asdict(qat), "accuracy": asdict(accuracy)}))
     log_path = out / "export.log"
     contexts = [ExportContext(Path(r), calibration, calibration_size, parity_size, qat=qat, accuracy=accuracy,
                               attempts_dir=out / "attempts", log_path=log_path) for r in run_dirs]
