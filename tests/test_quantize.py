@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
@@ -10,7 +9,6 @@ import numpy as np
 import pytest
 
 from sportsedge.errors import MissingDependencyError, UsageError
-from sportsedge.formats import FORMATS
 
 
 @pytest.fixture(scope="session")

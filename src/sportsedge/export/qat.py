@@ -12,7 +12,6 @@ import importlib.util
 import json
 import multiprocessing
 import queue
-import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -112,11 +111,3 @@ def _run_worker(spec: dict, tell) -> dict:
             proc.kill()
             proc.join()
         messages.close()
-
-
-def describe(cfg: QatConfig) -> str:
-    return f"{cfg.epochs} epochs at learning rate {cfg.learning_rate:g}"
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit("run through `sportsedge export --qat`")

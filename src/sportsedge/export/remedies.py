@@ -26,7 +26,7 @@ from .. import fileio
 from ..errors import UsageError
 from ..formats import FORMATS
 from ..imagesets import full_range, list_stratified, load_images
-from .tflite import _converter, convert_int8
+from .tflite import _converter, calibrated, convert_int8, representative
 
 FALLBACK_STEPS = (1, 3, 10, 30)  # ops kept float, tried in turn
 SENSITIVITY_IMAGES = 32  # calibration images the per-op sensitivity is measured on
@@ -62,18 +62,8 @@ def op_sensitivity(ctx) -> list[tuple[str, str, float]]:
     import tensorflow as tf
 
     _, conv = _converter(ctx)
-    pixels = ctx.calibration
-
-    def representative():
-        for img in pixels:
-            yield [img[None].astype("float32")]
-
-    def debug_set():
-        for img in pixels[:SENSITIVITY_IMAGES]:
-            yield [img[None].astype("float32")]
-
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = representative
+    calibrated(conv, ctx.calibration)
+    debug_set = representative(ctx.calibration[:SENSITIVITY_IMAGES])
     with warnings.catch_warnings():  # the debugger runs TF's own (deprecated) interpreter
         warnings.simplefilter("ignore")
         debugger = tf.lite.experimental.QuantizationDebugger(converter=conv, debug_dataset=debug_set)
@@ -93,28 +83,20 @@ def _selective(ctx, denylisted: list[str]) -> bytes:
     import tensorflow as tf
     from tensorflow.lite.python import convert  # the quantizer QuantizationDebugger itself calls
 
-    calibrated = ctx.cache.get("calibrated")
-    if calibrated is None:
+    model = ctx.cache.get("calibrated")
+    if model is None:
         _, conv = _converter(ctx)
-        pixels = ctx.calibration
-
-        def representative():
-            for img in pixels:
-                yield [img[None].astype("float32")]
-
-        conv.optimizations = [tf.lite.Optimize.DEFAULT]
-        conv.representative_dataset = representative
+        calibrated(conv, ctx.calibration)
         conv.experimental_mlir_quantizer = True
         conv._experimental_calibrate_only = True  # calibrated float model: quantized below, once per op set
-        calibrated = ctx.cache["calibrated"] = conv.convert()
-    # The same call TFLiteConverter makes for full int8 with uint8 ends, plus the denylist.
-    return convert.mlir_quantize(calibrated, input_data_type=tf.uint8, output_data_type=tf.uint8,
+        model = ctx.cache["calibrated"] = conv.convert()
+    return convert.mlir_quantize(model, input_data_type=tf.uint8, output_data_type=tf.uint8,
                                  denylisted_nodes=denylisted)
 
 
 def _float_fallback(ctx, acc: AccuracyConfig):
     ranked = op_sensitivity(ctx)
-    ctx.tell(f"  most sensitive ops: " + ", ".join(f"{op} {err:.1f}" for _, op, err in ranked[:5]))
+    ctx.tell("  most sensitive ops: " + ", ".join(f"{op} {err:.1f}" for _, op, err in ranked[:5]))
     for k in FALLBACK_STEPS:
         if k > len(ranked):
             break
@@ -127,14 +109,7 @@ def _int16(ctx, acc: AccuracyConfig):
     import tensorflow as tf
 
     _, conv = _converter(ctx)
-    pixels = ctx.calibration
-
-    def representative():
-        for img in pixels:
-            yield [img[None].astype("float32")]
-
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = representative
+    calibrated(conv, ctx.calibration)
     conv.target_spec.supported_ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
     return [("int16 activations", conv.convert(), {"activations": "int16", "input_dtype": "float32"})]
 

@@ -27,16 +27,29 @@ def convert_dynamic(ctx) -> bytes:
     return conv.convert()
 
 
+def representative(pixels):
+    """The converter's representative dataset: real images one at a time, as float32 0..255."""
+
+    def gen():
+        for img in pixels:
+            yield [img[None].astype("float32")]
+
+    return gen
+
+
+def calibrated(conv, pixels) -> None:
+    """Post-training quantization calibrated on ``pixels`` (what every integer format shares)."""
+    import tensorflow as tf
+
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = representative(pixels)
+
+
 def int8_settings(conv, pixels) -> None:
     """Full integer, uint8 pixels in (scale 1: calibration spans 0..255), uint8 out; shared with QAT."""
     import tensorflow as tf
 
-    def representative():
-        for img in pixels:
-            yield [img[None].astype("float32")]
-
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = representative
+    calibrated(conv, pixels)
     conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     conv.inference_input_type = tf.uint8
     conv.inference_output_type = tf.uint8
