@@ -135,7 +135,7 @@ def test_first_remedy_meeting_the_bound_is_kept(tiny_run, tmp_path, monkeypatch)
     def fake_measure(ctx, data, label):
         seen.append(label)
         return {"drop": next(drops), "agreement": 0.9, "top1": 0.9, "input_dtype": "uint8", "size_bytes": len(data),
-                "check_seconds": 0.0}
+                "check_seconds": 0.0, "status": "passed"}
 
     monkeypatch.setattr(remedies, "_measure", fake_measure)
     manifest = export([tiny_run], parse_formats("tflite-int8"), tmp_path, calibration_size=4, say=lambda m: None,
@@ -143,6 +143,26 @@ def test_first_remedy_meeting_the_bound_is_kept(tiny_run, tmp_path, monkeypatch)
     acc = manifest["artifacts"]["tiny-tflite-int8.tflite"]["accuracy"]
     assert seen == ["post-training", "calibration x4", "fallback top 1"]  # int16 never tried
     assert acc["kept"] == "fallback top 1" and "met" not in acc
+
+
+def test_failed_parity_triggers_remedies_even_without_accuracy_loss(tiny_run, tmp_path, monkeypatch):
+    """A model at chance loses no accuracy, but int8 that disagrees with it must not pass silently."""
+    from sportsedge.export import remedies
+    from sportsedge.export.run import export, parse_formats
+
+    results = iter([("FAILED", 0.1), ("FAILED", 0.2), ("passed", 0.97)])
+
+    def fake_measure(ctx, data, label):
+        status, agreement = next(results)
+        return {"drop": 0.0, "agreement": agreement, "top1": 0.3, "input_dtype": "uint8", "size_bytes": len(data),
+                "check_seconds": 0.0, "status": status}
+
+    monkeypatch.setattr(remedies, "_measure", fake_measure)
+    manifest = export([tiny_run], parse_formats("tflite-int8"), tmp_path, calibration_size=4, say=lambda m: None,
+                      accuracy=remedies.AccuracyConfig(max_drop=1.0, remedies=("calibration", "int16")))
+    acc = manifest["artifacts"]["tiny-tflite-int8.tflite"]["accuracy"]
+    assert [a["label"] for a in acc["attempts"]] == ["calibration x4", "int16 activations"]
+    assert acc["kept"] == "int16 activations"
 
 
 def test_no_remedy_when_post_training_is_within_bound(tiny_run, tmp_path):

@@ -91,6 +91,12 @@ def _export_options(p) -> None:
                    "post-training format)")
     p.add_argument("--calibration-size", type=_positive_int, default=300, help="calibration images (default 300)")
     p.add_argument("--parity-size", type=_positive_int, default=200, help="valid/ images for the parity check (default 200)")
+    a = p.add_argument_group("accuracy-aware int8 (tflite-int8)")
+    a.add_argument("--max-drop", type=float, default=1.0, help="top-1 points int8 may lose against Keras on the "
+                   "parity set before remedies are tried (default 1.0)")
+    a.add_argument("--remedies", default="calibration,fallback,int16", help="remedies to try, in order: "
+                   "calibration (4x the images), fallback (most sensitive ops kept float), int16 (16-bit "
+                   "activations); or none (default calibration,fallback,int16)")
 
 
 def _bench_options(p) -> None:
@@ -112,12 +118,6 @@ def _add_export(sub) -> None:
     p.add_argument("--min-agreement", type=float, default=None,
                    help="fail quantized formats whose top-1 agreement with Keras is below this (default: the table's)")
     p.add_argument("--force", action="store_true", help="redo artifacts even when nothing changed")
-    a = p.add_argument_group("accuracy-aware int8 (tflite-int8)")
-    a.add_argument("--max-drop", type=float, default=1.0, help="top-1 points int8 may lose against Keras on the "
-                   "parity set before remedies are tried (default 1.0)")
-    a.add_argument("--remedies", default="calibration,fallback,int16", help="remedies to try, in order: "
-                   "calibration (4x the images), fallback (most sensitive ops kept float), int16 (16-bit "
-                   "activations); or none (default calibration,fallback,int16)")
     q = p.add_argument_group("quantization-aware training (needs the qat extra)")
     q.add_argument("--qat", action="store_true", help="also export tflite-int8-qat: fine-tune with fake "
                    "quantization (tensorflow-model-optimization, in a separate process), then full int8")

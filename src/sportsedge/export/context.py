@@ -32,6 +32,7 @@ class ExportContext:
         self.details: dict = {}  # what a converter did beyond the bytes, for the manifest entry
         self.cache: dict = {}  # converters' shared intermediate results
         self.reference = None  # parity reference probabilities when a converter retrained the model
+        self.min_agreement = None  # --min-agreement: overrides the table's int8 parity floor
         self.tell = lambda msg: None  # progress lines to the user's terminal while output is captured
 
     def close(self) -> None:

@@ -1,6 +1,7 @@
 """Accuracy-aware `tflite-int8`: when post-training int8 loses more than ``max_drop`` top-1 points
-against the Keras model on the parity set, try remedies in order and keep the first that meets
-the bound (else the best one), recording every attempt in the manifest.
+against the Keras model on the parity set, or fails the parity check, try remedies in order and
+keep the first that meets the bound and passes (else the best one), recording every attempt in
+the manifest.
 
 Remedies (one table, name -> function):
 - ``calibration``: calibrate on ``calibration_factor`` times as many real images;
@@ -26,6 +27,7 @@ from .. import fileio
 from ..errors import UsageError
 from ..formats import FORMATS
 from ..imagesets import full_range, list_stratified, load_images
+from .parity import FAILED
 from .tflite import _converter, calibrated, convert_int8, representative
 
 FALLBACK_STEPS = (1, 3, 10, 30)  # ops kept float, tried in turn
@@ -130,31 +132,42 @@ def parse_remedies(text: str) -> tuple[str, ...]:
 
 
 def convert_int8_accurate(ctx) -> bytes:
-    """`tflite-int8`: post-training full int8, then remedies while it loses more than max_drop points."""
+    """`tflite-int8`: post-training full int8, then remedies while it misses the bound: more than
+    ``max_drop`` top-1 points lost, or a failed parity check (agreement below the format's floor)."""
     acc: AccuracyConfig = ctx.accuracy
     plain = convert_int8(ctx)
     if acc.max_drop is None or not acc.remedies:
         return plain
-    best = ("post-training", plain, _measure(ctx, plain, "post-training"), {})
-    record = {"max_drop": acc.max_drop, "post_training": best[2], "attempts": [], "kept": "post-training"}
+    first = _measure(ctx, plain, "post-training")
+    record = {"max_drop": acc.max_drop, "post_training": first, "attempts": [], "kept": "post-training"}
     ctx.details["accuracy"] = record
-    if best[2]["drop"] <= acc.max_drop:
+    if _meets(first, acc):
         return plain
-    ctx.tell(f"  int8 loses {best[2]['drop']:.1f} points (> {acc.max_drop:g}): trying {', '.join(acc.remedies)}")
+    ctx.tell(f"  int8 loses {first['drop']:.1f} points, agreement {first['agreement']:.3f} ({first['status']}; "
+             f"bound {acc.max_drop:g} points): trying {', '.join(acc.remedies)}")
+    best = ("post-training", plain, first)
     for remedy in acc.remedies:
         for label, data, details in REMEDIES[remedy](ctx, acc):
             figures = _measure(ctx, data, label)
             record["attempts"].append({"remedy": remedy, "label": label, **figures, **details})
             ctx.tell(f"  {label}: drop {figures['drop']:.1f} points, agreement {figures['agreement']:.3f}, "
                      f"{figures['size_bytes'] / 1e6:.2f} MB")
-            if figures["drop"] < best[2]["drop"]:
-                best = (label, data, figures, details)
-            if figures["drop"] <= acc.max_drop:
+            if _meets(figures, acc):
                 record["kept"] = label
                 return data
-    record["kept"] = best[0]
-    record["met"] = False
+            if _rank(figures) < _rank(best[2]):
+                best = (label, data, figures)
+    record["kept"], record["met"] = best[0], False
     return best[1]
+
+
+def _meets(figures: dict, acc: AccuracyConfig) -> bool:
+    return figures["drop"] <= acc.max_drop and figures["status"] != FAILED
+
+
+def _rank(figures: dict) -> tuple:
+    """Sort key of the best candidate when none meets the bound: passes parity, then drop, then agreement."""
+    return (figures["status"] == FAILED, figures["drop"], -figures["agreement"])
 
 
 def _measure(ctx, data: bytes, label: str) -> dict:
@@ -171,10 +184,10 @@ def _measure(ctx, data: bytes, label: str) -> dict:
     attach_metadata(path, ModelMetadata(labels=ctx.labels, model_name=ctx.model_name, input_size=ctx.input_size,
                                         format=fmt, extra={"remedy": label}), sidecar=False)
     pixels, labels, probs = ctx.parity
-    p = check(path, FORMATS["tflite-int8"], pixels, labels, probs, ctx.labels)
+    p = check(path, FORMATS["tflite-int8"], pixels, labels, probs, ctx.labels, ctx.min_agreement)
     if ctx.attempts_dir is not None and label != "post-training":
         # Every candidate is kept for `sportsedge bench`: each remedy's latency cost is measurable.
         ctx.attempts_dir.mkdir(parents=True, exist_ok=True)
         fileio.write_bytes(ctx.attempts_dir / f"{ctx.model_name}-{fmt}.tflite", path.read_bytes())
-    return {"drop": round(drop_points(p), 3), "agreement": p["agreement"], "top1": p["top1_export"],
+    return {"drop": round(drop_points(p), 3), "agreement": p["agreement"], "top1": p["top1_export"], "status": p["status"],
             "input_dtype": p["input_dtype"], "size_bytes": len(data), "check_seconds": round(time.monotonic() - t0, 2)}

@@ -91,6 +91,8 @@ def export(run_dirs: list[str | Path], formats: list[Format], out: str | Path, c
     log_path = out / "export.log"
     contexts = [ExportContext(Path(r), calibration, calibration_size, parity_size, qat=qat, accuracy=accuracy,
                               attempts_dir=out / "attempts", log_path=log_path) for r in run_dirs]
+    for ctx in contexts:
+        ctx.min_agreement = min_agreement
     names = [c.model_name for c in contexts]
     if len(set(names)) != len(names):
         raise UsageError(f"two runs of the same model ({', '.join(names)}): export them to different --out folders")

@@ -24,15 +24,18 @@ def _finish(out: Path) -> int:
 
 def pipeline_cmd(args) -> int:
     from ..benchmarks.commands import _threads
+    from ..export.remedies import parse_remedies
     from .run import PipelineConfig, parse_models, run_pipeline
 
+    parse_remedies(args.remedies)  # a typo fails now, not after training
     require_tensorflow()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     cfg = PipelineConfig(data=args.data, out=args.out, models=parse_models(args.models), formats=args.formats,
                          threads=_threads(args.threads), weights=args.weights, epochs=args.epochs,
                          batch_size=args.batch_size, cache_features=args.cache_features,
                          limit_per_class=args.limit_per_class, calibration_size=args.calibration_size,
-                         parity_size=args.parity_size, runs=args.runs, warmup=args.warmup, seed=args.seed)
+                         parity_size=args.parity_size, max_drop=args.max_drop, remedies=args.remedies,
+                         runs=args.runs, warmup=args.warmup, seed=args.seed)
     return _finish(run_pipeline(cfg, say=say))
 
 

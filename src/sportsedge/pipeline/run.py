@@ -33,6 +33,8 @@ class PipelineConfig:
     limit_per_class: int | None = None  # at most N images per class and split in training (quick runs)
     calibration_size: int = 300  # int8 calibration images from train/
     parity_size: int = 200  # valid/ images for the export parity check
+    max_drop: float = 1.0  # int8 top-1 points lost before remedies are tried (export --max-drop)
+    remedies: str = "calibration,fallback,int16"  # int8 remedies in order, or "none" (export --remedies)
     runs: int = 300  # timed inferences per artifact and thread count
     warmup: int = 20  # untimed inferences before timing
     seed: int = 0  # training seed
@@ -60,6 +62,7 @@ class _State:
 def run_pipeline(cfg: PipelineConfig, say=print) -> Path:
     from ..benchmarks.run import bench
     from ..export.parity import FAILED
+    from ..export.remedies import AccuracyConfig, parse_remedies
     from ..export.run import export, parse_formats
     from ..train.config import TrainConfig
     from ..train.data import scan_dataset
@@ -99,8 +102,9 @@ def run_pipeline(cfg: PipelineConfig, say=print) -> Path:
         runs.append(run)
     exports = out / "exports"
     say(f"== export {len(runs)} model(s) x {len(formats)} format(s)")
+    accuracy = AccuracyConfig(max_drop=cfg.max_drop, remedies=parse_remedies(cfg.remedies))
     manifest = export(runs, formats, exports, calibration_size=cfg.calibration_size, parity_size=cfg.parity_size,
-                      say=say)
+                      say=say, accuracy=accuracy)
     eval_split = Path(cfg.data) / ds.eval_split
     benched = [e for e in manifest["artifacts"].values() if e["status"] != FAILED]  # as bench's discover()
     bench_key = _fingerprint({"artifacts": sorted(e["sha256"] for e in benched),
