@@ -123,3 +123,15 @@ def test_cli_unknown_format_exits_2(tiny_run, tmp_path, capsys):
 
     assert main(["export", str(tiny_run), "--out", str(tmp_path), "--formats", "tflite-bogus"]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_exit_status_counts_only_the_formats_asked_for(tmp_path, tiny_run, capsys):
+    from sportsedge.cli import main
+
+    out = tmp_path / "out"
+    assert main(["export", str(tiny_run), "--out", str(out), "--formats", "tflite-int8", "--calibration-size", "8",
+                 "--min-agreement", "1.01", "--remedies", "none"]) == 1
+    capsys.readouterr()
+    # The FAILED int8 entry stays in the manifest, but this command only asked for float32.
+    assert main(["export", str(tiny_run), "--out", str(out), "--formats", "tflite-fp32"]) == 0
+    assert "FAILED" not in capsys.readouterr().err

@@ -10,6 +10,7 @@ from ..train import require_tensorflow
 
 
 def export_cmd(args) -> int:
+    from ..train.config import load_run_config
     from .parity import FAILED
     from .qat import QatConfig, require_qat
     from .remedies import AccuracyConfig, parse_remedies
@@ -26,7 +27,9 @@ def export_cmd(args) -> int:
     manifest = export(args.run_dirs, formats, args.out, calibration=args.calibration,
                       calibration_size=args.calibration_size, parity_size=args.parity_size, force=args.force,
                       min_agreement=args.min_agreement, say=say, qat=qat, accuracy=accuracy)
-    failed = [n for n, e in manifest["artifacts"].items() if e["status"] == FAILED]
+    # Only this command's artifacts decide its exit status (the manifest may hold older ones).
+    asked = {f"{load_run_config(r)['model']}-{f.name}{f.ext}" for r in args.run_dirs for f in formats}
+    failed = [n for n, e in manifest["artifacts"].items() if n in asked and e["status"] == FAILED]
     for name in failed:
         print(f"error: {name}: parity check FAILED ({manifest['artifacts'][name]['parity']['message']})",
               file=sys.stderr)
