@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import tempfile
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from ..imagesets import full_range, list_stratified, load_images
 class ExportContext:
     def __init__(self, run_dir: Path, calibration: str | Path | None, calibration_size: int, parity_size: int,
                  seed: int = 0, qat=None, accuracy=None, attempts_dir: Path | None = None,
-                 log_path: Path | None = None):
+                 log_path: Path | None = None, min_agreement: float | None = None):
         self.run_dir = Path(run_dir)
         self.config = load_run_config(self.run_dir)
         self.model_name: str = self.config["model"]
@@ -32,7 +33,8 @@ class ExportContext:
         self.details: dict = {}  # what a converter did beyond the bytes, for the manifest entry
         self.cache: dict = {}  # converters' shared intermediate results
         self.reference = None  # parity reference probabilities when a converter retrained the model
-        self.min_agreement = None  # --min-agreement: overrides the table's int8 parity floor
+        self.min_agreement = min_agreement  # --min-agreement: overrides the table's int8 parity floor
+        self._checked: dict = {}  # parity results by (model sha256, format, against Keras?)
         self.tell = lambda msg: None  # progress lines to the user's terminal while output is captured
 
     def close(self) -> None:
@@ -67,6 +69,19 @@ class ExportContext:
         labels = np.array([index.get(p.relative_to(self.parity_dir).parts[0], -1) for p in kept])
         probs = self.model.predict(pixels.astype(np.float32), batch_size=32, verbose=0)
         return pixels, labels, probs
+
+    def check(self, path: Path, data: bytes, fmt, reference: np.ndarray | None = None) -> dict:
+        """The parity check of a model file (``data`` before metadata) against Keras, or against
+        ``reference`` probabilities; once per model bytes, so a remedy candidate that is kept is not
+        run over the parity set again as the artifact."""
+        from .parity import check
+
+        key = (hashlib.sha256(data).hexdigest(), fmt.name, reference is None)
+        if key not in self._checked:
+            pixels, labels, probs = self.parity
+            self._checked[key] = check(path, fmt, pixels, labels, probs if reference is None else reference,
+                                       self.labels, self.min_agreement)
+        return dict(self._checked[key])
 
     @functools.cached_property
     def onnx_fp32(self) -> Path:

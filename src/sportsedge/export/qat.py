@@ -19,6 +19,7 @@ import numpy as np
 
 from ..errors import MissingDependencyError, ModelError
 from ..train.models import get_model, leaf_layers
+from .parity import top1
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,8 @@ class QatConfig:
     train_size: int | None = None  # train/ images used, stratified; None = all (--qat-train-size)
 
 
-QAT_MODULES = {"tensorflow_model_optimization": "tensorflow-model-optimization", "tf_keras": "tf-keras"}
+QAT_MODULES = ("tensorflow_model_optimization", "tf_keras")
+REFERENCE_IMAGES = 16  # parity images the worker's rebuild and fake-quant model are checked on
 
 
 def require_qat() -> None:
@@ -59,8 +61,8 @@ def convert_qat(ctx) -> bytes:
     job.mkdir(exist_ok=True)
     layers = write_weights(ctx.model, job / "weights.npz")
     pixels, labels, probs = ctx.parity
-    np.savez(job / "reference.npz", pixels=pixels[:16], probs=probs[:16])
     np.save(job / "parity.npy", pixels)
+    np.save(job / "reference_probs.npy", probs[:REFERENCE_IMAGES])  # Keras' outputs on the first ones
     np.save(job / "calibration.npy", ctx.calibration)
     entry = get_model(ctx.model_name)
     spec = {
@@ -76,9 +78,8 @@ def convert_qat(ctx) -> bytes:
     # QAT retrains: the int8 file is checked against the fine-tuned model (fake-quantized, as
     # trained), and its agreement with the model before fine-tuning is recorded beside.
     ctx.reference = np.load(job / "parity_probs.npy")
-    known = labels >= 0
-    result["top1_fine_tuned"] = float(np.mean(ctx.reference.argmax(1)[known] == labels[known])) if known.any() else None
-    result["top1_before"] = float(np.mean(probs.argmax(1)[known] == labels[known])) if known.any() else None
+    result["top1_fine_tuned"] = top1(ctx.reference, labels)
+    result["top1_before"] = top1(probs, labels)
     result["agreement_fine_tuned_vs_before"] = float(np.mean(ctx.reference.argmax(1) == probs.argmax(1)))
     ctx.details["qat"] = result
     return (job / "model.tflite").read_bytes()

@@ -50,8 +50,10 @@ def run(spec: dict, say) -> dict:
         # A clone holds only this graph: layers the builder shares with `features`/`head` get one node.
         model = tf_keras.models.clone_model(get_model(spec["model"]).build(spec["num_classes"], spec["build_weights"]).model)
     _load_weights(model, spec["layers"], np.load(job / "weights.npz"), leaf_layers, ModelError)
-    ref = np.load(job / "reference.npz")
-    diff = float(np.abs(model.predict(ref["pixels"].astype("float32"), verbose=0) - ref["probs"]).max())
+    parity = np.load(job / "parity.npy")  # uint8 pixels
+    ref_probs = np.load(job / "reference_probs.npy")
+    ref_pixels = parity[:len(ref_probs)].astype("float32")
+    diff = float(np.abs(model.predict(ref_pixels, verbose=0) - ref_probs).max())
     if diff > 1e-3:
         raise ModelError(None, f"the tf-keras rebuild of {spec['model']} differs from the trained model "
                                f"(max |diff| {diff:.2e})")
@@ -72,8 +74,8 @@ def run(spec: dict, say) -> dict:
         qmodel = q.quantize_apply(annotated)
     calibration = np.load(job / "calibration.npy")
     _init_ranges(qmodel, model, calibration[:64], tf_keras)
-    start = qmodel.predict(ref["pixels"].astype("float32"), verbose=0)
-    start_agreement = float(np.mean(start.argmax(1) == ref["probs"].argmax(1)))
+    start = qmodel.predict(ref_pixels, verbose=0)
+    start_agreement = float(np.mean(start.argmax(1) == ref_probs.argmax(1)))
     say(f"  QAT: before fine-tuning, the fake-quantized model agrees with float on {start_agreement:.0%} "
         f"of {len(start)} reference images")
     qmodel.compile(tf_keras.optimizers.Adam(spec["learning_rate"]),
@@ -109,8 +111,8 @@ def run(spec: dict, say) -> dict:
                 f"accuracy {logs.get('accuracy', 0):.3f} ({history[-1]['seconds']:.0f}s)")
 
     qmodel.fit(ds, epochs=spec["epochs"], verbose=0, callbacks=[Report()])
-    if (job / "parity.npy").is_file():  # the fine-tuned model's own outputs: the int8 file's reference
-        np.save(job / "parity_probs.npy", qmodel.predict(np.load(job / "parity.npy").astype("float32"), verbose=0))
+    # The fine-tuned model's own outputs on the parity set: the int8 file's reference.
+    np.save(job / "parity_probs.npy", qmodel.predict(parity.astype("float32"), verbose=0))
     conv = tf.lite.TFLiteConverter.from_keras_model(qmodel)
     int8_settings(conv, calibration)  # ranges for the layers QAT left float
     (job / "model.tflite").write_bytes(conv.convert())

@@ -173,7 +173,6 @@ def _rank(figures: dict) -> tuple:
 def _measure(ctx, data: bytes, label: str) -> dict:
     """Drop, agreement and size of a candidate, through the runtime like every parity check."""
     from ..runtime import ModelMetadata, attach_metadata
-    from .parity import check
 
     t0 = time.monotonic()
     safe = label.replace(" ", "-")
@@ -183,8 +182,7 @@ def _measure(ctx, data: bytes, label: str) -> dict:
     fmt = "tflite-int8" if label == "post-training" else f"tflite-int8+{safe}"
     attach_metadata(path, ModelMetadata(labels=ctx.labels, model_name=ctx.model_name, input_size=ctx.input_size,
                                         format=fmt, extra={"remedy": label}), sidecar=False)
-    pixels, labels, probs = ctx.parity
-    p = check(path, FORMATS["tflite-int8"], pixels, labels, probs, ctx.labels, ctx.min_agreement)
+    p = ctx.check(path, data, FORMATS["tflite-int8"])
     if ctx.attempts_dir is not None and label != "post-training":
         # Every candidate is kept for `sportsedge bench`: each remedy's latency cost is measurable.
         ctx.attempts_dir.mkdir(parents=True, exist_ok=True)

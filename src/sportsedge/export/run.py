@@ -22,7 +22,7 @@ from ..runtime.preprocess import PREPROCESSING_VERSION
 from .context import ExportContext
 from .qat import QatConfig
 from .remedies import AccuracyConfig
-from .parity import FAILED, check
+from .parity import FAILED
 
 log = logging.getLogger("sportsedge.export")
 
@@ -90,9 +90,8 @@ def export(run_dirs: list[str | Path], formats: list[Format], out: str | Path, c
     option_settings = json.loads(json.dumps({"qat": asdict(qat), "accuracy": asdict(accuracy)}))
     log_path = out / "export.log"
     contexts = [ExportContext(Path(r), calibration, calibration_size, parity_size, qat=qat, accuracy=accuracy,
-                              attempts_dir=out / "attempts", log_path=log_path) for r in run_dirs]
-    for ctx in contexts:
-        ctx.min_agreement = min_agreement
+                              attempts_dir=out / "attempts", log_path=log_path, min_agreement=min_agreement)
+                for r in run_dirs]
     names = [c.model_name for c in contexts]
     if len(set(names)) != len(names):
         raise UsageError(f"two runs of the same model ({', '.join(names)}): export them to different --out folders")
@@ -116,7 +115,7 @@ def export(run_dirs: list[str | Path], formats: list[Format], out: str | Path, c
                     say(f"[{step}/{total}] {name}: unchanged, skipped" + (" (parity FAILED)" if old["status"] == FAILED else ""))
                     continue
                 say(f"[{step}/{total}] {name}: converting ...")
-                entry = _export_one(ctx, fmt, path, log_path, min_agreement)
+                entry = _export_one(ctx, fmt, path, log_path)
                 entry.update(fingerprint=fingerprint, settings=settings)
                 manifest["artifacts"][name] = entry
                 fileio.write_json(manifest_path, manifest)
@@ -131,14 +130,14 @@ def export(run_dirs: list[str | Path], formats: list[Format], out: str | Path, c
     return manifest
 
 
-def _export_one(ctx: ExportContext, fmt: Format, path: Path, log_path: Path, min_agreement) -> dict:
+def _export_one(ctx: ExportContext, fmt: Format, path: Path, log_path: Path) -> dict:
     t0 = time.monotonic()
     ctx.details, ctx.reference = {}, None
     with _captured(log_path) as terminal:
         # Converters' own progress (QAT epochs, remedies) must reach the user through the capture.
         ctx.tell = lambda m: print(m, file=terminal, flush=True)
         data = _converter(fmt)(ctx)
-        pixels, labels, probs = ctx.parity  # Keras' side, computed once per run
+        ctx.parity  # Keras' side, computed once per run (its chatter captured too)
     meta = ModelMetadata(labels=ctx.labels, model_name=ctx.model_name, input_size=ctx.input_size,
                          format=fmt.name, source_run=str(ctx.run_dir.resolve()),
                          extra={"calibration": str(ctx.calibration_dir), "sportsedge": __version__})
@@ -146,8 +145,7 @@ def _export_one(ctx: ExportContext, fmt: Format, path: Path, log_path: Path, min
         tmp.write_bytes(data)
         attach_metadata(tmp, meta, sidecar=False)
         # A converter that retrains (QAT) sets ctx.reference: its own model's outputs on the parity set.
-        reference = probs if ctx.reference is None else ctx.reference
-        parity = check(tmp, fmt, pixels, labels, reference, ctx.labels, min_agreement)
+        parity = ctx.check(tmp, data, fmt, ctx.reference)
     fileio.write_json(sidecar_path(path), meta.to_dict())
     return {"path": path.name, "model": ctx.model_name, "format": fmt.name, "size_bytes": os.path.getsize(path),
             "sha256": sha256_file(path), "parity": parity, "status": parity["status"],
