@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -43,3 +44,20 @@ def write_text(path: str | os.PathLike, text: str) -> None:
 
 def write_json(path: str | os.PathLike, obj) -> None:
     write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def fingerprint(settings, parts=()) -> str:
+    """Hex sha256 of ``settings`` as canonical JSON followed by each string of ``parts``: the key
+    deciding whether finished work (an export, a pipeline stage, a feature cache) can be reused."""
+    h = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
+    for part in parts:
+        h.update(part.encode())
+    return h.hexdigest()
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

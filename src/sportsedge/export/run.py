@@ -4,7 +4,6 @@ recorded in DIR/manifest.json, and skipped on re-runs when nothing it depends on
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib
 import json
 import logging
@@ -44,14 +43,6 @@ def _named_formats(text: str) -> list[Format]:
         raise UsageError(f"unknown format {', '.join(map(repr, unknown)) or '(none)'}; "
                          f"choose from all, {', '.join(FORMATS)}")
     return [FORMATS[n] for n in dict.fromkeys(names)]
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _converter(fmt: Format):
@@ -98,7 +89,7 @@ def export(run_dirs: list[str | Path], formats: list[Format], out: str | Path, c
     total, step = len(contexts) * len(formats), 0
     try:
         for ctx in contexts:
-            model_sha = sha256_file(ctx.run_dir / "model.keras")
+            model_sha = fileio.sha256_file(ctx.run_dir / "model.keras")
             for fmt in formats:
                 step += 1
                 name = f"{ctx.model_name}-{fmt.name}{fmt.ext}"
@@ -107,11 +98,11 @@ def export(run_dirs: list[str | Path], formats: list[Format], out: str | Path, c
                             "calibration_size": calibration_size, "parity_size": parity_size,
                             "min_agreement": min_agreement, "preprocessing": PREPROCESSING_VERSION,
                             "sportsedge": __version__, **{k: option_settings[k] for k in fmt.options}}
-                fingerprint = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
+                fingerprint = fileio.fingerprint(settings)
                 old = manifest["artifacts"].get(name)
                 # A FAILED artifact is skipped too: the same inputs would fail the same way (--force redoes).
                 if (not force and old and old.get("fingerprint") == fingerprint
-                        and path.is_file() and sha256_file(path) == old.get("sha256")):
+                        and path.is_file() and fileio.sha256_file(path) == old.get("sha256")):
                     say(f"[{step}/{total}] {name}: unchanged, skipped" + (" (parity FAILED)" if old["status"] == FAILED else ""))
                     continue
                 say(f"[{step}/{total}] {name}: converting ...")
@@ -148,5 +139,5 @@ def _export_one(ctx: ExportContext, fmt: Format, path: Path, log_path: Path) -> 
         parity = ctx.check(tmp, data, fmt, ctx.reference)
     fileio.write_json(sidecar_path(path), meta.to_dict())
     return {"path": path.name, "model": ctx.model_name, "format": fmt.name, "size_bytes": os.path.getsize(path),
-            "sha256": sha256_file(path), "parity": parity, "status": parity["status"],
+            "sha256": fileio.sha256_file(path), "parity": parity, "status": parity["status"],
             "seconds": round(time.monotonic() - t0, 2), "source_run": str(ctx.run_dir), **ctx.details}

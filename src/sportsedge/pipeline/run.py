@@ -8,7 +8,6 @@ is skipped, so a crash or Ctrl-C costs only the stage in flight).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import time
@@ -41,7 +40,7 @@ class PipelineConfig:
 
 
 def _fingerprint(obj) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return fileio.fingerprint(obj)[:16]
 
 
 class _State:

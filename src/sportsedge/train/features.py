@@ -8,8 +8,6 @@ draws fixed to the cached views.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from pathlib import Path
 
@@ -22,10 +20,7 @@ from ..progress import Progress
 
 def cache_key(split: Split, settings: dict) -> str:
     """Changes when the files, the backbone or the augmentation change."""
-    h = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
-    for p in split.paths:
-        h.update(p.encode())
-    return h.hexdigest()[:16]
+    return fileio.fingerprint(settings, split.paths)[:16]
 
 
 def extract(features, split: Split, size, batch: int, augment=None, seed: int = 0,
