@@ -74,21 +74,24 @@ def run_pipeline(cfg: PipelineConfig, say=print) -> Path:
     for m in cfg.models:
         get_model(m)  # unknown names fail before any work
     ds = scan_dataset(cfg.data, require=("train", "valid"))
-    for m in cfg.models:  # fail now, not after an hour of CNN training, if weights cannot be had
-        entry = get_model(m)
-        if entry.resolve_weights(cfg.weights) == "imagenet":
-            entry.build(len(ds.classes), "imagenet")
-    out.mkdir(parents=True, exist_ok=True)
     state = _State(out)
-    t_start = time.monotonic()
-    runs = []
+    plans = []  # (name, run folder, train config, fingerprint, already trained)
     for name in cfg.models:
         run = out / "runs" / name
         tc = TrainConfig(model=name, data=str(Path(cfg.data).resolve()), out=str(run), weights=cfg.weights,
                          epochs=cfg.epochs, batch_size=cfg.batch_size, cache_features=cfg.cache_features,
                          limit_per_class=cfg.limit_per_class, seed=cfg.seed)
         key = _fingerprint({k: v for k, v in tc.resolved().items() if k not in ("out", "resume")})
-        if state.done(f"train:{name}", key) and (run / "model.keras").is_file():
+        plans.append((name, run, tc, key, state.done(f"train:{name}", key) and (run / "model.keras").is_file()))
+    for name, _, _, _, trained in plans:  # fail now, not after an hour of CNN training, if weights cannot be had
+        entry = get_model(name)
+        if not trained and entry.resolve_weights(cfg.weights) == "imagenet":
+            entry.build(len(ds.classes), "imagenet")
+    out.mkdir(parents=True, exist_ok=True)
+    t_start = time.monotonic()
+    runs = []
+    for name, run, tc, key, trained in plans:
+        if trained:
             say(f"== train {name}: unchanged, skipped")
         else:
             resume = (run / "state.json").is_file() and state.stages.get(f"train-started:{name}") == key
