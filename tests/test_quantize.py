@@ -19,9 +19,10 @@ def qat_export(tmp_path_factory, tiny_run):
     from sportsedge.export.run import export, parse_formats
 
     out = tmp_path_factory.mktemp("qat")
+    messages = []
     manifest = export([tiny_run], parse_formats("tflite-int8", qat=True), out, calibration_size=30,
-                      say=lambda m: None, qat=QatConfig(epochs=2, learning_rate=1e-3, batch_size=4))
-    return out, manifest
+                      say=messages.append, qat=QatConfig(epochs=2, learning_rate=1e-3, batch_size=4))
+    return out, manifest, messages
 
 
 def test_qat_round_trip_in_worker_process(qat_export):
@@ -29,7 +30,7 @@ def test_qat_round_trip_in_worker_process(qat_export):
 
     from sportsedge.runtime import Classifier
 
-    out, manifest = qat_export
+    out, manifest, messages = qat_export
     entry = manifest["artifacts"]["tiny-tflite-int8-qat.tflite"]
     assert entry["status"] in ("passed", "warning"), entry["parity"]
     qat = entry["qat"]
@@ -38,6 +39,9 @@ def test_qat_round_trip_in_worker_process(qat_export):
     assert qat["left_to_calibration"] == {"rescaling": "input scaling"} or "input scaling" in qat["left_to_calibration"].values()
     # Checked against the fine-tuned model; how far fine-tuning moved it is recorded beside.
     assert 0.0 <= qat["agreement_fine_tuned_vs_before"] <= 1.0 and qat["top1_before"] is not None
+    done = [m for m in messages if m.startswith("[") and "top-1" in m]
+    assert "(fine-tuned Keras " in next(m for m in done if "int8-qat" in m)
+    assert "(Keras " in next(m for m in done if "tflite-int8.tflite" in m)
     d = Interpreter(model_path=str(out / "tiny-tflite-int8-qat.tflite")).get_input_details()[0]
     assert d["dtype"] == np.uint8 and d["quantization"] == (1.0, 0)
     clf = Classifier.load(out / "tiny-tflite-int8-qat.tflite")
@@ -59,7 +63,7 @@ def test_qat_settings_in_fingerprint_and_not_in_all(qat_export, tiny_run):
     from sportsedge.export.run import export, parse_formats
 
     assert "tflite-int8-qat" not in [f.name for f in parse_formats("all")]
-    out, manifest = qat_export
+    out, manifest, _ = qat_export
     assert manifest["artifacts"]["tiny-tflite-int8-qat.tflite"]["settings"]["qat"]["epochs"] == 2
     messages = []
     export([tiny_run], parse_formats("tflite-int8-qat"), out, calibration_size=30, say=messages.append,

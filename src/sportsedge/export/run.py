@@ -111,9 +111,10 @@ def export(run_dirs: list[str | Path], formats: list[Format], out: str | Path, c
                 manifest["artifacts"][name] = entry
                 fileio.write_json(manifest_path, manifest)
                 p = entry["parity"]
+                against = "fine-tuned Keras" if "qat" in entry else "Keras"  # QAT is checked against its own model
                 say(f"[{step}/{total}] {name}: {entry['size_bytes'] / 1e6:.2f} MB in {entry['seconds']:.1f}s, "
                     f"agreement {p['agreement']:.3f}, max|diff| {p['max_abs_diff']:.1e}, "
-                    f"top-1 {p['top1_export']:.3f} (Keras {p['top1_keras']:.3f}): {entry['status']}"
+                    f"top-1 {p['top1_export']:.3f} ({against} {p['top1_keras']:.3f}): {entry['status']}"
                     + (f" -- {p['message']}" if p["message"] else ""))
     finally:
         for ctx in contexts:
