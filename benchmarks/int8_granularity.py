@@ -46,15 +46,18 @@ def per_tensor(int8_model, float_model, chosen: set[int]) -> bytes:
     for i, ((op, _), (fop, _)) in enumerate(zip(weighted_ops(m), weighted_ops(float_model))):
         if i not in chosen:
             continue
-        w, b, x = (sg.tensors[op.inputs[k]] for k in (1, 2, 0))
+        x, w = sg.tensors[op.inputs[0]], sg.tensors[op.inputs[1]]
         fw = tensor_array(float_model, fsg.tensors[fop.inputs[1]], np.float32).astype(np.float64)
-        fb = tensor_array(float_model, fsg.tensors[fop.inputs[2]], np.float32).astype(np.float64)
         scale = np.float32(np.abs(fw).max() / 127)
-        q = np.clip(np.round(fw / scale), -127, 127).astype(np.int8)
-        bias_scale = np.float32(np.float32(x.quantization.scale[0]) * scale)
-        m.buffers[w.buffer].data = np.frombuffer(q.tobytes(), np.uint8)
-        m.buffers[b.buffer].data = np.frombuffer(np.round(fb / bias_scale).astype(np.int32).tobytes(), np.uint8)
-        for t, s in ((w, scale), (b, bias_scale)):
+        m.buffers[w.buffer].data = np.frombuffer(np.clip(np.round(fw / scale), -127, 127).astype(np.int8).tobytes(), np.uint8)
+        rescaled = [(w, scale)]
+        if len(op.inputs) > 2 and op.inputs[2] >= 0:  # int32 bias, in units of input_scale * weight_scale
+            b = sg.tensors[op.inputs[2]]
+            fb = tensor_array(float_model, fsg.tensors[fop.inputs[2]], np.float32).astype(np.float64)
+            bias_scale = np.float32(np.float32(x.quantization.scale[0]) * scale)
+            m.buffers[b.buffer].data = np.frombuffer(np.round(fb / bias_scale).astype(np.int32).tobytes(), np.uint8)
+            rescaled.append((b, bias_scale))
+        for t, s in rescaled:
             t.quantization.scale, t.quantization.zeroPoint, t.quantization.quantizedDimension = [float(s)], [0], 0
     return bytes(flatbuffer_utils.convert_object_to_bytearray(m))
 
