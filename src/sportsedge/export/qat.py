@@ -71,7 +71,6 @@ def convert_qat(ctx) -> bytes:
         # worker builds the same way; "imagenet" resolves from KERAS_HOME like training did.
         "build_weights": "imagenet" if ctx.config.get("weights") == "imagenet" else "none",
         "labels": list(ctx.labels), "input_size": list(ctx.input_size), "train_dir": str(ctx.calibration_dir),
-        "augmentation": ctx.config.get("augmentation"),  # the run's, None if it trained without
         "seed": ctx.seed, "layers": layers, "job": str(job), "log": str(ctx.log_path), **asdict(cfg),
     }
     (job / "spec.json").write_text(json.dumps(spec))

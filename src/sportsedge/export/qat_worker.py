@@ -90,17 +90,14 @@ def run(spec: dict, say) -> dict:
     if not len(pixels):
         raise ModelError(train, "no training images in the run's class folders")
     unsupported = [n for n, why in left_float.items() if why == "unsupported"]
-    augment = _augmentation(spec)
-    say(f"  QAT: {len(pixels)} training images, {'augmented as in training' if augment else 'not augmented (as in training)'}; "
-        f"{len(left_float)} layers left to post-training calibration"
+    say(f"  QAT: {len(pixels)} training images; {len(left_float)} layers left to post-training calibration"
         + (f", {len(unsupported)} of them unsupported by tfmot ({', '.join(unsupported[:4])}...)" if unsupported else ""))
 
-    def prepare(x, y):  # batches, as training augments them
-        x = tf.cast(x, tf.float32)
-        return (x if augment is None else augment(x, training=True)), y
+    def flip(x, y):
+        return tf.image.random_flip_left_right(tf.cast(x, tf.float32), seed=spec["seed"]), y
 
     ds = (tf.data.Dataset.from_tensor_slices((pixels, labels)).shuffle(len(pixels), seed=spec["seed"])
-          .batch(spec["batch_size"]).map(prepare, num_parallel_calls=tf.data.AUTOTUNE).prefetch(2))
+          .map(flip).batch(spec["batch_size"]).prefetch(2))
     history = []
 
     class Report(tf_keras.callbacks.Callback):
@@ -120,19 +117,9 @@ def run(spec: dict, say) -> dict:
     int8_settings(conv, calibration)  # ranges for the layers QAT left float
     (job / "model.tflite").write_bytes(conv.convert())
     return {"epochs": spec["epochs"], "learning_rate": spec["learning_rate"], "train_images": int(len(pixels)),
-            "augmentation": spec.get("augmentation") if augment is not None else None,
             "history": history, "left_to_calibration": left_float, "rebuild_max_abs_diff": diff,
             "fake_quant_agreement_before": start_agreement,
             "seconds": round(time.monotonic() - t0, 1)}
-
-
-def _augmentation(spec: dict):
-    """The run's own training augmentation, or None (a run trained with --no-augment). Keras 3
-    layers inside tf.data, as in training: tf-keras has no RandomShear."""
-    from ..train.models import Augment, augmentation_layers
-
-    aug = Augment(**spec["augmentation"]) if spec.get("augmentation") else Augment()
-    return augmentation_layers(aug, seed=spec["seed"]) if aug.active else None
 
 
 def _left_float(model, registry, L) -> dict[str, str]:
