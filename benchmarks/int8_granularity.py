@@ -28,9 +28,8 @@ def weighted_ops(model):
     from tensorflow.lite.python import schema_py_generated as schema
 
     names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
-    sg = model.subgraphs[0]
-    return [(op, names[model.operatorCodes[op.opcodeIndex].builtinCode]) for op in sg.operators
-            if names[model.operatorCodes[op.opcodeIndex].builtinCode] in WEIGHTED_OPS]
+    kinds = [(op, names[model.operatorCodes[op.opcodeIndex].builtinCode]) for op in model.subgraphs[0].operators]
+    return [(op, kind) for op, kind in kinds if kind in WEIGHTED_OPS]
 
 
 def tensor_array(model, tensor, dtype):
@@ -138,7 +137,7 @@ def main() -> None:
     print("| weights | ops per-tensor | bytes | % of fp32 | agreement with fp32 | top-1 |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for name, chosen in variants.items():
-        body = per_tensor(qm, fm, chosen) if chosen else bytes(flatbuffer_utils.convert_object_to_bytearray(qm))
+        body = per_tensor(qm, fm, chosen)
         pred = top1(body, pixels, args.threads)
         print(f"| {name} | {len(chosen)} | {len(body)} | {100 * len(body) / len(fp32_bytes):.2f} | "
               f"{np.mean(pred == reference):.1%} | {np.mean(pred == labels):.1%} |", flush=True)

@@ -27,6 +27,7 @@ def pareto_plot(rows: list[dict], path: Path) -> None:
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import FormatStrFormatter
     except ImportError:
         raise MissingDependencyError("matplotlib", None, "needed for pareto.png") from None
     # One point per artifact: its best thread count.
@@ -50,8 +51,6 @@ def pareto_plot(rows: list[dict], path: Path) -> None:
     for f in formats:
         ax.scatter([], [], color="grey", marker=MARKERS[formats.index(f) % len(MARKERS)], label=f)
     ax.set_xscale("log")
-    from matplotlib.ticker import FormatStrFormatter
-
     for axis_formatter in (ax.xaxis.set_major_formatter, ax.xaxis.set_minor_formatter):
         axis_formatter(FormatStrFormatter("%g"))  # plain 2, 3, 5 ms rather than 2x10^0
     ax.set_xlabel("latency p50, batch 1 (ms, log scale; best thread count)")

@@ -79,9 +79,8 @@ def export(run_dirs: list[str | Path], formats: list[Format], out: str | Path, c
     qat, accuracy = qat or QatConfig(), accuracy or AccuracyConfig()
     # By the table's Format.options; as JSON types, so a manifest read back compares equal.
     option_settings = json.loads(json.dumps({"qat": asdict(qat), "accuracy": asdict(accuracy)}))
-    log_path = out / "export.log"
     contexts = [ExportContext(Path(r), calibration, calibration_size, parity_size, qat=qat, accuracy=accuracy,
-                              attempts_dir=out / "attempts", log_path=log_path, min_agreement=min_agreement)
+                              attempts_dir=out / "attempts", log_path=out / "export.log", min_agreement=min_agreement)
                 for r in run_dirs]
     names = [c.model_name for c in contexts]
     if len(set(names)) != len(names):
@@ -106,7 +105,7 @@ def export(run_dirs: list[str | Path], formats: list[Format], out: str | Path, c
                     say(f"[{step}/{total}] {name}: unchanged, skipped" + (" (parity FAILED)" if old["status"] == FAILED else ""))
                     continue
                 say(f"[{step}/{total}] {name}: converting ...")
-                entry = _export_one(ctx, fmt, path, log_path)
+                entry = _export_one(ctx, fmt, path)
                 entry.update(fingerprint=fingerprint, settings=settings)
                 manifest["artifacts"][name] = entry
                 fileio.write_json(manifest_path, manifest)
@@ -122,10 +121,10 @@ def export(run_dirs: list[str | Path], formats: list[Format], out: str | Path, c
     return manifest
 
 
-def _export_one(ctx: ExportContext, fmt: Format, path: Path, log_path: Path) -> dict:
+def _export_one(ctx: ExportContext, fmt: Format, path: Path) -> dict:
     t0 = time.monotonic()
     ctx.details, ctx.reference = {}, None
-    with _captured(log_path) as terminal:
+    with _captured(ctx.log_path) as terminal:
         # Converters' own progress (QAT epochs, remedies) must reach the user through the capture.
         ctx.tell = lambda m: print(m, file=terminal, flush=True)
         data = _converter(fmt)(ctx)

@@ -21,7 +21,6 @@ from ..runtime.preprocess import is_image_file, load_pixels
 log = logging.getLogger("sportsedge.data")
 
 
-
 @dataclass(frozen=True)
 class Split:
     name: str  # "train", "valid" or "test"
