@@ -32,6 +32,18 @@ class Split:
         return len(self.paths)
 
 
+def limit_split(split: Split, per_class: int | None) -> Split:
+    """The first ``per_class`` images of each class (all when None: quick trials)."""
+    if not per_class:
+        return split
+    keep, counts = [], {}
+    for i, y in enumerate(split.labels):
+        counts[y] = counts.get(y, 0) + 1
+        if counts[y] <= per_class:
+            keep.append(i)
+    return Split(split.name, tuple(split.paths[i] for i in keep), tuple(split.labels[i] for i in keep), split.skipped)
+
+
 @dataclass(frozen=True)
 class Dataset:
     root: Path  # the folder holding the splits

@@ -7,8 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import fileio, metrics
-from .data import BadImageLog, Dataset, scan_dataset
-from .loop import limit_split
+from .data import BadImageLog, Dataset, limit_split, scan_dataset
 from .plots import confusion_plot, misclassified_grid
 
 

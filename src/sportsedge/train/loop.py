@@ -22,7 +22,8 @@ from ..errors import UsageError
 from ..progress import fmt_seconds
 from ..envinfo import environment
 from .config import TrainConfig
-from .data import BadImageLog, Split, epoch_order, image_stream, scan_dataset, training_stream
+from .evaluate import evaluate_model
+from .data import BadImageLog, Split, epoch_order, image_stream, limit_split, scan_dataset, training_stream
 from .features import cache_key, cached_extract
 from .models import Augment, augmentation_layers, get_model
 
@@ -37,17 +38,6 @@ def _strategy(name: str):
         "mirrored": tf.distribute.MirroredStrategy,
         "multi-worker": tf.distribute.MultiWorkerMirroredStrategy,
     }[name]()
-
-
-def limit_split(split: Split, per_class: int | None) -> Split:
-    if not per_class:
-        return split
-    keep, counts = [], {}
-    for i, y in enumerate(split.labels):
-        counts[y] = counts.get(y, 0) + 1
-        if counts[y] <= per_class:
-            keep.append(i)
-    return Split(split.name, tuple(split.paths[i] for i in keep), tuple(split.labels[i] for i in keep), split.skipped)
 
 
 def _epoch_callback(keras, out: Path, trainable, total_epochs: int, history: dict, say):
@@ -189,8 +179,6 @@ def train(config: TrainConfig, say=print) -> Path:
     cfg["train_wall_seconds"] = time.monotonic() - t_wall  # this session: build + feature caching + fit
     cfg["bad_images"] = bad.seen
     save_run(out, built.model, ds.classes, cfg, history)
-    from .evaluate import evaluate_model
-
     for split in dict.fromkeys(("valid", ds.eval_split)):
         m = evaluate_model(built.model, out, ds, split, cfg, limit_per_class=config.limit_per_class)
         say(f"{config.model} on {split}/: top-1 {m['top1']:.4f}  top-5 {m['top5']:.4f}  "
