@@ -194,13 +194,39 @@ def test_config_validation(colour_dataset, tiny_registered):
     with pytest.raises(UsageError, match="unknown strategy"):
         TrainConfig(model=tiny_registered, data=str(colour_dataset), out="x", strategy="tpu").resolved()
     r = TrainConfig(model="mobilenet_v2", data="d", out="o").resolved()
-    assert (r["weights"], r["batch_size"], r["epochs"], r["cache_features"]) == ("imagenet", 100, 30, 1)
-    assert TrainConfig(model="efficientnet_b0", data="d", out="o").resolved()["early_stopping"] == 10
+    assert (r.weights, r.batch_size, r.epochs, r.cache_features, r.input_size) == ("imagenet", 100, 30, 1, (224, 224))
+    assert TrainConfig(model="efficientnet_b0", data="d", out="o").resolved().early_stopping == 10
     # auto: ImageNet weights only when Keras has them on disk (the shared copy has MobileNetV2's only)
     from conftest import SHARED
 
-    auto = TrainConfig(model="mobilenet_v2", data="d", out="o", weights="auto").resolved()["weights"]
+    auto = TrainConfig(model="mobilenet_v2", data="d", out="o", weights="auto").resolved().weights
     assert auto == ("imagenet" if (SHARED / "keras_home").is_dir() else "none")
-    assert TrainConfig(model="efficientnet_b0", data="d", out="o", weights="auto").resolved()["weights"] == "none"
-    assert TrainConfig(model="cnn", data="d", out="o", weights="auto").resolved()["weights"] == "none"
+    assert TrainConfig(model="efficientnet_b0", data="d", out="o", weights="auto").resolved().weights == "none"
+    assert TrainConfig(model="cnn", data="d", out="o", weights="auto").resolved().weights == "none"
     assert "tiny" in MODELS
+
+
+def test_run_record_round_trip_and_old_files(tmp_path):
+    from sportsedge.train.config import RunRecord
+
+    rec = TrainConfig(model="mobilenet_v2", data="d", out="o", label_smoothing=0.1).resolved()
+    rec = rec.replace(classes=("a", "b"), fit_seconds=1.5, bad_images={"x.jpg": "truncated"})
+    rec.save(tmp_path)
+    assert RunRecord.load(tmp_path) == rec
+    # The settings are exactly what the pipeline fingerprints: every TrainConfig field plus two.
+    assert list(rec.settings())[-2:] == ["augmentation", "input_size"] and rec.settings()["label_smoothing"] == 0.1
+    # A config.json from an older version: fewer keys, one this version does not know (kept on save).
+    old = {"model": "cnn", "data": "/d", "input_size": [224, 224], "classes": ["a"], "weights": "none",
+           "epochs": 30, "fit_seconds": 12.0, "git_note": "kept"}
+    (tmp_path / "config.json").write_text(json.dumps(old))
+    loaded = RunRecord.load(tmp_path)
+    assert (loaded.model, loaded.input_size, loaded.classes, loaded.train_wall_seconds) == ("cnn", (224, 224), ("a",), None)
+    assert loaded.label_smoothing == 0.0 and loaded.extra == {"git_note": "kept"}
+    loaded.save(tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text())["git_note"] == "kept"
+    (tmp_path / "config.json").write_text(json.dumps({"model": "cnn"}))
+    with pytest.raises(UsageError, match="missing data, input_size"):
+        RunRecord.load(tmp_path)
+    (tmp_path / "config.json").write_text("{")
+    with pytest.raises(UsageError, match="not valid JSON"):
+        RunRecord.load(tmp_path)

@@ -43,9 +43,9 @@ def measure_keras(run_dir: str, threads: int, timing_px: np.ndarray, image_paths
 def run_info(run_dir: str | Path) -> dict:
     """(model name, labels, input size) of a run, from its config.json (no TensorFlow)."""
     from ..errors import UsageError
-    from ..train.config import load_run_config
+    from ..train.config import RunRecord
 
-    cfg = load_run_config(Path(run_dir))
+    rec = RunRecord.load(run_dir)
     if not (Path(run_dir) / "model.keras").is_file():
         raise UsageError(f"{run_dir}: not a training run (no model.keras)")
-    return {"model": cfg["model"], "labels": tuple(cfg["classes"]), "input_size": tuple(cfg["input_size"])}
+    return {"model": rec.model, "labels": rec.classes, "input_size": rec.input_size}

@@ -10,7 +10,7 @@ from ..train import require_tensorflow
 
 
 def export_cmd(args) -> int:
-    from ..train.config import load_run_config
+    from ..train.config import RunRecord
     from .parity import FAILED
     from .qat import QatConfig, require_qat
     from .remedies import AccuracyConfig, parse_remedies
@@ -28,7 +28,7 @@ def export_cmd(args) -> int:
                       calibration_size=args.calibration_size, parity_size=args.parity_size, force=args.force,
                       min_agreement=args.min_agreement, say=say, qat=qat, accuracy=accuracy)
     # Only this command's artifacts decide its exit status (the manifest may hold older ones).
-    asked = {f"{load_run_config(r)['model']}-{f.name}{f.ext}" for r in args.run_dirs for f in formats}
+    asked = {f"{RunRecord.load(r).model}-{f.name}{f.ext}" for r in args.run_dirs for f in formats}
     failed = [n for n, e in manifest["artifacts"].items() if n in asked and e["status"] == FAILED]
     for name in failed:
         print(f"error: {name}: parity check FAILED ({manifest['artifacts'][name]['parity']['message']})",

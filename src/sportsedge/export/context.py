@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..train.config import load_run_config
+from ..train.config import RunRecord
 from ..imagesets import full_range, list_stratified, load_images
 
 
@@ -18,11 +18,11 @@ class ExportContext:
                  seed: int = 0, qat=None, accuracy=None, attempts_dir: Path | None = None,
                  log_path: Path | None = None, min_agreement: float | None = None):
         self.run_dir = Path(run_dir)
-        self.config = load_run_config(self.run_dir)
-        self.model_name: str = self.config["model"]
-        self.labels: tuple[str, ...] = tuple(self.config["classes"])
-        self.input_size: tuple[int, int] = tuple(self.config["input_size"])
-        data = Path(self.config["data"])
+        self.record = RunRecord.load(self.run_dir)
+        self.model_name: str = self.record.model
+        self.labels: tuple[str, ...] = self.record.classes
+        self.input_size: tuple[int, int] = self.record.input_size
+        data = Path(self.record.data)
         self.calibration_dir = Path(calibration) if calibration else data / "train"
         self.parity_dir = data / "valid"
         self.calibration_size, self.parity_size, self.seed = calibration_size, parity_size, seed

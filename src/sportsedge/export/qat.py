@@ -69,7 +69,7 @@ def convert_qat(ctx) -> bytes:
         "model": ctx.model_name, "registry_module": entry.build.__module__, "num_classes": len(ctx.labels),
         # ImageNet-built backbones can differ in structure (EfficientNet adds a Rescaling), so the
         # worker builds the same way; "imagenet" resolves from KERAS_HOME like training did.
-        "build_weights": "imagenet" if ctx.config.get("weights") == "imagenet" else "none",
+        "build_weights": "imagenet" if ctx.record.weights == "imagenet" else "none",
         "labels": list(ctx.labels), "input_size": list(ctx.input_size), "train_dir": str(ctx.calibration_dir),
         "seed": ctx.seed, "layers": layers, "job": str(job), "log": str(ctx.log_path), **asdict(cfg),
     }

@@ -57,8 +57,10 @@ def demo_cmd(args) -> int:
     status = _finish(run_pipeline(cfg, say=say))
     from ..train.models import get_model
 
+    from ..train.config import RunRecord
+
     random = [m for m in cfg.models if get_model(m).application  # transfer models only
-              and json.loads((out / "runs" / m / "config.json").read_text())["weights"] == "none"]
+              and RunRecord.load(out / "runs" / m).weights == "none"]
     if random:
         print(f"note: {', '.join(random)} ran with random backbones (no ImageNet weights on disk, and the demo "
               "never downloads): near-chance accuracy is expected for them. Point KERAS_HOME at a folder holding "

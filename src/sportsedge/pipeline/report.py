@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 from .. import fileio
+from ..train.config import RunRecord
 from ..benchmarks.report import markdown, markdown_table, recommendation, table
 
 
@@ -23,15 +24,15 @@ def gather(out: Path, models: list[str], eval_split: str) -> dict:
     rows = []
     for m in models:
         run = out / "runs" / m
-        cfg = _load(run / "config.json") or {}
+        rec = RunRecord.load(run) if (run / "config.json").is_file() else None
         hist = _load(run / "history.json") or {}
         rows.append({
             "model": m,
             "valid": _load(run / "eval-valid" / "metrics.json"),
             "eval": _load(run / f"eval-{eval_split}" / "metrics.json"),
             "epochs": len(hist.get("loss", [])),
-            "fit_seconds": cfg.get("train_wall_seconds", cfg.get("fit_seconds")),
-            "weights": cfg.get("weights"),
+            "fit_seconds": rec and (rec.train_wall_seconds if rec.train_wall_seconds is not None else rec.fit_seconds),
+            "weights": rec and rec.weights,
             "history": hist,
         })
     return {"models": rows, "eval_split": eval_split, "bench": _load(out / "bench" / "results.json")}

@@ -81,7 +81,7 @@ def run_pipeline(cfg: PipelineConfig, say=print) -> Path:
         tc = TrainConfig(model=name, data=str(Path(cfg.data).resolve()), out=str(run), weights=cfg.weights,
                          epochs=cfg.epochs, batch_size=cfg.batch_size, cache_features=cfg.cache_features,
                          limit_per_class=cfg.limit_per_class, seed=cfg.seed)
-        key = _fingerprint({k: v for k, v in tc.resolved().items() if k not in ("out", "resume")})
+        key = _fingerprint({k: v for k, v in tc.resolved().settings().items() if k not in ("out", "resume")})
         plans.append((name, run, tc, key, state.done(f"train:{name}", key) and (run / "model.keras").is_file()))
     for name, _, _, _, trained in plans:  # fail now, not after an hour of CNN training, if weights cannot be had
         entry = get_model(name)

@@ -1,15 +1,21 @@
-"""Training configuration (CLI flags mirror the field names) and what a run folder records."""
+"""Training configuration (CLI flags mirror the field names) and the run record a run folder keeps."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
+from .. import fileio
 from ..errors import UsageError
 from .models import Recipe, get_model
 
-STRATEGIES = ("default", "mirrored", "multi-worker")
+# tf.distribute strategy by --strategy name: (factory taking the tensorflow module, help text).
+STRATEGIES = {
+    "default": (lambda tf: tf.distribute.get_strategy(), "one device, TensorFlow's default"),
+    "mirrored": (lambda tf: tf.distribute.MirroredStrategy(), "all local GPUs"),
+    "multi-worker": (lambda tf: tf.distribute.MultiWorkerMirroredStrategy(), "workers named by TF_CONFIG"),
+}
 
 
 @dataclass(frozen=True)
@@ -25,14 +31,14 @@ class TrainConfig:
     cache_features: int | None = None  # train views of the frozen backbone's output to cache; 0 = off; None = recipe
     early_stopping: int | None = None  # patience on val_loss; 0 = off; None = the recipe's
     label_smoothing: float = 0.0  # cross-entropy label smoothing; 0 = the seed's plain loss
-    strategy: str = "default"  # default, mirrored (all local GPUs) or multi-worker (TF_CONFIG)
+    strategy: str = "default"  # a STRATEGIES name
     seed: int = 0  # seeds Python, numpy, TF, shuffling and augmentation
     resume: bool = False  # continue an interrupted run in `out`
     jit_compile: bool = False  # XLA for fit; off: measured 1.46x slower steps with it on here
     limit_per_class: int | None = None  # use at most N images per class and split (quick trials)
 
-    def resolved(self) -> dict:
-        """The settings actually used, recipe defaults filled in."""
+    def resolved(self) -> RunRecord:
+        """The settings actually used, recipe defaults filled in (results still empty)."""
         entry = get_model(self.model)
         recipe: Recipe = entry.recipe
         if self.strategy not in STRATEGIES:
@@ -44,7 +50,7 @@ class TrainConfig:
             if value is not None and value < (0 if name == "cache_features" else 1):
                 raise UsageError(f"{name} must be positive, got {value}")
         patience = recipe.early_stopping if self.early_stopping is None else (self.early_stopping or None)
-        return {
+        return RunRecord(**{
             **asdict(self),
             "weights": entry.resolve_weights(self.weights),
             "epochs": self.epochs or recipe.epochs,
@@ -53,12 +59,82 @@ class TrainConfig:
             "cache_features": cache,
             "early_stopping": patience,
             "augmentation": asdict(recipe.augment) if self.augment else None,
-            "input_size": list(entry.input_size),
-        }
+            "input_size": tuple(entry.input_size),
+        })
 
 
-def load_run_config(run_dir: Path) -> dict:
-    path = Path(run_dir) / "config.json"
-    if not path.is_file():
-        raise UsageError(f"{run_dir}: not a training run (no config.json)")
-    return json.loads(path.read_text())
+@dataclass(frozen=True)
+class RunRecord:
+    """A run folder's config.json: the resolved settings, then what the run found and measured."""
+
+    model: str  # registry name
+    data: str  # dataset folder trained on (absolute once trained, so export finds it from anywhere)
+    input_size: tuple[int, int]  # (height, width) the model takes
+    out: str = ""  # the run folder as given to train
+    weights: str = "none"  # resolved: imagenet, none or a file
+    epochs: int = 0  # maximum epochs
+    batch_size: int = 0  # images per step
+    learning_rate: float = 0.0  # Adam's
+    augment: bool = True  # --no-augment not given
+    cache_features: int = 0  # views of the frozen backbone's output cached; 0 = off
+    early_stopping: int | None = None  # patience on val_loss; None = off
+    label_smoothing: float = 0.0  # cross-entropy label smoothing
+    strategy: str = "default"  # a STRATEGIES name
+    seed: int = 0  # training seed
+    resume: bool = False  # the last session resumed an interrupted run
+    jit_compile: bool = False  # XLA for fit
+    limit_per_class: int | None = None  # images per class and split used; None = all
+    augmentation: dict | None = None  # the recipe's Augment fields, None without augmentation
+    initial_epoch: int = 0  # epochs already done when the last session started
+    fit_seconds: float | None = None  # time in fit, all sessions
+    train_wall_seconds: float | None = None  # the last session: build + feature caching + fit
+    bad_images: dict = field(default_factory=dict)  # unreadable image -> reason
+    classes: tuple[str, ...] = ()  # output order of the model
+    environment: dict = field(default_factory=dict)  # library versions, machine, git commit
+    extra: dict = field(default_factory=dict)  # keys of the file this version does not know (kept on save)
+
+    def settings(self) -> dict:
+        """The resolved settings as a JSON-ready dict (the pipeline's training fingerprint)."""
+        return {k: _jsonable(getattr(self, k)) for k in _SETTING_KEYS}
+
+    def to_dict(self) -> dict:
+        """config.json: the settings first, then the results, then keys kept from an older file."""
+        rest = {f.name: _jsonable(getattr(self, f.name)) for f in fields(self) if f.name not in _SETTING_KEYS}
+        del rest["extra"]
+        return {**self.settings(), **rest, **{k: v for k, v in self.extra.items() if k not in rest}}
+
+    def replace(self, **changes) -> RunRecord:
+        return replace(self, **changes)
+
+    @classmethod
+    def from_dict(cls, raw: dict, source: str = "config.json") -> RunRecord:
+        known = {f.name for f in fields(cls)} - {"extra"}
+        missing = [k for k in ("model", "data", "input_size") if k not in raw]
+        if missing:
+            raise UsageError(f"{source}: not a run record (missing {', '.join(missing)})")
+        values = {k: v for k, v in raw.items() if k in known}
+        values["input_size"] = tuple(int(v) for v in raw["input_size"])
+        values["classes"] = tuple(raw.get("classes", ()))
+        return cls(**values, extra={k: v for k, v in raw.items() if k not in known})
+
+    @classmethod
+    def load(cls, run_dir: str | Path) -> RunRecord:
+        path = Path(run_dir) / "config.json"
+        if not path.is_file():
+            raise UsageError(f"{run_dir}: not a training run (no config.json)")
+        try:
+            raw = json.loads(path.read_text())
+        except json.JSONDecodeError as err:
+            raise UsageError(f"{path}: not valid JSON ({err.msg}, line {err.lineno})") from None
+        return cls.from_dict(raw, str(path))
+
+    def save(self, run_dir: str | Path) -> None:
+        fileio.write_json(Path(run_dir) / "config.json", self.to_dict())
+
+
+# What resolved() settles: every TrainConfig field, then what the recipe and registry add.
+_SETTING_KEYS = (*(f.name for f in fields(TrainConfig)), "augmentation", "input_size")
+
+
+def _jsonable(value):
+    return list(value) if isinstance(value, tuple) else value

@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import fileio, metrics
+from ..errors import UsageError
+from .config import RunRecord
 from .data import BadImageLog, Dataset, limit_split, scan_dataset
 from .plots import confusion_plot, misclassified_grid
 
@@ -28,9 +30,9 @@ def predict_split(model, ds: Dataset, split: str, size, batch: int = 32, limit_p
     return np.concatenate(probs), np.concatenate(labels), [s.paths[i] for i in index]
 
 
-def evaluate_model(model, run_dir: Path, ds: Dataset, split: str, cfg: dict, limit_per_class=None) -> dict:
+def evaluate_model(model, run_dir: Path, ds: Dataset, split: str, rec: RunRecord, limit_per_class=None) -> dict:
     """Write eval-<split>/: metrics.json, report.txt/.json, confusion_matrix.png, misclassified.png."""
-    probs, labels, paths = predict_split(model, ds, split, tuple(cfg["input_size"]), limit_per_class=limit_per_class)
+    probs, labels, paths = predict_split(model, ds, split, rec.input_size, limit_per_class=limit_per_class)
     out = Path(run_dir) / f"eval-{split}"
     summary = metrics.summary(probs, labels)
     pred = probs.argmax(axis=1)
@@ -39,7 +41,7 @@ def evaluate_model(model, run_dir: Path, ds: Dataset, split: str, cfg: dict, lim
     fileio.write_json(out / "metrics.json", {**summary, "split": split, "data": str(ds.root)})
     fileio.write_json(out / "report.json", rows)
     fileio.write_text(out / "report.txt", metrics.report_text(rows))
-    confusion_plot(cm, ds.classes, out / "confusion_matrix.png", title=f"{cfg['model']} on {split}/")
+    confusion_plot(cm, ds.classes, out / "confusion_matrix.png", title=f"{rec.model} on {split}/")
     misclassified_grid(paths, labels, pred, ds.classes, out / "misclassified.png")
     return summary
 
@@ -48,12 +50,9 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
     """Evaluate a saved run on a split of ``data`` (default: the dataset it was trained on)."""
     import keras
 
-    from ..errors import UsageError
-    from .config import load_run_config
-
-    cfg = load_run_config(Path(run_dir))
-    ds = scan_dataset(data or cfg["data"], require=(split,))
-    if tuple(ds.classes) != tuple(cfg["classes"]):
-        raise UsageError(f"{ds.root}: its classes differ from the run's ({len(ds.classes)} vs {len(cfg['classes'])})")
+    rec = RunRecord.load(run_dir)
+    ds = scan_dataset(data or rec.data, require=(split,))
+    if tuple(ds.classes) != rec.classes:
+        raise UsageError(f"{ds.root}: its classes differ from the run's ({len(ds.classes)} vs {len(rec.classes)})")
     model = keras.models.load_model(Path(run_dir) / "model.keras", compile=False)
-    return evaluate_model(model, Path(run_dir), ds, split, cfg, limit_per_class)
+    return evaluate_model(model, Path(run_dir), ds, split, rec, limit_per_class)

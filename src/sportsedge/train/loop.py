@@ -21,23 +21,13 @@ from .. import fileio
 from ..errors import UsageError
 from ..progress import fmt_seconds
 from ..envinfo import environment
-from .config import TrainConfig
+from .config import STRATEGIES, RunRecord, TrainConfig
 from .evaluate import evaluate_model
 from .data import BadImageLog, Split, epoch_order, image_stream, limit_split, scan_dataset, training_stream
 from .features import cache_key, cached_extract
 from .models import Augment, augmentation_layers, get_model
 
 log = logging.getLogger("sportsedge.train")
-
-
-def _strategy(name: str):
-    import tensorflow as tf
-
-    return {
-        "default": tf.distribute.get_strategy,
-        "mirrored": tf.distribute.MirroredStrategy,
-        "multi-worker": tf.distribute.MultiWorkerMirroredStrategy,
-    }[name]()
 
 
 def _epoch_callback(keras, out: Path, trainable, total_epochs: int, history: dict, say):
@@ -64,22 +54,22 @@ def _epoch_callback(keras, out: Path, trainable, total_epochs: int, history: dic
     return EpochEnd()
 
 
-def _augment(cfg: dict) -> Augment:
-    return Augment(**cfg["augmentation"]) if cfg["augmentation"] else Augment()
+def _augment(rec: RunRecord) -> Augment:
+    return Augment(**rec.augmentation) if rec.augmentation else Augment()
 
 
-def _cached_streams(cfg: dict, built, train: Split, valid: Split, out: Path, bad):
+def _cached_streams(rec: RunRecord, built, train: Split, valid: Split, out: Path, bad):
     """tf.data of cached features: each epoch trains on view (epoch % views) of the train set."""
     import tensorflow as tf
 
-    size, batch, views = tuple(cfg["input_size"]), cfg["batch_size"], cfg["cache_features"]
-    aug = _augment(cfg)
-    base = {"model": cfg["model"], "weights": cfg["weights"], "size": size}
+    size, batch, views = rec.input_size, rec.batch_size, rec.cache_features
+    aug = _augment(rec)
+    base = {"model": rec.model, "weights": rec.weights, "size": size}
     train_views = []
     for v in range(views):
         # View 0 is the clean image; the others are augmented draws.
-        layer = augmentation_layers(aug, seed=cfg["seed"] + v) if v and aug.active else None
-        key = cache_key(train, {**base, "augment": layer is not None and vars(aug), "view": v, "seed": cfg["seed"]})
+        layer = augmentation_layers(aug, seed=rec.seed + v) if v and aug.active else None
+        key = cache_key(train, {**base, "augment": layer is not None and vars(aug), "view": v, "seed": rec.seed})
         feats, labels = cached_extract(out / "cache", key, features=built.features, split=train, size=size,
                                        batch=batch, augment=layer, bad=bad, label=f"train view {v + 1}/{views}")
         train_views.append(feats)
@@ -90,21 +80,21 @@ def _cached_streams(cfg: dict, built, train: Split, valid: Split, out: Path, bad
     n = len(labels)
 
     def epoch_data(e):
-        idx = epoch_order(n, cfg["seed"], e)
+        idx = epoch_order(n, rec.seed, e)
         data = tf.data.Dataset.from_tensor_slices((tf.gather(stacked[e % views], idx), tf.gather(y, idx)))
         return data.batch(batch)  # batched per epoch: no batch straddles two views
 
-    train_ds = tf.data.Dataset.range(cfg["initial_epoch"], cfg["epochs"]).flat_map(epoch_data)
+    train_ds = tf.data.Dataset.range(rec.initial_epoch, rec.epochs).flat_map(epoch_data)
     valid_ds = tf.data.Dataset.from_tensor_slices((vfeats, vlabels)).batch(batch)
     return train_ds.prefetch(2), valid_ds, math.ceil(n / batch)
 
 
-def _image_streams(cfg: dict, built, train: Split, valid: Split, out: Path, bad):
+def _image_streams(rec: RunRecord, built, train: Split, valid: Split, out: Path, bad):
     """tf.data of images through the whole model, augmented on the training side."""
-    size, batch = tuple(cfg["input_size"]), cfg["batch_size"]
-    aug = _augment(cfg)
-    layer = augmentation_layers(aug, seed=cfg["seed"]) if aug.active else None
-    train_ds = training_stream(train, size, batch, cfg["seed"], cfg["initial_epoch"], cfg["epochs"], layer, bad)
+    size, batch = rec.input_size, rec.batch_size
+    aug = _augment(rec)
+    layer = augmentation_layers(aug, seed=rec.seed) if aug.active else None
+    train_ds = training_stream(train, size, batch, rec.seed, rec.initial_epoch, rec.epochs, layer, bad)
     return train_ds, image_stream(valid, size, batch, bad=bad), math.ceil(len(train) / batch)
 
 
@@ -122,9 +112,10 @@ def _loss(keras, smoothing: float):
 def train(config: TrainConfig, say=print) -> Path:
     """Train, save the run folder, evaluate on valid/ (and test/); returns the run folder."""
     import keras
+    import tensorflow as tf
 
-    cfg = config.resolved()
-    cfg["data"] = str(Path(config.data).resolve())  # export and evaluate find it from any folder
+    # The data folder is stored absolute: export and evaluate find it from any folder.
+    rec = config.resolved().replace(data=str(Path(config.data).resolve()))
     out = Path(config.out)
     state_path = out / "state.json"
     if (out / "model.keras").exists() and not config.resume:
@@ -138,18 +129,17 @@ def train(config: TrainConfig, say=print) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
     state = json.loads(state_path.read_text()) if config.resume and state_path.exists() else {"epoch": 0, "history": {}}
-    cfg["initial_epoch"] = state["epoch"]
+    rec = rec.replace(initial_epoch=state["epoch"])
     history = state["history"]
     say(f"{config.model}: {len(ds.classes)} classes, {len(train_split)} train / {len(valid_split)} valid images, "
-        f"weights {cfg['weights']}, {cfg['epochs']} epochs, batch {cfg['batch_size']}, "
-        f"cache_features {cfg['cache_features']}")
+        f"weights {rec.weights}, {rec.epochs} epochs, batch {rec.batch_size}, cache_features {rec.cache_features}")
     bad = BadImageLog()
     t_wall = time.monotonic()
-    with _strategy(config.strategy).scope():
-        built = entry.build(len(ds.classes), cfg["weights"])
-        use_cache = bool(cfg["cache_features"]) and built.features is not None
+    with STRATEGIES[config.strategy][0](tf).scope():
+        built = entry.build(len(ds.classes), rec.weights)
+        use_cache = bool(rec.cache_features) and built.features is not None
         trainable = built.head if use_cache else built.model
-        trainable.compile(optimizer=keras.optimizers.Adam(cfg["learning_rate"]),
+        trainable.compile(optimizer=keras.optimizers.Adam(rec.learning_rate),
                           loss=_loss(keras, config.label_smoothing), weighted_metrics=["accuracy"],
                           jit_compile=config.jit_compile)
     if config.resume and (out / "checkpoint.weights.h5").exists():
@@ -157,43 +147,44 @@ def train(config: TrainConfig, say=print) -> Path:
         trainable.load_weights(str(out / "checkpoint.weights.h5"))
         say(f"resuming after epoch {state['epoch']}")
     streams = _cached_streams if use_cache else _image_streams
-    train_ds, valid_ds, steps = streams(cfg, built, train_split, valid_split, out, bad)
-    callbacks = [_epoch_callback(keras, out, trainable, cfg["epochs"], history, say)]
-    if cfg["early_stopping"]:
-        callbacks.append(keras.callbacks.EarlyStopping("val_loss", patience=cfg["early_stopping"],
+    train_ds, valid_ds, steps = streams(rec, built, train_split, valid_split, out, bad)
+    callbacks = [_epoch_callback(keras, out, trainable, rec.epochs, history, say)]
+    if rec.early_stopping:
+        callbacks.append(keras.callbacks.EarlyStopping("val_loss", patience=rec.early_stopping,
                                                        restore_best_weights=True))
     t0 = time.monotonic()
-    if cfg["initial_epoch"] < cfg["epochs"]:
+    if rec.initial_epoch < rec.epochs:
         try:
             with warnings.catch_warnings():
                 # Unreadable images are dropped from the validation stream, so its length is
                 # unknown until Keras has run it once and says "ran out of data": expected here.
                 warnings.filterwarnings("ignore", message="Your input ran out of data")
-                trainable.fit(train_ds, validation_data=valid_ds, epochs=cfg["epochs"], initial_epoch=cfg["initial_epoch"],
+                trainable.fit(train_ds, validation_data=valid_ds, epochs=rec.epochs, initial_epoch=rec.initial_epoch,
                               steps_per_epoch=steps, callbacks=callbacks, shuffle=False, verbose=0)
         except KeyboardInterrupt:
             done = json.loads(state_path.read_text())["epoch"] if state_path.exists() else 0
             say(f"interrupted: checkpoint after epoch {done} kept in {out}; continue with --resume")
             raise
-    cfg["fit_seconds"] = time.monotonic() - t0 + sum(history.get("seconds", [])[: cfg["initial_epoch"]])
-    cfg["train_wall_seconds"] = time.monotonic() - t_wall  # this session: build + feature caching + fit
-    cfg["bad_images"] = bad.seen
-    save_run(out, built.model, ds.classes, cfg, history)
+    rec = rec.replace(
+        fit_seconds=time.monotonic() - t0 + sum(history.get("seconds", [])[: rec.initial_epoch]),
+        train_wall_seconds=time.monotonic() - t_wall,  # this session: build + feature caching + fit
+        bad_images=bad.seen, classes=tuple(ds.classes), environment=environment())
+    save_run(out, built.model, rec, history)
     for split in dict.fromkeys(("valid", ds.eval_split)):
-        m = evaluate_model(built.model, out, ds, split, cfg, limit_per_class=config.limit_per_class)
+        m = evaluate_model(built.model, out, ds, split, rec, limit_per_class=config.limit_per_class)
         say(f"{config.model} on {split}/: top-1 {m['top1']:.4f}  top-5 {m['top5']:.4f}  "
             f"macro-F1 {m['macro_f1']:.4f}  ({m['n']} images) -> {out / f'eval-{split}'}")
     return out
 
 
-def save_run(out: Path, model, classes, cfg: dict, history: dict) -> None:
+def save_run(out: Path, model, rec: RunRecord, history: dict) -> None:
     from .plots import history_plot
 
     with fileio.atomic_path(out / "model.keras") as tmp:
         model.save(str(tmp))
-    fileio.write_text(out / "labels.txt", "".join(f"{c}\n" for c in classes))
-    fileio.write_json(out / "config.json", {**cfg, "classes": list(classes), "environment": environment()})
+    fileio.write_text(out / "labels.txt", "".join(f"{c}\n" for c in rec.classes))
+    rec.save(out)
     fileio.write_json(out / "history.json", history)
-    history_plot(history, out / "history.png", title=cfg["model"])
+    history_plot(history, out / "history.png", title=rec.model)
     for leftover in ("state.json", "checkpoint.weights.h5"):
         (out / leftover).unlink(missing_ok=True)
