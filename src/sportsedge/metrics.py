@@ -1,16 +1,43 @@
-"""Classification metrics in plain numpy (TF-free: shared by training reports and benchmarks)."""
+"""Classification metrics in plain numpy (TF-free: shared by training reports, export parity checks,
+benchmarks and the runtime's ranking).
+
+The prediction rule, used everywhere a score vector becomes classes: classes ranked by descending
+score, ties going to the lower class index. Top-1 is therefore ``argmax`` (the first of tied
+maxima), and top-k is its extension; int8 outputs tie often, so the rule must be one.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
 
+def ranked(scores: np.ndarray, k: int | None = None) -> np.ndarray:
+    """Class indices by descending score along the last axis, ties to the lower index; the first k."""
+    order = np.argsort(-np.asarray(scores), axis=-1, kind="stable")
+    return order if k is None else order[..., :k]
+
+
+def predicted(scores: np.ndarray) -> np.ndarray:
+    """The top-1 class of each row: the first ``ranked`` class (argmax, first of tied maxima)."""
+    return np.asarray(scores).argmax(axis=-1)
+
+
 def top_k_accuracy(probs: np.ndarray, labels: np.ndarray, k: int) -> float:
     if len(labels) == 0:
         return float("nan")
-    k = min(k, probs.shape[1])
-    top = np.argpartition(-probs, k - 1, axis=1)[:, :k]
-    return float(np.mean(np.any(top == labels[:, None], axis=1)))
+    top = ranked(probs, min(k, probs.shape[1]))
+    return float(np.mean(np.any(top == np.asarray(labels)[:, None], axis=1)))
+
+
+def top1_known(probs: np.ndarray, labels: np.ndarray) -> float | None:
+    """Top-1 over the images whose class is known (label -1: unknown); None if there are none."""
+    known = labels >= 0
+    return float(np.mean(predicted(probs)[known] == labels[known])) if known.any() else None
+
+
+def agreement(probs: np.ndarray, reference: np.ndarray) -> float:
+    """Share of rows whose top-1 class is the reference's."""
+    return float(np.mean(predicted(probs) == predicted(reference)))
 
 
 def log_loss(probs: np.ndarray, labels: np.ndarray, eps: float = 1e-7) -> float:
@@ -50,7 +77,7 @@ def macro_f1(pred: np.ndarray, labels: np.ndarray, n_classes: int) -> float:
 
 def summary(probs: np.ndarray, labels: np.ndarray) -> dict:
     """The standard numbers: top1, top5, loss, macro_f1, n."""
-    pred = probs.argmax(axis=1)
+    pred = predicted(probs)
     return {
         "top1": top_k_accuracy(probs, labels, 1),
         "top5": top_k_accuracy(probs, labels, 5),

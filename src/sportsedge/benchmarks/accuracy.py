@@ -43,8 +43,11 @@ def score(probs: np.ndarray, y: np.ndarray) -> dict:
 def compare(probs: np.ndarray, ref: np.ndarray, y: np.ndarray, labels, worst: int = 5) -> dict:
     """Top-1 agreement with the reference and the classes whose recall dropped the most."""
     n = len(labels)
-    rec = lambda p: np.diag(metrics.confusion_matrix(p.argmax(1), y, n)) / np.maximum(np.bincount(y, minlength=n), 1)  # noqa: E731
-    drop = rec(ref) - rec(probs)
-    order = [i for i in np.argsort(-drop, kind="stable")[:worst] if drop[i] > 0]
-    return {"agreement_vs_fp32": float(np.mean(probs.argmax(1) == ref.argmax(1))),
+
+    def recall(p):
+        return np.diag(metrics.confusion_matrix(metrics.predicted(p), y, n)) / np.maximum(np.bincount(y, minlength=n), 1)
+
+    drop = recall(ref) - recall(probs)
+    order = [i for i in metrics.ranked(drop, worst) if drop[i] > 0]
+    return {"agreement_vs_fp32": metrics.agreement(probs, ref),
             "worst_classes": [{"class": labels[i], "recall_drop": float(drop[i])} for i in order]}

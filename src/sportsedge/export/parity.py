@@ -11,18 +11,11 @@ import warnings
 
 import numpy as np
 
+from .. import metrics
 from ..formats import Format
 from ..runtime import Classifier
 
 PASSED, WARNING, FAILED = "passed", "warning", "FAILED"
-
-
-def top1(probs: np.ndarray, labels: np.ndarray) -> float | None:
-    """Top-1 over the images whose class the run knows (label -1: unknown); None if there are none.
-
-    Arg-max (first of tied maxima), as the agreement figures use: int8 outputs tie often."""
-    known = labels >= 0
-    return float(np.mean(probs.argmax(1)[known] == labels[known])) if known.any() else None
 
 
 def check(path, fmt: Format, pixels: np.ndarray, labels: np.ndarray, keras_probs: np.ndarray,
@@ -32,13 +25,12 @@ def check(path, fmt: Format, pixels: np.ndarray, labels: np.ndarray, keras_probs
         warnings.simplefilter("ignore")
         clf = Classifier.load(path)
     probs = clf.scores(pixels)
-    k_top, e_top = keras_probs.argmax(1), probs.argmax(1)
     result = {
         "n": int(len(pixels)),
-        "agreement": float(np.mean(k_top == e_top)),
+        "agreement": metrics.agreement(probs, keras_probs),
         "max_abs_diff": float(np.abs(keras_probs - probs).max()),
-        "top1_keras": top1(keras_probs, labels),
-        "top1_export": top1(probs, labels),
+        "top1_keras": metrics.top1_known(keras_probs, labels),
+        "top1_export": metrics.top1_known(probs, labels),
         "input_dtype": str(clf.input_dtype),
     }
     floor = fmt.min_agreement if min_agreement is None or not fmt.quantized else min_agreement

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import metrics
 from ..errors import MissingDependencyError, ModelError
 from ..train.models import get_model, leaf_layers
-from .parity import top1
 
 
 @dataclass(frozen=True)
@@ -78,9 +78,9 @@ def convert_qat(ctx) -> bytes:
     # QAT retrains: the int8 file is checked against the fine-tuned model (fake-quantized, as
     # trained), and its agreement with the model before fine-tuning is recorded beside.
     ctx.reference = np.load(job / "parity_probs.npy")
-    result["top1_fine_tuned"] = top1(ctx.reference, labels)
-    result["top1_before"] = top1(probs, labels)
-    result["agreement_fine_tuned_vs_before"] = float(np.mean(ctx.reference.argmax(1) == probs.argmax(1)))
+    result["top1_fine_tuned"] = metrics.top1_known(ctx.reference, labels)
+    result["top1_before"] = metrics.top1_known(probs, labels)
+    result["agreement_fine_tuned_vs_before"] = metrics.agreement(ctx.reference, probs)
     ctx.details["qat"] = result
     return (job / "model.tflite").read_bytes()
 

@@ -37,6 +37,7 @@ def run(spec: dict, say) -> dict:
     import tf_keras
     import tensorflow_model_optimization as tfmot
 
+    from .. import metrics
     from ..errors import ModelError
     from ..imagesets import list_stratified, load_images
     from ..train.models import get_model, leaf_layers, use_keras
@@ -75,7 +76,7 @@ def run(spec: dict, say) -> dict:
     calibration = np.load(job / "calibration.npy")
     _init_ranges(qmodel, model, calibration[:64], tf_keras)
     start = qmodel.predict(ref_pixels, verbose=0)
-    start_agreement = float(np.mean(start.argmax(1) == ref_probs.argmax(1)))
+    start_agreement = metrics.agreement(start, ref_probs)
     say(f"  QAT: before fine-tuning, the fake-quantized model agrees with float on {start_agreement:.0%} "
         f"of {len(start)} reference images")
     qmodel.compile(tf_keras.optimizers.Adam(spec["learning_rate"]),

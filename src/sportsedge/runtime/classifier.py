@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import ModelError, UsageError, first_line
 from ..formats import family_of
+from ..metrics import ranked
 from .backends import BACKENDS, sniff_family
 from .metadata import ModelMetadata, read_sidecar, sidecar_path
 from .preprocess import PREPROCESSING_VERSION, ImageSource, load_pixels
@@ -126,9 +127,7 @@ class Classifier:
         return [self._rank(row, top_k) for row in self.scores(batch)]
 
     def _rank(self, row: np.ndarray, top_k: int) -> list[Prediction]:
-        k = max(1, min(int(top_k), row.shape[0]))
-        top = np.argpartition(-row, k - 1)[:k]
-        top = top[np.argsort(-row[top], kind="stable")]
+        top = ranked(row, max(1, min(int(top_k), row.shape[0])))
         return [Prediction(self.labels[i], int(i), float(row[i])) for i in top]
 
     def __repr__(self) -> str:

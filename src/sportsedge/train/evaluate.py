@@ -35,7 +35,7 @@ def evaluate_model(model, run_dir: Path, ds: Dataset, split: str, rec: RunRecord
     probs, labels, paths = predict_split(model, ds, split, rec.input_size, limit_per_class=limit_per_class)
     out = Path(run_dir) / f"eval-{split}"
     summary = metrics.summary(probs, labels)
-    pred = probs.argmax(axis=1)
+    pred = metrics.predicted(probs)
     cm = metrics.confusion_matrix(pred, labels, len(ds.classes))
     rows = metrics.per_class(cm, ds.classes)
     fileio.write_json(out / "metrics.json", {**summary, "split": split, "data": str(ds.root)})
