@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import MissingDependencyError, SportsedgeError, first_line
-from .imagesets import SPLITS, class_dirs
-from .runtime.preprocess import MAX_PIXELS, is_image_file
+from .imagesets import SPLITS, class_dirs, image_files
+from .runtime.preprocess import MAX_PIXELS
 
 KAGGLE_DATASET = "gpiosenka/sports-classification"
 
@@ -63,9 +63,9 @@ def check_dataset(root: str | Path, decode: bool = True) -> CheckReport:
                                                       f"extra {extra[:5]}" if extra else "") if x))
         rep.counts[split] = {}
         for name in found:
-            files = sorted(p for p in (root / split / name).rglob("*") if p.is_file())
-            images = [p for p in files if is_image_file(p)]
-            other += len(files) - len(images)
+            listing = image_files(root / split / name)
+            images = listing.images
+            other += listing.other
             rep.counts[split][name] = len(images)
             if not images:
                 rep.errors.append(f"{root / split / name}: no images")

@@ -1,10 +1,19 @@
-"""Sets of real images, stratified over class folders and reproducible: int8 calibration,
-parity checks and benchmark inputs (TF-free). Never random noise: activation ranges calibrated
-on noise do not match real photos."""
+"""Folders of images and sets drawn from them (TF-free).
+
+The one folder scanner: every command that lists images (training splits, calibration, parity,
+benchmark data, `data check`, `predict` on a folder) goes through :func:`image_files` and
+:func:`scan_classes`, with one rule: names starting with "." (``.ipynb_checkpoints``,
+``.DS_Store``, ``.git``) are never classes or images, at any depth.
+
+Sets drawn from them are stratified over class folders and reproducible: int8 calibration,
+parity checks and benchmark inputs. Never random noise: activation ranges calibrated on noise
+do not match real photos.
+"""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,9 +26,37 @@ log = logging.getLogger("sportsedge.images")
 SPLITS = ("train", "valid", "test")  # the Kaggle layout's split folders
 
 
+def _hidden(name: str) -> bool:
+    return name.startswith(".")
+
+
+@dataclass(frozen=True)
+class Listing:
+    images: tuple[Path, ...]  # image files, sorted by path
+    other: int  # files that are not images (by extension), hidden ones not counted
+
+
+def image_files(folder: Path, recursive: bool = True) -> Listing:
+    """The image files in ``folder`` (below it too when ``recursive``), hidden entries skipped."""
+    images, other = [], 0
+    for p in sorted(folder.rglob("*") if recursive else folder.iterdir()):
+        if any(_hidden(part) for part in p.relative_to(folder).parts) or not p.is_file():
+            continue
+        if is_image_file(p):
+            images.append(p)
+        else:
+            other += 1
+    return Listing(tuple(images), other)
+
+
 def class_dirs(folder: Path) -> list[str]:
     """Sorted class-folder names of a split folder (hidden folders are not classes)."""
-    return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    return sorted(p.name for p in folder.iterdir() if p.is_dir() and not _hidden(p.name))
+
+
+def scan_classes(folder: Path) -> dict[str, Listing]:
+    """Class-folder name -> its images (recursive), in sorted class order."""
+    return {name: image_files(folder / name) for name in class_dirs(folder)}
 
 
 def list_stratified(folder: str | Path, count: int, seed: int = 0) -> list[Path]:
@@ -27,9 +64,8 @@ def list_stratified(folder: str | Path, count: int, seed: int = 0) -> list[Path]
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(folder, "calibration folder not found")
-    groups = [sorted(p for p in d.rglob("*") if p.is_file() and is_image_file(p))
-              for d in sorted(folder.iterdir()) if d.is_dir()]
-    groups = [g for g in groups if g] or [sorted(p for p in folder.iterdir() if p.is_file() and is_image_file(p))]
+    groups = [list(listing.images) for listing in scan_classes(folder).values()]
+    groups = [g for g in groups if g] or [list(image_files(folder, recursive=False).images)]
     if not any(groups):
         raise InputError(folder, "no images to calibrate or check with")
     rng = np.random.default_rng(seed)

@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from .. import metrics
 from ..errors import InputError
-from ..runtime.preprocess import is_image_file
+from ..imagesets import scan_classes
 
 
-def scan_split(folder) -> tuple[list[str], list[str]]:
+def labelled_images(folder) -> tuple[list[str], list[str]]:
     """(image paths, class-folder names) of a split folder with one subfolder per class."""
-    from pathlib import Path
-
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(folder, "data folder not found (expected a split folder with one folder per class)")
     paths, names = [], []
-    for d in sorted(p for p in folder.iterdir() if p.is_dir()):
-        for f in sorted(p for p in d.rglob("*") if p.is_file() and is_image_file(p)):
-            paths.append(str(f))
-            names.append(d.name)
+    for name, listing in scan_classes(folder).items():
+        paths += [str(f) for f in listing.images]
+        names += [name] * len(listing.images)
     if not paths:
         raise InputError(folder, "no images in class subfolders")
     return paths, names

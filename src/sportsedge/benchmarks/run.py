@@ -15,7 +15,7 @@ from ..errors import InputError, MissingDependencyError, UsageError
 from ..formats import FORMATS
 from ..imagesets import load_images
 from ..runtime import Classifier
-from .accuracy import compare, label_indices, scan_split, score
+from .accuracy import compare, label_indices, labelled_images, score
 from .timing import measure, measure_in_child
 
 MODEL_EXTS = {f.ext for f in FORMATS.values()}
@@ -103,7 +103,7 @@ def bench(inputs, data, out, threads=(1, 2), runs: int = 300, warmup: int = 20, 
 
     out = Path(out)
     paths = discover(inputs)
-    image_paths, names = scan_split(data)
+    image_paths, names = labelled_images(data)
     arts, probs, pixel_cache = [], [], {}
     for n, path in enumerate(paths, 1):
         clf = _load(path)

@@ -9,7 +9,7 @@ from typing import Iterator
 
 from ..errors import InputError
 from .classifier import Classifier
-from .preprocess import is_image_file
+from ..imagesets import image_files
 
 
 def expand_paths(paths: list[str]) -> Iterator[Path | InputError]:
@@ -17,7 +17,7 @@ def expand_paths(paths: list[str]) -> Iterator[Path | InputError]:
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and is_image_file(p))
+            found = image_files(path).images
             if not found:
                 yield InputError(path, "no image files in this folder")
             yield from found

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError, UsageError
-from ..imagesets import SPLITS, class_dirs
-from ..runtime.preprocess import is_image_file, load_pixels
+from ..imagesets import SPLITS, class_dirs, image_files
+from ..runtime.preprocess import load_pixels
 
 log = logging.getLogger("sportsedge.data")
 
@@ -62,15 +62,15 @@ class Dataset:
 
 
 def scan_split(folder: Path, classes: tuple[str, ...]) -> Split:
+    """A split folder whose class folders are exactly ``classes``; each must hold images."""
     paths, labels, skipped = [], [], 0
     for idx, name in enumerate(classes):
-        files = sorted(p for p in (folder / name).rglob("*") if p.is_file())
-        images = [p for p in files if is_image_file(p)]
-        skipped += len(files) - len(images)
-        if not images:
+        listing = image_files(folder / name)
+        skipped += listing.other
+        if not listing.images:
             raise InputError(folder / name, "class folder has no images")
-        paths += [str(p) for p in images]
-        labels += [idx] * len(images)
+        paths += [str(p) for p in listing.images]
+        labels += [idx] * len(listing.images)
     return Split(folder.name, tuple(paths), tuple(labels), skipped)
 
 
