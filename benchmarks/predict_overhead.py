@@ -47,14 +47,14 @@ def main() -> int:
     args = ap.parse_args()
 
     from sportsedge.runtime import Classifier
-    from sportsedge.runtime.backends import _litert_interpreter_class
+    from sportsedge.runtime.backends import litert_interpreter_class
 
     with tempfile.TemporaryDirectory() as tmp:
         path = args.model or build_mobilenet_tflite(Path(tmp))
         with warnings.catch_warnings():  # the built model has no labels: irrelevant here
             warnings.simplefilter("ignore")
             clf = Classifier.load(path, threads=args.threads)
-        interp = _litert_interpreter_class()(model_path=str(path), num_threads=args.threads)
+        interp = litert_interpreter_class()(model_path=str(path), num_threads=args.threads)
         interp.allocate_tensors()
         inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
         pixels = np.random.default_rng(0).integers(0, 256, (*clf.input_size, 3), dtype=np.uint8)

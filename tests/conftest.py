@@ -182,9 +182,10 @@ def tiny_run(tmp_path_factory, colour_dataset, tiny_registered):
 
 @pytest.fixture(scope="session")
 def exported(tmp_path_factory, tiny_run):
+    from sportsedge.export.config import ExportConfig
     from sportsedge.export.run import export, parse_formats
 
     out = tmp_path_factory.mktemp("exported")
     messages = []
-    manifest = export([tiny_run], parse_formats("all"), out, calibration_size=30, say=messages.append)
+    manifest = export([tiny_run], parse_formats("all"), out, ExportConfig(calibration_size=30), say=messages.append)
     return out, manifest, messages

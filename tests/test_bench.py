@@ -118,11 +118,12 @@ def test_without_matplotlib_results_are_still_written(exported, colour_dataset, 
 
 
 def test_keras_baseline_row(exported, tiny_run, colour_dataset, tmp_path):
+    from sportsedge.benchmarks.config import BenchConfig
     from sportsedge.benchmarks.run import bench
 
     out_dir, _, _ = exported
-    rows = bench([out_dir / "tiny-onnx-fp32.onnx"], colour_dataset / "test", tmp_path, threads=(1,), runs=5,
-                 warmup=1, e2e_runs=2, keras_runs=[tiny_run], say=lambda m: None)
+    rows = bench([out_dir / "tiny-onnx-fp32.onnx"], colour_dataset / "test", tmp_path,
+                 BenchConfig(threads=(1,), runs=5, warmup=1, e2e_runs=2), keras_runs=[tiny_run], say=lambda m: None)
     keras_row, onnx_row = rows[0], rows[1]
     assert keras_row["format"] == "keras-fp32" and keras_row["path"].endswith("model.keras")
     assert keras_row["top1"] == onnx_row["top1"] and keras_row["agreement_vs_fp32"] == 1.0

@@ -107,3 +107,15 @@ def test_python_dash_m(labelled_models, images):
                            str(images / "red.png"), "--top-k", "1"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "1. red" in proc.stdout
+
+
+def test_internal_error_exits_3_in_one_line(capsys, monkeypatch):
+    import sportsedge.runtime.predict_cli as predict_cli
+
+    def bug(args):
+        raise KeyError("oops")
+
+    monkeypatch.setattr(predict_cli, "run", bug)
+    code, out, err = _run(capsys, "predict", "m.tflite", "x.jpg")
+    assert code == 3 and out == ""
+    assert err.count("\n") == 1 and err.startswith("internal error: KeyError") and "SPORTSEDGE_DEBUG" in err

@@ -60,15 +60,18 @@ def test_artifacts_load_without_tensorflow_and_carry_labels(exported):
 
 
 def test_rerun_skips_unchanged_and_force_redoes(exported, tiny_run):
+    from sportsedge.export.config import ExportConfig
     from sportsedge.export.run import export, parse_formats
 
     out, manifest, _ = exported
     messages = []
-    again = export([tiny_run], parse_formats("tflite-fp32,onnx-fp32"), out, calibration_size=30, say=messages.append)
+    again = export([tiny_run], parse_formats("tflite-fp32,onnx-fp32"), out, ExportConfig(calibration_size=30),
+                   say=messages.append)
     assert all("unchanged, skipped" in m for m in messages) and len(messages) == 2
     assert again["artifacts"] == manifest["artifacts"]
     messages.clear()
-    export([tiny_run], parse_formats("tflite-fp32"), out, calibration_size=30, force=True, say=messages.append)
+    export([tiny_run], parse_formats("tflite-fp32"), out, ExportConfig(calibration_size=30, force=True),
+           say=messages.append)
     assert any("converting" in m for m in messages)
 
 
@@ -87,6 +90,7 @@ def test_unknown_format_one_line():
 
 
 def test_corrupt_calibration_folder(tmp_path, tiny_run):
+    from sportsedge.export.config import ExportConfig
     from sportsedge.export.run import export, parse_formats
 
     bad = tmp_path / "calib"
@@ -94,9 +98,10 @@ def test_corrupt_calibration_folder(tmp_path, tiny_run):
     for i in range(3):
         (bad / "red" / f"{i}.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     with pytest.raises(InputError, match="none of the 3 calibration images could be read"):
-        export([tiny_run], parse_formats("tflite-int8"), tmp_path / "out", calibration=bad, say=lambda m: None)
+        export([tiny_run], parse_formats("tflite-int8"), tmp_path / "out", ExportConfig(calibration=bad),
+               say=lambda m: None)
     with pytest.raises(InputError, match="calibration folder not found"):
-        export([tiny_run], parse_formats("onnx-int8"), tmp_path / "out", calibration=tmp_path / "nope",
+        export([tiny_run], parse_formats("onnx-int8"), tmp_path / "out", ExportConfig(calibration=tmp_path / "nope"),
                say=lambda m: None)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 import re
 
 import numpy as np
@@ -11,13 +12,17 @@ import pytest
 
 @pytest.fixture(scope="session")
 def pipeline_out(tmp_path_factory, colour_dataset, tiny_registered):
-    from sportsedge.pipeline.run import PipelineConfig, run_pipeline
+    from sportsedge.benchmarks.config import BenchConfig
+    from sportsedge.export.config import ExportConfig
+    from sportsedge.pipeline.config import PipelineConfig
+    from sportsedge.pipeline.run import run_pipeline
 
     out = tmp_path_factory.mktemp("pipeline")
     messages = []
     cfg = PipelineConfig(data=str(colour_dataset), out=str(out), models=(tiny_registered,),
-                         formats="tflite-fp32,tflite-int8,onnx-fp32", threads=(1,), epochs=3,
-                         calibration_size=20, parity_size=9, runs=20, warmup=2)
+                         formats="tflite-fp32,tflite-int8,onnx-fp32", epochs=3,
+                         export=ExportConfig(calibration_size=20, parity_size=9),
+                         bench=BenchConfig(threads=(1,), runs=20, warmup=2))
     run_pipeline(cfg, say=messages.append)
     return out, cfg, messages
 
@@ -68,21 +73,22 @@ def test_rerun_skips_every_stage(pipeline_out):
 def test_changed_settings_redo_the_stage(pipeline_out, tmp_path):
     import shutil
 
-    from sportsedge.pipeline.run import PipelineConfig, run_pipeline
+    from sportsedge.pipeline.config import PipelineConfig
+    from sportsedge.pipeline.run import run_pipeline
 
     out, cfg, _ = pipeline_out
     copy = tmp_path / "copy"
     shutil.copytree(out, copy)
     messages = []
-    run_pipeline(PipelineConfig(**{**cfg.__dict__, "out": str(copy), "epochs": 2, "threads": (1,)}),
-                 say=messages.append)
+    run_pipeline(replace(cfg, out=str(copy), epochs=2), say=messages.append)
     assert "== train tiny" in messages
     assert len(json.loads((copy / "runs/tiny/history.json").read_text())["loss"]) == 2
 
 
 def test_unknown_model_fails_before_work(tmp_path, colour_dataset):
     from sportsedge.errors import UsageError
-    from sportsedge.pipeline.run import PipelineConfig, run_pipeline
+    from sportsedge.pipeline.config import PipelineConfig
+    from sportsedge.pipeline.run import run_pipeline
 
     with pytest.raises(UsageError, match="unknown model 'resnet'"):
         run_pipeline(PipelineConfig(data=str(colour_dataset), out=str(tmp_path / "o"), models=("resnet",)))
@@ -107,7 +113,8 @@ def test_missing_imagenet_weights_fail_before_any_training(tmp_path, colour_data
     import keras
 
     from sportsedge.errors import UsageError
-    from sportsedge.pipeline.run import PipelineConfig, run_pipeline
+    from sportsedge.pipeline.config import PipelineConfig
+    from sportsedge.pipeline.run import run_pipeline
 
     def offline(*args, weights=None, **kwargs):
         raise Exception("URL fetch failure on https://storage.googleapis.com/...: None -- [Errno -2] "

@@ -15,13 +15,14 @@ from sportsedge.errors import MissingDependencyError, UsageError
 def qat_export(tmp_path_factory, tiny_run):
     import keras  # noqa: F401  (the main process has Keras 3 loaded before the worker runs)
 
-    from sportsedge.export.qat import QatConfig
+    from sportsedge.export.config import ExportConfig, QatConfig
     from sportsedge.export.run import export, parse_formats
 
     out = tmp_path_factory.mktemp("qat")
     messages = []
-    manifest = export([tiny_run], parse_formats("tflite-int8", qat=True), out, calibration_size=30,
-                      say=messages.append, qat=QatConfig(epochs=2, learning_rate=1e-3, batch_size=4))
+    qat = QatConfig(epochs=2, learning_rate=1e-3, batch_size=4)
+    manifest = export([tiny_run], parse_formats("tflite-int8", qat=True), out,
+                      ExportConfig(calibration_size=30, qat=qat), say=messages.append)
     return out, manifest, messages
 
 
@@ -59,15 +60,16 @@ def test_main_process_keras_untouched_by_qat(qat_export):
 
 
 def test_qat_settings_in_fingerprint_and_not_in_all(qat_export, tiny_run):
-    from sportsedge.export.qat import QatConfig
+    from sportsedge.export.config import ExportConfig, QatConfig
     from sportsedge.export.run import export, parse_formats
 
     assert "tflite-int8-qat" not in [f.name for f in parse_formats("all")]
     out, manifest, _ = qat_export
     assert manifest["artifacts"]["tiny-tflite-int8-qat.tflite"]["settings"]["qat"]["epochs"] == 2
     messages = []
-    export([tiny_run], parse_formats("tflite-int8-qat"), out, calibration_size=30, say=messages.append,
-           qat=QatConfig(epochs=2, learning_rate=1e-3, batch_size=4))
+    export([tiny_run], parse_formats("tflite-int8-qat"), out,
+           ExportConfig(calibration_size=30, qat=QatConfig(epochs=2, learning_rate=1e-3, batch_size=4)),
+           say=messages.append)
     assert messages == ["[1/1] tiny-tflite-int8-qat.tflite: unchanged, skipped"]
 
 
@@ -86,12 +88,12 @@ def test_missing_qat_extra_names_it(monkeypatch):
 @pytest.fixture(scope="session")
 def remedy_export(tmp_path_factory, tiny_run):
     """max_drop below zero can never be met: every remedy and step runs, the best is kept."""
-    from sportsedge.export.remedies import AccuracyConfig
+    from sportsedge.export.config import AccuracyConfig, ExportConfig
     from sportsedge.export.run import export, parse_formats
 
     out = tmp_path_factory.mktemp("remedies")
-    manifest = export([tiny_run], parse_formats("tflite-int8"), out, calibration_size=4, say=lambda m: None,
-                      accuracy=AccuracyConfig(max_drop=-1.0))
+    manifest = export([tiny_run], parse_formats("tflite-int8"), out,
+                      ExportConfig(calibration_size=4, accuracy=AccuracyConfig(max_drop=-1.0)), say=lambda m: None)
     return out, manifest
 
 
@@ -131,19 +133,20 @@ def test_int16_remedy_runs_16_bit_activations(remedy_export):
 
 def test_first_remedy_meeting_the_bound_is_kept(tiny_run, tmp_path, monkeypatch):
     from sportsedge.export import remedies
+    from sportsedge.export.config import AccuracyConfig, ExportConfig
     from sportsedge.export.run import export, parse_formats
 
     drops = iter([5.0, 3.0, 0.5])  # post-training, calibration x4, fallback top 1
     seen = []
 
     def fake_measure(ctx, data, label):
-        seen.append(label)
+        seen.append(label or remedies.PLAIN)
         return {"drop": next(drops), "agreement": 0.9, "top1": 0.9, "input_dtype": "uint8", "size_bytes": len(data),
                 "check_seconds": 0.0, "status": "passed"}
 
     monkeypatch.setattr(remedies, "_measure", fake_measure)
-    manifest = export([tiny_run], parse_formats("tflite-int8"), tmp_path, calibration_size=4, say=lambda m: None,
-                      accuracy=remedies.AccuracyConfig(max_drop=1.0))
+    manifest = export([tiny_run], parse_formats("tflite-int8"), tmp_path,
+                      ExportConfig(calibration_size=4, accuracy=AccuracyConfig(max_drop=1.0)), say=lambda m: None)
     acc = manifest["artifacts"]["tiny-tflite-int8.tflite"]["accuracy"]
     assert seen == ["post-training", "calibration x4", "fallback top 1"]  # int16 never tried
     assert acc["kept"] == "fallback top 1" and "met" not in acc
@@ -152,6 +155,7 @@ def test_first_remedy_meeting_the_bound_is_kept(tiny_run, tmp_path, monkeypatch)
 def test_failed_parity_triggers_remedies_even_without_accuracy_loss(tiny_run, tmp_path, monkeypatch):
     """A model at chance loses no accuracy, but int8 that disagrees with it must not pass silently."""
     from sportsedge.export import remedies
+    from sportsedge.export.config import AccuracyConfig, ExportConfig
     from sportsedge.export.run import export, parse_formats
 
     results = iter([("FAILED", 0.1), ("FAILED", 0.2), ("passed", 0.97)])
@@ -162,26 +166,27 @@ def test_failed_parity_triggers_remedies_even_without_accuracy_loss(tiny_run, tm
                 "check_seconds": 0.0, "status": status}
 
     monkeypatch.setattr(remedies, "_measure", fake_measure)
-    manifest = export([tiny_run], parse_formats("tflite-int8"), tmp_path, calibration_size=4, say=lambda m: None,
-                      accuracy=remedies.AccuracyConfig(max_drop=1.0, remedies=("calibration", "int16")))
+    accuracy = AccuracyConfig(max_drop=1.0, remedies=("calibration", "int16"))
+    manifest = export([tiny_run], parse_formats("tflite-int8"), tmp_path,
+                      ExportConfig(calibration_size=4, accuracy=accuracy), say=lambda m: None)
     acc = manifest["artifacts"]["tiny-tflite-int8.tflite"]["accuracy"]
     assert [a["label"] for a in acc["attempts"]] == ["calibration x4", "int16 activations"]
     assert acc["kept"] == "int16 activations"
 
 
 def test_no_remedy_when_post_training_is_within_bound(tiny_run, tmp_path):
-    from sportsedge.export.remedies import AccuracyConfig
+    from sportsedge.export.config import AccuracyConfig, ExportConfig
     from sportsedge.export.run import export, parse_formats
 
-    manifest = export([tiny_run], parse_formats("tflite-int8"), tmp_path, calibration_size=30, say=lambda m: None,
-                      accuracy=AccuracyConfig(max_drop=100.0))
+    manifest = export([tiny_run], parse_formats("tflite-int8"), tmp_path,
+                      ExportConfig(calibration_size=30, accuracy=AccuracyConfig(max_drop=100.0)), say=lambda m: None)
     acc = manifest["artifacts"]["tiny-tflite-int8.tflite"]["accuracy"]
     assert acc["kept"] == "post-training" and acc["attempts"] == []
     assert not (tmp_path / "attempts").exists()
 
 
 def test_unknown_remedy_is_one_line():
-    from sportsedge.export.remedies import parse_remedies
+    from sportsedge.export.config import parse_remedies
 
     assert parse_remedies("none") == () and parse_remedies("int16,calibration") == ("int16", "calibration")
     with pytest.raises(UsageError, match="unknown remedy 'bogus'"):

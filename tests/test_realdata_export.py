@@ -12,6 +12,7 @@ pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 def test_mobilenet_v2_int8_on_real_images(shared_data, keras_home, tmp_path):
     from ai_edge_litert.interpreter import Interpreter
 
+    from sportsedge.export.config import ExportConfig
     from sportsedge.export.run import export, parse_formats
     from sportsedge.runtime import Classifier
     from sportsedge.train.config import TrainConfig
@@ -20,8 +21,8 @@ def test_mobilenet_v2_int8_on_real_images(shared_data, keras_home, tmp_path):
     run = train(TrainConfig(model="mobilenet_v2", data=str(shared_data), out=str(tmp_path / "run"),
                             weights="imagenet", epochs=5, limit_per_class=10), say=lambda m: None)
     out = tmp_path / "exports"
-    manifest = export([run], parse_formats("tflite-fp32,tflite-int8"), out, calibration_size=100,
-                      parity_size=100, say=lambda m: None)
+    manifest = export([run], parse_formats("tflite-fp32,tflite-int8"), out,
+                      ExportConfig(calibration_size=100, parity_size=100), say=lambda m: None)
     fp32 = manifest["artifacts"]["mobilenet_v2-tflite-fp32.tflite"]
     int8 = manifest["artifacts"]["mobilenet_v2-tflite-int8.tflite"]
     assert fp32["status"] == "passed" and fp32["parity"]["agreement"] == 1.0

@@ -1,8 +1,9 @@
 """`sportsedge` command line: parses arguments and calls library functions in-process.
 
-Only argparse is imported here; each subcommand's handler is named as "module:function" and
-imported when that subcommand runs, so `sportsedge --help` stays instant and `predict` never
-pulls in TensorFlow.
+Only argparse and the light settings modules (dataclasses and name tables, no numpy) are imported
+here; each subcommand's handler is named as "module:function" and imported when that subcommand
+runs, so `sportsedge --help` stays instant and `predict` never pulls in TensorFlow. Defaults and
+choices are read from the settings dataclasses and tables, never typed here.
 """
 
 from __future__ import annotations
@@ -14,8 +15,15 @@ import sys
 import warnings
 
 from . import __version__
+from .benchmarks.config import BenchConfig
+from .export.config import REMEDIES, AccuracyConfig, ExportConfig, QatConfig
+from .formats import FORMATS
+from .pipeline.config import PipelineConfig
+from .train.config import STRATEGIES, TrainConfig
+from .train.models import MODELS
 
-EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
+# Exit statuses (README, "Commands"): 130 is Ctrl-C.
+EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
 
 def _positive_int(text: str) -> int:
@@ -44,12 +52,10 @@ def _add_predict(sub) -> None:
 
 
 def _add_train(sub) -> None:
-    # Model names are listed here without importing the registry (it is light, but keep --help instant).
     p = sub.add_parser("train", help="train a model on a dataset folder (needs the train extra)",
                        description="Train a registered model on a dataset in the Kaggle layout "
                        "(train/, valid/, optional test/) and write a run folder.")
-    p.add_argument("--model", required=True,
-                   help="cnn, cnn_v1, efficientnet_b0, mobilenet_v2 or mobilenet_v2_linear")
+    p.add_argument("--model", required=True, metavar="NAME", help=f"one of: {', '.join(MODELS)}")
     p.add_argument("--data", required=True, help="dataset folder with train/ and valid/ (and test/)")
     p.add_argument("--out", required=True, help="run folder to create")
     p.add_argument("--weights", default=None, help="imagenet, none, auto (imagenet if already on disk) or a "
@@ -63,11 +69,12 @@ def _add_train(sub) -> None:
                    "the rest augmented); 0 = off (default: the recipe's; 1 for mobilenet_v2)")
     p.add_argument("--early-stopping", type=int, default=None, metavar="PATIENCE",
                    help="patience on val_loss; 0 = off (default: the recipe's)")
-    p.add_argument("--label-smoothing", type=float, default=0.0,
-                   help="label smoothing of the loss (default 0, the seed's); 0.1 measured +0.9 points for mobilenet_v2")
-    p.add_argument("--strategy", default="default", choices=("default", "mirrored", "multi-worker"),
-                   help="tf.distribute strategy: mirrored = all local GPUs, multi-worker = TF_CONFIG")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--label-smoothing", type=float, default=TrainConfig.label_smoothing,
+                   help=f"label smoothing of the loss (default {TrainConfig.label_smoothing:g}, the seed's); 0.1 "
+                   "measured +0.9 points for mobilenet_v2")
+    p.add_argument("--strategy", default=TrainConfig.strategy, choices=tuple(STRATEGIES),
+                   help="tf.distribute strategy: " + "; ".join(f"{k} = {h}" for k, (_, h) in STRATEGIES.items()))
+    p.add_argument("--seed", type=int, default=TrainConfig.seed, help=f"random seed (default {TrainConfig.seed})")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     p.add_argument("--jit-compile", action="store_true", help="XLA-compile training steps (slower on CPU here)")
     p.add_argument("--limit-per-class", type=_positive_int, default=None, help="use at most N images per class")
@@ -86,23 +93,30 @@ def _add_evaluate(sub) -> None:
 
 
 def _export_options(p) -> None:
-    p.add_argument("--formats", default="all", help="all, or a comma list of: tflite-fp32, tflite-fp16, "
-                   "tflite-dynamic, tflite-int8, onnx-fp32, onnx-int8, tflite-int8-qat (default all: every "
-                   "post-training format)")
-    p.add_argument("--calibration-size", type=_positive_int, default=300, help="calibration images (default 300)")
-    p.add_argument("--parity-size", type=_positive_int, default=200, help="valid/ images for the parity check (default 200)")
-    a = p.add_argument_group("accuracy-aware int8 (tflite-int8)")
-    a.add_argument("--max-drop", type=float, default=1.0, help="top-1 points int8 may lose against Keras on the "
-                   "parity set before remedies are tried (default 1.0)")
-    a.add_argument("--remedies", default="calibration,fallback,int16", help="remedies to try, in order: "
-                   "calibration (4x the images), fallback (most sensitive ops kept float), int16 (16-bit "
-                   "activations); or none (default calibration,fallback,int16)")
+    e, a = ExportConfig, AccuracyConfig
+    post = ", ".join(f.name for f in FORMATS.values() if f.in_all)
+    opt_in = ", ".join(f.name for f in FORMATS.values() if not f.in_all)
+    p.add_argument("--formats", default=PipelineConfig.formats, help=f"all, or a comma list of: {post}, {opt_in} "
+                   f"(default {PipelineConfig.formats}: every post-training format, i.e. all but {opt_in})")
+    p.add_argument("--calibration-size", type=_positive_int, default=e.calibration_size,
+                   help=f"calibration images (default {e.calibration_size})")
+    p.add_argument("--parity-size", type=_positive_int, default=e.parity_size,
+                   help=f"valid/ images for the parity check (default {e.parity_size})")
+    g = p.add_argument_group("accuracy-aware int8 (tflite-int8)")
+    g.add_argument("--max-drop", type=float, default=a.max_drop, help="top-1 points int8 may lose against Keras on "
+                   f"the parity set before remedies are tried (default {a.max_drop:g})")
+    g.add_argument("--remedies", default=",".join(a.remedies), help="remedies to try, in order: "
+                   + "; ".join(f"{r.name} ({r.help})" for r in REMEDIES.values())
+                   + f"; or none (default {','.join(a.remedies)}; calibration_factor {a.calibration_factor})")
 
 
 def _bench_options(p) -> None:
-    p.add_argument("--threads", default="1,2", help="comma list of thread counts to sweep (default 1,2)")
-    p.add_argument("--runs", type=_positive_int, default=300, help="timed inferences per artifact and thread count")
-    p.add_argument("--warmup", type=int, default=20, help="untimed inferences first (default 20)")
+    b = BenchConfig
+    threads = ",".join(map(str, b.threads))
+    p.add_argument("--threads", default=threads, help=f"comma list of thread counts to sweep (default {threads})")
+    p.add_argument("--runs", type=_positive_int, default=b.runs,
+                   help=f"timed inferences per artifact and thread count (default {b.runs})")
+    p.add_argument("--warmup", type=int, default=b.warmup, help=f"untimed inferences first (default {b.warmup})")
 
 
 def _add_export(sub) -> None:
@@ -115,15 +129,17 @@ def _add_export(sub) -> None:
     _export_options(p)
     p.add_argument("--calibration", default=None, help="folder of real images for int8 calibration "
                    "(class subfolders or flat; default: the run's train/ split)")
-    p.add_argument("--min-agreement", type=float, default=None,
+    p.add_argument("--min-agreement", type=float, default=ExportConfig.min_agreement,
                    help="fail quantized formats whose top-1 agreement with Keras is below this (default: the table's)")
     p.add_argument("--force", action="store_true", help="redo artifacts even when nothing changed")
     q = p.add_argument_group("quantization-aware training (needs the qat extra)")
     q.add_argument("--qat", action="store_true", help="also export tflite-int8-qat: fine-tune with fake "
                    "quantization (tensorflow-model-optimization, in a separate process), then full int8")
-    q.add_argument("--qat-epochs", type=_positive_int, default=2, help="QAT fine-tuning epochs (default 2)")
-    q.add_argument("--qat-learning-rate", type=float, default=1e-5, help="QAT Adam learning rate (default 1e-5)")
-    q.add_argument("--qat-train-size", type=_positive_int, default=None,
+    q.add_argument("--qat-epochs", type=_positive_int, default=QatConfig.epochs,
+                   help=f"QAT fine-tuning epochs (default {QatConfig.epochs})")
+    q.add_argument("--qat-learning-rate", type=float, default=QatConfig.learning_rate,
+                   help=f"QAT Adam learning rate (default {QatConfig.learning_rate:g})")
+    q.add_argument("--qat-train-size", type=_positive_int, default=QatConfig.train_size,
                    help="train/ images used for QAT, stratified (default: all)")
     p.set_defaults(handler="sportsedge.export.commands:export_cmd")
 
@@ -161,7 +177,8 @@ def _add_pipeline(sub) -> None:
                        "Re-running on the same OUT skips finished stages.")
     p.add_argument("--data", required=True, help="dataset folder with train/, valid/ and optionally test/")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--models", default="cnn,efficientnet_b0,mobilenet_v2", help="comma list of models")
+    models = ",".join(PipelineConfig.models)
+    p.add_argument("--models", default=models, help=f"comma list of: {', '.join(MODELS)} (default {models})")
     _export_options(p)
     _bench_options(p)
     p.add_argument("--weights", default=None, help="imagenet, none, auto (imagenet if on disk) or a file, for every model (default: each model's)")
@@ -169,7 +186,7 @@ def _add_pipeline(sub) -> None:
     p.add_argument("--batch-size", type=_positive_int, default=None, help="default: each recipe's")
     p.add_argument("--cache-features", type=int, default=None, metavar="VIEWS", help="default: each recipe's")
     p.add_argument("--limit-per-class", type=_positive_int, default=None, help="train on at most N images per class")
-    p.add_argument("--seed", type=int, default=0, help="training seed")
+    p.add_argument("--seed", type=int, default=PipelineConfig.seed, help=f"training seed (default {PipelineConfig.seed})")
     p.set_defaults(handler="sportsedge.pipeline.commands:pipeline_cmd")
 
 
@@ -231,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("SPORTSEDGE_DEBUG"):
             raise
         print(f"internal error: {type(err).__name__}: {err} (set SPORTSEDGE_DEBUG=1 for a traceback)", file=sys.stderr)
-        return EXIT_USAGE
+        return EXIT_INTERNAL
     finally:
         warnings.showwarning = saved_showwarning
 

@@ -11,6 +11,27 @@ from pathlib import Path
 from typing import Iterator
 
 
+def _umask_by_setting() -> int:
+    mask = os.umask(0o022)  # the only portable way to read it is to set it: never while threads run
+    os.umask(mask)
+    return mask
+
+
+_IMPORT_UMASK = _umask_by_setting()  # at import: one thread; used where /proc is not there
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it (Linux: /proc/self/status), so it is thread-safe."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return _IMPORT_UMASK
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it is renamed over ``path``."""
@@ -22,9 +43,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     os.close(fd)
     tmp = Path(tmp)
     # mkstemp makes 0600 files; outputs should get the permissions a plain open() would.
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
+    os.chmod(tmp, 0o666 & ~current_umask())
     try:
         yield tmp
         os.replace(tmp, path)

@@ -7,7 +7,21 @@ only when that format is asked for.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
+
+
+class Status(str, Enum):
+    """A parity check's verdict on an artifact, as the manifest stores it."""
+
+    PASSED = "passed"  # within the format's tolerances
+    WARNING = "warning"  # top-1 agreement below the format's warn level: usable, worth a look
+    FAILED = "FAILED"  # outside the tolerances: left out of benchmarks, export exits 1
+
+    def __str__(self) -> str:
+        return self.value
+
+    __format__ = str.__format__
 
 
 @dataclass(frozen=True)
@@ -24,6 +38,10 @@ class Format:
     description: str  # one line for `--help` and reports
     in_all: bool = True  # part of `--formats all`; False for opt-in formats that train (QAT)
     options: tuple[str, ...] = ()  # export option groups that shape this format (in its fingerprint)
+
+    def artifact_name(self, model: str) -> str:
+        """The exported file's name: <model>-<format><ext>."""
+        return f"{model}-{self.name}{self.ext}"
 
 
 FORMATS: dict[str, Format] = {

@@ -59,6 +59,12 @@ def scan_classes(folder: Path) -> dict[str, Listing]:
     return {name: image_files(folder / name) for name in class_dirs(folder)}
 
 
+def label_index(names, labels) -> np.ndarray:
+    """The position of each class name in ``labels`` (a model's output order); -1 where it has none."""
+    index = {name: i for i, name in enumerate(labels)}
+    return np.array([index.get(n, -1) for n in names], dtype=np.int64)
+
+
 def list_stratified(folder: str | Path, count: int, seed: int = 0) -> list[Path]:
     """Up to ``count`` image paths, round-robin across class subfolders (or from a flat folder)."""
     folder = Path(folder)

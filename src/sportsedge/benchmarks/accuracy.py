@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import metrics
 from ..errors import InputError
-from ..imagesets import scan_classes
+from ..imagesets import label_index, scan_classes
 
 
 def labelled_images(folder) -> tuple[list[str], list[str]]:
@@ -26,12 +26,13 @@ def labelled_images(folder) -> tuple[list[str], list[str]]:
 
 
 def label_indices(names: list[str], labels: tuple[str, ...], model_path) -> np.ndarray:
-    index = {name: i for i, name in enumerate(labels)}
-    unknown = sorted(set(names) - set(index))
+    """Class indices of the images' folder names in the model's labels; every name must be known."""
+    y = label_index(names, labels)
+    unknown = sorted({n for n, i in zip(names, y) if i < 0})
     if unknown:
         hint = " (pass one split folder, e.g. DATA/test, not the dataset root)" if set(unknown) <= {"train", "valid", "test"} else ""
         raise InputError(model_path, f"the data has classes the model does not know: {', '.join(unknown[:5])}{hint}")
-    return np.array([index[n] for n in names])
+    return y
 
 
 def score(probs: np.ndarray, y: np.ndarray) -> dict:

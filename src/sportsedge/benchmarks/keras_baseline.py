@@ -11,33 +11,32 @@ from pathlib import Path
 
 import numpy as np
 
-from .timing import time_calls
+from .timing import TimingJob, time_calls
 
 
-def measure_keras(run_dir: str, threads: int, timing_px: np.ndarray, image_paths: list[str], all_px: np.ndarray,
-                  runs: int, warmup: int, e2e_runs: int) -> dict:
-    """Runs in the child: load the run's model.keras, time it, and score all pixels (for accuracy)."""
+def measure_keras(job: TimingJob) -> dict:
+    """Runs in the child: load the run's model.keras, time it, and score ``job.score_pixels`` (for accuracy)."""
     from ..runtime.preprocess import load_pixels
     from ..train import require_tensorflow
 
     tf = require_tensorflow()
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_intra_op_parallelism_threads(job.threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
     import keras
 
     t0 = time.perf_counter_ns()
-    model = keras.models.load_model(Path(run_dir) / "model.keras", compile=False)
+    model = keras.models.load_model(Path(job.path) / "model.keras", compile=False)
     call = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
-    call(tf.constant(timing_px[:1].astype(np.float32)))  # trace once: part of loading
+    call(tf.constant(job.pixels[:1].astype(np.float32)))  # trace once: part of loading
     load_ns = time.perf_counter_ns() - t0
-    inputs = [tf.constant(p[None].astype(np.float32)) for p in timing_px]
-    size = tuple(int(v) for v in timing_px.shape[1:3])
+    inputs = [tf.constant(p[None].astype(np.float32)) for p in job.pixels]
+    size = tuple(int(v) for v in job.pixels.shape[1:3])
 
     def e2e(path):
         return call(tf.constant(load_pixels(path, size)[None].astype(np.float32))).numpy()
 
-    row = time_calls(lambda x: call(x).numpy(), inputs, e2e, image_paths, load_ns, runs, warmup, e2e_runs)
-    return {**row, "probs": model.predict(all_px.astype(np.float32), batch_size=32, verbose=0)}
+    row = time_calls(job, lambda x: call(x).numpy(), inputs, e2e, load_ns)
+    return {**row, "probs": model.predict(job.score_pixels.astype(np.float32), batch_size=32, verbose=0)}
 
 
 def run_info(run_dir: str | Path) -> dict:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import fileio
-from ..errors import MissingDependencyError
+from ..figures import pyplot, save_png
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 
@@ -22,14 +21,9 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
 
 
 def pareto_plot(rows: list[dict], path: Path) -> None:
-    try:
-        import matplotlib
+    plt = pyplot("pareto.png")
+    from matplotlib.ticker import FormatStrFormatter
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        from matplotlib.ticker import FormatStrFormatter
-    except ImportError:
-        raise MissingDependencyError("matplotlib", None, "needed for pareto.png") from None
     # One point per artifact: its best thread count.
     best: dict[str, dict] = {}
     for r in rows:
@@ -58,6 +52,4 @@ def pareto_plot(rows: list[dict], path: Path) -> None:
     ax.set_title("Latency vs accuracy (marker area ~ file size)")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    with fileio.atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    save_png(fig, path, dpi=110)

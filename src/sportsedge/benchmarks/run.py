@@ -12,13 +12,15 @@ import numpy as np
 
 from ..envinfo import environment
 from ..errors import InputError, MissingDependencyError, UsageError
-from ..formats import FORMATS
+from ..formats import FORMATS, Status
 from ..imagesets import load_images
 from ..runtime import Classifier
 from .accuracy import compare, label_indices, labelled_images, score
-from .timing import measure, measure_in_child
+from .config import BenchConfig
+from .timing import TimingJob, measure, measure_in_child
 
 MODEL_EXTS = {f.ext for f in FORMATS.values()}
+REFERENCE_FORMATS = ("tflite-fp32", "onnx-fp32")  # a model's agreement reference: the first of these present
 
 
 def discover(inputs: list[str | Path]) -> list[Path]:
@@ -30,7 +32,7 @@ def discover(inputs: list[str | Path]) -> list[Path]:
             manifest = p / "manifest.json"
             if manifest.is_file():
                 arts = json.loads(manifest.read_text())["artifacts"]
-                found += [p / name for name, e in arts.items() if e.get("status") != "FAILED"]
+                found += [p / name for name, e in arts.items() if e.get("status") != Status.FAILED]
             else:
                 found += sorted(f for f in p.iterdir() if f.suffix in MODEL_EXTS)
         elif p.is_file():
@@ -48,13 +50,11 @@ def _load(path: Path) -> Classifier:
         return Classifier.load(path)
 
 
-def _reference(rows: list[dict]) -> dict[str, int]:
-    """Per model: the row index of its float32 artifact (TFLite preferred)."""
-    ref = {}
-    for fmt in ("onnx-fp32", "tflite-fp32"):
-        for i, r in enumerate(rows):
-            if r["format"] == fmt:
-                ref[r["model"]] = i
+def reference_rows(rows: list[dict]) -> dict[str, int]:
+    """Per model: the row index of its float32 reference artifact (REFERENCE_FORMATS order)."""
+    ref: dict[str, int] = {}
+    for fmt in reversed(REFERENCE_FORMATS):  # later formats are overwritten by preferred ones
+        ref.update({r["model"]: i for i, r in enumerate(rows) if r["format"] == fmt})
     return ref
 
 
@@ -67,13 +67,15 @@ def _pixels_for(cache: dict, size, image_paths, names, data, say):
     return cache[size]
 
 
-def _timing_set(pixels: np.ndarray, paths: list[str], count: int) -> tuple[np.ndarray, list[str]]:
-    """``count`` preprocessed images spread over the split, and the first ``count`` files for e2e."""
-    step = max(1, len(pixels) // count)
-    return pixels[::step][:count], paths[:count]
+def _job(path: str, threads: int, pixels: np.ndarray, paths: list[str], cfg: BenchConfig, **extra) -> TimingJob:
+    """A timing job: ``cfg.timing_images`` preprocessed images spread over the split, and the
+    first as many files for the end-to-end timings."""
+    step = max(1, len(pixels) // cfg.timing_images)
+    return TimingJob(path, threads, pixels[::step][:cfg.timing_images], tuple(paths[:cfg.timing_images]), cfg.runs,
+                     cfg.warmup, cfg.e2e_runs, **extra)
 
 
-def _keras_rows(keras_runs, threads, pixel_cache, image_paths, names, data, runs, warmup, timing_images, e2e_runs,
+def _keras_rows(keras_runs, cfg: BenchConfig, pixel_cache, image_paths, names, data,
                 say) -> list[tuple[dict, np.ndarray, np.ndarray, tuple]]:
     """Baseline rows for Keras models, one per run and thread count, measured in child processes."""
     from .keras_baseline import measure_keras, run_info
@@ -83,10 +85,8 @@ def _keras_rows(keras_runs, threads, pixel_cache, image_paths, names, data, runs
         info = run_info(run_dir)
         pixels, kept_names, kept_paths = _pixels_for(pixel_cache, info["input_size"], image_paths, names, data, say)
         y = label_indices(kept_names, info["labels"], run_dir)
-        timing_px, timing_paths = _timing_set(pixels, kept_paths, timing_images)
-        for t in threads:
-            res = measure_in_child(measure_keras, str(run_dir), t, timing_px, timing_paths, pixels, runs, warmup,
-                                   e2e_runs)
+        for t in cfg.threads:
+            res = measure_in_child(measure_keras, _job(str(run_dir), t, pixels, kept_paths, cfg, score_pixels=pixels))
             probs = res.pop("probs")
             row = {"model": info["model"], "format": "keras-fp32", "path": str(Path(run_dir) / "model.keras"),
                    "size_bytes": (Path(run_dir) / "model.keras").stat().st_size, **score(probs, y), "threads": t, **res}
@@ -96,8 +96,7 @@ def _keras_rows(keras_runs, threads, pixel_cache, image_paths, names, data, runs
     return out
 
 
-def bench(inputs, data, out, threads=(1, 2), runs: int = 300, warmup: int = 20, timing_images: int = 16,
-          e2e_runs: int = 50, keras_runs=(), say=print) -> list[dict]:
+def bench(inputs, data, out, config: BenchConfig = BenchConfig(), keras_runs=(), say=print) -> list[dict]:
     from .plot import pareto_plot
     from .report import recommendation, write
 
@@ -116,29 +115,27 @@ def bench(inputs, data, out, threads=(1, 2), runs: int = 300, warmup: int = 20, 
         arts.append((row, clf.input_size, y, clf.labels))
         probs.append(p)
         say(f"[{n}/{len(paths)}] accuracy {path.name}: top-1 {100 * row['top1']:.1f}%")
-    reference = _reference([a[0] for a in arts])
+    reference = reference_rows([a[0] for a in arts])
     for model, i in reference.items():
         for j, (row, _, y, labels) in enumerate(arts):
             if row["model"] == model and len(probs[j]) == len(probs[i]):
                 row.update(compare(probs[j], probs[i], y, labels))
-    rows, total, k = [], len(arts) * len(threads), 0
+    rows, total, k = [], len(arts) * len(config.threads), 0
     for row, size, _, _ in arts:
         pixels, _, kept_paths = pixel_cache[size]
-        timing_px, timing_paths = _timing_set(pixels, kept_paths, timing_images)
-        for t in threads:
+        for t in config.threads:
             k += 1
-            timing = measure_in_child(measure, row["path"], t, timing_px, timing_paths, runs, warmup, e2e_runs)
+            timing = measure_in_child(measure, _job(row["path"], t, pixels, kept_paths, config))
             rows.append({**row, "threads": t, **timing})
             say(f"[{k}/{total}] timing {Path(row['path']).name} threads {t}: p50 {timing['latency_ms_p50']:.2f} ms, "
                 f"p99 {timing['latency_ms_p99']:.2f} ms, peak RSS {timing['peak_rss_mb']:.0f} MB")
-    baseline = _keras_rows(keras_runs, threads, pixel_cache, image_paths, names, data, runs, warmup, timing_images,
-                           e2e_runs, say)
+    baseline = _keras_rows(keras_runs, config, pixel_cache, image_paths, names, data, say)
     for row, p, y, labels in baseline:
         i = reference.get(row["model"])
         if i is not None and len(probs[i]) == len(p):
             row.update(compare(p, probs[i], y, labels))
     rows = [b[0] for b in baseline] + rows  # the baseline first, in thread order
-    meta = {"data": str(data), "runs": runs, "warmup": warmup, "threads": list(threads),
+    meta = {"data": str(data), "runs": config.runs, "warmup": config.warmup, "threads": list(config.threads),
             "command": " ".join(sys.argv), "environment": environment()}
     out.mkdir(parents=True, exist_ok=True)
     write(out, rows, meta)

@@ -12,8 +12,23 @@ import resource
 import sys
 import time
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
+
+
+@dataclass(frozen=True)
+class TimingJob:
+    """What one child process measures (pickled across the process boundary)."""
+
+    path: str  # the model file; for the Keras baseline, the run folder
+    threads: int  # inference threads
+    pixels: np.ndarray  # preprocessed uint8 images (N, H, W, 3) the timed inferences cycle through
+    image_paths: tuple[str, ...]  # image files for the end-to-end timings
+    runs: int  # timed inferences
+    warmup: int  # untimed inferences first
+    e2e_runs: int  # end-to-end timings from a file
+    score_pixels: np.ndarray | None = None  # Keras baseline: also return its outputs on these
 
 
 def percentiles(ns: list[int]) -> dict:
@@ -36,25 +51,23 @@ def _peak_rss_mb() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB elsewhere
 
 
-def measure(path: str, threads: int, pixels: np.ndarray, image_paths: list[str], runs: int, warmup: int,
-            e2e_runs: int) -> dict:
+def measure(job: TimingJob) -> dict:
     """Runs in the child: load, time inference on preprocessed inputs, then end-to-end from files."""
     from ..runtime import Classifier
 
     t0 = time.perf_counter_ns()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        clf = Classifier.load(path, threads=threads)
+        clf = Classifier.load(job.path, threads=job.threads)
     load_ns = time.perf_counter_ns() - t0
     # Inputs converted to the model's dtype up front: the loop times inference alone.
-    inputs = [clf.to_input(p[None]) for p in pixels]
-    return time_calls(clf.infer, inputs, lambda p: clf.predict(p, top_k=5), image_paths, load_ns, runs, warmup,
-                      e2e_runs)
+    inputs = [clf.to_input(p[None]) for p in job.pixels]
+    return time_calls(job, clf.infer, inputs, lambda p: clf.predict(p, top_k=5), load_ns)
 
 
-def time_calls(infer, inputs: list, e2e, image_paths: list[str], load_ns: int, runs: int, warmup: int,
-               e2e_runs: int) -> dict:
-    """The timing fields of a row: ``infer`` on prepared inputs, ``e2e`` on image files."""
+def time_calls(job: TimingJob, infer, inputs: list, e2e, load_ns: int) -> dict:
+    """The timing fields of a row: ``infer`` on prepared inputs, ``e2e`` on the job's image files."""
+    runs, warmup, e2e_runs, image_paths = job.runs, job.warmup, job.e2e_runs, job.image_paths
     n_in, clock = len(inputs), time.perf_counter_ns
     for i in range(warmup):
         infer(inputs[i % n_in])
@@ -80,11 +93,11 @@ def time_calls(infer, inputs: list, e2e, image_paths: list[str], load_ns: int, r
     }
 
 
-def measure_in_child(fn, *args) -> dict:
-    """fn(*args) (measure, or another module-level function) in a fresh spawned interpreter."""
+def measure_in_child(fn, job: TimingJob) -> dict:
+    """fn(job) (measure, or another module-level function) in a fresh spawned interpreter."""
     pool = multiprocessing.get_context("spawn").Pool(1, maxtasksperchild=1)
     try:
-        return pool.apply(fn, args)
+        return pool.apply(fn, (job,))
     finally:  # wait for the child to exit, so its teardown cannot overlap the next measurement
         pool.close()
         pool.join()

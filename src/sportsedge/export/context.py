@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..train.config import RunRecord
-from ..imagesets import full_range, list_stratified, load_images
+from ..imagesets import full_range, label_index, list_stratified, load_images
 
 
 class ExportContext:
@@ -30,12 +30,8 @@ class ExportContext:
         self.work = Path(self._tmp.name)
         self.qat, self.accuracy = qat, accuracy  # QatConfig, AccuracyConfig (format options)
         self.attempts_dir, self.log_path = attempts_dir, log_path
-        self.details: dict = {}  # what a converter did beyond the bytes, for the manifest entry
-        self.cache: dict = {}  # converters' shared intermediate results
-        self.reference = None  # parity reference probabilities when a converter retrained the model
         self.min_agreement = min_agreement  # --min-agreement: overrides the table's int8 parity floor
         self._checked: dict = {}  # parity results by (model sha256, format, against Keras?)
-        self.tell = lambda msg: None  # progress lines to the user's terminal while output is captured
 
     def close(self) -> None:
         self._tmp.cleanup()
@@ -65,8 +61,7 @@ class ExportContext:
         """(pixels, labels, Keras probabilities) for the held-back parity images from valid/."""
         paths = list_stratified(self.parity_dir, self.parity_size, self.seed + 1)
         pixels, kept = load_images(paths, self.input_size, "parity")
-        index = {name: i for i, name in enumerate(self.labels)}
-        labels = np.array([index.get(p.relative_to(self.parity_dir).parts[0], -1) for p in kept])
+        labels = label_index([p.relative_to(self.parity_dir).parts[0] for p in kept], self.labels)
         probs = self.model.predict(pixels.astype(np.float32), batch_size=32, verbose=0)
         return pixels, labels, probs
 
@@ -82,6 +77,14 @@ class ExportContext:
             self._checked[key] = check(path, fmt, pixels, labels, probs if reference is None else reference,
                                        self.labels, self.min_agreement)
         return dict(self._checked[key])
+
+    @functools.cached_property
+    def calibrated_float(self) -> bytes:
+        """The float TFLite model with calibration statistics recorded, not applied: the
+        per-op-set quantizations of the fallback remedy all start from it."""
+        from .tflite import calibrated_float
+
+        return calibrated_float(self)
 
     @functools.cached_property
     def onnx_fp32(self) -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import MissingDependencyError
+from .converted import Converted
 
 OPSET = 17  # tf2onnx fails on all three models from opset 19 on (measured)
 
@@ -21,11 +22,11 @@ def keras_to_onnx(model, input_size) -> bytes:
     return proto.SerializeToString()
 
 
-def convert_fp32(ctx) -> bytes:
-    return ctx.onnx_fp32.read_bytes()
+def convert_fp32(ctx, tell) -> Converted:
+    return Converted(ctx.onnx_fp32.read_bytes())
 
 
-def convert_int8(ctx) -> bytes:
+def convert_int8(ctx, tell) -> Converted:
     """Static QDQ: per-channel QInt8 weights, QUInt8 activations (s8 activations made
     EfficientNet 3x slower than float here), calibrated on the same images as TFLite int8."""
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
@@ -50,4 +51,4 @@ def convert_int8(ctx) -> bytes:
     quant_pre_process(str(ctx.onnx_fp32), str(pre))
     quantize_static(str(pre), str(out), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
                     activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
-    return out.read_bytes()
+    return Converted(out.read_bytes())

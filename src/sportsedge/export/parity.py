@@ -12,10 +12,8 @@ import warnings
 import numpy as np
 
 from .. import metrics
-from ..formats import Format
+from ..formats import Format, Status
 from ..runtime import Classifier
-
-PASSED, WARNING, FAILED = "passed", "warning", "FAILED"
 
 
 def check(path, fmt: Format, pixels: np.ndarray, labels: np.ndarray, keras_probs: np.ndarray,
@@ -42,10 +40,10 @@ def check(path, fmt: Format, pixels: np.ndarray, labels: np.ndarray, keras_probs
     if fmt.max_abs_diff is not None and result["max_abs_diff"] > fmt.max_abs_diff:
         problems.append(f"max |diff| {result['max_abs_diff']:.2e} > {fmt.max_abs_diff:.0e}")
     if problems:
-        result["status"], result["message"] = FAILED, "; ".join(problems)
+        result["status"], result["message"] = Status.FAILED, "; ".join(problems)
     elif result["agreement"] < fmt.warn_agreement:
-        result["status"] = WARNING
+        result["status"] = Status.WARNING
         result["message"] = f"top-1 agreement {result['agreement']:.3f} < {fmt.warn_agreement:.3f}"
     else:
-        result["status"], result["message"] = PASSED, ""
+        result["status"], result["message"] = Status.PASSED, ""
     return result

@@ -12,7 +12,7 @@ import importlib.util
 import json
 import multiprocessing
 import queue
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -20,15 +20,9 @@ import numpy as np
 from .. import metrics
 from ..errors import MissingDependencyError, ModelError
 from ..train.models import get_model, leaf_layers
-
-
-@dataclass(frozen=True)
-class QatConfig:
-    epochs: int = 2  # fine-tuning epochs with fake quantization (--qat-epochs)
-    learning_rate: float = 1e-5  # Adam's; small, the float model is already trained (--qat-learning-rate)
-    batch_size: int = 32  # images per step
-    train_size: int | None = None  # train/ images used, stratified; None = all (--qat-train-size)
-
+from .config import QatConfig
+from .converted import Converted
+from .qat_worker import Message, MessageKind
 
 QAT_MODULES = ("tensorflow_model_optimization", "tf_keras")
 REFERENCE_IMAGES = 16  # parity images the worker's rebuild and fake-quant model are checked on
@@ -54,7 +48,7 @@ def write_weights(model, path: Path) -> list[dict]:
     return layers
 
 
-def convert_qat(ctx) -> bytes:
+def convert_qat(ctx, tell) -> Converted:
     require_qat()
     cfg: QatConfig = ctx.qat
     job = ctx.work / "qat"
@@ -74,15 +68,14 @@ def convert_qat(ctx) -> bytes:
         "seed": ctx.seed, "layers": layers, "job": str(job), "log": str(ctx.log_path), **asdict(cfg),
     }
     (job / "spec.json").write_text(json.dumps(spec))
-    result = _run_worker(spec, ctx.tell)
+    result = _run_worker(spec, tell)
     # QAT retrains: the int8 file is checked against the fine-tuned model (fake-quantized, as
     # trained), and its agreement with the model before fine-tuning is recorded beside.
-    ctx.reference = np.load(job / "parity_probs.npy")
-    result["top1_fine_tuned"] = metrics.top1_known(ctx.reference, labels)
+    reference = np.load(job / "parity_probs.npy")
+    result["top1_fine_tuned"] = metrics.top1_known(reference, labels)
     result["top1_before"] = metrics.top1_known(probs, labels)
-    result["agreement_fine_tuned_vs_before"] = metrics.agreement(ctx.reference, probs)
-    ctx.details["qat"] = result
-    return (job / "model.tflite").read_bytes()
+    result["agreement_fine_tuned_vs_before"] = metrics.agreement(reference, probs)
+    return Converted((job / "model.tflite").read_bytes(), {"qat": result}, reference)
 
 
 def _run_worker(spec: dict, tell) -> dict:
@@ -95,17 +88,17 @@ def _run_worker(spec: dict, tell) -> dict:
     try:
         while True:
             try:
-                kind, payload = messages.get(timeout=1.0)
+                msg: Message = messages.get(timeout=1.0)
             except queue.Empty:
                 if not proc.is_alive():
                     raise ModelError(None, f"QAT worker exited with code {proc.exitcode} (details in {spec['log']})")
                 continue
-            if kind == "say":
-                tell(payload)
-            elif kind == "error":
-                raise ModelError(None, f"QAT fine-tuning failed: {payload} (details in {spec['log']})")
+            if msg.kind is MessageKind.SAY:
+                tell(msg.text)
+            elif msg.kind is MessageKind.ERROR:
+                raise ModelError(None, f"QAT fine-tuning failed: {msg.text} (details in {spec['log']})")
             else:
-                return payload
+                return msg.result
     finally:
         proc.join(timeout=30)
         if proc.is_alive():

@@ -10,6 +10,23 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class MessageKind(Enum):
+    SAY = "say"  # a progress line for the user
+    ERROR = "error"  # the worker failed; text is one line
+    DONE = "done"  # the worker finished; result holds its figures
+
+
+@dataclass(frozen=True)
+class Message:
+    """What the worker sends its parent through the queue."""
+
+    kind: MessageKind
+    text: str = ""  # SAY, ERROR
+    result: dict = field(default_factory=dict)  # DONE
 
 
 def main(spec: dict, messages) -> None:
@@ -18,14 +35,15 @@ def main(spec: dict, messages) -> None:
     log = os.open(spec["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT)
     os.dup2(log, 1), os.dup2(log, 2)  # converter and TensorFlow chatter: export.log
     try:
-        messages.put(("done", run(spec, lambda m: messages.put(("say", m)))))
+        result = run(spec, lambda m: messages.put(Message(MessageKind.SAY, m)))
+        messages.put(Message(MessageKind.DONE, result=result))
     except BaseException as err:  # noqa: BLE001 - every failure goes back as one line
         from ..errors import first_line
 
         import traceback
 
         traceback.print_exc()
-        messages.put(("error", f"{type(err).__name__}: {first_line(err)}"))
+        messages.put(Message(MessageKind.ERROR, f"{type(err).__name__}: {first_line(err)}"))
 
 
 def run(spec: dict, say) -> dict:
@@ -39,7 +57,7 @@ def run(spec: dict, say) -> dict:
 
     from .. import metrics
     from ..errors import ModelError
-    from ..imagesets import list_stratified, load_images
+    from ..imagesets import label_index, list_stratified, load_images
     from ..train.models import get_model, leaf_layers, use_keras
     from .tflite import int8_settings
 
@@ -85,8 +103,7 @@ def run(spec: dict, say) -> dict:
     train = Path(spec["train_dir"])
     paths = list_stratified(train, spec["train_size"] or 10**9, spec["seed"])
     pixels, kept = load_images(paths, tuple(spec["input_size"]), "QAT training")
-    index = {name: i for i, name in enumerate(spec["labels"])}
-    labels = np.array([index.get(p.relative_to(train).parts[0], -1) for p in kept])
+    labels = label_index([p.relative_to(train).parts[0] for p in kept], spec["labels"])
     pixels, labels = pixels[labels >= 0], labels[labels >= 0]
     if not len(pixels):
         raise ModelError(train, "no training images in the run's class folders")

@@ -3,7 +3,7 @@ against the Keras model on the parity set, or fails the parity check, try remedi
 keep the first that meets the bound and passes (else the best one), recording every attempt in
 the manifest.
 
-Remedies (one table, name -> function):
+Remedies (one table, ``config.REMEDIES``, name -> generator of candidates):
 - ``calibration``: calibrate on ``calibration_factor`` times as many real images;
 - ``fallback``: keep the most sensitive ops in float. Sensitivity per op is measured with
   TensorFlow's QuantizationDebugger on calibration images (RMSE of each op's int8 output against
@@ -18,27 +18,28 @@ import csv
 import io
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from .. import fileio
-from ..errors import UsageError
-from ..formats import FORMATS
+from ..formats import FORMATS, Status
 from ..imagesets import full_range, list_stratified, load_images
-from .parity import FAILED
-from .tflite import _converter, calibrated, convert_int8, representative
+from .config import REMEDIES, AccuracyConfig
+from .converted import Converted
+from .tflite import calibrated, converter, int8_bytes, representative
 
 FALLBACK_STEPS = (1, 3, 10, 30)  # ops kept float, tried in turn
 SENSITIVITY_IMAGES = 32  # calibration images the per-op sensitivity is measured on
+PLAIN = "post-training"  # the manifest's name for plain post-training int8 (no remedy)
 
 
 @dataclass(frozen=True)
-class AccuracyConfig:
-    max_drop: float | None = 1.0  # top-1 points int8 may lose vs Keras on the parity set; None = no remedies
-    remedies: tuple[str, ...] = ("calibration", "fallback", "int16")  # tried in this order (--remedies)
-    calibration_factor: int = 4  # the calibration remedy uses this many times --calibration-size images
+class Candidate:
+    label: str  # e.g. "fallback top 3": names the attempt in the manifest and its file
+    data: bytes  # the model file
+    details: dict = field(default_factory=dict)  # what the remedy changed, for the manifest
 
 
 def drop_points(parity: dict) -> float:
@@ -48,22 +49,22 @@ def drop_points(parity: dict) -> float:
     return 100.0 * (parity["top1_keras"] - parity["top1_export"])
 
 
-def _more_calibration(ctx, acc: AccuracyConfig) -> list[tuple[str, bytes, dict]]:
+def more_calibration(ctx, acc: AccuracyConfig, tell):
     n = ctx.calibration_size * acc.calibration_factor
     paths = list_stratified(ctx.calibration_dir, n, ctx.seed)
     if len(paths) <= len(ctx.calibration):
-        ctx.tell(f"  calibration: no more than the {len(ctx.calibration)} images already used, skipped")
-        return []
+        tell(f"  calibration: no more than the {len(ctx.calibration)} images already used, skipped")
+        return
     pixels, _ = load_images(paths, ctx.input_size, "calibration")
-    return [(f"calibration x{acc.calibration_factor}", convert_int8(ctx, full_range(pixels)),
-             {"calibration_images": int(len(pixels))})]
+    yield Candidate(f"calibration x{acc.calibration_factor}", int8_bytes(ctx, full_range(pixels)),
+                    {"calibration_images": int(len(pixels))})
 
 
 def op_sensitivity(ctx) -> list[tuple[str, str, float]]:
     """(tensor name, op, RMSE in quantization steps) per quantized op, most sensitive first."""
     import tensorflow as tf
 
-    _, conv = _converter(ctx)
+    _, conv = converter(ctx)
     calibrated(conv, ctx.calibration)
     debug_set = representative(ctx.calibration[:SENSITIVITY_IMAGES])
     with warnings.catch_warnings():  # the debugger runs TF's own (deprecated) interpreter
@@ -85,105 +86,88 @@ def _selective(ctx, denylisted: list[str]) -> bytes:
     import tensorflow as tf
     from tensorflow.lite.python import convert  # the quantizer QuantizationDebugger itself calls
 
-    model = ctx.cache.get("calibrated")
-    if model is None:
-        _, conv = _converter(ctx)
-        calibrated(conv, ctx.calibration)
-        conv.experimental_mlir_quantizer = True
-        conv._experimental_calibrate_only = True  # calibrated float model: quantized below, once per op set
-        model = ctx.cache["calibrated"] = conv.convert()
-    return convert.mlir_quantize(model, input_data_type=tf.uint8, output_data_type=tf.uint8,
+    return convert.mlir_quantize(ctx.calibrated_float, input_data_type=tf.uint8, output_data_type=tf.uint8,
                                  denylisted_nodes=denylisted)
 
 
-def _float_fallback(ctx, acc: AccuracyConfig):
+def float_fallback(ctx, acc: AccuracyConfig, tell):
     ranked = op_sensitivity(ctx)
-    ctx.tell("  most sensitive ops: " + ", ".join(f"{op} {err:.1f}" for _, op, err in ranked[:5]))
+    tell("  most sensitive ops: " + ", ".join(f"{op} {err:.1f}" for _, op, err in ranked[:5]))
     for k in FALLBACK_STEPS:
         if k > len(ranked):
             break
         chosen = ranked[:k]
-        yield (f"fallback top {k}", _selective(ctx, [name for name, _, _ in chosen]),
-               {"float_ops": [{"tensor": n, "op": op, "rmse_steps": round(e, 3)} for n, op, e in chosen]})
+        yield Candidate(f"fallback top {k}", _selective(ctx, [name for name, _, _ in chosen]),
+                        {"float_ops": [{"tensor": n, "op": op, "rmse_steps": round(e, 3)} for n, op, e in chosen]})
 
 
-def _int16(ctx, acc: AccuracyConfig):
+def int16(ctx, acc: AccuracyConfig, tell):
     import tensorflow as tf
 
-    _, conv = _converter(ctx)
+    _, conv = converter(ctx)
     calibrated(conv, ctx.calibration)
     conv.target_spec.supported_ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
-    return [("int16 activations", conv.convert(), {"activations": "int16", "input_dtype": "float32"})]
+    yield Candidate("int16 activations", conv.convert(), {"activations": "int16", "input_dtype": "float32"})
 
 
-# name -> generator of (label, model bytes, details) candidates, cheapest first within a remedy.
-REMEDIES = {"calibration": _more_calibration, "fallback": _float_fallback, "int16": _int16}
+def _remedy(name: str):
+    """A remedy's generator of candidates, cheapest first, from its config.REMEDIES entry."""
+    return globals()[REMEDIES[name].function]
 
 
-def parse_remedies(text: str) -> tuple[str, ...]:
-    if text.strip() == "none":
-        return ()
-    names = tuple(n.strip() for n in text.split(",") if n.strip())
-    unknown = [n for n in names if n not in REMEDIES]
-    if unknown or not names:
-        raise UsageError(f"unknown remedy {', '.join(map(repr, unknown)) or '(none)'}; choose none or from "
-                         f"{', '.join(REMEDIES)}")
-    return names
-
-
-def convert_int8_accurate(ctx) -> bytes:
+def convert_int8_accurate(ctx, tell) -> Converted:
     """`tflite-int8`: post-training full int8, then remedies while it misses the bound: more than
     ``max_drop`` top-1 points lost, or a failed parity check (agreement below the format's floor)."""
     acc: AccuracyConfig = ctx.accuracy
-    plain = convert_int8(ctx)
+    plain = int8_bytes(ctx)
     if acc.max_drop is None or not acc.remedies:
-        return plain
-    first = _measure(ctx, plain, "post-training")
-    record = {"max_drop": acc.max_drop, "post_training": first, "attempts": [], "kept": "post-training"}
-    ctx.details["accuracy"] = record
+        return Converted(plain)
+    first = _measure(ctx, plain, None)
+    record = {"max_drop": acc.max_drop, "post_training": first, "attempts": [], "kept": PLAIN}
     if _meets(first, acc):
-        return plain
-    ctx.tell(f"  int8 loses {first['drop']:.1f} points, agreement {first['agreement']:.3f} ({first['status']}; "
-             f"bound {acc.max_drop:g} points): trying {', '.join(acc.remedies)}")
-    best = ("post-training", plain, first)
+        return Converted(plain, {"accuracy": record})
+    tell(f"  int8 loses {first['drop']:.1f} points, agreement {first['agreement']:.3f} ({first['status']}; "
+         f"bound {acc.max_drop:g} points): trying {', '.join(acc.remedies)}")
+    best = (PLAIN, plain, first)
     for remedy in acc.remedies:
-        for label, data, details in REMEDIES[remedy](ctx, acc):
-            figures = _measure(ctx, data, label)
-            record["attempts"].append({"remedy": remedy, "label": label, **figures, **details})
-            ctx.tell(f"  {label}: drop {figures['drop']:.1f} points, agreement {figures['agreement']:.3f}, "
-                     f"{figures['size_bytes'] / 1e6:.2f} MB")
+        for cand in _remedy(remedy)(ctx, acc, tell):
+            figures = _measure(ctx, cand.data, cand.label)
+            record["attempts"].append({"remedy": remedy, "label": cand.label, **figures, **cand.details})
+            tell(f"  {cand.label}: drop {figures['drop']:.1f} points, agreement {figures['agreement']:.3f}, "
+                 f"{figures['size_bytes'] / 1e6:.2f} MB")
             if _meets(figures, acc):
-                record["kept"] = label
-                return data
+                record["kept"] = cand.label
+                return Converted(cand.data, {"accuracy": record})
             if _rank(figures) < _rank(best[2]):
-                best = (label, data, figures)
+                best = (cand.label, cand.data, figures)
     record["kept"], record["met"] = best[0], False
-    return best[1]
+    return Converted(best[1], {"accuracy": record})
 
 
 def _meets(figures: dict, acc: AccuracyConfig) -> bool:
-    return figures["drop"] <= acc.max_drop and figures["status"] != FAILED
+    return figures["drop"] <= acc.max_drop and figures["status"] != Status.FAILED
 
 
 def _rank(figures: dict) -> tuple:
     """Sort key of the best candidate when none meets the bound: passes parity, then drop, then agreement."""
-    return (figures["status"] == FAILED, figures["drop"], -figures["agreement"])
+    return (figures["status"] == Status.FAILED, figures["drop"], -figures["agreement"])
 
 
-def _measure(ctx, data: bytes, label: str) -> dict:
-    """Drop, agreement and size of a candidate, through the runtime like every parity check."""
+def _measure(ctx, data: bytes, label: str | None) -> dict:
+    """Drop, agreement and size of plain int8 (``label`` None) or a remedy's candidate, through the
+    runtime like every parity check."""
     from ..runtime import ModelMetadata, attach_metadata
 
     t0 = time.monotonic()
-    safe = label.replace(" ", "-")
+    safe = (label or PLAIN).replace(" ", "-")
     path = Path(ctx.work) / f"candidate-{safe}.tflite"
     path.write_bytes(data)
     # Candidates are named by remedy (format "tflite-int8+fallback-top-3"): bench rows tell them apart.
-    fmt = "tflite-int8" if label == "post-training" else f"tflite-int8+{safe}"
+    fmt = "tflite-int8" if label is None else f"tflite-int8+{safe}"
     attach_metadata(path, ModelMetadata(labels=ctx.labels, model_name=ctx.model_name, input_size=ctx.input_size,
-                                        format=fmt, extra={"remedy": label}), sidecar=False)
+                                        format=fmt, extra={"remedy": label or PLAIN}), sidecar=False)
     p = ctx.check(path, data, FORMATS["tflite-int8"])
-    if ctx.attempts_dir is not None and label != "post-training":
+    if ctx.attempts_dir is not None and label is not None:
         # Every candidate is kept for `sportsedge bench`: each remedy's latency cost is measurable.
         ctx.attempts_dir.mkdir(parents=True, exist_ok=True)
         fileio.write_bytes(ctx.attempts_dir / f"{ctx.model_name}-{fmt}.tflite", path.read_bytes())

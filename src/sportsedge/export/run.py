@@ -14,14 +14,13 @@ from pathlib import Path
 
 from .. import __version__, fileio
 from ..errors import UsageError
-from ..formats import FORMATS, Format
+from ..formats import FORMATS, Format, Status
 from ..quiet import native_stderr_to
 from ..runtime import ModelMetadata, attach_metadata, sidecar_path
 from ..runtime.preprocess import PREPROCESSING_VERSION
+from .config import ExportConfig
 from .context import ExportContext
-from .qat import QatConfig
-from .remedies import AccuracyConfig
-from .parity import FAILED
+from .converted import Converted
 
 log = logging.getLogger("sportsedge.export")
 
@@ -46,6 +45,7 @@ def _named_formats(text: str) -> list[Format]:
 
 
 def _converter(fmt: Format):
+    """The format's ``convert(ctx, tell) -> Converted``, imported only when asked for."""
     module, _, func = fmt.converter.partition(":")
     return getattr(importlib.import_module(module), func)
 
@@ -67,42 +67,43 @@ def _captured(log_path: Path):
             handler.close()
 
 
-def export(run_dirs: list[str | Path], formats: list[Format], out: str | Path, calibration=None,
-           calibration_size: int = 300, parity_size: int = 200, force: bool = False,
-           min_agreement: float | None = None, say=print, qat: QatConfig | None = None,
-           accuracy: AccuracyConfig | None = None) -> dict:
+def export(run_dirs: list[str | Path], formats: list[Format], out: str | Path, config: ExportConfig = ExportConfig(),
+           say=print) -> dict:
     """Export; returns the manifest. Entries with status FAILED mean a parity check failed."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     manifest_path = out / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {"artifacts": {}}
-    qat, accuracy = qat or QatConfig(), accuracy or AccuracyConfig()
     # By the table's Format.options; as JSON types, so a manifest read back compares equal.
-    option_settings = json.loads(json.dumps({"qat": asdict(qat), "accuracy": asdict(accuracy)}))
-    contexts = [ExportContext(Path(r), calibration, calibration_size, parity_size, qat=qat, accuracy=accuracy,
-                              attempts_dir=out / "attempts", log_path=out / "export.log", min_agreement=min_agreement)
-                for r in run_dirs]
-    names = [c.model_name for c in contexts]
-    if len(set(names)) != len(names):
-        raise UsageError(f"two runs of the same model ({', '.join(names)}): export them to different --out folders")
-    total, step = len(contexts) * len(formats), 0
-    try:
+    option_settings = json.loads(json.dumps({"qat": asdict(config.qat), "accuracy": asdict(config.accuracy)}))
+    with contextlib.ExitStack() as stack:  # each context owns a temporary folder, removed whatever happens
+        contexts = []
+        for r in run_dirs:
+            contexts.append(ExportContext(Path(r), config.calibration, config.calibration_size, config.parity_size,
+                                          qat=config.qat, accuracy=config.accuracy, attempts_dir=out / "attempts",
+                                          log_path=out / "export.log", min_agreement=config.min_agreement))
+            stack.callback(contexts[-1].close)
+        names = [c.model_name for c in contexts]
+        if len(set(names)) != len(names):
+            raise UsageError(f"two runs of the same model ({', '.join(names)}): export them to different --out folders")
+        total, step = len(contexts) * len(formats), 0
         for ctx in contexts:
             model_sha = fileio.sha256_file(ctx.run_dir / "model.keras")
             for fmt in formats:
                 step += 1
-                name = f"{ctx.model_name}-{fmt.name}{fmt.ext}"
+                name = fmt.artifact_name(ctx.model_name)
                 path = out / name
                 settings = {"model_sha256": model_sha, "format": fmt.name, "calibration": str(ctx.calibration_dir),
-                            "calibration_size": calibration_size, "parity_size": parity_size,
-                            "min_agreement": min_agreement, "preprocessing": PREPROCESSING_VERSION,
+                            "calibration_size": config.calibration_size, "parity_size": config.parity_size,
+                            "min_agreement": config.min_agreement, "preprocessing": PREPROCESSING_VERSION,
                             "sportsedge": __version__, **{k: option_settings[k] for k in fmt.options}}
                 fingerprint = fileio.fingerprint(settings)
                 old = manifest["artifacts"].get(name)
                 # A FAILED artifact is skipped too: the same inputs would fail the same way (--force redoes).
-                if (not force and old and old.get("fingerprint") == fingerprint
+                if (not config.force and old and old.get("fingerprint") == fingerprint
                         and path.is_file() and fileio.sha256_file(path) == old.get("sha256")):
-                    say(f"[{step}/{total}] {name}: unchanged, skipped" + (" (parity FAILED)" if old["status"] == FAILED else ""))
+                    say(f"[{step}/{total}] {name}: unchanged, skipped"
+                        + (" (parity FAILED)" if old["status"] == Status.FAILED else ""))
                     continue
                 say(f"[{step}/{total}] {name}: converting ...")
                 entry = _export_one(ctx, fmt, path)
@@ -115,29 +116,23 @@ def export(run_dirs: list[str | Path], formats: list[Format], out: str | Path, c
                     f"agreement {p['agreement']:.3f}, max|diff| {p['max_abs_diff']:.1e}, "
                     f"top-1 {p['top1_export']:.3f} ({against} {p['top1_keras']:.3f}): {entry['status']}"
                     + (f" -- {p['message']}" if p["message"] else ""))
-    finally:
-        for ctx in contexts:
-            ctx.close()
     return manifest
 
 
 def _export_one(ctx: ExportContext, fmt: Format, path: Path) -> dict:
     t0 = time.monotonic()
-    ctx.details, ctx.reference = {}, None
-    with _captured(ctx.log_path) as terminal:
-        # Converters' own progress (QAT epochs, remedies) must reach the user through the capture.
-        ctx.tell = lambda m: print(m, file=terminal, flush=True)
-        data = _converter(fmt)(ctx)
-        ctx.parity  # Keras' side, computed once per run (its chatter captured too)
     meta = ModelMetadata(labels=ctx.labels, model_name=ctx.model_name, input_size=ctx.input_size,
                          format=fmt.name, source_run=str(ctx.run_dir.resolve()),
                          extra={"calibration": str(ctx.calibration_dir), "sportsedge": __version__})
-    with fileio.atomic_path(path) as tmp:
-        tmp.write_bytes(data)
-        attach_metadata(tmp, meta, sidecar=False)
-        # A converter that retrains (QAT) sets ctx.reference: its own model's outputs on the parity set.
-        parity = ctx.check(tmp, data, fmt, ctx.reference)
+    with _captured(ctx.log_path) as terminal:  # Keras' side of the parity check is captured too
+        # Converters' own progress (QAT epochs, remedies) must reach the user through the capture.
+        converted: Converted = _converter(fmt)(ctx, lambda m: print(m, file=terminal, flush=True))
+        with fileio.atomic_path(path) as tmp:
+            tmp.write_bytes(converted.data)
+            attach_metadata(tmp, meta, sidecar=False)
+            # A converter that retrains (QAT) returns a reference: its own model's outputs on the parity set.
+            parity = ctx.check(tmp, converted.data, fmt, converted.reference)
     fileio.write_json(sidecar_path(path), meta.to_dict())
     return {"path": path.name, "model": ctx.model_name, "format": fmt.name, "size_bytes": os.path.getsize(path),
             "sha256": fileio.sha256_file(path), "parity": parity, "status": parity["status"],
-            "seconds": round(time.monotonic() - t0, 2), "source_run": str(ctx.run_dir), **ctx.details}
+            "seconds": round(time.monotonic() - t0, 2), "source_run": str(ctx.run_dir), **converted.details}

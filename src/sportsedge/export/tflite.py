@@ -2,29 +2,32 @@
 
 from __future__ import annotations
 
+from .converted import Converted
 
-def _converter(ctx):
+
+def converter(ctx):
+    """(tensorflow, a TFLiteConverter of the run's SavedModel) for one conversion."""
     import tensorflow as tf
 
     return tf, tf.lite.TFLiteConverter.from_saved_model(ctx.saved_model)
 
 
-def convert_fp32(ctx) -> bytes:
-    _, conv = _converter(ctx)
-    return conv.convert()
+def convert_fp32(ctx, tell) -> Converted:
+    _, conv = converter(ctx)
+    return Converted(conv.convert())
 
 
-def convert_fp16(ctx) -> bytes:
-    tf, conv = _converter(ctx)
+def convert_fp16(ctx, tell) -> Converted:
+    tf, conv = converter(ctx)
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
     conv.target_spec.supported_types = [tf.float16]
-    return conv.convert()
+    return Converted(conv.convert())
 
 
-def convert_dynamic(ctx) -> bytes:
-    tf, conv = _converter(ctx)
+def convert_dynamic(ctx, tell) -> Converted:
+    tf, conv = converter(ctx)
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    return conv.convert()
+    return Converted(conv.convert())
 
 
 def representative(pixels):
@@ -55,8 +58,17 @@ def int8_settings(conv, pixels) -> None:
     conv.inference_output_type = tf.uint8
 
 
-def convert_int8(ctx, pixels=None) -> bytes:
+def int8_bytes(ctx, pixels=None) -> bytes:
     """Full integer, calibrated on ``pixels`` (default: the context's calibration set)."""
-    _, conv = _converter(ctx)
+    _, conv = converter(ctx)
     int8_settings(conv, ctx.calibration if pixels is None else pixels)
+    return conv.convert()
+
+
+def calibrated_float(ctx) -> bytes:
+    """A float model carrying calibration statistics (not yet quantized); see ExportContext."""
+    _, conv = converter(ctx)
+    calibrated(conv, ctx.calibration)
+    conv.experimental_mlir_quantizer = True
+    conv._experimental_calibrate_only = True  # TF's own switch (no public one): calibrate, do not quantize
     return conv.convert()

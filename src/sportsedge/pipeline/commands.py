@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 from ..progress import say
@@ -11,8 +12,6 @@ from ..train import require_tensorflow
 
 
 def _finish(out: Path) -> int:
-    import json
-
     from ..benchmarks.report import markdown, recommendation
 
     results = json.loads((out / "bench" / "results.json").read_text())
@@ -23,37 +22,42 @@ def _finish(out: Path) -> int:
 
 
 def pipeline_cmd(args) -> int:
-    from ..benchmarks.commands import _threads
-    from ..export.remedies import parse_remedies
-    from .run import PipelineConfig, parse_models, run_pipeline
+    from ..benchmarks.config import BenchConfig, parse_threads
+    from ..export.commands import export_config
+    from .config import PipelineConfig
+    from .run import parse_models, run_pipeline
 
-    parse_remedies(args.remedies)  # a typo fails now, not after training
+    export = export_config(args)  # a remedy typo fails now, not after training
+    bench = BenchConfig(threads=parse_threads(args.threads), runs=args.runs, warmup=args.warmup)
     require_tensorflow()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     cfg = PipelineConfig(data=args.data, out=args.out, models=parse_models(args.models), formats=args.formats,
-                         threads=_threads(args.threads), weights=args.weights, epochs=args.epochs,
-                         batch_size=args.batch_size, cache_features=args.cache_features,
-                         limit_per_class=args.limit_per_class, calibration_size=args.calibration_size,
-                         parity_size=args.parity_size, max_drop=args.max_drop, remedies=args.remedies,
-                         runs=args.runs, warmup=args.warmup, seed=args.seed)
+                         weights=args.weights, epochs=args.epochs, batch_size=args.batch_size,
+                         cache_features=args.cache_features, limit_per_class=args.limit_per_class, seed=args.seed,
+                         export=export, bench=bench)
     return _finish(run_pipeline(cfg, say=say))
 
 
-# The demo's settings: all three models and all formats, sized to finish in minutes on 2 cores.
-# weights=auto: ImageNet weights when Keras already has them on disk, random otherwise (offline).
-DEMO = dict(weights="auto", epochs=8, calibration_size=64, parity_size=48, runs=100, warmup=10)
+def demo_config(data: str, out: str):
+    """The demo's settings: all three models and all formats, sized to finish in minutes on 2 cores.
+    weights=auto: ImageNet weights when Keras already has them on disk, random otherwise (offline)."""
+    from .config import PipelineConfig
+
+    base = PipelineConfig(data=data, out=out)
+    return replace(base, weights="auto", epochs=8, export=replace(base.export, calibration_size=64, parity_size=48),
+                   bench=replace(base.bench, runs=100, warmup=10))
 
 
 def demo_cmd(args) -> int:
     from ..synthetic import make_dataset
-    from .run import PipelineConfig, run_pipeline
+    from .run import run_pipeline
 
     require_tensorflow()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     out = Path(args.out)
     say(f"== demo: drawing a synthetic 4-class scene dataset in {out / 'data'} (offline, seed 0)")
     data = make_dataset(out / "data")
-    cfg = PipelineConfig(data=str(data), out=str(out), **DEMO)
+    cfg = demo_config(str(data), str(out))
     status = _finish(run_pipeline(cfg, say=say))
     from ..train.models import get_model
 

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 from .. import fileio
+from ..figures import pyplot, save_png
 from ..train.config import RunRecord
 from ..benchmarks.report import markdown, markdown_table, recommendation, table
 
@@ -40,11 +41,7 @@ def gather(out: Path, models: list[str], eval_split: str) -> dict:
 
 def comparison_plot(models: list[dict], path: Path) -> None:
     """Training/validation loss and accuracy curves of all models side by side."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot("the report's training curves")
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
     for i, m in enumerate(models):
         colour = f"C{i}"
@@ -59,9 +56,7 @@ def comparison_plot(models: list[dict], path: Path) -> None:
         ax.set_title(f"Training and validation {name.lower()}")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    with fileio.atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
-    plt.close(fig)
+    save_png(fig, path)
 
 
 def _pct(metrics, key):

@@ -11,32 +11,13 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 from .. import fileio
 from ..errors import UsageError
-
-
-@dataclass(frozen=True)
-class PipelineConfig:
-    data: str  # dataset folder with train/, valid/ and optionally test/
-    out: str  # output folder (created; re-running on it resumes)
-    models: tuple[str, ...] = ("cnn", "efficientnet_b0", "mobilenet_v2")  # registry names to train
-    formats: str = "all"  # export formats: "all" or a comma list
-    threads: tuple[int, ...] = (1, 2)  # benchmark thread counts
-    weights: str | None = None  # for every model: imagenet, none or a file; None = each model's default
-    epochs: int | None = None  # None = each recipe's
-    batch_size: int | None = None  # None = each recipe's
-    cache_features: int | None = None  # None = each recipe's
-    limit_per_class: int | None = None  # at most N images per class and split in training (quick runs)
-    calibration_size: int = 300  # int8 calibration images from train/
-    parity_size: int = 200  # valid/ images for the export parity check
-    max_drop: float = 1.0  # int8 top-1 points lost before remedies are tried (export --max-drop)
-    remedies: str = "calibration,fallback,int16"  # int8 remedies in order, or "none" (export --remedies)
-    runs: int = 300  # timed inferences per artifact and thread count
-    warmup: int = 20  # untimed inferences before timing
-    seed: int = 0  # training seed
+from ..formats import Status
+from .config import PipelineConfig
 
 
 def _fingerprint(obj) -> str:
@@ -60,8 +41,6 @@ class _State:
 
 def run_pipeline(cfg: PipelineConfig, say=print) -> Path:
     from ..benchmarks.run import bench
-    from ..export.parity import FAILED
-    from ..export.remedies import AccuracyConfig, parse_remedies
     from ..export.run import export, parse_formats
     from ..train.config import TrainConfig
     from ..train.data import scan_dataset
@@ -104,24 +83,22 @@ def run_pipeline(cfg: PipelineConfig, say=print) -> Path:
         runs.append(run)
     exports = out / "exports"
     say(f"== export {len(runs)} model(s) x {len(formats)} format(s)")
-    accuracy = AccuracyConfig(max_drop=cfg.max_drop, remedies=parse_remedies(cfg.remedies))
-    manifest = export(runs, formats, exports, calibration_size=cfg.calibration_size, parity_size=cfg.parity_size,
-                      say=say, accuracy=accuracy)
+    manifest = export(runs, formats, exports, cfg.export, say=say)
     eval_split = Path(cfg.data) / ds.eval_split
-    benched = [e for e in manifest["artifacts"].values() if e["status"] != FAILED]  # as bench's discover()
+    benched = [e for e in manifest["artifacts"].values() if e["status"] != Status.FAILED]  # as bench's discover()
     bench_key = _fingerprint({"artifacts": sorted(e["sha256"] for e in benched),
-                              "data": str(eval_split.resolve()), "threads": cfg.threads, "runs": cfg.runs,
-                              "warmup": cfg.warmup})
+                              "data": str(eval_split.resolve()), "threads": cfg.bench.threads, "runs": cfg.bench.runs,
+                              "warmup": cfg.bench.warmup})
     bench_dir = out / "bench"
     if state.done("bench", bench_key) and (bench_dir / "results.json").is_file():
         say("== bench: unchanged, skipped")
     else:
         say(f"== bench on {eval_split}")
-        bench([exports], eval_split, bench_dir, threads=cfg.threads, runs=cfg.runs, warmup=cfg.warmup, say=say)
+        bench([exports], eval_split, bench_dir, cfg.bench, say=say)
         state.mark("bench", bench_key)
     say("== report")
     write_report(out, [r.name for r in runs], ds.eval_split)
-    failed = [n for n, e in manifest["artifacts"].items() if e["status"] == FAILED]
+    failed = [n for n, e in manifest["artifacts"].items() if e["status"] == Status.FAILED]
     if failed:
         say(f"warning: parity check FAILED for {', '.join(failed)} (left out of the benchmark)")
     say(f"pipeline finished in {time.monotonic() - t_start:.0f}s: {out / 'report.html'}")

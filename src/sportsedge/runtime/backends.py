@@ -16,7 +16,7 @@ from ..errors import MissingDependencyError, ModelError, first_line
 from .metadata import ModelMetadata, metadata_from_onnx_props, read_tflite_metadata
 
 
-def _litert_interpreter_class():
+def litert_interpreter_class():
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
@@ -37,7 +37,7 @@ class LiteRTBackend:
         data = path.read_bytes()
         if len(data) < 8 or data[4:8] != b"TFL3":
             raise ModelError(path, "not a TFLite model (no TFL3 identifier; truncated or wrong file?)")
-        Interpreter = _litert_interpreter_class()
+        Interpreter = litert_interpreter_class()
         try:
             with native_stderr_to(None):  # LiteRT logs "Created XNNPACK delegate" at load
                 self._interp = Interpreter(model_path=str(path), num_threads=threads)

@@ -6,23 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import fileio
+from ..figures import pyplot as _pyplot
+from ..figures import save_png as _save
 from ..runtime.preprocess import load_pixels
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path: Path) -> None:
-    with fileio.atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
-    _pyplot().close(fig)
 
 
 def history_plot(history: dict, path: Path, title: str = "") -> None:

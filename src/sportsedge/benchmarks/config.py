@@ -1,0 +1,27 @@
+"""Benchmark settings: every default lives here, and the CLI builds its options and help from it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    threads: tuple[int, ...] = (1, 2)  # thread counts swept, one row each
+    runs: int = 300  # timed inferences per artifact and thread count
+    warmup: int = 20  # untimed inferences first
+    timing_images: int = 16  # preprocessed images the timed inferences cycle through
+    e2e_runs: int = 50  # end-to-end timings from an image file (decode + preprocess + inference)
+
+
+def parse_threads(text: str) -> tuple[int, ...]:
+    """--threads: a comma list of whole numbers, each at least 1."""
+    from ..errors import UsageError
+
+    try:
+        values = tuple(int(t) for t in text.split(",") if t.strip())
+    except ValueError:
+        raise UsageError(f"--threads takes a comma list of whole numbers, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise UsageError(f"--threads takes numbers of at least 1, got {text!r}")
+    return values

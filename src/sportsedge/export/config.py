@@ -1,0 +1,66 @@
+"""Export settings: every default lives here, and the CLI builds its options and help from it.
+
+Kept free of heavy imports (argparse reads it to build `--help`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Remedy:
+    name: str  # --remedies name
+    function: str  # generator of candidates in sportsedge.export.remedies
+    help: str  # one line for --help
+
+
+# Accuracy-aware int8 remedies, in their default order.
+REMEDIES: dict[str, Remedy] = {
+    r.name: r
+    for r in (
+        Remedy("calibration", "more_calibration", "calibration_factor times the calibration images"),
+        Remedy("fallback", "float_fallback", "the most sensitive ops kept float"),
+        Remedy("int16", "int16", "16-bit activations, int8 weights"),
+    )
+}
+
+
+@dataclass(frozen=True)
+class AccuracyConfig:
+    max_drop: float | None = 1.0  # top-1 points int8 may lose vs Keras on the parity set; None = no remedies
+    remedies: tuple[str, ...] = tuple(REMEDIES)  # tried in this order (--remedies)
+    calibration_factor: int = 4  # the calibration remedy uses this many times --calibration-size images
+
+
+@dataclass(frozen=True)
+class QatConfig:
+    epochs: int = 2  # fine-tuning epochs with fake quantization (--qat-epochs)
+    learning_rate: float = 1e-5  # Adam's; small, the float model is already trained (--qat-learning-rate)
+    batch_size: int = 32  # images per step
+    train_size: int | None = None  # train/ images used, stratified; None = all (--qat-train-size)
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    calibration: str | None = None  # folder of real images for int8 calibration; None = the run's train/
+    calibration_size: int = 300  # calibration images
+    parity_size: int = 200  # valid/ images for the parity check
+    min_agreement: float | None = None  # overrides the table's parity floor for quantized formats
+    force: bool = False  # redo artifacts even when nothing changed
+    accuracy: AccuracyConfig = field(default_factory=AccuracyConfig)  # accuracy-aware tflite-int8
+    qat: QatConfig = field(default_factory=QatConfig)  # tflite-int8-qat
+
+
+def parse_remedies(text: str) -> tuple[str, ...]:
+    """--remedies: "none" or a comma list of REMEDIES names."""
+    from ..errors import UsageError
+
+    if text.strip() == "none":
+        return ()
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    unknown = [n for n in names if n not in REMEDIES]
+    if unknown or not names:
+        raise UsageError(f"unknown remedy {', '.join(map(repr, unknown)) or '(none)'}; choose none or from "
+                         f"{', '.join(REMEDIES)}")
+    return names

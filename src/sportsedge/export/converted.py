@@ -1,0 +1,19 @@
+"""The converter protocol: ``convert(ctx: ExportContext, tell: Tell) -> Converted``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+Tell = Callable[[str], None]  # a progress line to the user's terminal while converter output is captured
+
+
+@dataclass(frozen=True)
+class Converted:
+    """What a converter returns: ``convert(ctx, tell) -> Converted``."""
+
+    data: bytes  # the model file, before metadata
+    details: dict = field(default_factory=dict)  # what the converter did beyond the bytes, for the manifest
+    reference: np.ndarray | None = None  # parity reference probabilities when the converter retrained the model
