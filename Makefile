@@ -20,7 +20,10 @@ install-runtime:
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet .
 
+# Lint and format check first (ruff, configured in pyproject.toml), then the suite.
 test: $(STAMP)
+	$(PY) -m ruff check src tests benchmarks
+	$(PY) -m ruff format --check src tests benchmarks
 	$(PY) -m pytest -q
 
 # The whole pipeline offline on a generated dataset (see README); re-running resumes.

@@ -48,7 +48,9 @@ def per_tensor(int8_model, float_model, chosen: set[int]) -> bytes:
         x, w = sg.tensors[op.inputs[0]], sg.tensors[op.inputs[1]]
         fw = tensor_array(float_model, fsg.tensors[fop.inputs[1]], np.float32).astype(np.float64)
         scale = np.float32(np.abs(fw).max() / 127)
-        m.buffers[w.buffer].data = np.frombuffer(np.clip(np.round(fw / scale), -127, 127).astype(np.int8).tobytes(), np.uint8)
+        m.buffers[w.buffer].data = np.frombuffer(
+            np.clip(np.round(fw / scale), -127, 127).astype(np.int8).tobytes(), np.uint8
+        )
         rescaled = [(w, scale)]
         if len(op.inputs) > 2 and op.inputs[2] >= 0:  # int32 bias, in units of input_scale * weight_scale
             b = sg.tensors[op.inputs[2]]
@@ -114,8 +116,10 @@ def main() -> None:
     ops = weighted_ops(qm)
     errors = grid_error(qm, fm)
     on_grid = sum(e < 1e-3 for e in errors)
-    print(f"{len(ops)} weighted ops; {on_grid} have float weights exactly on their int8 grid "
-          f"(max error < 0.001 steps); the rest up to {max(errors):.2f} steps")
+    print(
+        f"{len(ops)} weighted ops; {on_grid} have float weights exactly on their int8 grid "
+        f"(max error < 0.001 steps); the rest up to {max(errors):.2f} steps"
+    )
     depthwise = {i for i, (_, kind) in enumerate(ops) if kind == "DEPTHWISE_CONV_2D"}
     dense = {i for i, (_, kind) in enumerate(ops) if kind == "FULLY_CONNECTED"}
     others = set(range(len(ops))) - depthwise
@@ -139,8 +143,11 @@ def main() -> None:
     for name, chosen in variants.items():
         body = per_tensor(qm, fm, chosen)
         pred = top1(body, pixels, args.threads)
-        print(f"| {name} | {len(chosen)} | {len(body)} | {100 * len(body) / len(fp32_bytes):.2f} | "
-              f"{np.mean(pred == reference):.1%} | {np.mean(pred == labels):.1%} |", flush=True)
+        print(
+            f"| {name} | {len(chosen)} | {len(body)} | {100 * len(body) / len(fp32_bytes):.2f} | "
+            f"{np.mean(pred == reference):.1%} | {np.mean(pred == labels):.1%} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

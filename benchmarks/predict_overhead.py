@@ -81,7 +81,9 @@ def main() -> int:
                     timings[name].append(time.perf_counter_ns() - t0)
         med = {k: statistics.median(v) / 1e6 for k, v in timings.items()}
         ratio = med["predict"] / med["bare"]
-        print(f"model: {Path(path).name}  input {clf.input_size} {clf.input_dtype}  threads {args.threads or 'default'}")
+        print(
+            f"model: {Path(path).name}  input {clf.input_size} {clf.input_dtype}  threads {args.threads or 'default'}"
+        )
         print(f"bare set_tensor+invoke+get_tensor: median {med['bare']:.3f} ms over {len(timings['bare'])} calls")
         print(f"Classifier.predict(uint8 array):  median {med['predict']:.3f} ms over {len(timings['predict'])} calls")
         print(f"ratio predict/bare: {ratio:.3f}  (target <= 1.10)")

@@ -58,9 +58,12 @@ def check_dataset(root: str | Path, decode: bool = True) -> CheckReport:
         found = class_dirs(root / split)
         missing, extra = sorted(set(rep.classes) - set(found)), sorted(set(found) - set(rep.classes))
         if missing or extra:
-            rep.errors.append(f"{root / split}: class folders differ from {ref}/: "
-                              + "; ".join(x for x in (f"missing {missing[:5]}" if missing else "",
-                                                      f"extra {extra[:5]}" if extra else "") if x))
+            rep.errors.append(
+                f"{root / split}: class folders differ from {ref}/: "
+                + "; ".join(
+                    x for x in (f"missing {missing[:5]}" if missing else "", f"extra {extra[:5]}" if extra else "") if x
+                )
+            )
         rep.counts[split] = {}
         for name in found:
             listing = image_files(root / split / name)
@@ -84,17 +87,23 @@ def check_dataset(root: str | Path, decode: bool = True) -> CheckReport:
     for split in present:
         per = list(rep.counts[split].values())
         if per:
-            rep.summary.append(f"{split}: {len(per)} classes, {sum(per)} images, "
-                               f"{min(per)}-{max(per)} per class" if min(per) != max(per)
-                               else f"{split}: {len(per)} classes, {sum(per)} images, {per[0]} per class")
+            rep.summary.append(
+                f"{split}: {len(per)} classes, {sum(per)} images, {min(per)}-{max(per)} per class"
+                if min(per) != max(per)
+                else f"{split}: {len(per)} classes, {sum(per)} images, {per[0]} per class"
+            )
     if modes:
         rep.summary.append("modes: " + ", ".join(f"{m} {n}" for m, n in modes.most_common()))
         common = sizes.most_common(1)[0][0]
         odd = sum(n for s, n in sizes.items() if s != common)
-        rep.summary.append(f"sizes: {sizes[common]} at {common[0]}x{common[1]}" + (f", {odd} other sizes" if odd else ""))
+        rep.summary.append(
+            f"sizes: {sizes[common]} at {common[0]}x{common[1]}" + (f", {odd} other sizes" if odd else "")
+        )
         if set(modes) - {"RGB"}:
-            rep.warnings.append(f"{sum(n for m, n in modes.items() if m != 'RGB')} images are not RGB "
-                                f"({', '.join(m for m in modes if m != 'RGB')}): converted to RGB when loaded")
+            rep.warnings.append(
+                f"{sum(n for m, n in modes.items() if m != 'RGB')} images are not RGB "
+                f"({', '.join(m for m in modes if m != 'RGB')}): converted to RGB when loaded"
+            )
     if other:
         rep.warnings.append(f"{other} non-image files ignored")
     for group in hashes.values():
@@ -103,8 +112,10 @@ def check_dataset(root: str | Path, decode: bool = True) -> CheckReport:
             first = group[0][1]
             rep.duplicates += [(str(p), str(first)) for s, p in group[1:] if s != group[0][0]]
     if rep.duplicates:
-        rep.warnings.append(f"{len(rep.duplicates)} images are byte-identical to an image in another split "
-                            f"(e.g. {rep.duplicates[0][0]} = {rep.duplicates[0][1]}): they inflate eval scores")
+        rep.warnings.append(
+            f"{len(rep.duplicates)} images are byte-identical to an image in another split "
+            f"(e.g. {rep.duplicates[0][0]} = {rep.duplicates[0][1]}): they inflate eval scores"
+        )
     return rep
 
 
@@ -135,8 +146,10 @@ def _kaggle_download() -> Path:
     try:
         return Path(kagglehub.dataset_download(KAGGLE_DATASET))
     except Exception as err:  # network, auth and HTTP errors come in many types
-        raise SportsedgeError(f"could not download {KAGGLE_DATASET} ({first_line(err)}); "
-                              "offline? download it elsewhere and pass its folder to --data") from None
+        raise SportsedgeError(
+            f"could not download {KAGGLE_DATASET} ({first_line(err)}); "
+            "offline? download it elsewhere and pass its folder to --data"
+        ) from None
 
 
 def download(out: str | Path, fetch=_kaggle_download) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import subprocess
@@ -20,8 +21,9 @@ def cpu_model() -> str:
 
 def git_commit() -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).resolve().parent)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=Path(__file__).resolve().parent
+        )
         return out.stdout.strip() or None if out.returncode == 0 else None
     except (OSError, subprocess.SubprocessError):
         return None
@@ -32,10 +34,25 @@ def environment() -> dict:
     import importlib.metadata as md
 
     versions = {}
-    for pkg in ("sportsedge", "tensorflow", "keras", "numpy", "pillow", "ai-edge-litert", "onnxruntime", "tf2onnx", "onnx"):
-        try:
+    for pkg in (
+        "sportsedge",
+        "tensorflow",
+        "keras",
+        "numpy",
+        "pillow",
+        "ai-edge-litert",
+        "onnxruntime",
+        "tf2onnx",
+        "onnx",
+    ):
+        with contextlib.suppress(md.PackageNotFoundError):
             versions[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            pass
-    return {"python": platform.python_version(), "platform": platform.platform(), "machine": platform.machine(),
-            "cpu": cpu_model(), "cores": os.cpu_count(), "versions": versions, "git_commit": git_commit()}
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "versions": versions,
+        "git_commit": git_commit(),
+    }

@@ -96,8 +96,10 @@ def load_images(paths: list[Path], size: tuple[int, int], what: str) -> tuple[np
     for err in bad[:5]:
         log.warning("%s: skipping %s", what, err)
     if bad and not pixels:
-        raise InputError(paths[0].parent.parent if len(paths) else None,
-                         f"none of the {len(paths)} {what} images could be read ({bad[0].reason})")
+        raise InputError(
+            paths[0].parent.parent if len(paths) else None,
+            f"none of the {len(paths)} {what} images could be read ({bad[0].reason})",
+        )
     if not pixels:
         raise InputError(None, f"no {what} images")
     return np.stack(pixels), kept

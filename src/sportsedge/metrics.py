@@ -61,8 +61,12 @@ def per_class(cm: np.ndarray, classes) -> dict:
         recall = np.where(actual > 0, tp / actual, 0.0)
         f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
     return {
-        name: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
-               "support": int(actual[i])}
+        name: {
+            "precision": float(precision[i]),
+            "recall": float(recall[i]),
+            "f1": float(f1[i]),
+            "support": int(actual[i]),
+        }
         for i, name in enumerate(classes)
     }
 
@@ -96,5 +100,8 @@ def report_text(rows: dict) -> str:
     total = sum(r["support"] for r in rows.values())
     present = [r for r in rows.values() if r["support"]]
     macro = {k: float(np.mean([r[k] for r in present])) if present else 0.0 for k in ("precision", "recall", "f1")}
-    lines += ["", f"{'macro avg':>{width}}  {macro['precision']:9.3f} {macro['recall']:9.3f} {macro['f1']:9.3f} {total:9d}"]
+    lines += [
+        "",
+        f"{'macro avg':>{width}}  {macro['precision']:9.3f} {macro['recall']:9.3f} {macro['f1']:9.3f} {total:9d}",
+    ]
     return "\n".join(lines) + "\n"

@@ -30,7 +30,11 @@ def label_indices(names: list[str], labels: tuple[str, ...], model_path) -> np.n
     y = label_index(names, labels)
     unknown = sorted({n for n, i in zip(names, y) if i < 0})
     if unknown:
-        hint = " (pass one split folder, e.g. DATA/test, not the dataset root)" if set(unknown) <= {"train", "valid", "test"} else ""
+        hint = (
+            " (pass one split folder, e.g. DATA/test, not the dataset root)"
+            if set(unknown) <= {"train", "valid", "test"}
+            else ""
+        )
         raise InputError(model_path, f"the data has classes the model does not know: {', '.join(unknown[:5])}{hint}")
     return y
 
@@ -45,9 +49,13 @@ def compare(probs: np.ndarray, ref: np.ndarray, y: np.ndarray, labels, worst: in
     n = len(labels)
 
     def recall(p):
-        return np.diag(metrics.confusion_matrix(metrics.predicted(p), y, n)) / np.maximum(np.bincount(y, minlength=n), 1)
+        return np.diag(metrics.confusion_matrix(metrics.predicted(p), y, n)) / np.maximum(
+            np.bincount(y, minlength=n), 1
+        )
 
     drop = recall(ref) - recall(probs)
     order = [i for i in metrics.ranked(drop, worst) if drop[i] > 0]
-    return {"agreement_vs_fp32": metrics.agreement(probs, ref),
-            "worst_classes": [{"class": labels[i], "recall_drop": float(drop[i])} for i in order]}
+    return {
+        "agreement_vs_fp32": metrics.agreement(probs, ref),
+        "worst_classes": [{"class": labels[i], "recall_drop": float(drop[i])} for i in order],
+    }

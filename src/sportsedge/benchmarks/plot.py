@@ -27,7 +27,9 @@ def pareto_plot(rows: list[dict], path: Path) -> None:
     # One point per artifact: its best thread count.
     best: dict[str, dict] = {}
     for r in rows:
-        if r.get("top1") is not None and (r["path"] not in best or r["latency_ms_p50"] < best[r["path"]]["latency_ms_p50"]):
+        if r.get("top1") is not None and (
+            r["path"] not in best or r["latency_ms_p50"] < best[r["path"]]["latency_ms_p50"]
+        ):
             best[r["path"]] = r
     pts = list(best.values())
     models = sorted({r["model"] for r in pts})
@@ -35,9 +37,16 @@ def pareto_plot(rows: list[dict], path: Path) -> None:
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     fig, ax = plt.subplots(figsize=(9, 6))
     for r in pts:
-        ax.scatter(r["latency_ms_p50"], 100 * r["top1"], s=40 + 40 * r["size_bytes"] / 1e6, alpha=0.75,
-                   color=colours[models.index(r["model"]) % len(colours)],
-                   marker=MARKERS[formats.index(r["format"]) % len(MARKERS)], edgecolors="black", linewidths=0.5)
+        ax.scatter(
+            r["latency_ms_p50"],
+            100 * r["top1"],
+            s=40 + 40 * r["size_bytes"] / 1e6,
+            alpha=0.75,
+            color=colours[models.index(r["model"]) % len(colours)],
+            marker=MARKERS[formats.index(r["format"]) % len(MARKERS)],
+            edgecolors="black",
+            linewidths=0.5,
+        )
     front = [pts[i] for i in pareto_front([(r["latency_ms_p50"], r["top1"]) for r in pts])]
     ax.plot([r["latency_ms_p50"] for r in front], [100 * r["top1"] for r in front], "k--", lw=1, label="Pareto front")
     for m in models:

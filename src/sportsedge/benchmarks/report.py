@@ -8,16 +8,44 @@ from pathlib import Path
 
 from .. import fileio
 
-FIELDS = ("model", "format", "path", "size_bytes", "threads", "load_ms", "latency_ms_p50", "latency_ms_p90",
-          "latency_ms_p99", "latency_ms_mean", "e2e_ms_p50", "images_per_s", "peak_rss_mb", "top1", "top5",
-          "macro_f1", "agreement_vs_fp32", "n_images")
+FIELDS = (
+    "model",
+    "format",
+    "path",
+    "size_bytes",
+    "threads",
+    "load_ms",
+    "latency_ms_p50",
+    "latency_ms_p90",
+    "latency_ms_p99",
+    "latency_ms_mean",
+    "e2e_ms_p50",
+    "images_per_s",
+    "peak_rss_mb",
+    "top1",
+    "top5",
+    "macro_f1",
+    "agreement_vs_fp32",
+    "n_images",
+)
 
-_MD = (("model", "model", "{}"), ("format", "format", "{}"), ("threads", "threads", "{}"),
-       ("size MB", "size_bytes", "{:.2f}"), ("load ms", "load_ms", "{:.0f}"), ("p50 ms", "latency_ms_p50", "{:.2f}"),
-       ("p90 ms", "latency_ms_p90", "{:.2f}"), ("p99 ms", "latency_ms_p99", "{:.2f}"),
-       ("e2e p50 ms", "e2e_ms_p50", "{:.2f}"), ("img/s", "images_per_s", "{:.1f}"),
-       ("peak RSS MB", "peak_rss_mb", "{:.0f}"), ("top-1 %", "top1", "{:.1f}"), ("top-5 %", "top5", "{:.1f}"),
-       ("macro-F1", "macro_f1", "{:.3f}"), ("agree vs fp32 %", "agreement_vs_fp32", "{:.1f}"))
+_MD = (
+    ("model", "model", "{}"),
+    ("format", "format", "{}"),
+    ("threads", "threads", "{}"),
+    ("size MB", "size_bytes", "{:.2f}"),
+    ("load ms", "load_ms", "{:.0f}"),
+    ("p50 ms", "latency_ms_p50", "{:.2f}"),
+    ("p90 ms", "latency_ms_p90", "{:.2f}"),
+    ("p99 ms", "latency_ms_p99", "{:.2f}"),
+    ("e2e p50 ms", "e2e_ms_p50", "{:.2f}"),
+    ("img/s", "images_per_s", "{:.1f}"),
+    ("peak RSS MB", "peak_rss_mb", "{:.0f}"),
+    ("top-1 %", "top1", "{:.1f}"),
+    ("top-5 %", "top5", "{:.1f}"),
+    ("macro-F1", "macro_f1", "{:.3f}"),
+    ("agree vs fp32 %", "agreement_vs_fp32", "{:.1f}"),
+)
 _PERCENT = {"top1", "top5", "agreement_vs_fp32"}
 
 
@@ -53,9 +81,11 @@ def recommendation(rows: list[dict], within: float = 0.01) -> str:
         return "no accuracy figures: nothing to recommend"
     best = max(r["top1"] for r in scored)
     pick = min((r for r in scored if r["top1"] >= best - within), key=lambda r: r["latency_ms_p50"])
-    return (f"Fastest within {100 * within:.0f} point of the best top-1 ({100 * best:.1f}%): {pick['model']} "
-            f"{pick['format']} at {pick['threads']} thread(s), p50 {pick['latency_ms_p50']:.2f} ms, "
-            f"top-1 {100 * pick['top1']:.1f}%, {pick['size_bytes'] / 1e6:.2f} MB ({Path(pick['path']).name})")
+    return (
+        f"Fastest within {100 * within:.0f} point of the best top-1 ({100 * best:.1f}%): {pick['model']} "
+        f"{pick['format']} at {pick['threads']} thread(s), p50 {pick['latency_ms_p50']:.2f} ms, "
+        f"top-1 {100 * pick['top1']:.1f}%, {pick['size_bytes'] / 1e6:.2f} MB ({Path(pick['path']).name})"
+    )
 
 
 def write(out: Path, rows: list[dict], meta: dict) -> str:
@@ -68,9 +98,11 @@ def write(out: Path, rows: list[dict], meta: dict) -> str:
     fileio.write_text(out / "results.csv", buf.getvalue())
     env = meta.get("environment", {})
     md = markdown(rows)
-    note = (f"\n{recommendation(rows)}\n\nData: `{meta.get('data')}` ({rows[0]['n_images'] if rows else 0} images). "
-            f"Machine: {env.get('cpu')} ({env.get('cores')} cores), {env.get('platform')}. "
-            f"Commit: {env.get('git_commit')}. Latency: batch 1, {meta.get('runs')} timed runs after "
-            f"{meta.get('warmup')} warm-up, each artifact in a fresh process.\n")
+    note = (
+        f"\n{recommendation(rows)}\n\nData: `{meta.get('data')}` ({rows[0]['n_images'] if rows else 0} images). "
+        f"Machine: {env.get('cpu')} ({env.get('cores')} cores), {env.get('platform')}. "
+        f"Commit: {env.get('git_commit')}. Latency: batch 1, {meta.get('runs')} timed runs after "
+        f"{meta.get('warmup')} warm-up, each artifact in a fresh process.\n"
+    )
     fileio.write_text(out / "results.md", md + note)
     return md

@@ -71,12 +71,21 @@ def _job(path: str, threads: int, pixels: np.ndarray, paths: list[str], cfg: Ben
     """A timing job: ``cfg.timing_images`` preprocessed images spread over the split, and the
     first as many files for the end-to-end timings."""
     step = max(1, len(pixels) // cfg.timing_images)
-    return TimingJob(path, threads, pixels[::step][:cfg.timing_images], tuple(paths[:cfg.timing_images]), cfg.runs,
-                     cfg.warmup, cfg.e2e_runs, **extra)
+    return TimingJob(
+        path,
+        threads,
+        pixels[::step][: cfg.timing_images],
+        tuple(paths[: cfg.timing_images]),
+        cfg.runs,
+        cfg.warmup,
+        cfg.e2e_runs,
+        **extra,
+    )
 
 
-def _keras_rows(keras_runs, cfg: BenchConfig, pixel_cache, image_paths, names, data,
-                say) -> list[tuple[dict, np.ndarray, np.ndarray, tuple]]:
+def _keras_rows(
+    keras_runs, cfg: BenchConfig, pixel_cache, image_paths, names, data, say
+) -> list[tuple[dict, np.ndarray, np.ndarray, tuple]]:
     """Baseline rows for Keras models, one per run and thread count, measured in child processes."""
     from .keras_baseline import measure_keras, run_info
 
@@ -88,15 +97,25 @@ def _keras_rows(keras_runs, cfg: BenchConfig, pixel_cache, image_paths, names, d
         for t in cfg.threads:
             res = measure_in_child(measure_keras, _job(str(run_dir), t, pixels, kept_paths, cfg, score_pixels=pixels))
             probs = res.pop("probs")
-            row = {"model": info["model"], "format": "keras-fp32", "path": str(Path(run_dir) / "model.keras"),
-                   "size_bytes": (Path(run_dir) / "model.keras").stat().st_size, **score(probs, y), "threads": t, **res}
-            say(f"keras baseline {info['model']} threads {t}: p50 {row['latency_ms_p50']:.2f} ms, "
-                f"top-1 {100 * row['top1']:.1f}%")
+            row = {
+                "model": info["model"],
+                "format": "keras-fp32",
+                "path": str(Path(run_dir) / "model.keras"),
+                "size_bytes": (Path(run_dir) / "model.keras").stat().st_size,
+                **score(probs, y),
+                "threads": t,
+                **res,
+            }
+            say(
+                f"keras baseline {info['model']} threads {t}: p50 {row['latency_ms_p50']:.2f} ms, "
+                f"top-1 {100 * row['top1']:.1f}%"
+            )
             out.append((row, probs, y, info["labels"]))
     return out
 
 
-def bench(inputs, data, out, config: BenchConfig = BenchConfig(), keras_runs=(), say=print) -> list[dict]:
+def bench(inputs, data, out, config: BenchConfig | None = None, keras_runs=(), say=print) -> list[dict]:
+    config = config or BenchConfig()
     from .plot import pareto_plot
     from .report import recommendation, write
 
@@ -108,10 +127,15 @@ def bench(inputs, data, out, config: BenchConfig = BenchConfig(), keras_runs=(),
         clf = _load(path)
         pixels, kept_names, kept_paths = _pixels_for(pixel_cache, clf.input_size, image_paths, names, data, say)
         y = label_indices(kept_names, clf.labels, path)
-        p = np.concatenate([clf.scores(pixels[i:i + 64]) for i in range(0, len(pixels), 64)])
+        p = np.concatenate([clf.scores(pixels[i : i + 64]) for i in range(0, len(pixels), 64)])
         meta = clf.metadata
-        row = {"model": meta.model_name or path.stem, "format": meta.format or path.suffix.lstrip("."),
-               "path": str(path), "size_bytes": path.stat().st_size, **score(p, y)}
+        row = {
+            "model": meta.model_name or path.stem,
+            "format": meta.format or path.suffix.lstrip("."),
+            "path": str(path),
+            "size_bytes": path.stat().st_size,
+            **score(p, y),
+        }
         arts.append((row, clf.input_size, y, clf.labels))
         probs.append(p)
         say(f"[{n}/{len(paths)}] accuracy {path.name}: top-1 {100 * row['top1']:.1f}%")
@@ -127,16 +151,24 @@ def bench(inputs, data, out, config: BenchConfig = BenchConfig(), keras_runs=(),
             k += 1
             timing = measure_in_child(measure, _job(row["path"], t, pixels, kept_paths, config))
             rows.append({**row, "threads": t, **timing})
-            say(f"[{k}/{total}] timing {Path(row['path']).name} threads {t}: p50 {timing['latency_ms_p50']:.2f} ms, "
-                f"p99 {timing['latency_ms_p99']:.2f} ms, peak RSS {timing['peak_rss_mb']:.0f} MB")
+            say(
+                f"[{k}/{total}] timing {Path(row['path']).name} threads {t}: p50 {timing['latency_ms_p50']:.2f} ms, "
+                f"p99 {timing['latency_ms_p99']:.2f} ms, peak RSS {timing['peak_rss_mb']:.0f} MB"
+            )
     baseline = _keras_rows(keras_runs, config, pixel_cache, image_paths, names, data, say)
     for row, p, y, labels in baseline:
         i = reference.get(row["model"])
         if i is not None and len(probs[i]) == len(p):
             row.update(compare(p, probs[i], y, labels))
     rows = [b[0] for b in baseline] + rows  # the baseline first, in thread order
-    meta = {"data": str(data), "runs": config.runs, "warmup": config.warmup, "threads": list(config.threads),
-            "command": " ".join(sys.argv), "environment": environment()}
+    meta = {
+        "data": str(data),
+        "runs": config.runs,
+        "warmup": config.warmup,
+        "threads": list(config.threads),
+        "command": " ".join(sys.argv),
+        "environment": environment(),
+    }
     out.mkdir(parents=True, exist_ok=True)
     write(out, rows, meta)
     try:

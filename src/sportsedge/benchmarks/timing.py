@@ -33,8 +33,12 @@ class TimingJob:
 
 def percentiles(ns: list[int]) -> dict:
     ms = np.asarray(ns, dtype=np.float64) / 1e6
-    return {"p50": float(np.percentile(ms, 50)), "p90": float(np.percentile(ms, 90)),
-            "p99": float(np.percentile(ms, 99)), "mean": float(ms.mean())}
+    return {
+        "p50": float(np.percentile(ms, 50)),
+        "p90": float(np.percentile(ms, 90)),
+        "p99": float(np.percentile(ms, 99)),
+        "mean": float(ms.mean()),
+    }
 
 
 def _peak_rss_mb() -> float:
@@ -86,10 +90,15 @@ def time_calls(job: TimingJob, infer, inputs: list, e2e, load_ns: int) -> dict:
     lat = percentiles(timings)
     return {
         "load_ms": load_ns / 1e6,
-        "latency_ms_p50": lat["p50"], "latency_ms_p90": lat["p90"], "latency_ms_p99": lat["p99"],
-        "latency_ms_mean": lat["mean"], "images_per_s": 1000.0 / lat["mean"],
+        "latency_ms_p50": lat["p50"],
+        "latency_ms_p90": lat["p90"],
+        "latency_ms_p99": lat["p99"],
+        "latency_ms_mean": lat["mean"],
+        "images_per_s": 1000.0 / lat["mean"],
         "e2e_ms_p50": percentiles(e2e_ns)["p50"] if e2e_ns else None,
-        "peak_rss_mb": _peak_rss_mb(), "runs": runs, "warmup": warmup,
+        "peak_rss_mb": _peak_rss_mb(),
+        "runs": runs,
+        "warmup": warmup,
     }
 
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import logging
 import sys
+from typing import TYPE_CHECKING
 
 from ..progress import say
 from ..train import require_tensorflow
@@ -21,8 +20,9 @@ def export_config(args) -> ExportConfig:
     given = vars(args)
     accuracy = AccuracyConfig(max_drop=args.max_drop, remedies=parse_remedies(args.remedies))
     qat = QatConfig(**{k: given[f"qat_{k}"] for k in ("epochs", "learning_rate", "train_size") if f"qat_{k}" in given})
-    plain = {k: given[k] for k in ("calibration", "calibration_size", "parity_size", "min_agreement", "force")
-             if k in given}
+    plain = {
+        k: given[k] for k in ("calibration", "calibration_size", "parity_size", "min_agreement", "force") if k in given
+    }
     return ExportConfig(**plain, accuracy=accuracy, qat=qat)
 
 
@@ -44,7 +44,8 @@ def export_cmd(args) -> int:
     asked = {f.artifact_name(RunRecord.load(r).model) for r in args.run_dirs for f in formats}
     failed = [n for n, e in manifest["artifacts"].items() if n in asked and e["status"] == Status.FAILED]
     for name in failed:
-        print(f"error: {name}: parity check FAILED ({manifest['artifacts'][name]['parity']['message']})",
-              file=sys.stderr)
+        print(
+            f"error: {name}: parity check FAILED ({manifest['artifacts'][name]['parity']['message']})", file=sys.stderr
+        )
     print(f"{args.out}/manifest.json")
     return 1 if failed else 0

@@ -61,6 +61,7 @@ def parse_remedies(text: str) -> tuple[str, ...]:
     names = tuple(n.strip() for n in text.split(",") if n.strip())
     unknown = [n for n in names if n not in REMEDIES]
     if unknown or not names:
-        raise UsageError(f"unknown remedy {', '.join(map(repr, unknown)) or '(none)'}; choose none or from "
-                         f"{', '.join(REMEDIES)}")
+        raise UsageError(
+            f"unknown remedy {', '.join(map(repr, unknown)) or '(none)'}; choose none or from {', '.join(REMEDIES)}"
+        )
     return names

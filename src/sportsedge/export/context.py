@@ -9,14 +9,24 @@ from pathlib import Path
 
 import numpy as np
 
-from ..train.config import RunRecord
 from ..imagesets import full_range, label_index, list_stratified, load_images
+from ..train.config import RunRecord
 
 
 class ExportContext:
-    def __init__(self, run_dir: Path, calibration: str | Path | None, calibration_size: int, parity_size: int,
-                 seed: int = 0, qat=None, accuracy=None, attempts_dir: Path | None = None,
-                 log_path: Path | None = None, min_agreement: float | None = None):
+    def __init__(
+        self,
+        run_dir: Path,
+        calibration: str | Path | None,
+        calibration_size: int,
+        parity_size: int,
+        seed: int = 0,
+        qat=None,
+        accuracy=None,
+        attempts_dir: Path | None = None,
+        log_path: Path | None = None,
+        min_agreement: float | None = None,
+    ):
         self.run_dir = Path(run_dir)
         self.record = RunRecord.load(self.run_dir)
         self.model_name: str = self.record.model
@@ -74,8 +84,9 @@ class ExportContext:
         key = (hashlib.sha256(data).hexdigest(), fmt.name, reference is None)
         if key not in self._checked:
             pixels, labels, probs = self.parity
-            self._checked[key] = check(path, fmt, pixels, labels, probs if reference is None else reference,
-                                       self.labels, self.min_agreement)
+            self._checked[key] = check(
+                path, fmt, pixels, labels, probs if reference is None else reference, self.labels, self.min_agreement
+            )
         return dict(self._checked[key])
 
     @functools.cached_property

@@ -49,6 +49,13 @@ def convert_int8(ctx, tell) -> Converted:
     pre = ctx.work / "fp32-pre.onnx"
     out = ctx.work / "int8.onnx"
     quant_pre_process(str(ctx.onnx_fp32), str(pre))
-    quantize_static(str(pre), str(out), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    quantize_static(
+        str(pre),
+        str(out),
+        Reader(),
+        quant_format=QuantFormat.QDQ,
+        per_channel=True,
+        activation_type=QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+    )
     return Converted(out.read_bytes())

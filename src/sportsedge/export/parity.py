@@ -16,8 +16,15 @@ from ..formats import Format, Status
 from ..runtime import Classifier
 
 
-def check(path, fmt: Format, pixels: np.ndarray, labels: np.ndarray, keras_probs: np.ndarray,
-          expected_labels: tuple[str, ...], min_agreement: float | None = None) -> dict:
+def check(
+    path,
+    fmt: Format,
+    pixels: np.ndarray,
+    labels: np.ndarray,
+    keras_probs: np.ndarray,
+    expected_labels: tuple[str, ...],
+    min_agreement: float | None = None,
+) -> dict:
     """Parity figures and a status for one artifact; ``min_agreement`` overrides the table's floor."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -60,12 +60,20 @@ def convert_qat(ctx, tell) -> Converted:
     np.save(job / "calibration.npy", ctx.calibration)
     entry = get_model(ctx.model_name)
     spec = {
-        "model": ctx.model_name, "registry_module": entry.build.__module__, "num_classes": len(ctx.labels),
+        "model": ctx.model_name,
+        "registry_module": entry.build.__module__,
+        "num_classes": len(ctx.labels),
         # ImageNet-built backbones can differ in structure (EfficientNet adds a Rescaling), so the
         # worker builds the same way; "imagenet" resolves from KERAS_HOME like training did.
         "build_weights": "imagenet" if ctx.record.weights == "imagenet" else "none",
-        "labels": list(ctx.labels), "input_size": list(ctx.input_size), "train_dir": str(ctx.calibration_dir),
-        "seed": ctx.seed, "layers": layers, "job": str(job), "log": str(ctx.log_path), **asdict(cfg),
+        "labels": list(ctx.labels),
+        "input_size": list(ctx.input_size),
+        "train_dir": str(ctx.calibration_dir),
+        "seed": ctx.seed,
+        "layers": layers,
+        "job": str(job),
+        "log": str(ctx.log_path),
+        **asdict(cfg),
     }
     (job / "spec.json").write_text(json.dumps(spec))
     result = _run_worker(spec, tell)
@@ -91,7 +99,9 @@ def _run_worker(spec: dict, tell) -> dict:
                 msg: Message = messages.get(timeout=1.0)
             except queue.Empty:
                 if not proc.is_alive():
-                    raise ModelError(None, f"QAT worker exited with code {proc.exitcode} (details in {spec['log']})")
+                    raise ModelError(
+                        None, f"QAT worker exited with code {proc.exitcode} (details in {spec['log']})"
+                    ) from None
                 continue
             if msg.kind is MessageKind.SAY:
                 tell(msg.text)

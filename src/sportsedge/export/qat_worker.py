@@ -37,10 +37,10 @@ def main(spec: dict, messages) -> None:
     try:
         result = run(spec, lambda m: messages.put(Message(MessageKind.SAY, m)))
         messages.put(Message(MessageKind.DONE, result=result))
-    except BaseException as err:  # noqa: BLE001 - every failure goes back as one line
-        from ..errors import first_line
-
+    except BaseException as err:
         import traceback
+
+        from ..errors import first_line
 
         traceback.print_exc()
         messages.put(Message(MessageKind.ERROR, f"{type(err).__name__}: {first_line(err)}"))
@@ -52,8 +52,8 @@ def run(spec: dict, say) -> dict:
 
     import numpy as np
     import tensorflow as tf
-    import tf_keras
     import tensorflow_model_optimization as tfmot
+    import tf_keras
 
     from .. import metrics
     from ..errors import ModelError
@@ -67,19 +67,23 @@ def run(spec: dict, say) -> dict:
     _keras_home_for_tf_keras(job)
     with use_keras(tf_keras):
         # A clone holds only this graph: layers the builder shares with `features`/`head` get one node.
-        model = tf_keras.models.clone_model(get_model(spec["model"]).build(spec["num_classes"], spec["build_weights"]).model)
+        model = tf_keras.models.clone_model(
+            get_model(spec["model"]).build(spec["num_classes"], spec["build_weights"]).model
+        )
     _load_weights(model, spec["layers"], np.load(job / "weights.npz"), leaf_layers, ModelError)
     parity = np.load(job / "parity.npy")  # uint8 pixels
     ref_probs = np.load(job / "reference_probs.npy")
-    ref_pixels = parity[:len(ref_probs)].astype("float32")
+    ref_pixels = parity[: len(ref_probs)].astype("float32")
     diff = float(np.abs(model.predict(ref_pixels, verbose=0) - ref_probs).max())
     if diff > 1e-3:
-        raise ModelError(None, f"the tf-keras rebuild of {spec['model']} differs from the trained model "
-                               f"(max |diff| {diff:.2e})")
+        raise ModelError(
+            None, f"the tf-keras rebuild of {spec['model']} differs from the trained model (max |diff| {diff:.2e})"
+        )
 
     q = tfmot.quantization.keras
     from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
-        default_8bit_quantize_registry as reg)
+        default_8bit_quantize_registry as reg,
+    )
 
     registry = reg.Default8BitQuantizeRegistry()
     L = tf_keras.layers
@@ -95,10 +99,15 @@ def run(spec: dict, say) -> dict:
     _init_ranges(qmodel, model, calibration[:64], tf_keras)
     start = qmodel.predict(ref_pixels, verbose=0)
     start_agreement = metrics.agreement(start, ref_probs)
-    say(f"  QAT: before fine-tuning, the fake-quantized model agrees with float on {start_agreement:.0%} "
-        f"of {len(start)} reference images")
-    qmodel.compile(tf_keras.optimizers.Adam(spec["learning_rate"]),
-                   loss=tf_keras.losses.SparseCategoricalCrossentropy(), metrics=["accuracy"])
+    say(
+        f"  QAT: before fine-tuning, the fake-quantized model agrees with float on {start_agreement:.0%} "
+        f"of {len(start)} reference images"
+    )
+    qmodel.compile(
+        tf_keras.optimizers.Adam(spec["learning_rate"]),
+        loss=tf_keras.losses.SparseCategoricalCrossentropy(),
+        metrics=["accuracy"],
+    )
 
     train = Path(spec["train_dir"])
     paths = list_stratified(train, spec["train_size"] or 10**9, spec["seed"])
@@ -108,14 +117,25 @@ def run(spec: dict, say) -> dict:
     if not len(pixels):
         raise ModelError(train, "no training images in the run's class folders")
     unsupported = [n for n, why in left_float.items() if why == "unsupported"]
-    say(f"  QAT: {len(pixels)} training images; {len(left_float)} layers left to post-training calibration"
-        + (f", {len(unsupported)} of them unsupported by tfmot ({', '.join(unsupported[:4])}...)" if unsupported else ""))
+    say(
+        f"  QAT: {len(pixels)} training images; {len(left_float)} layers left to post-training calibration"
+        + (
+            f", {len(unsupported)} of them unsupported by tfmot ({', '.join(unsupported[:4])}...)"
+            if unsupported
+            else ""
+        )
+    )
 
     def flip(x, y):
         return tf.image.random_flip_left_right(tf.cast(x, tf.float32), seed=spec["seed"]), y
 
-    ds = (tf.data.Dataset.from_tensor_slices((pixels, labels)).shuffle(len(pixels), seed=spec["seed"])
-          .map(flip).batch(spec["batch_size"]).prefetch(2))
+    ds = (
+        tf.data.Dataset.from_tensor_slices((pixels, labels))
+        .shuffle(len(pixels), seed=spec["seed"])
+        .map(flip)
+        .batch(spec["batch_size"])
+        .prefetch(2)
+    )
     history = []
 
     class Report(tf_keras.callbacks.Callback):
@@ -125,8 +145,10 @@ def run(spec: dict, say) -> dict:
         def on_epoch_end(self, epoch, logs=None):
             logs = {k: float(v) for k, v in (logs or {}).items()}
             history.append({"epoch": epoch + 1, **logs, "seconds": round(time.monotonic() - self.start, 1)})
-            say(f"  QAT epoch {epoch + 1}/{spec['epochs']}: loss {logs.get('loss', 0):.3f}, "
-                f"accuracy {logs.get('accuracy', 0):.3f} ({history[-1]['seconds']:.0f}s)")
+            say(
+                f"  QAT epoch {epoch + 1}/{spec['epochs']}: loss {logs.get('loss', 0):.3f}, "
+                f"accuracy {logs.get('accuracy', 0):.3f} ({history[-1]['seconds']:.0f}s)"
+            )
 
     qmodel.fit(ds, epochs=spec["epochs"], verbose=0, callbacks=[Report()])
     # The fine-tuned model's own outputs on the parity set: the int8 file's reference.
@@ -134,10 +156,16 @@ def run(spec: dict, say) -> dict:
     conv = tf.lite.TFLiteConverter.from_keras_model(qmodel)
     int8_settings(conv, calibration)  # ranges for the layers QAT left float
     (job / "model.tflite").write_bytes(conv.convert())
-    return {"epochs": spec["epochs"], "learning_rate": spec["learning_rate"], "train_images": int(len(pixels)),
-            "history": history, "left_to_calibration": left_float, "rebuild_max_abs_diff": diff,
-            "fake_quant_agreement_before": start_agreement,
-            "seconds": round(time.monotonic() - t0, 1)}
+    return {
+        "epochs": spec["epochs"],
+        "learning_rate": spec["learning_rate"],
+        "train_images": int(len(pixels)),
+        "history": history,
+        "left_to_calibration": left_float,
+        "rebuild_max_abs_diff": diff,
+        "fake_quant_agreement_before": start_agreement,
+        "seconds": round(time.monotonic() - t0, 1),
+    }
 
 
 def _left_float(model, registry, L) -> dict[str, str]:
@@ -193,14 +221,15 @@ def _init_ranges(qmodel, model, pixels, tf_keras, batch: int = 8) -> None:
         lin.build(src.input_shape)
         lin.set_weights(src.get_weights())
         linear[name] = lin
-    probe = tf_keras.Model(model.input, [model.get_layer(n).output for n in names]
-                           + [model.get_layer(n).input for n in linear])
+    probe = tf_keras.Model(
+        model.input, [model.get_layer(n).output for n in names] + [model.get_layer(n).input for n in linear]
+    )
     lo, hi = {}, {}
     for b in range(0, len(pixels), batch):
-        outs = probe(pixels[b:b + batch].astype("float32"), training=False)
+        outs = probe(pixels[b : b + batch].astype("float32"), training=False)
         outs = outs if isinstance(outs, (list, tuple)) else [outs]
         values = dict(zip(names, outs))
-        values.update({("pre", n): linear[n](x) for n, x in zip(linear, outs[len(names):])})
+        values.update({("pre", n): linear[n](x) for n, x in zip(linear, outs[len(names) :])})
         for key, v in values.items():
             v = np.asarray(v)
             lo[key] = min(lo.get(key, 0.0), float(v.min()))  # ranges must hold 0

@@ -56,8 +56,11 @@ def more_calibration(ctx, acc: AccuracyConfig, tell):
         tell(f"  calibration: no more than the {len(ctx.calibration)} images already used, skipped")
         return
     pixels, _ = load_images(paths, ctx.input_size, "calibration")
-    yield Candidate(f"calibration x{acc.calibration_factor}", int8_bytes(ctx, full_range(pixels)),
-                    {"calibration_images": int(len(pixels))})
+    yield Candidate(
+        f"calibration x{acc.calibration_factor}",
+        int8_bytes(ctx, full_range(pixels)),
+        {"calibration_images": int(len(pixels))},
+    )
 
 
 def op_sensitivity(ctx) -> list[tuple[str, str, float]]:
@@ -86,8 +89,9 @@ def _selective(ctx, denylisted: list[str]) -> bytes:
     import tensorflow as tf
     from tensorflow.lite.python import convert  # the quantizer QuantizationDebugger itself calls
 
-    return convert.mlir_quantize(ctx.calibrated_float, input_data_type=tf.uint8, output_data_type=tf.uint8,
-                                 denylisted_nodes=denylisted)
+    return convert.mlir_quantize(
+        ctx.calibrated_float, input_data_type=tf.uint8, output_data_type=tf.uint8, denylisted_nodes=denylisted
+    )
 
 
 def float_fallback(ctx, acc: AccuracyConfig, tell):
@@ -97,8 +101,11 @@ def float_fallback(ctx, acc: AccuracyConfig, tell):
         if k > len(ranked):
             break
         chosen = ranked[:k]
-        yield Candidate(f"fallback top {k}", _selective(ctx, [name for name, _, _ in chosen]),
-                        {"float_ops": [{"tensor": n, "op": op, "rmse_steps": round(e, 3)} for n, op, e in chosen]})
+        yield Candidate(
+            f"fallback top {k}",
+            _selective(ctx, [name for name, _, _ in chosen]),
+            {"float_ops": [{"tensor": n, "op": op, "rmse_steps": round(e, 3)} for n, op, e in chosen]},
+        )
 
 
 def int16(ctx, acc: AccuracyConfig, tell):
@@ -126,15 +133,19 @@ def convert_int8_accurate(ctx, tell) -> Converted:
     record = {"max_drop": acc.max_drop, "post_training": first, "attempts": [], "kept": PLAIN}
     if _meets(first, acc):
         return Converted(plain, {"accuracy": record})
-    tell(f"  int8 loses {first['drop']:.1f} points, agreement {first['agreement']:.3f} ({first['status']}; "
-         f"bound {acc.max_drop:g} points): trying {', '.join(acc.remedies)}")
+    tell(
+        f"  int8 loses {first['drop']:.1f} points, agreement {first['agreement']:.3f} ({first['status']}; "
+        f"bound {acc.max_drop:g} points): trying {', '.join(acc.remedies)}"
+    )
     best = (PLAIN, plain, first)
     for remedy in acc.remedies:
         for cand in _remedy(remedy)(ctx, acc, tell):
             figures = _measure(ctx, cand.data, cand.label)
             record["attempts"].append({"remedy": remedy, "label": cand.label, **figures, **cand.details})
-            tell(f"  {cand.label}: drop {figures['drop']:.1f} points, agreement {figures['agreement']:.3f}, "
-                 f"{figures['size_bytes'] / 1e6:.2f} MB")
+            tell(
+                f"  {cand.label}: drop {figures['drop']:.1f} points, agreement {figures['agreement']:.3f}, "
+                f"{figures['size_bytes'] / 1e6:.2f} MB"
+            )
             if _meets(figures, acc):
                 record["kept"] = cand.label
                 return Converted(cand.data, {"accuracy": record})
@@ -164,12 +175,28 @@ def _measure(ctx, data: bytes, label: str | None) -> dict:
     path.write_bytes(data)
     # Candidates are named by remedy (format "tflite-int8+fallback-top-3"): bench rows tell them apart.
     fmt = "tflite-int8" if label is None else f"tflite-int8+{safe}"
-    attach_metadata(path, ModelMetadata(labels=ctx.labels, model_name=ctx.model_name, input_size=ctx.input_size,
-                                        format=fmt, extra={"remedy": label or PLAIN}), sidecar=False)
+    attach_metadata(
+        path,
+        ModelMetadata(
+            labels=ctx.labels,
+            model_name=ctx.model_name,
+            input_size=ctx.input_size,
+            format=fmt,
+            extra={"remedy": label or PLAIN},
+        ),
+        sidecar=False,
+    )
     p = ctx.check(path, data, FORMATS["tflite-int8"])
     if ctx.attempts_dir is not None and label is not None:
         # Every candidate is kept for `sportsedge bench`: each remedy's latency cost is measurable.
         ctx.attempts_dir.mkdir(parents=True, exist_ok=True)
         fileio.write_bytes(ctx.attempts_dir / f"{ctx.model_name}-{fmt}.tflite", path.read_bytes())
-    return {"drop": round(drop_points(p), 3), "agreement": p["agreement"], "top1": p["top1_export"], "status": p["status"],
-            "input_dtype": p["input_dtype"], "size_bytes": len(data), "check_seconds": round(time.monotonic() - t0, 2)}
+    return {
+        "drop": round(drop_points(p), 3),
+        "agreement": p["agreement"],
+        "top1": p["top1_export"],
+        "status": p["status"],
+        "input_dtype": p["input_dtype"],
+        "size_bytes": len(data),
+        "check_seconds": round(time.monotonic() - t0, 2),
+    }

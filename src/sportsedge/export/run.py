@@ -39,8 +39,9 @@ def _named_formats(text: str) -> list[Format]:
     names = [n.strip() for n in text.split(",") if n.strip()]
     unknown = [n for n in names if n not in FORMATS]
     if unknown or not names:
-        raise UsageError(f"unknown format {', '.join(map(repr, unknown)) or '(none)'}; "
-                         f"choose from all, {', '.join(FORMATS)}")
+        raise UsageError(
+            f"unknown format {', '.join(map(repr, unknown)) or '(none)'}; choose from all, {', '.join(FORMATS)}"
+        )
     return [FORMATS[n] for n in dict.fromkeys(names)]
 
 
@@ -67,9 +68,11 @@ def _captured(log_path: Path):
             handler.close()
 
 
-def export(run_dirs: list[str | Path], formats: list[Format], out: str | Path, config: ExportConfig = ExportConfig(),
-           say=print) -> dict:
+def export(
+    run_dirs: list[str | Path], formats: list[Format], out: str | Path, config: ExportConfig | None = None, say=print
+) -> dict:
     """Export; returns the manifest. Entries with status FAILED mean a parity check failed."""
+    config = config or ExportConfig()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     manifest_path = out / "manifest.json"
@@ -79,9 +82,19 @@ def export(run_dirs: list[str | Path], formats: list[Format], out: str | Path, c
     with contextlib.ExitStack() as stack:  # each context owns a temporary folder, removed whatever happens
         contexts = []
         for r in run_dirs:
-            contexts.append(ExportContext(Path(r), config.calibration, config.calibration_size, config.parity_size,
-                                          qat=config.qat, accuracy=config.accuracy, attempts_dir=out / "attempts",
-                                          log_path=out / "export.log", min_agreement=config.min_agreement))
+            contexts.append(
+                ExportContext(
+                    Path(r),
+                    config.calibration,
+                    config.calibration_size,
+                    config.parity_size,
+                    qat=config.qat,
+                    accuracy=config.accuracy,
+                    attempts_dir=out / "attempts",
+                    log_path=out / "export.log",
+                    min_agreement=config.min_agreement,
+                )
+            )
             stack.callback(contexts[-1].close)
         names = [c.model_name for c in contexts]
         if len(set(names)) != len(names):
@@ -93,17 +106,31 @@ def export(run_dirs: list[str | Path], formats: list[Format], out: str | Path, c
                 step += 1
                 name = fmt.artifact_name(ctx.model_name)
                 path = out / name
-                settings = {"model_sha256": model_sha, "format": fmt.name, "calibration": str(ctx.calibration_dir),
-                            "calibration_size": config.calibration_size, "parity_size": config.parity_size,
-                            "min_agreement": config.min_agreement, "preprocessing": PREPROCESSING_VERSION,
-                            "sportsedge": __version__, **{k: option_settings[k] for k in fmt.options}}
+                settings = {
+                    "model_sha256": model_sha,
+                    "format": fmt.name,
+                    "calibration": str(ctx.calibration_dir),
+                    "calibration_size": config.calibration_size,
+                    "parity_size": config.parity_size,
+                    "min_agreement": config.min_agreement,
+                    "preprocessing": PREPROCESSING_VERSION,
+                    "sportsedge": __version__,
+                    **{k: option_settings[k] for k in fmt.options},
+                }
                 fingerprint = fileio.fingerprint(settings)
                 old = manifest["artifacts"].get(name)
                 # A FAILED artifact is skipped too: the same inputs would fail the same way (--force redoes).
-                if (not config.force and old and old.get("fingerprint") == fingerprint
-                        and path.is_file() and fileio.sha256_file(path) == old.get("sha256")):
-                    say(f"[{step}/{total}] {name}: unchanged, skipped"
-                        + (" (parity FAILED)" if old["status"] == Status.FAILED else ""))
+                if (
+                    not config.force
+                    and old
+                    and old.get("fingerprint") == fingerprint
+                    and path.is_file()
+                    and fileio.sha256_file(path) == old.get("sha256")
+                ):
+                    say(
+                        f"[{step}/{total}] {name}: unchanged, skipped"
+                        + (" (parity FAILED)" if old["status"] == Status.FAILED else "")
+                    )
                     continue
                 say(f"[{step}/{total}] {name}: converting ...")
                 entry = _export_one(ctx, fmt, path)
@@ -112,18 +139,25 @@ def export(run_dirs: list[str | Path], formats: list[Format], out: str | Path, c
                 fileio.write_json(manifest_path, manifest)
                 p = entry["parity"]
                 against = "fine-tuned Keras" if "qat" in entry else "Keras"  # QAT is checked against its own model
-                say(f"[{step}/{total}] {name}: {entry['size_bytes'] / 1e6:.2f} MB in {entry['seconds']:.1f}s, "
+                say(
+                    f"[{step}/{total}] {name}: {entry['size_bytes'] / 1e6:.2f} MB in {entry['seconds']:.1f}s, "
                     f"agreement {p['agreement']:.3f}, max|diff| {p['max_abs_diff']:.1e}, "
                     f"top-1 {p['top1_export']:.3f} ({against} {p['top1_keras']:.3f}): {entry['status']}"
-                    + (f" -- {p['message']}" if p["message"] else ""))
+                    + (f" -- {p['message']}" if p["message"] else "")
+                )
     return manifest
 
 
 def _export_one(ctx: ExportContext, fmt: Format, path: Path) -> dict:
     t0 = time.monotonic()
-    meta = ModelMetadata(labels=ctx.labels, model_name=ctx.model_name, input_size=ctx.input_size,
-                         format=fmt.name, source_run=str(ctx.run_dir.resolve()),
-                         extra={"calibration": str(ctx.calibration_dir), "sportsedge": __version__})
+    meta = ModelMetadata(
+        labels=ctx.labels,
+        model_name=ctx.model_name,
+        input_size=ctx.input_size,
+        format=fmt.name,
+        source_run=str(ctx.run_dir.resolve()),
+        extra={"calibration": str(ctx.calibration_dir), "sportsedge": __version__},
+    )
     with _captured(ctx.log_path) as terminal:  # Keras' side of the parity check is captured too
         # Converters' own progress (QAT epochs, remedies) must reach the user through the capture.
         converted: Converted = _converter(fmt)(ctx, lambda m: print(m, file=terminal, flush=True))
@@ -133,6 +167,15 @@ def _export_one(ctx: ExportContext, fmt: Format, path: Path) -> dict:
             # A converter that retrains (QAT) returns a reference: its own model's outputs on the parity set.
             parity = ctx.check(tmp, converted.data, fmt, converted.reference)
     fileio.write_json(sidecar_path(path), meta.to_dict())
-    return {"path": path.name, "model": ctx.model_name, "format": fmt.name, "size_bytes": os.path.getsize(path),
-            "sha256": fileio.sha256_file(path), "parity": parity, "status": parity["status"],
-            "seconds": round(time.monotonic() - t0, 2), "source_run": str(ctx.run_dir), **converted.details}
+    return {
+        "path": path.name,
+        "model": ctx.model_name,
+        "format": fmt.name,
+        "size_bytes": os.path.getsize(path),
+        "sha256": fileio.sha256_file(path),
+        "parity": parity,
+        "status": parity["status"],
+        "seconds": round(time.monotonic() - t0, 2),
+        "source_run": str(ctx.run_dir),
+        **converted.details,
+    }

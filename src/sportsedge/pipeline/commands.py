@@ -31,10 +31,20 @@ def pipeline_cmd(args) -> int:
     bench = BenchConfig(threads=parse_threads(args.threads), runs=args.runs, warmup=args.warmup)
     require_tensorflow()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    cfg = PipelineConfig(data=args.data, out=args.out, models=parse_models(args.models), formats=args.formats,
-                         weights=args.weights, epochs=args.epochs, batch_size=args.batch_size,
-                         cache_features=args.cache_features, limit_per_class=args.limit_per_class, seed=args.seed,
-                         export=export, bench=bench)
+    cfg = PipelineConfig(
+        data=args.data,
+        out=args.out,
+        models=parse_models(args.models),
+        formats=args.formats,
+        weights=args.weights,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        cache_features=args.cache_features,
+        limit_per_class=args.limit_per_class,
+        seed=args.seed,
+        export=export,
+        bench=bench,
+    )
     return _finish(run_pipeline(cfg, say=say))
 
 
@@ -44,8 +54,13 @@ def demo_config(data: str, out: str):
     from .config import PipelineConfig
 
     base = PipelineConfig(data=data, out=out)
-    return replace(base, weights="auto", epochs=8, export=replace(base.export, calibration_size=64, parity_size=48),
-                   bench=replace(base.bench, runs=100, warmup=10))
+    return replace(
+        base,
+        weights="auto",
+        epochs=8,
+        export=replace(base.export, calibration_size=64, parity_size=48),
+        bench=replace(base.bench, runs=100, warmup=10),
+    )
 
 
 def demo_cmd(args) -> int:
@@ -59,14 +74,19 @@ def demo_cmd(args) -> int:
     data = make_dataset(out / "data")
     cfg = demo_config(str(data), str(out))
     status = _finish(run_pipeline(cfg, say=say))
+    from ..train.config import RunRecord
     from ..train.models import get_model
 
-    from ..train.config import RunRecord
-
-    random = [m for m in cfg.models if get_model(m).application  # transfer models only
-              and RunRecord.load(out / "runs" / m).weights == "none"]
+    random = [
+        m
+        for m in cfg.models
+        if get_model(m).application  # transfer models only
+        and RunRecord.load(out / "runs" / m).weights == "none"
+    ]
     if random:
-        print(f"note: {', '.join(random)} ran with random backbones (no ImageNet weights on disk, and the demo "
-              "never downloads): near-chance accuracy is expected for them. Point KERAS_HOME at a folder holding "
-              "Keras' weight files under models/ to see them learn.")
+        print(
+            f"note: {', '.join(random)} ran with random backbones (no ImageNet weights on disk, and the demo "
+            "never downloads): near-chance accuracy is expected for them. Point KERAS_HOME at a folder holding "
+            "Keras' weight files under models/ to see them learn."
+        )
     return status

@@ -12,9 +12,9 @@ import json
 from pathlib import Path
 
 from .. import fileio
+from ..benchmarks.report import markdown, markdown_table, recommendation, table
 from ..figures import pyplot, save_png
 from ..train.config import RunRecord
-from ..benchmarks.report import markdown, markdown_table, recommendation, table
 
 
 def _load(path: Path):
@@ -27,15 +27,18 @@ def gather(out: Path, models: list[str], eval_split: str) -> dict:
         run = out / "runs" / m
         rec = RunRecord.load(run) if (run / "config.json").is_file() else None
         hist = _load(run / "history.json") or {}
-        rows.append({
-            "model": m,
-            "valid": _load(run / "eval-valid" / "metrics.json"),
-            "eval": _load(run / f"eval-{eval_split}" / "metrics.json"),
-            "epochs": len(hist.get("loss", [])),
-            "fit_seconds": rec and (rec.train_wall_seconds if rec.train_wall_seconds is not None else rec.fit_seconds),
-            "weights": rec and rec.weights,
-            "history": hist,
-        })
+        rows.append(
+            {
+                "model": m,
+                "valid": _load(run / "eval-valid" / "metrics.json"),
+                "eval": _load(run / f"eval-{eval_split}" / "metrics.json"),
+                "epochs": len(hist.get("loss", [])),
+                "fit_seconds": rec
+                and (rec.train_wall_seconds if rec.train_wall_seconds is not None else rec.fit_seconds),
+                "weights": rec and rec.weights,
+                "history": hist,
+            }
+        )
     return {"models": rows, "eval_split": eval_split, "bench": _load(out / "bench" / "results.json")}
 
 
@@ -66,16 +69,24 @@ def _pct(metrics, key):
 def _model_table(data: dict) -> tuple[list[str], list[list[str]]]:
     split = data["eval_split"]
     both = split != "valid"  # with no test/, valid/ is the evaluation split: one column, not two
-    head = ["model", "weights", "epochs", "train s"] + (["valid top-1 %"] if both else []) + [
-        f"{split} top-1 %", f"{split} top-5 %", f"{split} macro-F1", f"{split} images"]
+    head = (
+        ["model", "weights", "epochs", "train s"]
+        + (["valid top-1 %"] if both else [])
+        + [f"{split} top-1 %", f"{split} top-5 %", f"{split} macro-F1", f"{split} images"]
+    )
     body = []
     for m in data["models"]:
         ev = m["eval"]
-        body.append([m["model"], str(m["weights"]), str(m["epochs"]),
-                     f"{m['fit_seconds']:.0f}" if m["fit_seconds"] is not None else "-"]
-                    + ([_pct(m["valid"], "top1")] if both else [])
-                    + [_pct(ev, "top1"), _pct(ev, "top5"), f"{ev['macro_f1']:.3f}" if ev else "-",
-                       str(ev["n"]) if ev else "-"])
+        body.append(
+            [
+                m["model"],
+                str(m["weights"]),
+                str(m["epochs"]),
+                f"{m['fit_seconds']:.0f}" if m["fit_seconds"] is not None else "-",
+            ]
+            + ([_pct(m["valid"], "top1")] if both else [])
+            + [_pct(ev, "top1"), _pct(ev, "top5"), f"{ev['macro_f1']:.3f}" if ev else "-", str(ev["n"]) if ev else "-"]
+        )
     return head, body
 
 
@@ -99,29 +110,63 @@ def write_report(out: Path, models: list[str], eval_split: str) -> dict:
     head, body = _model_table(data)
     rows = data["bench"]["rows"] if data["bench"] else []
     rec = recommendation(rows) if rows else "no benchmark results"
-    md = ["# sportsedge report", "", f"Evaluation split: `{eval_split}/`.", "", "## Models", "",
-          markdown_table(head, body, right_from=2), "![training curves](comparison.png)", ""]
+    md = [
+        "# sportsedge report",
+        "",
+        f"Evaluation split: `{eval_split}/`.",
+        "",
+        "## Models",
+        "",
+        markdown_table(head, body, right_from=2),
+        "![training curves](comparison.png)",
+        "",
+    ]
     for m in models:
         ev = f"runs/{m}/eval-{eval_split}"
-        md += [f"### {m}", "", f"Per-class report: [{ev}/report.txt]({ev}/report.txt) "
-               f"([json]({ev}/report.json)); confusion matrix: [{ev}/confusion_matrix.png]({ev}/confusion_matrix.png).",
-               "", f"![misclassified {m}]({ev}/misclassified.png)", ""]
-    md += ["## Benchmark", "", markdown(rows) if rows else "no benchmark results", "",
-           "![latency vs accuracy](bench/pareto.png)", "", f"**{rec}**", ""]
+        md += [
+            f"### {m}",
+            "",
+            f"Per-class report: [{ev}/report.txt]({ev}/report.txt) "
+            f"([json]({ev}/report.json)); confusion matrix: [{ev}/confusion_matrix.png]({ev}/confusion_matrix.png).",
+            "",
+            f"![misclassified {m}]({ev}/misclassified.png)",
+            "",
+        ]
+    md += [
+        "## Benchmark",
+        "",
+        markdown(rows) if rows else "no benchmark results",
+        "",
+        "![latency vs accuracy](bench/pareto.png)",
+        "",
+        f"**{rec}**",
+        "",
+    ]
     fileio.write_text(out / "report.md", "\n".join(md))
-    parts = [f"<h1>sportsedge report</h1><p>Evaluation split: <code>{html.escape(eval_split)}/</code></p>",
-             "<h2>Models</h2>", _html_table(head, body), _img(out / "comparison.png", "training curves")]
+    parts = [
+        f"<h1>sportsedge report</h1><p>Evaluation split: <code>{html.escape(eval_split)}/</code></p>",
+        "<h2>Models</h2>",
+        _html_table(head, body),
+        _img(out / "comparison.png", "training curves"),
+    ]
     for m in models:
         ev = out / "runs" / m / f"eval-{eval_split}"
-        parts += [f"<h3>{html.escape(m)}</h3>",
-                  f'<p>Per-class report: <a href="runs/{m}/eval-{eval_split}/report.txt">report.txt</a></p>',
-                  _img(ev / "misclassified.png", f"misclassified {m}"), _img(ev / "confusion_matrix.png", "confusion")]
+        parts += [
+            f"<h3>{html.escape(m)}</h3>",
+            f'<p>Per-class report: <a href="runs/{m}/eval-{eval_split}/report.txt">report.txt</a></p>',
+            _img(ev / "misclassified.png", f"misclassified {m}"),
+            _img(ev / "confusion_matrix.png", "confusion"),
+        ]
     if rows:
         parts += ["<h2>Benchmark</h2>", _html_table(*table(rows)), _img(out / "bench" / "pareto.png", "pareto")]
     parts.append(f"<p><strong>{html.escape(rec)}</strong></p>")
-    style = ("body{font-family:sans-serif;max-width:1200px;margin:2em auto}table{border-collapse:collapse;"
-             "font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}img{max-width:100%}")
-    page = f"<!doctype html><html><head><meta charset='utf-8'><title>sportsedge report</title>" \
-           f"<style>{style}</style></head><body>{''.join(parts)}</body></html>\n"
+    style = (
+        "body{font-family:sans-serif;max-width:1200px;margin:2em auto}table{border-collapse:collapse;"
+        "font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}img{max-width:100%}"
+    )
+    page = (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>sportsedge report</title>"
+        f"<style>{style}</style></head><body>{''.join(parts)}</body></html>\n"
+    )
     fileio.write_text(out / "report.html", page)
     return data

@@ -57,9 +57,17 @@ def run_pipeline(cfg: PipelineConfig, say=print) -> Path:
     plans = []  # (name, run folder, train config, fingerprint, already trained)
     for name in cfg.models:
         run = out / "runs" / name
-        tc = TrainConfig(model=name, data=str(Path(cfg.data).resolve()), out=str(run), weights=cfg.weights,
-                         epochs=cfg.epochs, batch_size=cfg.batch_size, cache_features=cfg.cache_features,
-                         limit_per_class=cfg.limit_per_class, seed=cfg.seed)
+        tc = TrainConfig(
+            model=name,
+            data=str(Path(cfg.data).resolve()),
+            out=str(run),
+            weights=cfg.weights,
+            epochs=cfg.epochs,
+            batch_size=cfg.batch_size,
+            cache_features=cfg.cache_features,
+            limit_per_class=cfg.limit_per_class,
+            seed=cfg.seed,
+        )
         key = _fingerprint({k: v for k, v in tc.resolved().settings().items() if k not in ("out", "resume")})
         plans.append((name, run, tc, key, state.done(f"train:{name}", key) and (run / "model.keras").is_file()))
     for name, _, _, _, trained in plans:  # fail now, not after an hour of CNN training, if weights cannot be had
@@ -86,9 +94,15 @@ def run_pipeline(cfg: PipelineConfig, say=print) -> Path:
     manifest = export(runs, formats, exports, cfg.export, say=say)
     eval_split = Path(cfg.data) / ds.eval_split
     benched = [e for e in manifest["artifacts"].values() if e["status"] != Status.FAILED]  # as bench's discover()
-    bench_key = _fingerprint({"artifacts": sorted(e["sha256"] for e in benched),
-                              "data": str(eval_split.resolve()), "threads": cfg.bench.threads, "runs": cfg.bench.runs,
-                              "warmup": cfg.bench.warmup})
+    bench_key = _fingerprint(
+        {
+            "artifacts": sorted(e["sha256"] for e in benched),
+            "data": str(eval_split.resolve()),
+            "threads": cfg.bench.threads,
+            "runs": cfg.bench.runs,
+            "warmup": cfg.bench.warmup,
+        }
+    )
     bench_dir = out / "bench"
     if state.done("bench", bench_key) and (bench_dir / "results.json").is_file():
         say("== bench: unchanged, skipped")

@@ -1,8 +1,8 @@
 """TF-free runtime: classify images with an exported .tflite or .onnx model.
 
-    from sportsedge.runtime import Classifier
-    clf = Classifier.load("mobilenet_v2-tflite-int8.tflite")
-    clf.predict("photo.jpg", top_k=3)   # [Prediction(label, index, score), ...]
+from sportsedge.runtime import Classifier
+clf = Classifier.load("mobilenet_v2-tflite-int8.tflite")
+clf.predict("photo.jpg", top_k=3)   # [Prediction(label, index, score), ...]
 """
 
 from .classifier import Classifier, MissingLabelsWarning, Prediction

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..quiet import native_stderr_to
 from ..errors import MissingDependencyError, ModelError, first_line
+from ..quiet import native_stderr_to
 from .metadata import ModelMetadata, metadata_from_onnx_props, read_tflite_metadata
 
 

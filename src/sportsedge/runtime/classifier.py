@@ -11,8 +11,9 @@ from __future__ import annotations
 import os
 import threading
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -48,7 +49,7 @@ class Classifier:
         self._quant = (float(scale), int(zero)) if scale and (scale, zero) != (1.0, 0) else None
 
     @classmethod
-    def load(cls, path: str | os.PathLike, threads: int | None = None) -> "Classifier":
+    def load(cls, path: str | os.PathLike, threads: int | None = None) -> Classifier:
         """Load a model file; the backend is chosen from its extension (or its first bytes)."""
         path = Path(path)
         if not path.is_file():
@@ -68,8 +69,7 @@ class Classifier:
             raise ModelError(path, f"model failed a test inference ({first_line(err)})") from None
         if meta is None or not meta.labels:
             warnings.warn(
-                f"{path}: no labels inside the model or in {sidecar_path(path).name}; "
-                "naming classes by index",
+                f"{path}: no labels inside the model or in {sidecar_path(path).name}; naming classes by index",
                 MissingLabelsWarning,
                 stacklevel=2,
             )

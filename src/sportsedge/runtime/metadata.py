@@ -45,7 +45,7 @@ class ModelMetadata:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ModelMetadata":
+    def from_dict(cls, d: dict) -> ModelMetadata:
         size = d.get("input_size")
         return cls(
             labels=tuple(str(x) for x in d.get("labels") or ()),

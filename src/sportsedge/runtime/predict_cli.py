@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from ..errors import InputError
-from .classifier import Classifier
 from ..imagesets import image_files
+from .classifier import Classifier
 
 
 def expand_paths(paths: list[str]) -> Iterator[Path | InputError]:

@@ -12,10 +12,10 @@ and on the device.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 from pathlib import Path
-from typing import Union
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -32,7 +32,7 @@ MAX_PIXELS = 89_478_485
 # Files that `predict` and dataset scans treat as images, by extension.
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
 
-ImageSource = Union[str, os.PathLike, Image.Image, np.ndarray]
+ImageSource = str | os.PathLike | Image.Image | np.ndarray
 
 
 def is_image_file(path: str | os.PathLike) -> bool:
@@ -81,10 +81,8 @@ def _check_size(path, size: tuple[int, int]) -> None:
 
 def to_rgb(img: Image.Image, path=None) -> Image.Image:
     """Convert any Pillow mode to 8-bit RGB, applying EXIF orientation first."""
-    try:
+    with contextlib.suppress(Exception):  # a broken EXIF block should not make a readable image unusable
         img = ImageOps.exif_transpose(img)
-    except Exception:  # a broken EXIF block should not make a readable image unusable
-        pass
     mode = img.mode
     if mode == "RGB":
         return img

@@ -27,6 +27,8 @@ def evaluate_cmd(args) -> int:
     from .evaluate import evaluate
 
     m = evaluate(args.run_dir, args.data, args.split, args.limit_per_class)
-    print(f"{args.split}: top-1 {m['top1']:.4f}  top-5 {m['top5']:.4f}  loss {m['loss']:.4f}  "
-          f"macro-F1 {m['macro_f1']:.4f}  n {m['n']}")
+    print(
+        f"{args.split}: top-1 {m['top1']:.4f}  top-5 {m['top5']:.4f}  loss {m['loss']:.4f}  "
+        f"macro-F1 {m['macro_f1']:.4f}  n {m['n']}"
+    )
     return 0

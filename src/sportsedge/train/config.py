@@ -50,17 +50,19 @@ class TrainConfig:
             if value is not None and value < (0 if name == "cache_features" else 1):
                 raise UsageError(f"{name} must be positive, got {value}")
         patience = recipe.early_stopping if self.early_stopping is None else (self.early_stopping or None)
-        return RunRecord(**{
-            **asdict(self),
-            "weights": entry.resolve_weights(self.weights),
-            "epochs": self.epochs or recipe.epochs,
-            "batch_size": self.batch_size or recipe.batch_size,
-            "learning_rate": self.learning_rate or recipe.learning_rate,
-            "cache_features": cache,
-            "early_stopping": patience,
-            "augmentation": asdict(recipe.augment) if self.augment else None,
-            "input_size": tuple(entry.input_size),
-        })
+        return RunRecord(
+            **{
+                **asdict(self),
+                "weights": entry.resolve_weights(self.weights),
+                "epochs": self.epochs or recipe.epochs,
+                "batch_size": self.batch_size or recipe.batch_size,
+                "learning_rate": self.learning_rate or recipe.learning_rate,
+                "cache_features": cache,
+                "early_stopping": patience,
+                "augmentation": asdict(recipe.augment) if self.augment else None,
+                "input_size": tuple(entry.input_size),
+            }
+        )
 
 
 @dataclass(frozen=True)

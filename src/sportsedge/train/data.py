@@ -85,7 +85,9 @@ def scan_dataset(root: str | Path, require: tuple[str, ...] = ("train",)) -> Dat
     present = [s for s in SPLITS if (root / s).is_dir()]
     for name in require:
         if name not in present:
-            raise InputError(root, f"missing the {name}/ split (expected {'/, '.join(SPLITS)}/ with one folder per class)")
+            raise InputError(
+                root, f"missing the {name}/ split (expected {'/, '.join(SPLITS)}/ with one folder per class)"
+            )
     reference = "train" if "train" in present else present[0] if present else None
     if reference is None:
         raise InputError(root, "no train/, valid/ or test/ folder")
@@ -147,8 +149,9 @@ def _loader(size: tuple[int, int], bad: BadImageLog):
     return tf_load
 
 
-def image_stream(split: Split, size: tuple[int, int], batch: int, bad: BadImageLog | None = None,
-                 with_index: bool = False):
+def image_stream(
+    split: Split, size: tuple[int, int], batch: int, bad: BadImageLog | None = None, with_index: bool = False
+):
     """tf.data of (uint8 pixels (B, H, W, 3), int labels[, index into split]) in file order.
 
     Unreadable images are dropped (and logged once), so ``with_index`` tells which survived.
@@ -168,7 +171,8 @@ def image_stream(split: Split, size: tuple[int, int], batch: int, bad: BadImageL
         return (x, y, i) if with_index else (x, y)
 
     ds = tf.data.Dataset.from_tensor_slices(
-        (list(split.paths), np.array(split.labels, np.int32), np.arange(len(split), dtype=np.int32)))
+        (list(split.paths), np.array(split.labels, np.int32), np.arange(len(split), dtype=np.int32))
+    )
     ds = ds.map(tf_load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ds.filter(readable).map(drop_flag).batch(batch).prefetch(tf.data.AUTOTUNE)
 
@@ -178,12 +182,21 @@ def epoch_order(n: int, seed: int, epoch):
     or a distributed one sees the same order as an uninterrupted, single-device run."""
     import tensorflow as tf
 
-    return tf.random.experimental.stateless_shuffle(tf.range(n), seed=tf.stack([tf.cast(seed, tf.int64),
-                                                                                tf.cast(epoch, tf.int64)]))
+    return tf.random.experimental.stateless_shuffle(
+        tf.range(n), seed=tf.stack([tf.cast(seed, tf.int64), tf.cast(epoch, tf.int64)])
+    )
 
 
-def training_stream(split: Split, size: tuple[int, int], batch: int, seed: int, first_epoch: int, epochs: int,
-                    augment=None, bad: BadImageLog | None = None):
+def training_stream(
+    split: Split,
+    size: tuple[int, int],
+    batch: int,
+    seed: int,
+    first_epoch: int,
+    epochs: int,
+    augment=None,
+    bad: BadImageLog | None = None,
+):
     """One dataset for epochs first_epoch..epochs-1 of (pixels, labels, weights), batched per epoch.
 
     Unreadable images get weight 0 rather than being dropped, so every epoch has exactly
@@ -205,6 +218,7 @@ def training_stream(split: Split, size: tuple[int, int], batch: int, seed: int, 
 
     ds = tf.data.Dataset.range(first_epoch, epochs).flat_map(epoch_data)
     if augment is not None:
+
         def augmented(x, y, w):
             return augment(tf.cast(x, tf.float32), training=True), y, w
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import fileio
-from .data import BadImageLog, Split, image_stream
 from ..progress import Progress
+from .data import BadImageLog, Split, image_stream
 
 
 def cache_key(split: Split, settings: dict) -> str:
@@ -23,8 +23,16 @@ def cache_key(split: Split, settings: dict) -> str:
     return fileio.fingerprint(settings, split.paths)[:16]
 
 
-def extract(features, split: Split, size, batch: int, augment=None, seed: int = 0,
-            bad: BadImageLog | None = None, label: str = "") -> tuple[np.ndarray, np.ndarray]:
+def extract(
+    features,
+    split: Split,
+    size,
+    batch: int,
+    augment=None,
+    seed: int = 0,
+    bad: BadImageLog | None = None,
+    label: str = "",
+) -> tuple[np.ndarray, np.ndarray]:
     """(features (N, D) float32, labels (N,)) for the readable images of ``split``."""
     import tensorflow as tf
 
@@ -55,7 +63,6 @@ def cached_extract(cache_dir: Path, key: str, **kwargs) -> tuple[np.ndarray, np.
             return z["features"], z["labels"]
     t0 = time.perf_counter()
     feats, labels = extract(**kwargs)
-    with fileio.atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez(f, features=feats, labels=labels, seconds=time.perf_counter() - t0)
+    with fileio.atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, features=feats, labels=labels, seconds=time.perf_counter() - t0)
     return feats, labels

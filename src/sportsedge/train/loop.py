@@ -18,12 +18,12 @@ from pathlib import Path
 import numpy as np
 
 from .. import fileio
+from ..envinfo import environment
 from ..errors import UsageError
 from ..progress import fmt_seconds
-from ..envinfo import environment
 from .config import STRATEGIES, RunRecord, TrainConfig
-from .evaluate import evaluate_model
 from .data import BadImageLog, Split, epoch_order, image_stream, limit_split, scan_dataset, training_stream
+from .evaluate import evaluate_model
 from .features import cache_key, cached_extract
 from .models import Augment, augmentation_layers, get_model
 
@@ -45,7 +45,9 @@ def _epoch_callback(keras, out: Path, trainable, total_epochs: int, history: dic
             done = epoch + 1
             recent = history["seconds"][-3:]
             eta = (total_epochs - done) * sum(recent) / len(recent)
-            shown = "  ".join(f"{k} {logs[k]:.4f}" for k in ("loss", "accuracy", "val_loss", "val_accuracy") if k in logs)
+            shown = "  ".join(
+                f"{k} {logs[k]:.4f}" for k in ("loss", "accuracy", "val_loss", "val_accuracy") if k in logs
+            )
             with fileio.atomic_path(out / "checkpoint.weights.h5") as tmp:
                 trainable.save_weights(str(tmp))
             fileio.write_json(out / "state.json", {"epoch": done, "history": history})
@@ -70,11 +72,28 @@ def _cached_streams(rec: RunRecord, built, train: Split, valid: Split, out: Path
         # View 0 is the clean image; the others are augmented draws.
         layer = augmentation_layers(aug, seed=rec.seed + v) if v and aug.active else None
         key = cache_key(train, {**base, "augment": layer is not None and vars(aug), "view": v, "seed": rec.seed})
-        feats, labels = cached_extract(out / "cache", key, features=built.features, split=train, size=size,
-                                       batch=batch, augment=layer, bad=bad, label=f"train view {v + 1}/{views}")
+        feats, labels = cached_extract(
+            out / "cache",
+            key,
+            features=built.features,
+            split=train,
+            size=size,
+            batch=batch,
+            augment=layer,
+            bad=bad,
+            label=f"train view {v + 1}/{views}",
+        )
         train_views.append(feats)
-    vfeats, vlabels = cached_extract(out / "cache", cache_key(valid, base), features=built.features, split=valid,
-                                     size=size, batch=batch, bad=bad, label="valid")
+    vfeats, vlabels = cached_extract(
+        out / "cache",
+        cache_key(valid, base),
+        features=built.features,
+        split=valid,
+        size=size,
+        batch=batch,
+        bad=bad,
+        label="valid",
+    )
     stacked = tf.constant(np.stack(train_views))
     y = tf.constant(labels)
     n = len(labels)
@@ -131,17 +150,22 @@ def train(config: TrainConfig, say=print) -> Path:
     state = json.loads(state_path.read_text()) if config.resume and state_path.exists() else {"epoch": 0, "history": {}}
     rec = rec.replace(initial_epoch=state["epoch"])
     history = state["history"]
-    say(f"{config.model}: {len(ds.classes)} classes, {len(train_split)} train / {len(valid_split)} valid images, "
-        f"weights {rec.weights}, {rec.epochs} epochs, batch {rec.batch_size}, cache_features {rec.cache_features}")
+    say(
+        f"{config.model}: {len(ds.classes)} classes, {len(train_split)} train / {len(valid_split)} valid images, "
+        f"weights {rec.weights}, {rec.epochs} epochs, batch {rec.batch_size}, cache_features {rec.cache_features}"
+    )
     bad = BadImageLog()
     t_wall = time.monotonic()
     with STRATEGIES[config.strategy][0](tf).scope():
         built = entry.build(len(ds.classes), rec.weights)
         use_cache = bool(rec.cache_features) and built.features is not None
         trainable = built.head if use_cache else built.model
-        trainable.compile(optimizer=keras.optimizers.Adam(rec.learning_rate),
-                          loss=_loss(keras, config.label_smoothing), weighted_metrics=["accuracy"],
-                          jit_compile=config.jit_compile)
+        trainable.compile(
+            optimizer=keras.optimizers.Adam(rec.learning_rate),
+            loss=_loss(keras, config.label_smoothing),
+            weighted_metrics=["accuracy"],
+            jit_compile=config.jit_compile,
+        )
     if config.resume and (out / "checkpoint.weights.h5").exists():
         trainable.optimizer.build(trainable.trainable_variables)  # so Adam's moments load too
         trainable.load_weights(str(out / "checkpoint.weights.h5"))
@@ -150,8 +174,9 @@ def train(config: TrainConfig, say=print) -> Path:
     train_ds, valid_ds, steps = streams(rec, built, train_split, valid_split, out, bad)
     callbacks = [_epoch_callback(keras, out, trainable, rec.epochs, history, say)]
     if rec.early_stopping:
-        callbacks.append(keras.callbacks.EarlyStopping("val_loss", patience=rec.early_stopping,
-                                                       restore_best_weights=True))
+        callbacks.append(
+            keras.callbacks.EarlyStopping("val_loss", patience=rec.early_stopping, restore_best_weights=True)
+        )
     t0 = time.monotonic()
     if rec.initial_epoch < rec.epochs:
         try:
@@ -159,8 +184,16 @@ def train(config: TrainConfig, say=print) -> Path:
                 # Unreadable images are dropped from the validation stream, so its length is
                 # unknown until Keras has run it once and says "ran out of data": expected here.
                 warnings.filterwarnings("ignore", message="Your input ran out of data")
-                trainable.fit(train_ds, validation_data=valid_ds, epochs=rec.epochs, initial_epoch=rec.initial_epoch,
-                              steps_per_epoch=steps, callbacks=callbacks, shuffle=False, verbose=0)
+                trainable.fit(
+                    train_ds,
+                    validation_data=valid_ds,
+                    epochs=rec.epochs,
+                    initial_epoch=rec.initial_epoch,
+                    steps_per_epoch=steps,
+                    callbacks=callbacks,
+                    shuffle=False,
+                    verbose=0,
+                )
         except KeyboardInterrupt:
             done = json.loads(state_path.read_text())["epoch"] if state_path.exists() else 0
             say(f"interrupted: checkpoint after epoch {done} kept in {out}; continue with --resume")
@@ -168,12 +201,17 @@ def train(config: TrainConfig, say=print) -> Path:
     rec = rec.replace(
         fit_seconds=time.monotonic() - t0 + sum(history.get("seconds", [])[: rec.initial_epoch]),
         train_wall_seconds=time.monotonic() - t_wall,  # this session: build + feature caching + fit
-        bad_images=bad.seen, classes=tuple(ds.classes), environment=environment())
+        bad_images=bad.seen,
+        classes=tuple(ds.classes),
+        environment=environment(),
+    )
     save_run(out, built.model, rec, history)
     for split in dict.fromkeys(("valid", ds.eval_split)):
         m = evaluate_model(built.model, out, ds, split, rec, limit_per_class=config.limit_per_class)
-        say(f"{config.model} on {split}/: top-1 {m['top1']:.4f}  top-5 {m['top5']:.4f}  "
-            f"macro-F1 {m['macro_f1']:.4f}  ({m['n']} images) -> {out / f'eval-{split}'}")
+        say(
+            f"{config.model} on {split}/: top-1 {m['top1']:.4f}  top-5 {m['top5']:.4f}  "
+            f"macro-F1 {m['macro_f1']:.4f}  ({m['n']} images) -> {out / f'eval-{split}'}"
+        )
     return out
 
 

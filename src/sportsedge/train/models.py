@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from ..errors import UsageError
 
@@ -93,12 +93,14 @@ def use_keras(module):
     finally:
         _KERAS = saved
 
+
 # The seed's ImageDataGenerator settings, as Keras preprocessing layers.
 SEED_AUGMENT = Augment(rotation=20, shift=0.2, shear=0.2, zoom=0.2, flip=True)
 
 
-def register_model(name: str, input_size: tuple[int, int], recipe: Recipe, default_weights: str = "imagenet",
-                   application: str = ""):
+def register_model(
+    name: str, input_size: tuple[int, int], recipe: Recipe, default_weights: str = "imagenet", application: str = ""
+):
     def wrap(fn):
         doc = (fn.__doc__ or "").strip().splitlines()[0]
         MODELS[name] = ModelEntry(name, fn, input_size, recipe, default_weights, doc, application)
@@ -147,8 +149,10 @@ def _application(name: str, weights: str, **kwargs):
     except Exception as err:
         if weights != "imagenet":
             raise
-        raise UsageError(f"cannot get {name}'s ImageNet weights ({str(err).splitlines()[0][:160]}); "
-                         "offline, put Keras' file under $KERAS_HOME/models/, or use --weights none or a file") from None
+        raise UsageError(
+            f"cannot get {name}'s ImageNet weights ({str(err).splitlines()[0][:160]}); "
+            "offline, put Keras' file under $KERAS_HOME/models/, or use --weights none or a file"
+        ) from None
 
 
 def _cnn(num_classes: int, size: tuple[int, int], filters: tuple[int, ...], weights: str) -> Built:
@@ -180,9 +184,14 @@ def cnn_v1(num_classes: int, weights: str = "none") -> Built:
     return _cnn(num_classes, (150, 150), (32, 64, 128), weights)
 
 
-@register_model("efficientnet_b0", (224, 224),
-                Recipe(64, 30, 1e-3, 10, Augment(rotation=20, shift=0.2, shear=0.2, zoom=0.2, flip=True,
-                                                   brightness=0.2), cache_views=1), application="EfficientNetB0")
+@register_model(
+    "efficientnet_b0",
+    (224, 224),
+    Recipe(
+        64, 30, 1e-3, 10, Augment(rotation=20, shift=0.2, shear=0.2, zoom=0.2, flip=True, brightness=0.2), cache_views=1
+    ),
+    application="EfficientNetB0",
+)
 def efficientnet_b0(num_classes: int, weights: str = "imagenet") -> Built:
     """EfficientNetB0, first 200 layers frozen; rescales raw pixels inside."""
     keras = keras_api()
@@ -232,19 +241,27 @@ def _mobilenet_v2(num_classes: int, weights: str, head_layers) -> Built:
     return Built(keras.Model(inp, stack(pooled, layers)), features, head)
 
 
-@register_model("mobilenet_v2", (224, 224), Recipe(100, 30, 1e-3, None, SEED_AUGMENT, cache_views=1),
-                application="MobileNetV2")
+@register_model(
+    "mobilenet_v2", (224, 224), Recipe(100, 30, 1e-3, None, SEED_AUGMENT, cache_views=1), application="MobileNetV2"
+)
 def mobilenet_v2(num_classes: int, weights: str = "imagenet") -> Built:
     """MobileNetV2 frozen (inference mode) with the seed's 2x128 dense head."""
     keras = keras_api()
 
     L = keras.layers
-    return _mobilenet_v2(num_classes, weights,
-                         [L.Dense(128, activation="relu"), L.Dropout(0.1), L.Dense(128, activation="relu"), L.Dropout(0.1)])
+    return _mobilenet_v2(
+        num_classes,
+        weights,
+        [L.Dense(128, activation="relu"), L.Dropout(0.1), L.Dense(128, activation="relu"), L.Dropout(0.1)],
+    )
 
 
-@register_model("mobilenet_v2_linear", (224, 224), Recipe(100, 30, 1e-3, None, SEED_AUGMENT, cache_views=1),
-                application="MobileNetV2")
+@register_model(
+    "mobilenet_v2_linear",
+    (224, 224),
+    Recipe(100, 30, 1e-3, None, SEED_AUGMENT, cache_views=1),
+    application="MobileNetV2",
+)
 def mobilenet_v2_linear(num_classes: int, weights: str = "imagenet") -> Built:
     """MobileNetV2 frozen with one softmax layer (dropout 0.2): ~5 points over the seed head on small data."""
     keras = keras_api()

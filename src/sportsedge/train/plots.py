@@ -45,8 +45,15 @@ def confusion_plot(cm: np.ndarray, classes, path: Path, title: str = "") -> None
         for i in range(n):
             for j in range(n):
                 if cm[i, j]:
-                    ax.text(j, i, int(cm[i, j]), ha="center", va="center", fontsize=8,
-                            color="white" if cm[i, j] > cm.max() / 2 else "black")
+                    ax.text(
+                        j,
+                        i,
+                        int(cm[i, j]),
+                        ha="center",
+                        va="center",
+                        fontsize=8,
+                        color="white" if cm[i, j] > cm.max() / 2 else "black",
+                    )
     _save(fig, path)
 
 
