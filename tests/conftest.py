@@ -79,8 +79,11 @@ def tiny_models(tmp_path_factory) -> dict[str, Path]:
 
     tmp = tmp_path_factory.mktemp("tiny")
     model = build_colour_model()
-    paths = {"tflite-fp32": tmp / "colour-fp32.tflite", "tflite-int8": tmp / "colour-int8.tflite",
-             "onnx-fp32": tmp / "colour-fp32.onnx"}
+    paths = {
+        "tflite-fp32": tmp / "colour-fp32.tflite",
+        "tflite-int8": tmp / "colour-int8.tflite",
+        "onnx-fp32": tmp / "colour-fp32.onnx",
+    }
     paths["tflite-fp32"].write_bytes(_convert(model, tmp, int8=False))
     paths["tflite-int8"].write_bytes(_convert(model, tmp, int8=True))
     spec = (tf.TensorSpec((None, *TINY_SIZE, 3), tf.float32, name="pixels"),)
@@ -176,8 +179,12 @@ def tiny_run(tmp_path_factory, colour_dataset, tiny_registered):
     from sportsedge.train.loop import train
 
     out = tmp_path_factory.mktemp("export-run") / "run"
-    return train(TrainConfig(model=tiny_registered, data=str(colour_dataset), out=str(out), epochs=8,
-                             learning_rate=0.05, augment=False), say=lambda m: None)
+    return train(
+        TrainConfig(
+            model=tiny_registered, data=str(colour_dataset), out=str(out), epochs=8, learning_rate=0.05, augment=False
+        ),
+        say=lambda m: None,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import LABELS, TINY_SIZE, solid
 from sportsedge.errors import InputError, ModelError
 from sportsedge.runtime import Classifier, MissingLabelsWarning
+
+from conftest import LABELS, TINY_SIZE, solid
 
 FORMATS = ["tflite-fp32", "tflite-int8", "onnx-fp32"]
 
@@ -46,7 +47,9 @@ def test_path_pil_array_and_batch_agree(fmt, labelled_models, tmp_path):
 def test_int8_model_takes_raw_uint8_pixels(labelled_models):
     clf = Classifier.load(labelled_models["tflite-int8"])
     assert clf.input_dtype == np.uint8
-    assert clf._quant is None  # scale 1, zero point 0: pixels go in untouched
+    pixels = np.arange(32 * 32 * 3, dtype=np.uint32).reshape(1, 32, 32, 3).astype(np.uint8)
+    x = clf.to_input(pixels)  # scale 1, zero point 0: pixels go in untouched, every value 0..255
+    assert x.dtype == np.uint8 and np.array_equal(x, pixels)
     scores = clf.scores(solid("green")[None])
     assert scores.dtype == np.float32 and 0.95 < scores[0, 1] <= 1.0  # dequantized output
 

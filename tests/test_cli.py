@@ -9,8 +9,9 @@ import sys
 import pytest
 from PIL import Image
 
-from conftest import COLOURS
 from sportsedge.cli import main
+
+from conftest import COLOURS
 
 
 @pytest.fixture
@@ -43,8 +44,18 @@ def test_predict_folder_text(fmt, labelled_models, images, capsys):
 
 
 def test_predict_json_lines(labelled_models, images, capsys):
-    code, out, _ = _run(capsys, "predict", labelled_models["tflite-fp32"], images / "red.png",
-                        images / "sub" / "green.jpg", "--json", "--top-k", "1", "--threads", "1")
+    code, out, _ = _run(
+        capsys,
+        "predict",
+        labelled_models["tflite-fp32"],
+        images / "red.png",
+        images / "sub" / "green.jpg",
+        "--json",
+        "--top-k",
+        "1",
+        "--threads",
+        "1",
+    )
     assert code == 0
     rows = [json.loads(line) for line in out.splitlines()]
     assert [r["predictions"][0]["label"] for r in rows] == ["red", "green"]
@@ -55,8 +66,16 @@ def test_bad_inputs_reported_one_line_each_good_ones_still_predicted(labelled_mo
     (tmp_path / "empty.jpg").write_bytes(b"")
     (tmp_path / "text.jpg").write_text("hello")
     (tmp_path / "nothing").mkdir()
-    code, out, err = _run(capsys, "predict", labelled_models["onnx-fp32"], tmp_path / "missing.jpg",
-                          tmp_path / "empty.jpg", images / "red.png", tmp_path / "text.jpg", tmp_path / "nothing")
+    code, out, err = _run(
+        capsys,
+        "predict",
+        labelled_models["onnx-fp32"],
+        tmp_path / "missing.jpg",
+        tmp_path / "empty.jpg",
+        images / "red.png",
+        tmp_path / "text.jpg",
+        tmp_path / "nothing",
+    )
     assert code == 1
     assert "red.png" in out and "1. red" in out
     lines = err.strip().splitlines()
@@ -103,8 +122,20 @@ def test_help_and_predict_import_nothing_heavy(labelled_models, images):
 
 
 def test_python_dash_m(labelled_models, images):
-    proc = subprocess.run([sys.executable, "-m", "sportsedge", "predict", str(labelled_models["onnx-fp32"]),
-                           str(images / "red.png"), "--top-k", "1"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sportsedge",
+            "predict",
+            str(labelled_models["onnx-fp32"]),
+            str(images / "red.png"),
+            "--top-k",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "1. red" in proc.stdout
 

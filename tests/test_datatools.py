@@ -7,10 +7,11 @@ import shutil
 import pytest
 from PIL import Image
 
-from conftest import write_dataset
 from sportsedge.cli import main
 from sportsedge.datatools import check_dataset, download
 from sportsedge.errors import SportsedgeError
+
+from conftest import write_dataset
 
 
 @pytest.fixture

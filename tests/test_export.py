@@ -9,9 +9,10 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import LABELS
 from sportsedge.errors import InputError, UsageError
 from sportsedge.formats import FORMATS
+
+from conftest import LABELS
 
 
 def test_every_format_exported_and_passes_parity(exported):
@@ -65,13 +66,19 @@ def test_rerun_skips_unchanged_and_force_redoes(exported, tiny_run):
 
     out, manifest, _ = exported
     messages = []
-    again = export([tiny_run], parse_formats("tflite-fp32,onnx-fp32"), out, ExportConfig(calibration_size=30),
-                   say=messages.append)
+    again = export(
+        [tiny_run], parse_formats("tflite-fp32,onnx-fp32"), out, ExportConfig(calibration_size=30), say=messages.append
+    )
     assert all("unchanged, skipped" in m for m in messages) and len(messages) == 2
     assert again["artifacts"] == manifest["artifacts"]
     messages.clear()
-    export([tiny_run], parse_formats("tflite-fp32"), out, ExportConfig(calibration_size=30, force=True),
-           say=messages.append)
+    export(
+        [tiny_run],
+        parse_formats("tflite-fp32"),
+        out,
+        ExportConfig(calibration_size=30, force=True),
+        say=messages.append,
+    )
     assert any("converting" in m for m in messages)
 
 
@@ -98,27 +105,61 @@ def test_corrupt_calibration_folder(tmp_path, tiny_run):
     for i in range(3):
         (bad / "red" / f"{i}.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     with pytest.raises(InputError, match="none of the 3 calibration images could be read"):
-        export([tiny_run], parse_formats("tflite-int8"), tmp_path / "out", ExportConfig(calibration=bad),
-               say=lambda m: None)
+        export(
+            [tiny_run],
+            parse_formats("tflite-int8"),
+            tmp_path / "out",
+            ExportConfig(calibration=bad),
+            say=lambda m: None,
+        )
     with pytest.raises(InputError, match="calibration folder not found"):
-        export([tiny_run], parse_formats("onnx-int8"), tmp_path / "out", ExportConfig(calibration=tmp_path / "nope"),
-               say=lambda m: None)
+        export(
+            [tiny_run],
+            parse_formats("onnx-int8"),
+            tmp_path / "out",
+            ExportConfig(calibration=tmp_path / "nope"),
+            say=lambda m: None,
+        )
 
 
 def test_failed_parity_is_recorded_and_exits_nonzero(tmp_path, tiny_run, capsys):
     from sportsedge.cli import main
 
     out = tmp_path / "strict"
-    code = main(["export", str(tiny_run), "--out", str(out), "--formats", "tflite-int8",
-                 "--calibration-size", "20", "--min-agreement", "1.01"])
+    code = main(
+        [
+            "export",
+            str(tiny_run),
+            "--out",
+            str(out),
+            "--formats",
+            "tflite-int8",
+            "--calibration-size",
+            "20",
+            "--min-agreement",
+            "1.01",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 1
     entry = json.loads((out / "manifest.json").read_text())["artifacts"]["tiny-tflite-int8.tflite"]
     assert entry["status"] == "FAILED" and (out / "tiny-tflite-int8.tflite").is_file()
     assert "parity check FAILED" in err and "Traceback" not in err
     # the same inputs fail the same way: skipped on a re-run, still reported, still exit 1
-    code = main(["export", str(tiny_run), "--out", str(out), "--formats", "tflite-int8",
-                 "--calibration-size", "20", "--min-agreement", "1.01"])
+    code = main(
+        [
+            "export",
+            str(tiny_run),
+            "--out",
+            str(out),
+            "--formats",
+            "tflite-int8",
+            "--calibration-size",
+            "20",
+            "--min-agreement",
+            "1.01",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 1 and "unchanged, skipped (parity FAILED)" in err and "parity check FAILED" in err
 
@@ -134,8 +175,25 @@ def test_exit_status_counts_only_the_formats_asked_for(tmp_path, tiny_run, capsy
     from sportsedge.cli import main
 
     out = tmp_path / "out"
-    assert main(["export", str(tiny_run), "--out", str(out), "--formats", "tflite-int8", "--calibration-size", "8",
-                 "--min-agreement", "1.01", "--remedies", "none"]) == 1
+    assert (
+        main(
+            [
+                "export",
+                str(tiny_run),
+                "--out",
+                str(out),
+                "--formats",
+                "tflite-int8",
+                "--calibration-size",
+                "8",
+                "--min-agreement",
+                "1.01",
+                "--remedies",
+                "none",
+            ]
+        )
+        == 1
+    )
     capsys.readouterr()
     # The FAILED int8 entry stays in the manifest, but this command only asked for float32.
     assert main(["export", str(tiny_run), "--out", str(out), "--formats", "tflite-fp32"]) == 0

@@ -8,17 +8,24 @@ import zipfile
 
 import pytest
 
-from conftest import LABELS, TINY_SIZE
 from sportsedge.errors import ModelError
 from sportsedge.runtime import Classifier, ModelMetadata, attach_metadata, sidecar_path
 from sportsedge.runtime.metadata import read_tflite_metadata, split_tflite
+
+from conftest import LABELS, TINY_SIZE
 
 
 @pytest.mark.parametrize("fmt", ["tflite-fp32", "tflite-int8", "onnx-fp32"])
 def test_round_trip_inside_the_file(fmt, tiny_models, copy_model):
     path = copy_model(tiny_models[fmt])
-    meta = ModelMetadata(labels=("rouge", "vert", "bleu"), model_name="colour", input_size=TINY_SIZE,
-                         format=fmt, source_run="runs/x", extra={"note": "é ✓"})
+    meta = ModelMetadata(
+        labels=("rouge", "vert", "bleu"),
+        model_name="colour",
+        input_size=TINY_SIZE,
+        format=fmt,
+        source_run="runs/x",
+        extra={"note": "é ✓"},
+    )
     attach_metadata(path, meta, sidecar=False)
     assert not sidecar_path(path).exists()
     clf = Classifier.load(path)  # the interpreter/session still loads the file

@@ -85,8 +85,9 @@ def test_summary_uses_the_rule():
 
 
 def test_report_text():
-    rows = metrics.per_class(metrics.confusion_matrix(np.array([0, 1, 1]), np.array([0, 1, 0]), 3),
-                             ["alpha", "b", "never seen"])
+    rows = metrics.per_class(
+        metrics.confusion_matrix(np.array([0, 1, 1]), np.array([0, 1, 0]), 3), ["alpha", "b", "never seen"]
+    )
     text = metrics.report_text(rows)
     lines = text.splitlines()
     assert lines[0].split() == ["precision", "recall", "f1-score", "support"]

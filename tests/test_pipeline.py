@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 import re
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -19,22 +19,36 @@ def pipeline_out(tmp_path_factory, colour_dataset, tiny_registered):
 
     out = tmp_path_factory.mktemp("pipeline")
     messages = []
-    cfg = PipelineConfig(data=str(colour_dataset), out=str(out), models=(tiny_registered,),
-                         formats="tflite-fp32,tflite-int8,onnx-fp32", epochs=3,
-                         export=ExportConfig(calibration_size=20, parity_size=9),
-                         bench=BenchConfig(threads=(1,), runs=20, warmup=2))
+    cfg = PipelineConfig(
+        data=str(colour_dataset),
+        out=str(out),
+        models=(tiny_registered,),
+        formats="tflite-fp32,tflite-int8,onnx-fp32",
+        epochs=3,
+        export=ExportConfig(calibration_size=20, parity_size=9),
+        bench=BenchConfig(threads=(1,), runs=20, warmup=2),
+    )
     run_pipeline(cfg, say=messages.append)
     return out, cfg, messages
 
 
 def test_outputs_exist(pipeline_out):
     out, _, _ = pipeline_out
-    for f in ("report.md", "report.html", "comparison.png", "pipeline.json", "bench/results.json",
-              "bench/pareto.png", "exports/manifest.json", "runs/tiny/model.keras", "runs/tiny/eval-test/metrics.json"):
+    for f in (
+        "report.md",
+        "report.html",
+        "comparison.png",
+        "pipeline.json",
+        "bench/results.json",
+        "bench/pareto.png",
+        "exports/manifest.json",
+        "runs/tiny/model.keras",
+        "runs/tiny/eval-test/metrics.json",
+    ):
         assert (out / f).is_file(), f
     page = (out / "report.html").read_text()
     assert page.count("data:image/png;base64,") >= 4  # self-contained
-    assert "src=\"runs/" not in page and "src=\"bench/" not in page
+    assert 'src="runs/' not in page and 'src="bench/' not in page
 
 
 def test_report_numbers_match_stage_files(pipeline_out):
@@ -73,7 +87,6 @@ def test_rerun_skips_every_stage(pipeline_out):
 def test_changed_settings_redo_the_stage(pipeline_out, tmp_path):
     import shutil
 
-    from sportsedge.pipeline.config import PipelineConfig
     from sportsedge.pipeline.run import run_pipeline
 
     out, cfg, _ = pipeline_out
@@ -117,11 +130,13 @@ def test_missing_imagenet_weights_fail_before_any_training(tmp_path, colour_data
     from sportsedge.pipeline.run import run_pipeline
 
     def offline(*args, weights=None, **kwargs):
-        raise Exception("URL fetch failure on https://storage.googleapis.com/...: None -- [Errno -2] "
-                        "Name or service not known")
+        raise Exception(
+            "URL fetch failure on https://storage.googleapis.com/...: None -- [Errno -2] Name or service not known"
+        )
 
     monkeypatch.setattr(keras.applications, "EfficientNetB0", offline)
     with pytest.raises(UsageError, match="cannot get EfficientNetB0's ImageNet weights .*--weights none"):
-        run_pipeline(PipelineConfig(data=str(colour_dataset), out=str(tmp_path / "o"),
-                                    models=("cnn", "efficientnet_b0")))
+        run_pipeline(
+            PipelineConfig(data=str(colour_dataset), out=str(tmp_path / "o"), models=("cnn", "efficientnet_b0"))
+        )
     assert not (tmp_path / "o").exists()

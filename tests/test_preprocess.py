@@ -179,4 +179,3 @@ def test_real_dataset_images_decode(shared_data):
         px = load_pixels(f, (224, 224))
         assert px.shape == (224, 224, 3) and px.dtype == np.uint8
     assert "RGB" in modes
-

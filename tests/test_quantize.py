@@ -21,8 +21,13 @@ def qat_export(tmp_path_factory, tiny_run):
     out = tmp_path_factory.mktemp("qat")
     messages = []
     qat = QatConfig(epochs=2, learning_rate=1e-3, batch_size=4)
-    manifest = export([tiny_run], parse_formats("tflite-int8", qat=True), out,
-                      ExportConfig(calibration_size=30, qat=qat), say=messages.append)
+    manifest = export(
+        [tiny_run],
+        parse_formats("tflite-int8", qat=True),
+        out,
+        ExportConfig(calibration_size=30, qat=qat),
+        say=messages.append,
+    )
     return out, manifest, messages
 
 
@@ -37,7 +42,10 @@ def test_qat_round_trip_in_worker_process(qat_export):
     qat = entry["qat"]
     assert [h["epoch"] for h in qat["history"]] == [1, 2] and qat["train_images"] == 18
     assert qat["rebuild_max_abs_diff"] < 1e-3  # the tf-keras rebuild carried the trained weights
-    assert qat["left_to_calibration"] == {"rescaling": "input scaling"} or "input scaling" in qat["left_to_calibration"].values()
+    assert (
+        qat["left_to_calibration"] == {"rescaling": "input scaling"}
+        or "input scaling" in qat["left_to_calibration"].values()
+    )
     # Checked against the fine-tuned model; how far fine-tuning moved it is recorded beside.
     assert 0.0 <= qat["agreement_fine_tuned_vs_before"] <= 1.0 and qat["top1_before"] is not None
     done = [m for m in messages if m.startswith("[") and "top-1" in m]
@@ -67,9 +75,13 @@ def test_qat_settings_in_fingerprint_and_not_in_all(qat_export, tiny_run):
     out, manifest, _ = qat_export
     assert manifest["artifacts"]["tiny-tflite-int8-qat.tflite"]["settings"]["qat"]["epochs"] == 2
     messages = []
-    export([tiny_run], parse_formats("tflite-int8-qat"), out,
-           ExportConfig(calibration_size=30, qat=QatConfig(epochs=2, learning_rate=1e-3, batch_size=4)),
-           say=messages.append)
+    export(
+        [tiny_run],
+        parse_formats("tflite-int8-qat"),
+        out,
+        ExportConfig(calibration_size=30, qat=QatConfig(epochs=2, learning_rate=1e-3, batch_size=4)),
+        say=messages.append,
+    )
     assert messages == ["[1/1] tiny-tflite-int8-qat.tflite: unchanged, skipped"]
 
 
@@ -79,8 +91,11 @@ def test_missing_qat_extra_names_it(monkeypatch):
     from sportsedge.export import qat
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "tensorflow_model_optimization" else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "tensorflow_model_optimization" else real(name, *a),
+    )
     with pytest.raises(MissingDependencyError, match=r"sportsedge\[qat\]"):
         qat.require_qat()
 
@@ -92,8 +107,13 @@ def remedy_export(tmp_path_factory, tiny_run):
     from sportsedge.export.run import export, parse_formats
 
     out = tmp_path_factory.mktemp("remedies")
-    manifest = export([tiny_run], parse_formats("tflite-int8"), out,
-                      ExportConfig(calibration_size=4, accuracy=AccuracyConfig(max_drop=-1.0)), say=lambda m: None)
+    manifest = export(
+        [tiny_run],
+        parse_formats("tflite-int8"),
+        out,
+        ExportConfig(calibration_size=4, accuracy=AccuracyConfig(max_drop=-1.0)),
+        say=lambda m: None,
+    )
     return out, manifest
 
 
@@ -141,12 +161,24 @@ def test_first_remedy_meeting_the_bound_is_kept(tiny_run, tmp_path, monkeypatch)
 
     def fake_measure(ctx, data, label):
         seen.append(label or remedies.PLAIN)
-        return {"drop": next(drops), "agreement": 0.9, "top1": 0.9, "input_dtype": "uint8", "size_bytes": len(data),
-                "check_seconds": 0.0, "status": "passed"}
+        return {
+            "drop": next(drops),
+            "agreement": 0.9,
+            "top1": 0.9,
+            "input_dtype": "uint8",
+            "size_bytes": len(data),
+            "check_seconds": 0.0,
+            "status": "passed",
+        }
 
     monkeypatch.setattr(remedies, "_measure", fake_measure)
-    manifest = export([tiny_run], parse_formats("tflite-int8"), tmp_path,
-                      ExportConfig(calibration_size=4, accuracy=AccuracyConfig(max_drop=1.0)), say=lambda m: None)
+    manifest = export(
+        [tiny_run],
+        parse_formats("tflite-int8"),
+        tmp_path,
+        ExportConfig(calibration_size=4, accuracy=AccuracyConfig(max_drop=1.0)),
+        say=lambda m: None,
+    )
     acc = manifest["artifacts"]["tiny-tflite-int8.tflite"]["accuracy"]
     assert seen == ["post-training", "calibration x4", "fallback top 1"]  # int16 never tried
     assert acc["kept"] == "fallback top 1" and "met" not in acc
@@ -162,13 +194,25 @@ def test_failed_parity_triggers_remedies_even_without_accuracy_loss(tiny_run, tm
 
     def fake_measure(ctx, data, label):
         status, agreement = next(results)
-        return {"drop": 0.0, "agreement": agreement, "top1": 0.3, "input_dtype": "uint8", "size_bytes": len(data),
-                "check_seconds": 0.0, "status": status}
+        return {
+            "drop": 0.0,
+            "agreement": agreement,
+            "top1": 0.3,
+            "input_dtype": "uint8",
+            "size_bytes": len(data),
+            "check_seconds": 0.0,
+            "status": status,
+        }
 
     monkeypatch.setattr(remedies, "_measure", fake_measure)
     accuracy = AccuracyConfig(max_drop=1.0, remedies=("calibration", "int16"))
-    manifest = export([tiny_run], parse_formats("tflite-int8"), tmp_path,
-                      ExportConfig(calibration_size=4, accuracy=accuracy), say=lambda m: None)
+    manifest = export(
+        [tiny_run],
+        parse_formats("tflite-int8"),
+        tmp_path,
+        ExportConfig(calibration_size=4, accuracy=accuracy),
+        say=lambda m: None,
+    )
     acc = manifest["artifacts"]["tiny-tflite-int8.tflite"]["accuracy"]
     assert [a["label"] for a in acc["attempts"]] == ["calibration x4", "int16 activations"]
     assert acc["kept"] == "int16 activations"
@@ -178,8 +222,13 @@ def test_no_remedy_when_post_training_is_within_bound(tiny_run, tmp_path):
     from sportsedge.export.config import AccuracyConfig, ExportConfig
     from sportsedge.export.run import export, parse_formats
 
-    manifest = export([tiny_run], parse_formats("tflite-int8"), tmp_path,
-                      ExportConfig(calibration_size=30, accuracy=AccuracyConfig(max_drop=100.0)), say=lambda m: None)
+    manifest = export(
+        [tiny_run],
+        parse_formats("tflite-int8"),
+        tmp_path,
+        ExportConfig(calibration_size=30, accuracy=AccuracyConfig(max_drop=100.0)),
+        say=lambda m: None,
+    )
     acc = manifest["artifacts"]["tiny-tflite-int8.tflite"]["accuracy"]
     assert acc["kept"] == "post-training" and acc["attempts"] == []
     assert not (tmp_path / "attempts").exists()

@@ -18,11 +18,25 @@ def test_mobilenet_v2_int8_on_real_images(shared_data, keras_home, tmp_path):
     from sportsedge.train.config import TrainConfig
     from sportsedge.train.loop import train
 
-    run = train(TrainConfig(model="mobilenet_v2", data=str(shared_data), out=str(tmp_path / "run"),
-                            weights="imagenet", epochs=5, limit_per_class=10), say=lambda m: None)
+    run = train(
+        TrainConfig(
+            model="mobilenet_v2",
+            data=str(shared_data),
+            out=str(tmp_path / "run"),
+            weights="imagenet",
+            epochs=5,
+            limit_per_class=10,
+        ),
+        say=lambda m: None,
+    )
     out = tmp_path / "exports"
-    manifest = export([run], parse_formats("tflite-fp32,tflite-int8"), out,
-                      ExportConfig(calibration_size=100, parity_size=100), say=lambda m: None)
+    manifest = export(
+        [run],
+        parse_formats("tflite-fp32,tflite-int8"),
+        out,
+        ExportConfig(calibration_size=100, parity_size=100),
+        say=lambda m: None,
+    )
     fp32 = manifest["artifacts"]["mobilenet_v2-tflite-fp32.tflite"]
     int8 = manifest["artifacts"]["mobilenet_v2-tflite-int8.tflite"]
     assert fp32["status"] == "passed" and fp32["parity"]["agreement"] == 1.0
@@ -32,13 +46,17 @@ def test_mobilenet_v2_int8_on_real_images(shared_data, keras_home, tmp_path):
     assert p["n"] == 100 and p["top1_keras"] > 0.3  # five epochs on 10 images a class do learn
     # Real photos, 100 classes: int8 keeps most answers (96% on all of valid/ for the full run)...
     assert p["agreement"] >= 0.9
-    # ...and within the accuracy bound, directly or through a remedy the manifest names.
-    assert p["top1_keras"] - p["top1_export"] <= 0.01 or int8["accuracy"]["kept"] != "post-training"
+    # ...and within the accuracy bound: the shipped file's own parity figures (a remedy, if one was
+    # needed, must have met the bound; "met": False would mean the best miss was shipped).
+    assert p["top1_keras"] - p["top1_export"] <= 0.01 + 1e-9, int8["accuracy"]
+    assert int8["accuracy"].get("met", True)
     assert int8["size_bytes"] < 0.32 * fp32["size_bytes"]  # 30.4% for MobileNetV2 (docs/export.md)
 
     path = out / "mobilenet_v2-tflite-int8.tflite"
     d = Interpreter(model_path=str(path)).get_input_details()[0]
     assert d["dtype"] == np.uint8 and d["quantization"] == (1.0, 0)  # raw pixels in
-    clf = Classifier.load(path)
-    image = sorted((shared_data / "valid").rglob("*.jpg"))[0]
-    assert clf.predict(image, top_k=1)[0].label in clf.labels
+    # Through the runtime's predict API, int8 and float32 name the same class on real photos.
+    int8_clf, fp32_clf = Classifier.load(path), Classifier.load(out / "mobilenet_v2-tflite-fp32.tflite")
+    images = sorted((shared_data / "valid").rglob("*.jpg"))[::25]  # 20 images across classes
+    same = [int8_clf.predict(im, top_k=1)[0].label == fp32_clf.predict(im, top_k=1)[0].label for im in images]
+    assert len(images) == 20 and sum(same) >= 17, sum(same)

@@ -7,10 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from conftest import TINY_SIZE
 from sportsedge.errors import UsageError
 from sportsedge.train.config import TrainConfig
 from sportsedge.train.models import MODELS, get_model
+
+from conftest import TINY_SIZE
 
 
 @pytest.mark.parametrize("name", ["cnn", "cnn_v1", "efficientnet_b0", "mobilenet_v2"])
@@ -157,8 +158,12 @@ def test_interrupt_then_resume(tmp_path, colour_dataset, tiny_registered):
 def test_mirrored_strategy_matches_default(tmp_path, colour_dataset, tiny_registered, cache):
     import keras
 
-    runs = [_train(tmp_path, colour_dataset, tiny_registered, epochs=2, cache_features=cache,
-                   augment=False, strategy=s, name=s) for s in ("default", "mirrored")]
+    runs = [
+        _train(
+            tmp_path, colour_dataset, tiny_registered, epochs=2, cache_features=cache, augment=False, strategy=s, name=s
+        )
+        for s in ("default", "mirrored")
+    ]
     a, b = (keras.models.load_model(r / "model.keras") for r in runs)
     ha, hb = (json.loads((r / "history.json").read_text()) for r in runs)
     for wa, wb in zip(a.get_weights(), b.get_weights()):
@@ -177,8 +182,25 @@ def test_cli_train_and_evaluate(tmp_path, colour_dataset, tiny_registered, capsy
     from sportsedge.cli import main
 
     out = tmp_path / "cli-run"
-    assert main(["train", "--model", tiny_registered, "--data", str(colour_dataset), "--out", str(out),
-                 "--epochs", "2", "--cache-features", "0", "--no-augment"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--model",
+                tiny_registered,
+                "--data",
+                str(colour_dataset),
+                "--out",
+                str(out),
+                "--epochs",
+                "2",
+                "--cache-features",
+                "0",
+                "--no-augment",
+            ]
+        )
+        == 0
+    )
     captured = capsys.readouterr()
     assert captured.out.strip() == str(out)
     assert "epoch 2/2" in captured.err and "ETA" in captured.err and "on test/: top-1" in captured.err
@@ -216,11 +238,24 @@ def test_run_record_round_trip_and_old_files(tmp_path):
     # The settings are exactly what the pipeline fingerprints: every TrainConfig field plus two.
     assert list(rec.settings())[-2:] == ["augmentation", "input_size"] and rec.settings()["label_smoothing"] == 0.1
     # A config.json from an older version: fewer keys, one this version does not know (kept on save).
-    old = {"model": "cnn", "data": "/d", "input_size": [224, 224], "classes": ["a"], "weights": "none",
-           "epochs": 30, "fit_seconds": 12.0, "git_note": "kept"}
+    old = {
+        "model": "cnn",
+        "data": "/d",
+        "input_size": [224, 224],
+        "classes": ["a"],
+        "weights": "none",
+        "epochs": 30,
+        "fit_seconds": 12.0,
+        "git_note": "kept",
+    }
     (tmp_path / "config.json").write_text(json.dumps(old))
     loaded = RunRecord.load(tmp_path)
-    assert (loaded.model, loaded.input_size, loaded.classes, loaded.train_wall_seconds) == ("cnn", (224, 224), ("a",), None)
+    assert (loaded.model, loaded.input_size, loaded.classes, loaded.train_wall_seconds) == (
+        "cnn",
+        (224, 224),
+        ("a",),
+        None,
+    )
     assert loaded.label_smoothing == 0.0 and loaded.extra == {"git_note": "kept"}
     loaded.save(tmp_path)
     assert json.loads((tmp_path / "config.json").read_text())["git_note"] == "kept"

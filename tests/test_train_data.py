@@ -7,10 +7,11 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import TINY_SIZE, write_dataset
 from sportsedge.errors import InputError
 from sportsedge.runtime import load_pixels
 from sportsedge.train.data import BadImageLog, image_stream, scan_dataset
+
+from conftest import TINY_SIZE, write_dataset
 
 
 def test_scan_kaggle_layout(colour_dataset):
@@ -66,7 +67,7 @@ def test_corrupt_image_skipped_and_reported(tmp_path, caplog):
 
 def test_stream_pixels_are_the_runtime_pixels(colour_dataset):
     split = scan_dataset(colour_dataset).split("valid")
-    for x, y, i in image_stream(split, (20, 24), batch=5, with_index=True):
+    for x, _y, i in image_stream(split, (20, 24), batch=5, with_index=True):
         for img, idx in zip(x.numpy(), i.numpy()):
             assert np.array_equal(img, load_pixels(split.paths[idx], (20, 24)))
 
