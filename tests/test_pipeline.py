@@ -140,3 +140,26 @@ def test_missing_imagenet_weights_fail_before_any_training(tmp_path, colour_data
             PipelineConfig(data=str(colour_dataset), out=str(tmp_path / "o"), models=("cnn", "efficientnet_b0"))
         )
     assert not (tmp_path / "o").exists()
+
+
+def test_interrupted_training_stage_resumes(pipeline_out, tmp_path):
+    """Ctrl-C during training, then the same command again: the stage continues from its checkpoint."""
+    from sportsedge.pipeline.run import run_pipeline
+
+    _, cfg, _ = pipeline_out
+    cfg = replace(cfg, out=str(tmp_path / "out"))
+
+    def interrupt_after_epoch_1(msg):
+        if msg.startswith("epoch 1/3"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_pipeline(cfg, say=interrupt_after_epoch_1)
+    run = tmp_path / "out" / "runs" / "tiny"
+    assert json.loads((run / "state.json").read_text())["epoch"] == 1 and not (run / "model.keras").exists()
+    messages = []
+    run_pipeline(cfg, say=messages.append)
+    assert "== train tiny (resuming)" in messages and "resuming after epoch 1" in messages
+    assert [m.split()[1] for m in messages if m.startswith("epoch ")] == ["2/3", "3/3"]
+    assert len(json.loads((run / "history.json").read_text())["loss"]) == 3
+    assert (tmp_path / "out" / "report.html").is_file()

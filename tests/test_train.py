@@ -265,3 +265,31 @@ def test_run_record_round_trip_and_old_files(tmp_path):
     (tmp_path / "config.json").write_text("{")
     with pytest.raises(UsageError, match="not valid JSON"):
         RunRecord.load(tmp_path)
+
+
+def test_resume_keeps_early_stopping_state(tmp_path, colour_dataset, tiny_registered):
+    """An interrupted run with early stopping, resumed, stops where the uninterrupted run did, with
+    the same restored best weights; a finished run has nothing to resume."""
+    import keras
+
+    kw = dict(epochs=12, learning_rate=2.0, early_stopping=2, augment=False)
+    whole = _train(tmp_path, colour_dataset, tiny_registered, name="whole", **kw)
+    n = len(json.loads((whole / "history.json").read_text())["loss"])
+    assert 3 < n < 12  # early stopping did stop it
+
+    def stop_before_last(msg):
+        if msg.startswith(f"epoch {n - 1}/"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        _train(tmp_path, colour_dataset, tiny_registered, name="cut", say=stop_before_last, **kw)
+    state = json.loads((tmp_path / "cut" / "state.json").read_text())
+    assert state["early_stopping"]["wait"] >= 1  # it was already counting epochs without improvement
+    cut = _train(tmp_path, colour_dataset, tiny_registered, name="cut", resume=True, **kw)
+    assert len(json.loads((cut / "history.json").read_text())["loss"]) == n
+    a, b = (keras.models.load_model(r / "model.keras") for r in (whole, cut))
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        assert np.allclose(wa, wb, atol=1e-6)
+    assert sorted(p.name for p in cut.iterdir() if p.suffix in (".npz", ".h5") or p.name == "state.json") == []
+    with pytest.raises(UsageError, match="nothing to resume"):
+        _train(tmp_path, colour_dataset, tiny_registered, name="cut", resume=True, **kw)

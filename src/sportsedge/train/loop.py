@@ -29,11 +29,26 @@ from .models import Augment, augmentation_layers, get_model
 
 log = logging.getLogger("sportsedge.train")
 
+BEST_WEIGHTS = "early_stopping_best.npz"  # early stopping's best weights while a run is in progress
 
-def _epoch_callback(keras, out: Path, trainable, total_epochs: int, history: dict, say):
-    """Progress with ETA, then checkpoint + state after every epoch."""
+
+def _epoch_callback(keras, out: Path, trainable, total_epochs: int, history: dict, say, stopper=None, resumed=None):
+    """Progress with ETA, then checkpoint + state after every epoch.
+
+    With early stopping (``stopper``, which must run before this callback), its count of epochs
+    without improvement, best value and best weights are saved too and restored on resume, so an
+    interrupted run stops where an uninterrupted one would.
+    """
 
     class EpochEnd(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):  # after the stopper's own reset
+            if stopper is not None and resumed:
+                stopper.wait, stopper.best, stopper.best_epoch = resumed["wait"], resumed["best"], resumed["best_epoch"]
+                best = out / BEST_WEIGHTS
+                if stopper.restore_best_weights and best.is_file():
+                    with np.load(best) as f:
+                        stopper.best_weights = [f[f"w{i}"] for i in range(len(f.files))]
+
         def on_epoch_begin(self, epoch, logs=None):
             self.t0 = time.monotonic()
 
@@ -50,7 +65,17 @@ def _epoch_callback(keras, out: Path, trainable, total_epochs: int, history: dic
             )
             with fileio.atomic_path(out / "checkpoint.weights.h5") as tmp:
                 trainable.save_weights(str(tmp))
-            fileio.write_json(out / "state.json", {"epoch": done, "history": history})
+            state = {"epoch": done, "history": history}
+            if stopper is not None and stopper.best is not None:
+                state["early_stopping"] = {
+                    "wait": stopper.wait,
+                    "best": float(stopper.best),
+                    "best_epoch": stopper.best_epoch,
+                }
+                if stopper.best_weights is not None and stopper.best_epoch == epoch:  # a new best: keep it
+                    with fileio.atomic_path(out / BEST_WEIGHTS) as tmp, open(tmp, "wb") as f:
+                        np.savez(f, **{f"w{i}": w for i, w in enumerate(stopper.best_weights)})
+            fileio.write_json(out / "state.json", state)
             say(f"epoch {done}/{total_epochs}  {shown}  {history['seconds'][-1]:.1f}s  ETA {fmt_seconds(eta)}")
 
     return EpochEnd()
@@ -139,6 +164,8 @@ def train(config: TrainConfig, say=print) -> Path:
     state_path = out / "state.json"
     if (out / "model.keras").exists() and not config.resume:
         raise UsageError(f"{out}: already holds a trained model; choose another --out")
+    if config.resume and (out / "model.keras").exists() and not state_path.exists():
+        raise UsageError(f"{out}: this run finished (model.keras is there); nothing to resume")
     if state_path.exists() and not config.resume:
         raise UsageError(f"{out}: holds an interrupted run; add --resume to continue it or choose another --out")
     ds = scan_dataset(config.data, require=("train", "valid"))
@@ -172,11 +199,11 @@ def train(config: TrainConfig, say=print) -> Path:
         say(f"resuming after epoch {state['epoch']}")
     streams = _cached_streams if use_cache else _image_streams
     train_ds, valid_ds, steps = streams(rec, built, train_split, valid_split, out, bad)
-    callbacks = [_epoch_callback(keras, out, trainable, rec.epochs, history, say)]
+    stopper = None
     if rec.early_stopping:
-        callbacks.append(
-            keras.callbacks.EarlyStopping("val_loss", patience=rec.early_stopping, restore_best_weights=True)
-        )
+        stopper = keras.callbacks.EarlyStopping("val_loss", patience=rec.early_stopping, restore_best_weights=True)
+    progress = _epoch_callback(keras, out, trainable, rec.epochs, history, say, stopper, state.get("early_stopping"))
+    callbacks = [c for c in (stopper, progress) if c is not None]  # the stopper first: progress saves its state
     t0 = time.monotonic()
     if rec.initial_epoch < rec.epochs:
         try:
@@ -224,5 +251,5 @@ def save_run(out: Path, model, rec: RunRecord, history: dict) -> None:
     rec.save(out)
     fileio.write_json(out / "history.json", history)
     history_plot(history, out / "history.png", title=rec.model)
-    for leftover in ("state.json", "checkpoint.weights.h5"):
+    for leftover in ("state.json", "checkpoint.weights.h5", BEST_WEIGHTS):
         (out / leftover).unlink(missing_ok=True)
