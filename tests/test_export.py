@@ -126,40 +126,16 @@ def test_failed_parity_is_recorded_and_exits_nonzero(tmp_path, tiny_run, capsys)
     from sportsedge.cli import main
 
     out = tmp_path / "strict"
-    code = main(
-        [
-            "export",
-            str(tiny_run),
-            "--out",
-            str(out),
-            "--formats",
-            "tflite-int8",
-            "--calibration-size",
-            "20",
-            "--min-agreement",
-            "1.01",
-        ]
-    )
+    argv = ["export", str(tiny_run), "--out", str(out), "--formats", "tflite-int8"]
+    argv += ["--calibration-size", "20", "--min-agreement", "1.01"]
+    code = main(argv)
     err = capsys.readouterr().err
     assert code == 1
     entry = json.loads((out / "manifest.json").read_text())["artifacts"]["tiny-tflite-int8.tflite"]
     assert entry["status"] == "FAILED" and (out / "tiny-tflite-int8.tflite").is_file()
     assert "parity check FAILED" in err and "Traceback" not in err
     # the same inputs fail the same way: skipped on a re-run, still reported, still exit 1
-    code = main(
-        [
-            "export",
-            str(tiny_run),
-            "--out",
-            str(out),
-            "--formats",
-            "tflite-int8",
-            "--calibration-size",
-            "20",
-            "--min-agreement",
-            "1.01",
-        ]
-    )
+    code = main(argv)
     err = capsys.readouterr().err
     assert code == 1 and "unchanged, skipped (parity FAILED)" in err and "parity check FAILED" in err
 
