@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-train-qat-dev
 
-.PHONY: install install-runtime test demo clean
+.PHONY: install install-runtime test test-arm demo clean
 
 # Full development environment: runtime + training/export + test tools.
 $(STAMP): pyproject.toml
@@ -24,7 +24,14 @@ install-runtime:
 test: $(STAMP)
 	$(PY) -m ruff check src tests benchmarks
 	$(PY) -m ruff format --check src tests benchmarks
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m "not arm"
+
+# The runtime on emulated 64-bit ARM (Raspberry Pi 4 and 5 CPU models): builds the sandbox once
+# (root: apt-get, debootstrap, binfmt), then the `arm` tests. SPORTSEDGE_REQUIRE_ARM=1 (CI) turns
+# a missing sandbox into a failure instead of a skip.
+test-arm: $(STAMP)
+	bash scripts/arm64-sandbox.sh
+	$(PY) -m pytest -q -m arm
 
 # The whole pipeline offline on a generated dataset (see README); re-running resumes.
 # In this project's dev checkout, ../shared/keras_home holds MobileNetV2's ImageNet weights:

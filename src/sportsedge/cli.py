@@ -51,6 +51,19 @@ def _add_predict(sub) -> None:
     p.set_defaults(handler="sportsedge.runtime.predict_cli:run")
 
 
+def _add_verify(sub) -> None:
+    p = sub.add_parser(
+        "verify",
+        help="check that this machine runs exported models correctly (golden check; no TensorFlow)",
+        description="Recompute the scores of two fixed inputs that every export stores in its metadata, "
+        "and compare them with this machine's engine: catches broken kernels, corrupted copies and "
+        "incompatible libraries on a device. Exit status: 0 all OK, 1 a check failed or a model has none.",
+    )
+    p.add_argument("models", nargs="+", metavar="MODEL", help=".tflite or .onnx files exported by sportsedge")
+    p.add_argument("--threads", type=_positive_int, default=None, help="inference threads (default: the engine's)")
+    p.set_defaults(handler="sportsedge.runtime.verify_cli:run")
+
+
 def _add_train(sub) -> None:
     p = sub.add_parser(
         "train",
@@ -170,6 +183,12 @@ def _bench_options(p) -> None:
         help=f"timed inferences per artifact and thread count (default {b.runs})",
     )
     p.add_argument("--warmup", type=int, default=b.warmup, help=f"untimed inferences first (default {b.warmup})")
+    p.add_argument(
+        "--e2e-runs",
+        type=int,
+        default=b.e2e_runs,
+        help=f"end-to-end timings from an image file per artifact and thread count (default {b.e2e_runs})",
+    )
 
 
 def _add_export(sub) -> None:
@@ -301,7 +320,17 @@ def _add_demo(sub) -> None:
 
 
 # One row per subcommand: each adds its parser; handlers are imported lazily.
-COMMANDS = (_add_predict, _add_train, _add_evaluate, _add_export, _add_bench, _add_data, _add_pipeline, _add_demo)
+COMMANDS = (
+    _add_predict,
+    _add_verify,
+    _add_train,
+    _add_evaluate,
+    _add_export,
+    _add_bench,
+    _add_data,
+    _add_pipeline,
+    _add_demo,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

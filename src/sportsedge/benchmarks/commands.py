@@ -10,7 +10,9 @@ def bench_cmd(args) -> int:
     from .report import markdown
     from .run import bench
 
-    config = BenchConfig(threads=parse_threads(args.threads), runs=args.runs, warmup=args.warmup)
+    config = BenchConfig(
+        threads=parse_threads(args.threads), runs=args.runs, warmup=args.warmup, e2e_runs=args.e2e_runs
+    )
     rows = bench(args.models, args.data, args.out, config, keras_runs=args.keras or (), say=say)
     print(markdown(rows))
     print(f"{args.out}/results.md")

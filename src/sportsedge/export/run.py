@@ -9,14 +9,15 @@ import json
 import logging
 import os
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from .. import __version__, fileio
 from ..errors import UsageError
 from ..formats import FORMATS, Format, Status
 from ..quiet import native_stderr_to
-from ..runtime import ModelMetadata, attach_metadata, sidecar_path
+from ..runtime import Classifier, ModelMetadata, attach_metadata, sidecar_path
+from ..runtime.golden import GOLDEN_VERSION, make_golden
 from ..runtime.preprocess import PREPROCESSING_VERSION
 from .config import ExportConfig
 from .context import ExportContext
@@ -115,6 +116,7 @@ def export(
                     "min_agreement": config.min_agreement,
                     "preprocessing": PREPROCESSING_VERSION,
                     "sportsedge": __version__,
+                    "golden": GOLDEN_VERSION,
                     **{k: option_settings[k] for k in fmt.options},
                 }
                 fingerprint = fileio.fingerprint(settings)
@@ -166,6 +168,8 @@ def _export_one(ctx: ExportContext, fmt: Format, path: Path) -> dict:
             attach_metadata(tmp, meta, sidecar=False)
             # A converter that retrains (QAT) returns a reference: its own model's outputs on the parity set.
             parity = ctx.check(tmp, converted.data, fmt, converted.reference)
+            meta = replace(meta, golden=make_golden(Classifier.load(tmp), fmt.verify_atol))
+            attach_metadata(tmp, meta, sidecar=False)
     fileio.write_json(sidecar_path(path), meta.to_dict())
     return {
         "path": path.name,

@@ -21,6 +21,7 @@ from ..errors import ModelError, UsageError, first_line
 from ..formats import family_of
 from ..metrics import ranked
 from .backends import BACKENDS, sniff_family
+from .golden import GoldenResult, check_golden
 from .metadata import ModelMetadata, read_sidecar, sidecar_path
 from .preprocess import PREPROCESSING_VERSION, ImageSource, load_pixels
 
@@ -49,8 +50,11 @@ class Classifier:
         self._quant = (float(scale), int(zero)) if scale and (scale, zero) != (1.0, 0) else None
 
     @classmethod
-    def load(cls, path: str | os.PathLike, threads: int | None = None) -> Classifier:
-        """Load a model file; the backend is chosen from its extension (or its first bytes)."""
+    def load(cls, path: str | os.PathLike, threads: int | None = None, verify: bool = False) -> Classifier:
+        """Load a model file; the backend is chosen from its extension (or its first bytes).
+
+        ``verify``: run the file's golden check (see :meth:`verify`) and raise ModelError if it fails.
+        """
         path = Path(path)
         if not path.is_file():
             raise ModelError(path, "no such model file" if not path.exists() else "not a file")
@@ -85,7 +89,21 @@ class Classifier:
                 f"this runtime implements {PREPROCESSING_VERSION!r}",
                 stacklevel=2,
             )
-        return cls(backend, path, meta, labels)
+        clf = cls(backend, path, meta, labels)
+        if verify:
+            result = clf.verify()
+            if not result.ok:
+                raise ModelError(path, f"golden check FAILED: {result.describe()}")
+        return clf
+
+    def verify(self) -> GoldenResult:
+        """Recompute the golden inputs' scores stored at export and compare them with this engine's:
+        catches broken kernels, corrupted copies and incompatible engines on the device."""
+        if self.metadata.golden is None:
+            raise ModelError(
+                self.path, "carries no golden check (exported by an older sportsedge or another tool: re-export it)"
+            )
+        return check_golden(self, self.metadata.golden)
 
     # ------------------------------------------------------------ inputs
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from .. import fileio
 from ..errors import MissingDependencyError, ModelError
 from ..formats import family_of
+from .golden import Golden
 from .preprocess import PREPROCESSING_VERSION
 
 LABELS_FILE = "labels.txt"
@@ -37,11 +38,13 @@ class ModelMetadata:
     format: str = ""  # export format name from sportsedge.formats, e.g. "tflite-int8"
     source_run: str = ""  # training run the artifact was exported from
     extra: dict = field(default_factory=dict)  # anything else worth carrying (parity, versions)
+    golden: Golden | None = None  # fixed inputs' scores for `sportsedge verify` (runtime/golden.py)
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["labels"] = list(self.labels)
         d["input_size"] = list(self.input_size) if self.input_size else None
+        d["golden"] = self.golden.to_dict() if self.golden else None
         return d
 
     @classmethod
@@ -55,6 +58,7 @@ class ModelMetadata:
             format=str(d.get("format") or ""),
             source_run=str(d.get("source_run") or ""),
             extra=dict(d.get("extra") or {}),
+            golden=Golden.from_dict(d["golden"]) if d.get("golden") else None,
         )
 
 

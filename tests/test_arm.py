@@ -1,0 +1,190 @@
+"""The runtime on emulated 64-bit ARM (a Raspberry Pi 4 / 5 userland under qemu-user).
+
+Run by `make test-arm`, which builds the sandbox first (scripts/arm64-sandbox.sh: Debian 12 arm64,
+Python 3.11, the runtime's aarch64 wheels at the host's versions). Score vectors are compared with
+the host's, format by format, at the bound each format's golden check allows (formats.py). Where
+the sandbox is missing these tests skip, unless SPORTSEDGE_REQUIRE_ARM=1 (CI) makes that a failure.
+Emulation is 100-300x slower than a device: nothing here measures time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, SHARED_DATA
+
+pytestmark = pytest.mark.arm
+
+CPUS = ("cortex-a72", "cortex-a76")  # Raspberry Pi 4, Raspberry Pi 5
+WORKER = Path(__file__).with_name("arm_worker.py")
+
+
+@pytest.fixture(scope="session")
+def arm_run() -> Path:
+    run = Path(os.environ.get("SPORTSEDGE_ARM_CACHE", ROOT / ".arm64")) / "run"
+    if not run.is_file():
+        reason = f"no emulated arm64 sandbox at {run.parent} (make test-arm builds it; needs root and apt)"
+        if os.environ.get("SPORTSEDGE_REQUIRE_ARM") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return run
+
+
+def arm(run: Path, cpu: str, *args, timeout: int = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "QEMU_CPU": cpu}
+    env.pop("PYTHONPATH", None)
+    return subprocess.run([str(run), *map(str, args)], capture_output=True, text=True, env=env, timeout=timeout)
+
+
+def scores_on_arm(run: Path, cpu: str, models: list[Path], pixels: np.ndarray, tmp: Path):
+    np.save(tmp / "pixels.npy", pixels)
+    job = {"models": [str(m) for m in models], "pixels": str(tmp / "pixels.npy"), "out": str(tmp / "out.npz")}
+    (tmp / "job.json").write_text(json.dumps(job))
+    proc = arm(run, cpu, WORKER, tmp / "job.json")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    with np.load(tmp / "out.npz") as f:
+        return [f[f"m{i}"] for i in range(len(models))], json.loads(str(f["facts"]))
+
+
+def scores_on_host(models: list[Path], pixels: np.ndarray) -> list[np.ndarray]:
+    from sportsedge.runtime import Classifier
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return [Classifier.load(m, threads=1).scores(pixels) for m in models]
+
+
+def assert_same_engine_answers(fmt_name: str, host: np.ndarray, device: np.ndarray) -> None:
+    """Host and device scores at the format's golden-check bound (0 = bit-identical), same top-1."""
+    from sportsedge.formats import FORMATS
+    from sportsedge.metrics import predicted
+
+    atol = FORMATS[fmt_name].verify_atol
+    diff = float(np.abs(host.astype(np.float64) - device).max())
+    assert diff <= atol, f"{fmt_name}: max |host - arm| {diff:.2e} > {atol:.1e}"
+    if atol == 0:
+        assert np.array_equal(host, device), fmt_name
+    assert (predicted(host) == predicted(device)).all(), fmt_name
+
+
+@pytest.mark.parametrize("cpu", CPUS)
+def test_every_format_matches_the_host(arm_run, cpu, exported, colour_dataset, tmp_path):
+    from sportsedge.imagesets import load_images
+    from sportsedge.runtime.golden import golden_inputs
+
+    out, manifest, _ = exported
+    models = [out / name for name in manifest["artifacts"]]
+    files = sorted((colour_dataset / "test").rglob("*.*"))
+    pixels = np.concatenate([load_images(files, (32, 32), "test")[0], golden_inputs((32, 32))])
+    device, facts = scores_on_arm(arm_run, cpu, models, pixels, tmp_path)
+    assert facts["machine"] == "aarch64" and facts["tensorflow"] is False  # the runtime alone, on ARM
+    for path, host, dev in zip(models, scores_on_host(models, pixels), device):
+        assert_same_engine_answers(manifest["artifacts"][path.name]["format"], host, dev)
+    assert all(v["ok"] for v in facts["verify"]), facts["verify"]
+
+
+@pytest.fixture(scope="session")
+def mobilenet_int8(tmp_path_factory, keras_home):
+    """MobileNetV2 with the shared ImageNet weights, trained briefly, exported to tflite-int8."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real data not present at {SHARED_DATA}")
+    from sportsedge.export.config import ExportConfig
+    from sportsedge.export.run import export, parse_formats
+    from sportsedge.train.config import TrainConfig
+    from sportsedge.train.loop import train
+
+    tmp = tmp_path_factory.mktemp("mnv2-arm")
+    run = train(
+        TrainConfig(
+            model="mobilenet_v2",
+            data=str(SHARED_DATA),
+            out=str(tmp / "run"),
+            weights="imagenet",
+            epochs=3,
+            limit_per_class=5,
+        ),
+        say=lambda m: None,
+    )
+    export(
+        [run],
+        parse_formats("tflite-int8"),
+        tmp / "exports",
+        ExportConfig(calibration_size=100, parity_size=50),
+        say=lambda m: None,
+    )
+    return tmp / "exports" / "mobilenet_v2-tflite-int8.tflite"
+
+
+def real_images(count: int = 20) -> list[Path]:
+    files = sorted((SHARED_DATA / "valid").rglob("*.jpg"))
+    return files[:: max(1, len(files) // count)][:count]
+
+
+@pytest.mark.parametrize("cpu", CPUS)
+def test_real_mobilenet_v2_int8_is_bit_identical(arm_run, cpu, mobilenet_int8, tmp_path):
+    from sportsedge.imagesets import load_images
+
+    pixels, kept = load_images(real_images(), (224, 224), "real")
+    assert len(kept) == 20
+    [device], facts = scores_on_arm(arm_run, cpu, [mobilenet_int8], pixels, tmp_path)
+    [host] = scores_on_host([mobilenet_int8], pixels)
+    assert np.array_equal(host, device)  # 20 x 100 scores, bit for bit
+    assert facts["verify"][0]["ok"] and facts["verify"][0]["max_diff"] == 0.0
+
+
+def test_verify_catches_qemus_default_cpu(arm_run, mobilenet_int8):
+    """qemu's 'max' CPU advertises SME; XNNPACK's int8 kernels then compute wrong scores, silently.
+    The golden check is what notices: on a device, `verify` fails in one line."""
+    ok = arm(arm_run, "cortex-a72", "-m", "sportsedge", "verify", mobilenet_int8)
+    assert ok.returncode == 0 and ": OK (" in ok.stdout, ok.stderr
+    bad = arm(arm_run, "max", "-m", "sportsedge", "verify", mobilenet_int8)
+    assert bad.returncode == 1 and bad.stdout == ""
+    assert bad.stderr.count("\n") == 1 and "golden check FAILED" in bad.stderr
+
+
+def test_the_cli_as_a_user_runs_it(arm_run, mobilenet_int8, tmp_path):
+    from sportsedge.runtime import Classifier
+
+    images = real_images(3)
+    proc = arm(arm_run, "cortex-a76", "-m", "sportsedge", "predict", mobilenet_int8, *images, "--json", "--top-k", "3")
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    clf = Classifier.load(mobilenet_int8)
+    assert [r["predictions"][0]["label"] for r in rows] == [clf.predict(p, top_k=1)[0].label for p in images]
+    split = tmp_path / "split"  # a tiny split of real classes: bench's accuracy pass runs emulated too
+    for p in images:
+        (split / p.parent.name).mkdir(parents=True, exist_ok=True)
+        shutil.copy(p, split / p.parent.name / p.name)
+    proc = arm(
+        arm_run,
+        "cortex-a76",
+        "-m",
+        "sportsedge",
+        "bench",
+        mobilenet_int8,
+        "--data",
+        split,
+        "--out",
+        tmp_path / "bench",
+        "--threads",
+        "1",
+        "--runs",
+        "3",
+        "--warmup",
+        "1",
+        "--e2e-runs",
+        "2",
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = json.loads((tmp_path / "bench" / "results.json").read_text())["rows"]
+    assert len(rows) == 1 and rows[0]["n_images"] == 3 and rows[0]["latency_ms_p50"] > 0
+    env = json.loads((tmp_path / "bench" / "results.json").read_text())["environment"]
+    assert env["machine"] == "aarch64" and "tensorflow" not in env["versions"]
