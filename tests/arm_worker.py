@@ -12,6 +12,7 @@ import json
 import platform
 import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 
@@ -19,7 +20,7 @@ from sportsedge.runtime import Classifier
 
 
 def main(job_path: str) -> None:
-    job = json.loads(open(job_path).read())
+    job = json.loads(Path(job_path).read_text())
     pixels = np.load(job["pixels"])
     arrays, verified = {}, []
     for i, path in enumerate(job["models"]):
