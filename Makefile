@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-train-qat-dev
 
-.PHONY: install install-runtime test test-arm demo clean
+.PHONY: install install-runtime test test-arm pi-check demo clean
 
 # Full development environment: runtime + training/export + test tools.
 $(STAMP): pyproject.toml
@@ -32,6 +32,11 @@ test: $(STAMP)
 test-arm: $(STAMP)
 	bash scripts/arm64-sandbox.sh
 	$(PY) -m pytest -q -m arm
+
+# The whole path as on a Raspberry Pi, emulated: a fresh arm64 chroot, a venv, pip install . and
+# verify / predict / bench on an exported MobileNetV2 int8 (root; several minutes; not in CI).
+pi-check: $(STAMP)
+	bash scripts/pi-check.sh
 
 # The whole pipeline offline on a generated dataset (see README); re-running resumes.
 # In this project's dev checkout, ../shared/keras_home holds MobileNetV2's ImageNet weights:

@@ -1,0 +1,77 @@
+"""Host (x86) vs emulated aarch64 scores for exported models, per format and CPU model.
+
+    .venv/bin/python benchmarks/arm_parity.py MODEL... --images DIR [--count 20] [--cpus cortex-a72,cortex-a76]
+
+Needs the sandbox from scripts/arm64-sandbox.sh (.arm64/run). Decodes the images once on the host
+and sends the same pixels to both sides, so only the engines are compared. Prints one row per
+model and CPU: largest |host - arm| score difference, scores that differ at all, top-1 changes,
+and the format's golden-check bound. Emulated timings mean nothing: none are taken.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("models", nargs="+", type=Path)
+    ap.add_argument("--images", type=Path, required=True, help="folder of images (searched recursively)")
+    ap.add_argument("--count", type=int, default=20)
+    ap.add_argument("--cpus", default="cortex-a72,cortex-a76")
+    args = ap.parse_args()
+
+    from sportsedge.formats import FORMATS
+    from sportsedge.imagesets import image_files, load_images
+    from sportsedge.metrics import predicted
+    from sportsedge.runtime import Classifier
+
+    files = list(image_files(args.images).images)
+    files = files[:: max(1, len(files) // args.count)][: args.count]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clfs = [Classifier.load(m, threads=1) for m in args.models]
+    print("| model | format | CPU | max abs diff | scores differing | top-1 changed | golden bound |")
+    print("| --- | --- | --- | ---: | ---: | ---: | ---: |")
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        for model, clf in zip(args.models, clfs):
+            pixels, _ = load_images(files, clf.input_size, "parity")
+            host = clf.scores(pixels)
+            np.save(tmp / "pixels.npy", pixels)
+            job = {"models": [str(model.resolve())], "pixels": str(tmp / "pixels.npy"), "out": str(tmp / "o.npz")}
+            (tmp / "job.json").write_text(json.dumps(job))
+            for cpu in args.cpus.split(","):
+                proc = subprocess.run(
+                    [str(ROOT / ".arm64" / "run"), str(ROOT / "tests" / "arm_worker.py"), str(tmp / "job.json")],
+                    env={"QEMU_CPU": cpu, "PATH": "/usr/bin:/bin"},
+                    capture_output=True,
+                    text=True,
+                )
+                if proc.returncode:
+                    sys.exit(f"{model}: the sandbox failed: {proc.stderr.strip().splitlines()[-1:]}")
+                with np.load(tmp / "o.npz") as f:
+                    arm = f["m0"]
+                fmt = clf.metadata.format
+                diff = np.abs(host.astype(np.float64) - arm)
+                bound = FORMATS[fmt].verify_atol if fmt in FORMATS else float("nan")
+                print(
+                    f"| {clf.metadata.model_name} | {fmt} | {cpu} | {diff.max():.2e} | "
+                    f"{int((diff > 0).sum())} of {diff.size} | {int((predicted(host) != predicted(arm)).sum())} of "
+                    f"{len(arm)} | {bound:.1e} |",
+                    flush=True,
+                )
+
+
+if __name__ == "__main__":
+    main()
