@@ -15,11 +15,15 @@ shared=${SHARED:-$repo/../shared}
 py=$repo/.venv/bin/python
 verdict=()
 die() { echo "pi-check: error: $*" >&2; exit 1; }
-step() {  # step NAME COMMAND...: runs, times, records
+step() {  # step NAME FUNCTION: runs it with errexit (each function stops at its first failure), times, records
     local name=$1; shift
     echo "pi-check: $name ..." >&2
     local t0=$SECONDS
-    if "$@" >"$work/$name.log" 2>&1; then
+    set +e
+    (set -e; "$@") >"$work/$name.log" 2>&1  # not in an `if`: errexit must stay in force inside
+    local rc=$?
+    set -e
+    if [ $rc -eq 0 ]; then
         verdict+=("$(printf '%-26s OK    %4ds' "$name" $((SECONDS - t0)))")
     else
         verdict+=("$(printf '%-26s FAIL  %4ds  (%s)' "$name" $((SECONDS - t0)) "$work/$name.log")")
@@ -28,7 +32,13 @@ step() {  # step NAME COMMAND...: runs, times, records
         exit 1
     fi
 }
-in_pi() { env QEMU_CPU="$cpu" chroot "$root" /usr/bin/env -i HOME=/root PATH=/root/venv/bin:/usr/bin:/bin "$@"; }
+# The chroot's pip trusts the host's CA bundle (this machine reaches the package index through it).
+in_pi() {
+    # QEMU_CPU must survive `env -i`: every exec of an ARM binary starts a fresh qemu (binfmt), which
+    # reads it; without it qemu emulates its 'max' CPU and XNNPACK's int8 kernels go wrong.
+    env QEMU_CPU="$cpu" chroot "$root" /usr/bin/env -i QEMU_CPU="$cpu" HOME=/root PATH=/root/venv/bin:/usr/bin:/bin \
+        PIP_CERT=/etc/ssl/host-ca.crt PIP_DEFAULT_TIMEOUT=180 "$@"
+}
 
 [ "$(id -u)" = 0 ] || die "must run as root (debootstrap, chroot, binfmt)"
 [ -x "$py" ] || die "no $py: run 'make install' first"
@@ -36,11 +46,13 @@ in_pi() { env QEMU_CPU="$cpu" chroot "$root" /usr/bin/env -i HOME=/root PATH=/ro
 bash "$repo/scripts/arm64-sandbox.sh" "$repo/.arm64" >/dev/null  # qemu, debootstrap, binfmt registration
 
 rootfs() {
-    if [ ! -x "$root/root/venv/bin/python" ]; then
+    if [ ! -f "$root/.debootstrap-done" ]; then  # a full debootstrap: its second stage runs emulated
         rm -rf "$root"
         debootstrap --arch=arm64 --variant=minbase --include=python3,python3-venv,ca-certificates bookworm "$root" "$mirror"
+        touch "$root/.debootstrap-done"
     fi
     cp /etc/resolv.conf "$root/etc/resolv.conf"
+    cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/host-ca.crt"
     # Debian 12's qemu reads the host's x86 /proc/cpuinfo unless the chroot has one: a Pi 4's.
     cp "$repo/.arm64/rootfs/proc/cpuinfo" "$root/proc/cpuinfo"
     mkdir -p "$root/dev/shm"
@@ -83,7 +95,7 @@ bench() {
         --threads 1 --runs 3 --warmup 1 --e2e-runs 2
 }
 verify_max() {  # the golden check must catch qemu's default CPU model (SME: wrong int8 kernels)
-    ! env QEMU_CPU=max chroot "$root" /usr/bin/env -i PATH=/root/venv/bin:/usr/bin:/bin \
+    ! env QEMU_CPU=max chroot "$root" /usr/bin/env -i QEMU_CPU=max PATH=/root/venv/bin:/usr/bin:/bin \
         sportsedge verify /root/pi/mobilenet_v2-tflite-int8.tflite
 }
 

@@ -81,7 +81,7 @@ def test_bad_inputs_reported_one_line_each_good_ones_still_predicted(labelled_mo
     lines = err.strip().splitlines()
     assert len(lines) == 4 and all(line.startswith("error: ") for line in lines)
     assert "missing.jpg: no such file" in err and "empty.jpg: empty file" in err
-    assert "text.jpg: not an image" in err and "nothing: no image files" in err
+    assert "text.jpg: not an image" in err and "nothing: no image or video files" in err
     assert "Traceback" not in err
 
 

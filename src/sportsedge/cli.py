@@ -21,6 +21,7 @@ from .formats import FORMATS
 from .pipeline.config import PipelineConfig
 from .train.config import STRATEGIES, TrainConfig
 from .train.models import MODELS
+from .video_options import VideoOptions
 
 # Exit statuses (README, "Commands"): 130 is Ctrl-C.
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -37,17 +38,40 @@ def _positive_int(text: str) -> int:
 
 
 def _add_predict(sub) -> None:
+    v = VideoOptions
     p = sub.add_parser(
         "predict",
-        help="classify images with an exported .tflite or .onnx model (no TensorFlow needed)",
-        description="Classify images with an exported .tflite or .onnx model. Folders are searched "
-        "recursively for images. Exit status: 0 all inputs classified, 1 some failed, 2 bad model or usage.",
+        help="classify images, video files or a camera with an exported .tflite or .onnx model (no TensorFlow)",
+        description="Classify images, video files (by extension: .mp4 .mov .mkv .avi .webm ...; the video "
+        "extra) or a live camera with an exported .tflite or .onnx model. Folders are searched recursively. "
+        "A video prints segments (start-end, label, smoothed score). Exit status: 0 all inputs classified, "
+        "1 some failed, 2 bad model or usage.",
     )
     p.add_argument("model", help="a .tflite or .onnx file exported by sportsedge (or any 1-input image classifier)")
-    p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="image or video files, or folders")
     p.add_argument("--top-k", type=_positive_int, default=5, help="predictions to show per image (default 5)")
     p.add_argument("--threads", type=_positive_int, default=None, help="inference threads (default: the engine's)")
-    p.add_argument("--json", action="store_true", help="print one JSON object per image (JSON Lines)")
+    p.add_argument("--json", action="store_true", help="print one JSON object per image or video segment")
+    g = p.add_argument_group("video files and cameras (needs the video extra)")
+    every = g.add_mutually_exclusive_group()
+    every.add_argument(
+        "--every", type=_positive_int, default=v.every, help=f"classify every Nth frame (default {v.every})"
+    )
+    every.add_argument("--fps", type=float, default=v.fps, help="classify at most F frames per second of video")
+    g.add_argument(
+        "--smooth",
+        type=_positive_int,
+        default=v.smooth,
+        help=f"label frames by the mean scores of the last K classified frames (default {v.smooth})",
+    )
+    g.add_argument("--frames", action="store_true", help="also print every classified frame (t_s, label, score)")
+    g.add_argument(
+        "--camera",
+        metavar="DEVICE",
+        default=None,
+        help="classify a live V4L2 camera (0 = /dev/video0) until Ctrl-C, then print a summary",
+    )
+    g.add_argument("--seconds", type=float, default=None, help="with --camera: stop after this many seconds")
     p.set_defaults(handler="sportsedge.runtime.predict_cli:run")
 
 

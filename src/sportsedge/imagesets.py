@@ -36,13 +36,14 @@ class Listing:
     other: int  # files that are not images (by extension), hidden ones not counted
 
 
-def image_files(folder: Path, recursive: bool = True) -> Listing:
-    """The image files in ``folder`` (below it too when ``recursive``), hidden entries skipped."""
+def image_files(folder: Path, recursive: bool = True, accept=is_image_file) -> Listing:
+    """The image files in ``folder`` (below it too when ``recursive``), hidden entries skipped;
+    ``accept`` widens what counts (e.g. videos too, for `predict`)."""
     images, other = [], 0
     for p in sorted(folder.rglob("*") if recursive else folder.iterdir()):
         if any(_hidden(part) for part in p.relative_to(folder).parts) or not p.is_file():
             continue
-        if is_image_file(p):
+        if accept(p):
             images.append(p)
         else:
             other += 1

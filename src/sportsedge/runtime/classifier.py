@@ -23,7 +23,7 @@ from ..metrics import ranked
 from .backends import BACKENDS, sniff_family
 from .golden import GoldenResult, check_golden
 from .metadata import ModelMetadata, read_sidecar, sidecar_path
-from .preprocess import PREPROCESSING_VERSION, ImageSource, load_pixels
+from .preprocess import COMPATIBLE_VERSIONS, PREPROCESSING_VERSION, ImageSource, load_pixels
 
 
 class Prediction(NamedTuple):
@@ -83,7 +83,7 @@ class Classifier:
             raise ModelError(path, f"metadata has {len(meta.labels)} labels but the model outputs {n_classes} scores")
         else:
             labels = meta.labels
-        if meta.preprocessing != PREPROCESSING_VERSION:
+        if meta.preprocessing not in COMPATIBLE_VERSIONS:
             warnings.warn(
                 f"{path}: exported for preprocessing {meta.preprocessing!r}, "
                 f"this runtime implements {PREPROCESSING_VERSION!r}",

@@ -1,4 +1,4 @@
-"""Handler of `sportsedge predict`."""
+"""Handler of `sportsedge predict`: images, video files and a live camera."""
 
 from __future__ import annotations
 
@@ -7,43 +7,111 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..errors import InputError
+from ..errors import InputError, MissingDependencyError
 from ..imagesets import image_files
+from ..video_options import VideoOptions
 from .classifier import Classifier
+from .preprocess import is_image_file
+from .video import classify_video, clock, is_video_file
+
+
+def is_media_file(path) -> bool:
+    return is_image_file(path) or is_video_file(path)
 
 
 def expand_paths(paths: list[str]) -> Iterator[Path | InputError]:
-    """Files as given, folders searched recursively for images; problems yielded as errors."""
+    """Files as given, folders searched recursively for images and videos; problems yielded as errors."""
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found = image_files(path).images
+            found = image_files(path, accept=is_media_file).images
             if not found:
-                yield InputError(path, "no image files in this folder")
+                yield InputError(path, "no image or video files in this folder")
             yield from found
         else:
             yield path  # missing or odd files are reported by the loader, naming them
 
 
+def _error(err) -> int:
+    print(f"error: {err}", file=sys.stderr, flush=True)
+    return 1
+
+
+def _image(clf: Classifier, path: Path, args) -> int:
+    try:
+        preds = clf.predict(path, top_k=args.top_k)
+    except InputError as err:
+        return _error(err)
+    if args.json:
+        print(json.dumps({"path": str(path), "predictions": [p._asdict() for p in preds]}), flush=True)
+    else:
+        width = max(len(p.label) for p in preds)
+        lines = [f"  {i}. {p.label:<{width}}  {p.score:.4f}" for i, p in enumerate(preds, 1)]
+        print("\n".join([str(path), *lines]), flush=True)
+    return 0
+
+
+def _video(clf: Classifier, path: Path, args, options: VideoOptions) -> int:
+    def frame_line(f):
+        print(json.dumps({"path": str(path), "t_s": round(f.t_s, 3), "label": f.label, "score": f.score}), flush=True)
+
+    try:
+        result = classify_video(clf, path, options, on_frame=frame_line if args.json and args.frames else None)
+    except MissingDependencyError as err:  # the runtime-only install: images still run
+        return _error(err)
+    if args.json:
+        for s in result.segments:
+            row = {
+                "path": str(path),
+                "start_s": round(s.start_s, 3),
+                "end_s": round(s.end_s, 3),
+                "label": s.label,
+                "score": s.score,
+            }
+            print(json.dumps(row), flush=True)
+    else:
+        lines = [f"  {f.t_s:7.2f}s  {f.label}  {f.score:.4f}" for f in result.frames] if args.frames else []
+        width = max((len(s.label) for s in result.segments), default=0)
+        lines += [f"  {clock(s.start_s)}-{clock(s.end_s)}  {s.label:<{width}}  {s.score:.2f}" for s in result.segments]
+        print("\n".join([f"{path}  ({len(result.frames)} frames classified)", *lines]), flush=True)
+    return _error(result.error) if result.error else 0
+
+
+def _camera(clf: Classifier, args) -> int:
+    from .camera import run_camera, v4l2_source
+
+    live = sys.stderr.isatty()
+    last = [0.0]
+
+    def show(label, score, stats):
+        fps = stats.classified / stats.seconds if stats.seconds else 0.0
+        line = f"{label}  {score:.2f}  {fps:5.1f} frames/s  {stats.latency_ms[-1]:6.1f} ms"
+        if live:
+            print(f"\r{line:<70}", end="", file=sys.stderr, flush=True)
+        elif stats.seconds - last[0] >= 1.0:  # not a terminal: a line a second, not a flood
+            last[0] = stats.seconds
+            print(line, file=sys.stderr, flush=True)
+
+    stats = run_camera(clf, v4l2_source(args.camera), smooth=args.smooth, seconds=args.seconds, on_frame=show)
+    if live:
+        print(file=sys.stderr)
+    print(stats.summary(), flush=True)
+    return 0
+
+
 def run(args) -> int:
     clf = Classifier.load(args.model, threads=args.threads)
+    if args.camera is not None:
+        return _camera(clf, args)
+    if not args.paths:
+        raise InputError(None, "give image or video PATHs, or --camera DEVICE")
+    options = VideoOptions(every=args.every, fps=args.fps, smooth=args.smooth)
     failed = 0
     for item in expand_paths(args.paths):
         if isinstance(item, InputError):
-            print(f"error: {item}", file=sys.stderr)
-            failed += 1
-            continue
-        try:
-            preds = clf.predict(item, top_k=args.top_k)
-        except InputError as err:
-            print(f"error: {err}", file=sys.stderr)
-            failed += 1
-            continue
-        if args.json:
-            rows = [p._asdict() for p in preds]
-            print(json.dumps({"path": str(item), "predictions": rows}), flush=True)
+            failed += _error(item)
+        elif is_video_file(item):
+            failed += _video(clf, item, args, options)
         else:
-            width = max(len(p.label) for p in preds)
-            lines = [f"  {i}. {p.label:<{width}}  {p.score:.4f}" for i, p in enumerate(preds, 1)]
-            print("\n".join([str(item), *lines]), flush=True)
+            failed += _image(clf, item, args)
     return 1 if failed else 0

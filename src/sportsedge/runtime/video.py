@@ -1,0 +1,194 @@
+"""Video files: decoded frames go to the model as arrays (no JPEG round trip), scores are smoothed
+over a window of classified frames, and runs of one label become segments ("what is on screen,
+when"). Decoding is PyAV's (FFmpeg), from the optional `video` extra; TF-free like all the runtime.
+
+A corrupt or truncated file ends in an error that names it, and keeps everything classified
+before the damage.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError, MissingDependencyError, first_line
+from ..metrics import predicted
+from ..video_options import VideoOptions
+
+# Files `predict` treats as videos, by extension.
+VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".ts"})
+
+
+def is_video_file(path: str | os.PathLike) -> bool:
+    return Path(path).suffix.lower() in VIDEO_EXTENSIONS
+
+
+def require_av():
+    """PyAV, or a one-line error naming the extra."""
+    try:
+        import av
+    except ImportError:
+        raise MissingDependencyError("av", "video", "needed for video files and cameras") from None
+    return av
+
+
+@dataclass(frozen=True)
+class FramePrediction:
+    t_s: float  # presentation time of the frame, seconds from the start
+    index: int  # class index of the smoothed scores' top-1
+    label: str  # its name
+    score: float  # its smoothed score
+
+
+@dataclass(frozen=True)
+class Segment:
+    start_s: float  # time of the segment's first classified frame
+    end_s: float  # time of the next segment's first frame, or the end of what was decoded
+    index: int  # class index
+    label: str  # class name
+    score: float  # mean smoothed score of the label over the segment's frames
+
+
+@dataclass(frozen=True)
+class VideoResult:
+    path: str  # the video file
+    frames: tuple[FramePrediction, ...]  # every classified frame, in time order
+    segments: tuple[Segment, ...]  # runs of one label
+    error: InputError | None = None  # decoding stopped here; frames and segments are what came before
+
+
+def decode(path: str | os.PathLike) -> Iterator[tuple[float, np.ndarray]]:
+    """(time in seconds, HxWx3 uint8 RGB) for every frame of the first video stream.
+
+    Raises InputError naming the file when it cannot be opened or decoding fails part-way.
+    """
+    av = require_av()
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "no such file" if not path.exists() else "not a file")
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, OSError, ValueError) as err:
+        raise InputError(path, f"not a readable video ({first_line(err)})") from None
+    with container:
+        if not container.streams.video:
+            raise InputError(path, "no video stream")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"  # FFmpeg's frame and slice threads: decoding releases the GIL
+        rate = float(stream.average_rate or 25)
+        n = 0
+        try:
+            for frame in container.decode(stream):
+                t = float(frame.time) if frame.time is not None else n / rate
+                n += 1
+                yield t, frame.to_ndarray(format="rgb24")
+        except (av.error.FFmpegError, EOFError) as err:
+            raise InputError(path, f"corrupt or truncated video after {n} frames ({first_line(err)})") from None
+        expected = stream.frames  # from the container's index, when it has one (0 = unknown)
+        if expected and n < expected:
+            raise InputError(path, f"truncated video: {n} of {expected} frames decodable")
+
+
+def select(frames: Iterator[tuple[float, np.ndarray]], options: VideoOptions):
+    """The frames to classify: every Nth, or at most ``fps`` per second of video time."""
+    next_t = None
+    for i, (t, px) in enumerate(frames):
+        if options.fps:
+            if next_t is None or t >= next_t - 1e-6:
+                next_t = (t if next_t is None else next_t) + 1.0 / options.fps
+                yield t, px
+        elif i % options.every == 0:
+            yield t, px
+
+
+class Smoother:
+    """Mean of the last K score vectors: the label of a frame is what the last K frames agree on."""
+
+    def __init__(self, k: int):
+        self.window: deque = deque(maxlen=max(1, k))
+
+    def __call__(self, scores: np.ndarray) -> np.ndarray:
+        self.window.append(scores)
+        return np.mean(self.window, axis=0)
+
+
+def segments_of(frames: list[FramePrediction], end_s: float) -> tuple[Segment, ...]:
+    out: list[Segment] = []
+    start = 0
+    for i in range(1, len(frames) + 1):
+        if i == len(frames) or frames[i].index != frames[start].index:
+            run = frames[start:i]
+            stop = frames[i].t_s if i < len(frames) else max(end_s, run[-1].t_s)
+            score = float(np.mean([f.score for f in run]))
+            out.append(Segment(run[0].t_s, stop, run[0].index, run[0].label, score))
+            start = i
+    return tuple(out)
+
+
+def _prefetched(frames: Iterator, depth: int = 4) -> Iterator:
+    """Decode in a background thread (FFmpeg releases the GIL) while the caller classifies."""
+    slots: deque = deque()
+    ready, done = threading.Condition(), object()
+    error: list[BaseException] = []
+
+    def worker():
+        try:
+            for item in frames:
+                with ready:
+                    ready.wait_for(lambda: len(slots) < depth)
+                    slots.append(item)
+                    ready.notify_all()
+        except BaseException as err:  # handed to the consumer, raised there
+            error.append(err)
+        with ready:
+            slots.append(done)
+            ready.notify_all()
+
+    threading.Thread(target=worker, daemon=True, name="sportsedge-decode").start()
+    while True:
+        with ready:
+            ready.wait_for(lambda: slots)
+            item = slots.popleft()
+            ready.notify_all()
+        if item is done:
+            if error:
+                raise error[0]
+            return
+        yield item
+
+
+def classify_video(
+    clf,
+    path: str | os.PathLike,
+    options: VideoOptions | None = None,
+    on_frame: Callable[[FramePrediction], None] | None = None,
+) -> VideoResult:
+    """Classify a video file's selected frames; never raises for a damaged file (see ``error``)."""
+    options = options or VideoOptions()
+    smooth, frames, error, last_t = Smoother(options.smooth), [], None, 0.0
+    try:
+        for t, px in _prefetched(select(decode(path), options)):
+            s = smooth(clf.scores(clf.preprocess(px)[None])[0])
+            i = int(predicted(s))
+            frames.append(FramePrediction(t, i, clf.labels[i], float(s[i])))
+            last_t = t
+            if on_frame is not None:
+                on_frame(frames[-1])
+    except InputError as err:
+        error = err
+    step = frames[-1].t_s - frames[-2].t_s if len(frames) > 1 else 0.0
+    return VideoResult(str(path), tuple(frames), segments_of(frames, last_t + step), error)
+
+
+def clock(t: float) -> str:
+    """00:12.4, or 1:02:03.5 past an hour."""
+    t = max(0.0, t)
+    h, rem = divmod(t, 3600)
+    m, s = divmod(rem, 60)
+    return f"{int(h)}:{int(m):02d}:{s:04.1f}" if h >= 1 else f"{int(m):02d}:{s:04.1f}"
