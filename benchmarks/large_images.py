@@ -66,8 +66,14 @@ def production(data: bytes, size) -> np.ndarray:
         return load_pixels(f.name, size)
 
 
-VARIANTS = {"v1 (full decode)": v1, "draft 1x": draft(1), "draft 2x": draft(2), "draft 4x": draft(4),
-            "reducing_gap 2": reducing_gap, "load_pixels": production}
+VARIANTS = {
+    "v1 (full decode)": v1,
+    "draft 1x": draft(1),
+    "draft 2x": draft(2),
+    "draft 4x": draft(4),
+    "reducing_gap 2": reducing_gap,
+    "load_pixels": production,
+}
 
 
 def main() -> None:
@@ -111,8 +117,11 @@ def main() -> None:
         for n in names:
             s = np.array(scores[n])
             agree = float(np.mean(predicted(s) == predicted(ref)))
-            print(f"| {w}x{h} | {n} | {100 * agree:.1f}% | {np.abs(s - ref).max():.3f} | "
-                  f"{1000 * statistics.median(times[n]):.1f} |", flush=True)
+            print(
+                f"| {w}x{h} | {n} | {100 * agree:.1f}% | {np.abs(s - ref).max():.3f} | "
+                f"{1000 * statistics.median(times[n]):.1f} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -179,6 +179,8 @@ def test_the_cli_as_a_user_runs_it(arm_run, mobilenet_int8, tmp_path):
         "1",
         "--e2e-runs",
         "2",
+        "--camera-runs",
+        "0",
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = json.loads((tmp_path / "bench" / "results.json").read_text())["rows"]

@@ -41,6 +41,10 @@ def test_runs_without_tensorflow_and_writes_everything(bench_out):
     for f in ("results.json", "results.csv", "results.md", "pareto.png"):
         assert (out / f).stat().st_size > 0, f
     assert (out / "pareto.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    from PIL import Image
+
+    with Image.open(out / "media" / "camera-4056x3040.jpg") as img:
+        assert img.size == (4056, 3040)
     assert "| model | format | threads |" in proc.stdout
     assert "Fastest within 1 point" in proc.stderr
 
@@ -56,6 +60,8 @@ def test_rows_complete_and_ordered(bench_out, exported):
         assert 0 < r["latency_ms_p50"] <= r["latency_ms_p90"] <= r["latency_ms_p99"]
         assert r["images_per_s"] > 0
         assert r["peak_rss_mb"] > 10 and r["load_ms"] > 0 and r["e2e_ms_p50"] > 0
+        # A 4056x3040 JPEG and a 1080p clip made from the split: slower than a 32x32 file, and measured.
+        assert r["e2e_camera_ms_p50"] > r["e2e_ms_p50"] and r["video_fps"] > 0
         assert r["n_images"] == 9 and 0 <= r["top1"] <= r["top5"] <= 1
     assert res["environment"]["cores"] >= 1 and "numpy" in res["environment"]["versions"]
     with open(out / "results.csv") as f:

@@ -179,3 +179,46 @@ def test_real_dataset_images_decode(shared_data):
         px = load_pixels(f, (224, 224))
         assert px.shape == (224, 224, 3) and px.dtype == np.uint8
     assert "RGB" in modes
+
+
+def _v1(path, size):
+    """The v1 contract: full decode, then bilinear."""
+    from PIL import Image
+
+    from sportsedge.runtime.preprocess import resize, to_rgb
+
+    with Image.open(path) as img:
+        img.load()
+        return np.asarray(resize(to_rgb(img), size))
+
+
+def _photo(path, w, h, fmt="JPEG"):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:h, 0:w]
+    base = np.stack([xx * 255 // w, yy * 255 // h, (xx + yy) * 255 // (w + h)], -1)
+    px = np.clip(base + rng.normal(0, 12, (h, w, 3)), 0, 255).astype(np.uint8)
+    Image.fromarray(px).save(path, fmt, **({"quality": 90} if fmt == "JPEG" else {}))
+    return path
+
+
+def test_large_jpegs_take_the_draft_path_small_ones_do_not(tmp_path):
+    from sportsedge.runtime.preprocess import DRAFT_FACTOR, PREPROCESSING_VERSION, load_pixels
+
+    size = (224, 224)
+    assert PREPROCESSING_VERSION == "pil-rgb-bilinear-v2" and DRAFT_FACTOR == 2
+    # Every image under twice the input on either side -- all training images -- is pixel-identical to v1.
+    for w, h in ((224, 224), (447, 600), (300, 300)):
+        p = _photo(tmp_path / f"{w}x{h}.jpg", w, h)
+        assert np.array_equal(load_pixels(p, size), _v1(p, size)), (w, h)
+    # A camera-size JPEG is decoded at a reduced DCT scale: close to v1, not identical.
+    p = _photo(tmp_path / "big.jpg", 1920, 1080)
+    fast, ref = load_pixels(p, size).astype(int), _v1(p, size).astype(int)
+    assert not np.array_equal(fast, ref)
+    assert np.abs(fast - ref).max() <= 4 and np.abs(fast - ref).mean() < 0.5
+    # Other formats have no draft mode: a large PNG is decoded in full, as before.
+    p = _photo(tmp_path / "big.png", 1000, 1000, "PNG")
+    assert np.array_equal(load_pixels(p, size), _v1(p, size))
+    # Without a target size nothing is reduced.
+    assert load_pixels(tmp_path / "big.jpg").shape == (1080, 1920, 3)

@@ -213,6 +213,13 @@ def _bench_options(p) -> None:
         default=b.e2e_runs,
         help=f"end-to-end timings from an image file per artifact and thread count (default {b.e2e_runs})",
     )
+    p.add_argument(
+        "--camera-runs",
+        type=int,
+        default=b.camera_runs,
+        help="end-to-end timings from a 4056x3040 JPEG made from the data, plus a 1080p video's frames/s "
+        f"(video extra); 0 = skip both (default {b.camera_runs})",
+    )
 
 
 def _add_export(sub) -> None:

@@ -11,7 +11,11 @@ def bench_cmd(args) -> int:
     from .run import bench
 
     config = BenchConfig(
-        threads=parse_threads(args.threads), runs=args.runs, warmup=args.warmup, e2e_runs=args.e2e_runs
+        threads=parse_threads(args.threads),
+        runs=args.runs,
+        warmup=args.warmup,
+        e2e_runs=args.e2e_runs,
+        camera_runs=args.camera_runs,
     )
     rows = bench(args.models, args.data, args.out, config, keras_runs=args.keras or (), say=say)
     print(markdown(rows))

@@ -12,6 +12,7 @@ class BenchConfig:
     warmup: int = 20  # untimed inferences first
     timing_images: int = 16  # preprocessed images the timed inferences cycle through
     e2e_runs: int = 50  # end-to-end timings from an image file (decode + preprocess + inference)
+    camera_runs: int = 10  # end-to-end timings from a 4056x3040 JPEG; 0 = no camera-size and video columns
 
 
 def parse_threads(text: str) -> tuple[int, ...]:

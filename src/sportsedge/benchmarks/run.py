@@ -68,6 +68,7 @@ def _pixels_for(cache: dict, size, image_paths, names, data, say):
 
 
 def _job(path: str, threads: int, pixels: np.ndarray, paths: list[str], cfg: BenchConfig, **extra) -> TimingJob:
+    # The camera-size JPEG and the 1080p clip (extra["media"]) are for artifacts, not the Keras row.
     """A timing job: ``cfg.timing_images`` preprocessed images spread over the split, and the
     first as many files for the end-to-end timings."""
     step = max(1, len(pixels) // cfg.timing_images)
@@ -144,12 +145,19 @@ def bench(inputs, data, out, config: BenchConfig | None = None, keras_runs=(), s
         for j, (row, _, y, labels) in enumerate(arts):
             if row["model"] == model and len(probs[j]) == len(probs[i]):
                 row.update(compare(probs[j], probs[i], y, labels))
+    media = None
+    if config.camera_runs:
+        from .media import make_media
+
+        say("making a 4056x3040 JPEG and a 1080p clip from the split's images ...")
+        media = make_media(image_paths, out / "media")
     rows, total, k = [], len(arts) * len(config.threads), 0
     for row, size, _, _ in arts:
         pixels, _, kept_paths = pixel_cache[size]
         for t in config.threads:
             k += 1
-            timing = measure_in_child(measure, _job(row["path"], t, pixels, kept_paths, config))
+            job = _job(row["path"], t, pixels, kept_paths, config, media=media, camera_runs=config.camera_runs)
+            timing = measure_in_child(measure, job)
             rows.append({**row, "threads": t, **timing})
             say(
                 f"[{k}/{total}] timing {Path(row['path']).name} threads {t}: p50 {timing['latency_ms_p50']:.2f} ms, "

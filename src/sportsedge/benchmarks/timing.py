@@ -29,6 +29,8 @@ class TimingJob:
     warmup: int  # untimed inferences first
     e2e_runs: int  # end-to-end timings from a file
     score_pixels: np.ndarray | None = None  # Keras baseline: also return its outputs on these
+    media: object | None = None  # a media.MediaSet: camera-size JPEG and 1080p clip rows; None = skip
+    camera_runs: int = 0  # predict() calls on the camera-size JPEG
 
 
 def percentiles(ns: list[int]) -> dict:
@@ -66,7 +68,12 @@ def measure(job: TimingJob) -> dict:
     load_ns = time.perf_counter_ns() - t0
     # Inputs converted to the model's dtype up front: the loop times inference alone.
     inputs = [clf.to_input(p[None]) for p in job.pixels]
-    return time_calls(job, clf.infer, inputs, lambda p: clf.predict(p, top_k=5), load_ns)
+    row = time_calls(job, clf.infer, inputs, lambda p: clf.predict(p, top_k=5), load_ns)  # peak RSS taken here
+    if job.media is not None:
+        from .media import measure_media
+
+        row.update(measure_media(clf, job.media, job.camera_runs))
+    return row
 
 
 def time_calls(job: TimingJob, infer, inputs: list, e2e, load_ns: int) -> dict:

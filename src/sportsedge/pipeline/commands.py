@@ -28,7 +28,13 @@ def pipeline_cmd(args) -> int:
     from .run import parse_models, run_pipeline
 
     export = export_config(args)  # a remedy typo fails now, not after training
-    bench = BenchConfig(threads=parse_threads(args.threads), runs=args.runs, warmup=args.warmup, e2e_runs=args.e2e_runs)
+    bench = BenchConfig(
+        threads=parse_threads(args.threads),
+        runs=args.runs,
+        warmup=args.warmup,
+        e2e_runs=args.e2e_runs,
+        camera_runs=args.camera_runs,
+    )
     require_tensorflow()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     cfg = PipelineConfig(
