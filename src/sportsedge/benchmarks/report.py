@@ -79,12 +79,20 @@ def markdown(rows: list[dict]) -> str:
     return markdown_table(*table(rows), right_from=2)
 
 
-def recommendation(rows: list[dict], within: float = 0.01) -> str:
+def recommended(rows: list[dict], within: float = 0.01) -> dict | None:
+    """The fastest row within ``within`` of the best top-1 (None without accuracy figures)."""
     scored = [r for r in rows if r.get("top1") is not None]
     if not scored:
-        return "no accuracy figures: nothing to recommend"
+        return None
     best = max(r["top1"] for r in scored)
-    pick = min((r for r in scored if r["top1"] >= best - within), key=lambda r: r["latency_ms_p50"])
+    return min((r for r in scored if r["top1"] >= best - within), key=lambda r: r["latency_ms_p50"])
+
+
+def recommendation(rows: list[dict], within: float = 0.01) -> str:
+    pick = recommended(rows, within)
+    if pick is None:
+        return "no accuracy figures: nothing to recommend"
+    best = max(r["top1"] for r in rows if r.get("top1") is not None)
     return (
         f"Fastest within {100 * within:.0f} point of the best top-1 ({100 * best:.1f}%): {pick['model']} "
         f"{pick['format']} at {pick['threads']} thread(s), p50 {pick['latency_ms_p50']:.2f} ms, "

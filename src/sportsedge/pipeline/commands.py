@@ -95,4 +95,37 @@ def demo_cmd(args) -> int:
             "never downloads): near-chance accuracy is expected for them. Point KERAS_HOME at a folder holding "
             "Keras' weight files under models/ to see them learn."
         )
+    _demo_video(out, data)
     return status
+
+
+def _demo_video(out: Path, data: Path) -> None:
+    """The video path in the tour: a clip of test/ scenes (2 s each, in class order) through `predict`,
+    with the recommended artifact."""
+    from ..benchmarks.report import recommended
+    from ..clips import write_clip
+    from ..errors import MissingDependencyError
+    from ..runtime import Classifier
+    from ..runtime.preprocess import load_pixels
+    from ..runtime.video import classify_video, clock
+
+    rows = json.loads((out / "bench" / "results.json").read_text())["rows"]
+    pick = recommended(rows)
+    if pick is None:
+        return
+    stills = [
+        (load_pixels(sorted((data / "test" / c).glob("*.jpg"))[0]), 2.0)
+        for c in sorted(p.name for p in (data / "test").iterdir() if p.is_dir())
+    ]
+    try:
+        clip = write_clip(out / "scenes.mp4", stills, (360, 640), fps=15)
+    except MissingDependencyError as err:
+        print(f"note: no video in the demo ({err})")
+        return
+    clf = Classifier.load(pick["path"])
+    result = classify_video(clf, clip)
+    print(f"\n$ sportsedge predict {Path(pick['path']).name} {clip}  (scenes in class order, 2 s each)")
+    print(f"{clip}  ({len(result.frames)} frames classified)")
+    width = max((len(s.label) for s in result.segments), default=0)
+    for s in result.segments:
+        print(f"  {clock(s.start_s)}-{clock(s.end_s)}  {s.label:<{width}}  {s.score:.2f}")
