@@ -74,6 +74,8 @@ FORMATS: dict[str, Format] = _formats(
         verify_atol=1e-5,
         **{**_FLOAT_PARITY, "max_abs_diff": None, "min_agreement": 0.99, "warn_agreement": 0.995},
     ),
+    # Dynamic-range kernels quantize activations on the fly, differently on x86 and ARM (measured:
+    # MobileNetV2 scores up to 1.6e-2 apart under emulation, same top-1): verified like ONNX int8.
     Format(
         "tflite-dynamic",
         "tflite",
@@ -81,7 +83,7 @@ FORMATS: dict[str, Format] = _formats(
         "float32",
         converter="sportsedge.export.tflite:convert_dynamic",
         description="TFLite, dynamic-range: int8 weights, float activations",
-        verify_atol=1e-4,
+        verify_atol=12 / 256,
         **{**_INT8_PARITY, "min_agreement": 0.90, "warn_agreement": 0.97},
     ),
     Format(
