@@ -39,7 +39,7 @@ class Golden:
 
 @dataclass(frozen=True)
 class GoldenResult:
-    ok: bool  # every score within atol and the same top-1 on every input
+    ok: bool  # every score within atol (for bit-exact formats, atol 0, that means the same top-1 too)
     max_diff: float  # largest |score - golden score|
     atol: float  # the bound it was held to
     top1_changed: int  # inputs whose top-1 class differs from the golden one
@@ -77,4 +77,6 @@ def check_golden(clf, golden: Golden) -> GoldenResult:
         return GoldenResult(False, float("inf"), golden.atol, len(expected), len(expected))
     diff = float(np.abs(got - expected).max())
     changed = int(np.sum(predicted(got) != predicted(expected)))
-    return GoldenResult(diff <= golden.atol and not changed, diff, golden.atol, changed, len(expected))
+    # Top-1 changes are reported, not judged: on the noise input every class scores low, and engines
+    # whose int8 kernels legitimately differ (ONNX Runtime x86 vs ARM) can swap near-tied classes.
+    return GoldenResult(diff <= golden.atol, diff, golden.atol, changed, len(expected))
