@@ -24,8 +24,9 @@ from .video import Smoother, decode, require_av
 FrameSource = Callable[[], Iterator[tuple[float, np.ndarray]]]
 
 
-def v4l2_source(device: str) -> FrameSource:
-    """Frames of a V4L2 camera ("0" means /dev/video0) through PyAV."""
+def v4l2_source(device: str, size: tuple[int, int] | None = None) -> FrameSource:
+    """Frames of a V4L2 camera ("0" means /dev/video0) through PyAV; shrunk by FFmpeg's scaler to
+    ``size`` (height, width) when given, as the video-file path does."""
 
     def frames():
         av = require_av()
@@ -40,17 +41,19 @@ def v4l2_source(device: str) -> FrameSource:
             for frame in container.decode(stream):
                 t = time.monotonic()
                 t0 = t if t0 is None else t0
+                if size is not None:
+                    frame = frame.reformat(width=size[1], height=size[0], format="rgb24", interpolation="AREA")
                 yield t - t0, frame.to_ndarray(format="rgb24")
 
     return frames
 
 
-def playback_source(path, speed: float = 1.0) -> FrameSource:
+def playback_source(path, speed: float = 1.0, size: tuple[int, int] | None = None) -> FrameSource:
     """A video file delivered at its own pace (``speed`` times real time), like a camera would."""
 
     def frames():
         start = time.monotonic()
-        for t, px in decode(path):
+        for t, px in decode(path, size):
             delay = start + t / speed - time.monotonic()
             if delay > 0:
                 time.sleep(delay)

@@ -92,7 +92,9 @@ def _camera(clf: Classifier, args) -> int:
             last[0] = stats.seconds
             print(line, file=sys.stderr, flush=True)
 
-    stats = run_camera(clf, v4l2_source(args.camera), smooth=args.smooth, seconds=args.seconds, on_frame=show)
+    stats = run_camera(
+        clf, v4l2_source(args.camera, clf.input_size), smooth=args.smooth, seconds=args.seconds, on_frame=show
+    )
     if live:
         print(file=sys.stderr)
     print(stats.summary(), flush=True)

@@ -63,8 +63,13 @@ class VideoResult:
     error: InputError | None = None  # decoding stopped here; frames and segments are what came before
 
 
-def decode(path: str | os.PathLike) -> Iterator[tuple[float, np.ndarray]]:
-    """(time in seconds, HxWx3 uint8 RGB) for every frame of the first video stream.
+def decode(path: str | os.PathLike, size: tuple[int, int] | None = None) -> Iterator[tuple[float, np.ndarray]]:
+    """(time in seconds, HxWx3 uint8 RGB) for every frame of the first video stream; with ``size``
+    (height, width), FFmpeg's scaler converts and shrinks each frame in one pass (area filter).
+
+    Measured in docs/video.md: on a 1080p clip of valid/ images, going straight to the model's
+    input this way matches `predict` on the still images more often (94-95% of frames against
+    85-89% for a full-size RGB frame resized by the image contract) and is the fastest path.
 
     Raises InputError naming the file when it cannot be opened or decoding fails part-way.
     """
@@ -87,7 +92,11 @@ def decode(path: str | os.PathLike) -> Iterator[tuple[float, np.ndarray]]:
             for frame in container.decode(stream):
                 t = float(frame.time) if frame.time is not None else n / rate
                 n += 1
-                yield t, frame.to_ndarray(format="rgb24")
+                if size is None:
+                    yield t, frame.to_ndarray(format="rgb24")
+                else:
+                    small = frame.reformat(width=size[1], height=size[0], format="rgb24", interpolation="AREA")
+                    yield t, small.to_ndarray()
         except (av.error.FFmpegError, EOFError) as err:
             raise InputError(path, f"corrupt or truncated video after {n} frames ({first_line(err)})") from None
         expected = stream.frames  # from the container's index, when it has one (0 = unknown)
@@ -173,7 +182,7 @@ def classify_video(
     options = options or VideoOptions()
     smooth, frames, error, last_t = Smoother(options.smooth), [], None, 0.0
     try:
-        for t, px in _prefetched(select(decode(path), options)):
+        for t, px in _prefetched(select(decode(path, clf.input_size), options)):
             s = smooth(clf.scores(clf.preprocess(px)[None])[0])
             i = int(predicted(s))
             frames.append(FramePrediction(t, i, clf.labels[i], float(s[i])))
