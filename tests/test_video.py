@@ -155,3 +155,10 @@ def test_camera_stops_after_seconds(labelled_models, tmp_path):
     t0 = time.monotonic()
     stats = run_camera(Classifier.load(labelled_models["tflite-int8"]), playback_source(slow), seconds=0.5)
     assert time.monotonic() - t0 < 2.0 and 0 < stats.classified <= 7
+
+
+def test_cli_camera_on_a_played_back_file(labelled_models, clip, capsys):
+    code, out, err = _run(capsys, "predict", labelled_models["tflite-int8"], "--camera", clip, "--seconds", "5")
+    assert code == 0 and out.count("\n") == 1 and "frames classified in" in out and "most seen: " in out
+    assert all(c in out for c in LABELS)  # the three colours went by
+    assert err.count("\n") >= 1 and "frames/s" in err  # live lines (one a second when not a terminal)

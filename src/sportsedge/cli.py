@@ -69,7 +69,8 @@ def _add_predict(sub) -> None:
         "--camera",
         metavar="DEVICE",
         default=None,
-        help="classify a live V4L2 camera (0 = /dev/video0) until Ctrl-C, then print a summary",
+        help="classify a live V4L2 camera (0 = /dev/video0) until Ctrl-C, then print a summary; a video "
+        "file here plays at its own pace, as a camera stand-in",
     )
     g.add_argument("--seconds", type=float, default=None, help="with --camera: stop after this many seconds")
     p.set_defaults(handler="sportsedge.runtime.predict_cli:run")

@@ -48,7 +48,7 @@ def v4l2_source(device: str, size: tuple[int, int] | None = None) -> FrameSource
     return frames
 
 
-def playback_source(path, speed: float = 1.0, size: tuple[int, int] | None = None) -> FrameSource:
+def playback_source(path, size: tuple[int, int] | None = None, speed: float = 1.0) -> FrameSource:
     """A video file delivered at its own pace (``speed`` times real time), like a camera would."""
 
     def frames():

@@ -78,7 +78,7 @@ def _video(clf: Classifier, path: Path, args, options: VideoOptions) -> int:
 
 
 def _camera(clf: Classifier, args) -> int:
-    from .camera import run_camera, v4l2_source
+    from .camera import playback_source, run_camera, v4l2_source
 
     live = sys.stderr.isatty()
     last = [0.0]
@@ -92,9 +92,9 @@ def _camera(clf: Classifier, args) -> int:
             last[0] = stats.seconds
             print(line, file=sys.stderr, flush=True)
 
-    stats = run_camera(
-        clf, v4l2_source(args.camera, clf.input_size), smooth=args.smooth, seconds=args.seconds, on_frame=show
-    )
+    # A video file given as the camera plays at its own pace: a camera stand-in for trying a set-up.
+    source = (playback_source if Path(args.camera).is_file() else v4l2_source)(args.camera, size=clf.input_size)
+    stats = run_camera(clf, source, smooth=args.smooth, seconds=args.seconds, on_frame=show)
     if live:
         print(file=sys.stderr)
     print(stats.summary(), flush=True)
