@@ -22,19 +22,13 @@ def _finish(out: Path) -> int:
 
 
 def pipeline_cmd(args) -> int:
-    from ..benchmarks.config import BenchConfig, parse_threads
+    from ..benchmarks.commands import bench_config
     from ..export.commands import export_config
     from .config import PipelineConfig
     from .run import parse_models, run_pipeline
 
     export = export_config(args)  # a remedy typo fails now, not after training
-    bench = BenchConfig(
-        threads=parse_threads(args.threads),
-        runs=args.runs,
-        warmup=args.warmup,
-        e2e_runs=args.e2e_runs,
-        camera_runs=args.camera_runs,
-    )
+    bench = bench_config(args)
     require_tensorflow()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     cfg = PipelineConfig(
