@@ -1,0 +1,135 @@
+"""`sportsedge` subcommand parsers that need no TensorFlow: predict, verify, bench, data.
+
+Defaults and choices come from the settings dataclasses and name tables; nothing heavy is imported.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from .benchmarks.config import BenchConfig
+from .video_options import VideoOptions
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def add_predict(sub) -> None:
+    v = VideoOptions
+    p = sub.add_parser(
+        "predict",
+        help="classify images, video files or a camera with an exported .tflite or .onnx model (no TensorFlow)",
+        description="Classify images, video files (by extension: .mp4 .mov .mkv .avi .webm ...; the video "
+        "extra) or a live camera with an exported .tflite or .onnx model. Folders are searched recursively. "
+        "A video prints segments (start-end, label, smoothed score). Exit status: 0 all inputs classified, "
+        "1 some failed, 2 bad model or usage.",
+    )
+    p.add_argument("model", help="a .tflite or .onnx file exported by sportsedge (or any 1-input image classifier)")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="image or video files, or folders")
+    p.add_argument("--top-k", type=positive_int, default=5, help="predictions to show per image (default 5)")
+    p.add_argument("--threads", type=positive_int, default=None, help="inference threads (default: the engine's)")
+    p.add_argument("--json", action="store_true", help="print one JSON object per image or video segment")
+    g = p.add_argument_group("video files and cameras (needs the video extra)")
+    every = g.add_mutually_exclusive_group()
+    every.add_argument(
+        "--every", type=positive_int, default=v.every, help=f"classify every Nth frame (default {v.every})"
+    )
+    every.add_argument("--fps", type=float, default=v.fps, help="classify at most F frames per second of video")
+    g.add_argument(
+        "--smooth",
+        type=positive_int,
+        default=v.smooth,
+        help=f"label frames by the mean scores of the last K classified frames (default {v.smooth})",
+    )
+    g.add_argument("--frames", action="store_true", help="also print every classified frame (t_s, label, score)")
+    g.add_argument(
+        "--camera",
+        metavar="DEVICE",
+        default=None,
+        help="classify a live V4L2 camera (0 = /dev/video0) until Ctrl-C, then print a summary; a video "
+        "file here plays at its own pace, as a camera stand-in",
+    )
+    g.add_argument("--seconds", type=float, default=None, help="with --camera: stop after this many seconds")
+    p.set_defaults(handler="sportsedge.runtime.predict_cli:run")
+
+
+def add_verify(sub) -> None:
+    p = sub.add_parser(
+        "verify",
+        help="check that this machine runs exported models correctly (golden check; no TensorFlow)",
+        description="Recompute the scores of two fixed inputs that every export stores in its metadata, "
+        "and compare them with this machine's engine: catches broken kernels, corrupted copies and "
+        "incompatible libraries on a device. Exit status: 0 all OK, 1 a check failed or a model has none.",
+    )
+    p.add_argument("models", nargs="+", metavar="MODEL", help=".tflite or .onnx files exported by sportsedge")
+    p.add_argument("--threads", type=positive_int, default=None, help="inference threads (default: the engine's)")
+    p.set_defaults(handler="sportsedge.runtime.verify_cli:run")
+
+
+def bench_options(p) -> None:
+    b = BenchConfig
+    threads = ",".join(map(str, b.threads))
+    p.add_argument("--threads", default=threads, help=f"comma list of thread counts to sweep (default {threads})")
+    p.add_argument(
+        "--runs",
+        type=positive_int,
+        default=b.runs,
+        help=f"timed inferences per artifact and thread count (default {b.runs})",
+    )
+    p.add_argument("--warmup", type=int, default=b.warmup, help=f"untimed inferences first (default {b.warmup})")
+    p.add_argument(
+        "--e2e-runs",
+        type=int,
+        default=b.e2e_runs,
+        help=f"end-to-end timings from an image file per artifact and thread count (default {b.e2e_runs})",
+    )
+    p.add_argument(
+        "--camera-runs",
+        type=int,
+        default=b.camera_runs,
+        help="end-to-end timings from a 4056x3040 JPEG made from the data, plus a 1080p video's frames/s "
+        f"(video extra); 0 = skip both (default {b.camera_runs})",
+    )
+
+
+def add_bench(sub) -> None:
+    p = sub.add_parser(
+        "bench",
+        help="benchmark latency, size, memory and accuracy of exported models (TF-free)",
+        description="Benchmark .tflite/.onnx files (or export folders) on a split folder "
+        "(one folder per class): writes results.json, results.csv, results.md and pareto.png.",
+    )
+    p.add_argument("models", nargs="+", metavar="MODEL_FILE|EXPORT_DIR")
+    p.add_argument("--data", required=True, help="split folder with one folder per class, normally test/")
+    p.add_argument("--out", required=True, help="folder for the results")
+    bench_options(p)
+    p.add_argument(
+        "--keras",
+        action="append",
+        metavar="RUN_DIR",
+        help="add the run's Keras model as an unoptimized baseline row (needs the train extra; repeatable)",
+    )
+    p.set_defaults(handler="sportsedge.benchmarks.commands:bench_cmd")
+
+
+def add_data(sub) -> None:
+    p = sub.add_parser("data", help="dataset tools: check a dataset folder, download the 100 Sports dataset")
+    dsub = p.add_subparsers(title="data commands", metavar="ACTION")
+    c = dsub.add_parser(
+        "check",
+        help="validate a dataset folder (splits, classes, unreadable files, duplicates)",
+        description="Validate a dataset in the Kaggle layout. Exit status 1 on errors.",
+    )
+    c.add_argument("dir", help="folder holding train/, valid/ and optionally test/")
+    c.add_argument("--show-duplicates", type=int, default=5, help="cross-split duplicates to list (default 5)")
+    c.set_defaults(handler="sportsedge.datatools:check_cmd")
+    d = dsub.add_parser("download", help="fetch gpiosenka/sports-classification with kagglehub (the data extra)")
+    d.add_argument("--out", default="data/sports100", help="folder to create (default data/sports100)")
+    d.set_defaults(handler="sportsedge.datatools:download_cmd")
