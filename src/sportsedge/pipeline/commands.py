@@ -101,7 +101,7 @@ def _demo_video(out: Path, data: Path) -> None:
     from ..errors import MissingDependencyError
     from ..runtime import Classifier
     from ..runtime.preprocess import load_pixels
-    from ..runtime.video import classify_video, clock
+    from ..runtime.video import classify_video, segment_lines
 
     rows = json.loads((out / "bench" / "results.json").read_text())["rows"]
     pick = recommended(rows)
@@ -120,6 +120,4 @@ def _demo_video(out: Path, data: Path) -> None:
     result = classify_video(clf, clip)
     print(f"\n$ sportsedge predict {Path(pick['path']).name} {clip}  (scenes in class order, 2 s each)")
     print(f"{clip}  ({len(result.frames)} frames classified)")
-    width = max((len(s.label) for s in result.segments), default=0)
-    for s in result.segments:
-        print(f"  {clock(s.start_s)}-{clock(s.end_s)}  {s.label:<{width}}  {s.score:.2f}")
+    print("\n".join(segment_lines(result.segments)))

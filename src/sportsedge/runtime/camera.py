@@ -18,8 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import InputError, first_line
-from ..metrics import predicted
-from .video import Smoother, decode, require_av
+from .video import Smoother, decode, frame_pixels, require_av
 
 FrameSource = Callable[[], Iterator[tuple[float, np.ndarray]]]
 
@@ -41,9 +40,7 @@ def v4l2_source(device: str, size: tuple[int, int] | None = None) -> FrameSource
             for frame in container.decode(stream):
                 t = time.monotonic()
                 t0 = t if t0 is None else t0
-                if size is not None:
-                    frame = frame.reformat(width=size[1], height=size[0], format="rgb24", interpolation="AREA")
-                yield t - t0, frame.to_ndarray(format="rgb24")
+                yield t - t0, frame_pixels(frame, size)
 
     return frames
 
@@ -158,12 +155,11 @@ def _loop(clf, slot: _Newest, stats: CameraStats, smoother, stop, t0: float, sec
             continue
         t, px = item
         t1 = time.perf_counter()
-        s = smoother(clf.scores(clf.preprocess(px)[None])[0])
+        i, score = smoother.classify(clf, px)
         stats.latency_ms.append(1000 * (time.perf_counter() - t1))
-        i = int(predicted(s))
         stats.classified += 1
         stats.labels[clf.labels[i]] += 1
         stats.times.append(t)
         stats.seconds = time.monotonic() - t0
         if on_frame is not None:
-            on_frame(clf.labels[i], float(s[i]), stats)
+            on_frame(clf.labels[i], score, stats)

@@ -12,7 +12,7 @@ from ..imagesets import image_files
 from ..video_options import VideoOptions
 from .classifier import Classifier
 from .preprocess import is_image_file
-from .video import classify_video, clock, is_video_file
+from .video import classify_video, is_video_file, segment_lines
 
 
 def is_media_file(path) -> bool:
@@ -71,8 +71,7 @@ def _video(clf: Classifier, path: Path, args, options: VideoOptions) -> int:
             print(json.dumps(row), flush=True)
     else:
         lines = [f"  {f.t_s:7.2f}s  {f.label}  {f.score:.4f}" for f in result.frames] if args.frames else []
-        width = max((len(s.label) for s in result.segments), default=0)
-        lines += [f"  {clock(s.start_s)}-{clock(s.end_s)}  {s.label:<{width}}  {s.score:.2f}" for s in result.segments]
+        lines += segment_lines(result.segments)
         print("\n".join([f"{path}  ({len(result.frames)} frames classified)", *lines]), flush=True)
     return _error(result.error) if result.error else 0
 

@@ -63,6 +63,14 @@ class VideoResult:
     error: InputError | None = None  # decoding stopped here; frames and segments are what came before
 
 
+def frame_pixels(frame, size: tuple[int, int] | None = None) -> np.ndarray:
+    """A decoded frame as HxWx3 uint8 RGB; with ``size`` (height, width), FFmpeg's scaler converts
+    and shrinks it in one pass (area filter)."""
+    if size is not None:
+        frame = frame.reformat(width=size[1], height=size[0], format="rgb24", interpolation="AREA")
+    return frame.to_ndarray(format="rgb24")
+
+
 def decode(path: str | os.PathLike, size: tuple[int, int] | None = None) -> Iterator[tuple[float, np.ndarray]]:
     """(time in seconds, HxWx3 uint8 RGB) for every frame of the first video stream; with ``size``
     (height, width), FFmpeg's scaler converts and shrinks each frame in one pass (area filter).
@@ -92,11 +100,7 @@ def decode(path: str | os.PathLike, size: tuple[int, int] | None = None) -> Iter
             for frame in container.decode(stream):
                 t = float(frame.time) if frame.time is not None else n / rate
                 n += 1
-                if size is None:
-                    yield t, frame.to_ndarray(format="rgb24")
-                else:
-                    small = frame.reformat(width=size[1], height=size[0], format="rgb24", interpolation="AREA")
-                    yield t, small.to_ndarray()
+                yield t, frame_pixels(frame, size)
         except (av.error.FFmpegError, EOFError) as err:
             raise InputError(path, f"corrupt or truncated video after {n} frames ({first_line(err)})") from None
         expected = stream.frames  # from the container's index, when it has one (0 = unknown)
@@ -126,6 +130,12 @@ class Smoother:
         self.window.append(scores)
         return np.mean(self.window, axis=0)
 
+    def classify(self, clf, pixels: np.ndarray) -> tuple[int, float]:
+        """Add one frame's scores; the smoothed top-1 (class index, score)."""
+        s = self(clf.scores(clf.preprocess(pixels)[None])[0])
+        i = int(predicted(s))
+        return i, float(s[i])
+
 
 def segments_of(frames: list[FramePrediction], end_s: float) -> tuple[Segment, ...]:
     out: list[Segment] = []
@@ -138,6 +148,12 @@ def segments_of(frames: list[FramePrediction], end_s: float) -> tuple[Segment, .
             out.append(Segment(run[0].t_s, stop, run[0].index, run[0].label, score))
             start = i
     return tuple(out)
+
+
+def segment_lines(segments) -> list[str]:
+    """`predict`'s text for segments: "  00:00.0-00:12.4  basketball  0.93", labels aligned."""
+    width = max((len(s.label) for s in segments), default=0)
+    return [f"  {clock(s.start_s)}-{clock(s.end_s)}  {s.label:<{width}}  {s.score:.2f}" for s in segments]
 
 
 def _prefetched(frames: Iterator, depth: int = 4) -> Iterator:
@@ -180,19 +196,19 @@ def classify_video(
 ) -> VideoResult:
     """Classify a video file's selected frames; never raises for a damaged file (see ``error``)."""
     options = options or VideoOptions()
-    smooth, frames, error, last_t = Smoother(options.smooth), [], None, 0.0
+    smooth, frames, error = Smoother(options.smooth), [], None
     try:
         for t, px in _prefetched(select(decode(path, clf.input_size), options)):
-            s = smooth(clf.scores(clf.preprocess(px)[None])[0])
-            i = int(predicted(s))
-            frames.append(FramePrediction(t, i, clf.labels[i], float(s[i])))
-            last_t = t
+            i, score = smooth.classify(clf, px)
+            frames.append(FramePrediction(t, i, clf.labels[i], score))
             if on_frame is not None:
                 on_frame(frames[-1])
     except InputError as err:
         error = err
+    # The last segment runs one frame interval past its last classified frame.
     step = frames[-1].t_s - frames[-2].t_s if len(frames) > 1 else 0.0
-    return VideoResult(str(path), tuple(frames), segments_of(frames, last_t + step), error)
+    end = frames[-1].t_s + step if frames else 0.0
+    return VideoResult(str(path), tuple(frames), segments_of(frames, end), error)
 
 
 def clock(t: float) -> str:
