@@ -32,12 +32,12 @@ def main() -> None:
     args = ap.parse_args()
 
     from sportsedge.formats import FORMATS
-    from sportsedge.imagesets import image_files, load_images
+    from sportsedge.imagesets import evenly_spaced, image_files, load_images
     from sportsedge.metrics import predicted
     from sportsedge.runtime import Classifier
 
     files = list(image_files(args.images).images)
-    files = files[:: max(1, len(files) // args.count)][: args.count]
+    files = evenly_spaced(files, args.count)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         clfs = [Classifier.load(m, threads=1) for m in args.models]

@@ -92,7 +92,7 @@ def main() -> None:
     ap.add_argument("--variants", default=",".join(VARIANTS))
     args = ap.parse_args()
 
-    from sportsedge.imagesets import image_files
+    from sportsedge.imagesets import evenly_spaced, image_files
     from sportsedge.metrics import predicted
     from sportsedge.runtime import Classifier
 
@@ -100,7 +100,7 @@ def main() -> None:
         warnings.simplefilter("ignore")
         clf = Classifier.load(args.model, threads=1)
     files = list(image_files(args.images).images)
-    files = files[:: max(1, len(files) // args.count)][: args.count]
+    files = evenly_spaced(files, args.count)
     names = args.variants.split(",")
     print(f"model {args.model.name}, {len(files)} images from {args.images}, 1 thread")
     print("| size | variant | top-1 agreement vs v1 | max score diff | decode+resize ms (median) |")

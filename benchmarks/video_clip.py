@@ -32,7 +32,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from sportsedge.clips import write_clip
-    from sportsedge.imagesets import image_files
+    from sportsedge.imagesets import evenly_spaced, image_files
     from sportsedge.runtime import Classifier
     from sportsedge.runtime.preprocess import load_pixels
     from sportsedge.runtime.video import classify_video
@@ -42,7 +42,7 @@ def main() -> None:
         warnings.simplefilter("ignore")
         clf = Classifier.load(args.model, threads=args.threads)
     files = list(image_files(args.images).images)
-    files = files[:: max(1, len(files) // args.count)][: args.count]
+    files = evenly_spaced(files, args.count)
     still = [clf.predict(f, top_k=1)[0].label for f in files]  # what predict says for each image file
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()

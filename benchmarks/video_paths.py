@@ -32,7 +32,7 @@ def main() -> None:
 
     import av
 
-    from sportsedge.imagesets import image_files
+    from sportsedge.imagesets import evenly_spaced, image_files
     from sportsedge.metrics import predicted
     from sportsedge.runtime import Classifier
     from sportsedge.runtime.preprocess import load_pixels
@@ -41,7 +41,7 @@ def main() -> None:
         warnings.simplefilter("ignore")
         clf = Classifier.load(args.model, threads=args.threads)
     files = list(image_files(args.images).images)
-    files = files[:: max(1, len(files) // args.count)][: args.count]
+    files = evenly_spaced(files, args.count)
     still = np.array([int(predicted(clf.scores(clf.preprocess(f)[None])[0])) for f in files])
     h, w = clf.input_size
 

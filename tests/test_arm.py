@@ -122,8 +122,9 @@ def mobilenet_int8(tmp_path_factory, keras_home):
 
 
 def real_images(count: int = 20) -> list[Path]:
-    files = sorted((SHARED_DATA / "valid").rglob("*.jpg"))
-    return files[:: max(1, len(files) // count)][:count]
+    from sportsedge.imagesets import evenly_spaced
+
+    return evenly_spaced(sorted((SHARED_DATA / "valid").rglob("*.jpg")), count)
 
 
 @pytest.mark.parametrize("cpu", CPUS)

@@ -60,3 +60,13 @@ def test_flat_folder_and_empty_folder(tmp_path, colour_dataset):
     (empty / ".ipynb_checkpoints").mkdir(parents=True)
     with pytest.raises(InputError, match="no images"):
         list_stratified(empty, 10)
+
+
+def test_evenly_spaced():
+    import numpy as np
+
+    from sportsedge.imagesets import evenly_spaced
+
+    assert evenly_spaced(list(range(10)), 3) == [0, 3, 6]
+    assert evenly_spaced(list(range(10)), 20) == list(range(10))  # fewer items than asked: all of them
+    assert evenly_spaced(np.arange(500), 16).tolist()[:3] == [0, 31, 62]

@@ -60,6 +60,12 @@ def scan_classes(folder: Path) -> dict[str, Listing]:
     return {name: image_files(folder / name) for name in class_dirs(folder)}
 
 
+def evenly_spaced(items, count: int):
+    """Up to ``count`` of ``items`` at a regular step from the first (a list, tuple or array):
+    spread over a sorted split, so every class is represented roughly equally."""
+    return items[:: max(1, len(items) // count)][:count]
+
+
 def label_index(names, labels) -> np.ndarray:
     """The position of each class name in ``labels`` (a model's output order); -1 where it has none."""
     index = {name: i for i, name in enumerate(labels)}

@@ -13,7 +13,7 @@ import numpy as np
 from ..envinfo import environment
 from ..errors import InputError, MissingDependencyError, UsageError
 from ..formats import FORMATS, Status
-from ..imagesets import load_images
+from ..imagesets import evenly_spaced, load_images
 from ..runtime import Classifier
 from .accuracy import compare, label_indices, labelled_images, score
 from .config import BenchConfig
@@ -68,18 +68,18 @@ def _pixels_for(cache: dict, size, image_paths, names, data, say):
 
 
 def _job(path: str, threads: int, pixels: np.ndarray, paths: list[str], cfg: BenchConfig, **extra) -> TimingJob:
-    # The camera-size JPEG and the 1080p clip (extra["media"]) are for artifacts, not the Keras row.
     """A timing job: ``cfg.timing_images`` preprocessed images spread over the split, and the
-    first as many files for the end-to-end timings."""
-    step = max(1, len(pixels) // cfg.timing_images)
+    first as many files for the end-to-end timings. The camera-size JPEG and the 1080p clip
+    (``media=``) are for artifacts, not the Keras row."""
     return TimingJob(
-        path,
-        threads,
-        pixels[::step][: cfg.timing_images],
-        tuple(paths[: cfg.timing_images]),
-        cfg.runs,
-        cfg.warmup,
-        cfg.e2e_runs,
+        path=path,
+        threads=threads,
+        pixels=evenly_spaced(pixels, cfg.timing_images),
+        image_paths=tuple(paths[: cfg.timing_images]),
+        runs=cfg.runs,
+        warmup=cfg.warmup,
+        e2e_runs=cfg.e2e_runs,
+        camera_runs=cfg.camera_runs,
         **extra,
     )
 
@@ -156,7 +156,7 @@ def bench(inputs, data, out, config: BenchConfig | None = None, keras_runs=(), s
         pixels, _, kept_paths = pixel_cache[size]
         for t in config.threads:
             k += 1
-            job = _job(row["path"], t, pixels, kept_paths, config, media=media, camera_runs=config.camera_runs)
+            job = _job(row["path"], t, pixels, kept_paths, config, media=media)
             timing = measure_in_child(measure, job)
             rows.append({**row, "threads": t, **timing})
             say(

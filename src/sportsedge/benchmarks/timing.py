@@ -13,8 +13,12 @@ import sys
 import time
 import warnings
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .media import MediaSet
 
 
 @dataclass(frozen=True)
@@ -29,8 +33,8 @@ class TimingJob:
     warmup: int  # untimed inferences first
     e2e_runs: int  # end-to-end timings from a file
     score_pixels: np.ndarray | None = None  # Keras baseline: also return its outputs on these
-    media: object | None = None  # a media.MediaSet: camera-size JPEG and 1080p clip rows; None = skip
-    camera_runs: int = 0  # predict() calls on the camera-size JPEG
+    media: MediaSet | None = None  # the camera-size JPEG and 1080p clip; None = no such columns
+    camera_runs: int = 0  # predict() calls on the camera-size JPEG (with media)
 
 
 def percentiles(ns: list[int]) -> dict:
