@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..metrics import predicted
+
 GOLDEN_VERSION = 1  # bump when golden_inputs() changes: older goldens then no longer apply
 
 
@@ -69,8 +71,6 @@ def make_golden(clf, atol: float, seed: int = 0) -> Golden:
 
 def check_golden(clf, golden: Golden) -> GoldenResult:
     """Recompute the golden inputs' scores with this machine's engine and compare."""
-    from ..metrics import predicted
-
     expected = np.asarray(golden.scores, np.float64)
     got = clf.scores(golden_inputs(clf.input_size, golden.seed)).astype(np.float64)
     if got.shape != expected.shape:
