@@ -14,7 +14,7 @@ import os
 import sys
 import warnings
 
-from . import __version__, cli_runtime, cli_train
+from . import __version__, cli_models, cli_runtime, cli_train
 
 # Exit statuses (README, "Commands"): 130 is Ctrl-C.
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -26,6 +26,7 @@ COMMANDS = (
     cli_train.add_train,
     cli_train.add_evaluate,
     cli_train.add_export,
+    cli_models.add_label,
     cli_runtime.add_bench,
     cli_runtime.add_data,
     cli_train.add_pipeline,

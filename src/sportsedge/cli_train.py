@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .cli_models import model_options
 from .cli_runtime import bench_options, positive_int
 from .export.config import REMEDIES, AccuracyConfig, ExportConfig, QatConfig
 from .formats import FORMATS
@@ -121,18 +122,24 @@ def export_options(p) -> None:
 def add_export(sub) -> None:
     p = sub.add_parser(
         "export",
-        help="export trained runs to TFLite/ONNX, float and int8, parity-checked",
-        description="Export runs to DIR/<model>-<format>.<ext> with labels inside, check each "
-        "against the Keras model on held-back valid/ images, and record DIR/manifest.json. "
-        "Exit status 1 if any parity check failed.",
+        help="export trained runs or your own model to TFLite/ONNX, float and int8, parity-checked",
+        description="Export runs (or a .keras, .h5, SavedModel or float .onnx classifier of your own) to "
+        "DIR/<model>-<format>.<ext> with labels inside, check each against the source model on held-back "
+        "images, and record DIR/manifest.json. Exit status 1 if any parity check failed.",
     )
-    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run folders written by `sportsedge train`")
+    p.add_argument(
+        "models",
+        nargs="+",
+        metavar="MODEL",
+        help="run folders written by `sportsedge train`, or a .keras/.h5 file, a SavedModel folder or an .onnx file",
+    )
     p.add_argument("--out", required=True, help="folder for the artifacts and manifest.json")
     export_options(p)
     p.add_argument(
         "--calibration",
         default=None,
-        help="folder of real images for int8 calibration (class subfolders or flat; default: the run's train/ split)",
+        help="folder of real images for int8 calibration (class subfolders or flat; default: the run's train/ "
+        "split; required for int8 formats of your own model)",
     )
     p.add_argument(
         "--min-agreement",
@@ -141,6 +148,14 @@ def add_export(sub) -> None:
         help="fail quantized formats whose top-1 agreement with Keras is below this (default: the table's)",
     )
     p.add_argument("--force", action="store_true", help="redo artifacts even when nothing changed")
+    model_options(p, "your own model (not a sportsedge run)")
+    p.add_argument(
+        "--parity-data",
+        default=None,
+        metavar="DIR",
+        help="images to check your model's exports on: class subfolders named as the labels (accuracy and "
+        "agreement) or a flat folder (agreement only); default: the --calibration folder",
+    )
     q = p.add_argument_group("quantization-aware training (needs the qat extra)")
     q.add_argument(
         "--qat",

@@ -39,6 +39,7 @@ class Format:
     in_all: bool = True  # part of `--formats all`; False for opt-in formats that train (QAT)
     options: tuple[str, ...] = ()  # export option groups that shape this format (in its fingerprint)
     verify_atol: float = 1e-5  # golden check: largest |score difference| allowed on another machine
+    calibrated: bool = False  # needs real calibration images (full int8): --calibration for user models
 
     def artifact_name(self, model: str) -> str:
         """The exported file's name: <model>-<format><ext>."""
@@ -92,6 +93,7 @@ FORMATS: dict[str, Format] = _formats(
         ".tflite",
         "uint8",
         converter="sportsedge.export.remedies:convert_int8_accurate",
+        calibrated=True,
         description="TFLite, full integer: int8 weights and activations, uint8 pixel input",
         verify_atol=0.0,
         options=("accuracy",),
@@ -104,6 +106,7 @@ FORMATS: dict[str, Format] = _formats(
         ".tflite",
         "uint8",
         converter="sportsedge.export.qat:convert_qat",
+        calibrated=True,
         description="TFLite, full integer after quantization-aware fine-tuning (tfmot)",
         verify_atol=0.0,
         in_all=False,
@@ -128,6 +131,7 @@ FORMATS: dict[str, Format] = _formats(
         ".onnx",
         "float32",
         converter="sportsedge.export.onnx:convert_int8",
+        calibrated=True,
         description="ONNX, static QDQ int8 (per-channel QInt8 weights, QUInt8 activations)",
         verify_atol=0.1,
         **_INT8_PARITY,

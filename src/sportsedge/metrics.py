@@ -40,6 +40,19 @@ def agreement(probs: np.ndarray, reference: np.ndarray) -> float:
     return float(np.mean(predicted(probs) == predicted(reference)))
 
 
+def topk_overlap(probs: np.ndarray, reference: np.ndarray, k: int = 5) -> float:
+    """Mean share of the reference's top-k classes that are also in the rows' top-k (ranking parity)."""
+    k = min(k, probs.shape[-1])
+    a, b = ranked(probs, k), ranked(reference, k)
+    return float(np.mean([len(set(x) & set(y)) / k for x, y in zip(a, b)]))
+
+
+def topk_order_match(probs: np.ndarray, reference: np.ndarray, k: int = 5) -> float:
+    """Share of rows whose top-k classes are the reference's, in the same order."""
+    k = min(k, probs.shape[-1])
+    return float(np.mean(np.all(ranked(probs, k) == ranked(reference, k), axis=-1)))
+
+
 def log_loss(probs: np.ndarray, labels: np.ndarray, eps: float = 1e-7) -> float:
     p = np.clip(probs[np.arange(len(labels)), labels], eps, 1.0)
     return float(-np.mean(np.log(p)))

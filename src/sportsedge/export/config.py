@@ -6,6 +6,10 @@ Kept free of heavy imports (argparse reads it to build `--help`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..input_transform import PixelTransform
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,18 @@ class QatConfig:
 
 
 @dataclass(frozen=True)
+class UserModel:
+    """How to read a model that is not a sportsedge run (ignored for run folders)."""
+
+    labels: str | None = None  # --labels: labels.txt (one per line, output order) or a folder of class folders
+    transform: PixelTransform | None = None  # --preprocess / --scale --offset: what the model expects
+    input_size: tuple[int, int] | None = None  # --input-size HxW: for models with a dynamic size
+    output: str = "auto"  # --output: auto (detected on real images), probabilities or logits
+    parity_data: str | None = None  # --parity-data: class folders (accuracy + agreement) or flat (agreement)
+    name: str | None = None  # --name: artifacts are <name>-<format>; default the file's stem
+
+
+@dataclass(frozen=True)
 class ExportConfig:
     calibration: str | None = None  # folder of real images for int8 calibration; None = the run's train/
     calibration_size: int = 300  # calibration images
@@ -50,6 +66,7 @@ class ExportConfig:
     force: bool = False  # redo artifacts even when nothing changed
     accuracy: AccuracyConfig = field(default_factory=AccuracyConfig)  # accuracy-aware tflite-int8
     qat: QatConfig = field(default_factory=QatConfig)  # tflite-int8-qat
+    user: UserModel = field(default_factory=UserModel)  # for models that are not sportsedge runs
 
 
 def parse_remedies(text: str) -> tuple[str, ...]:

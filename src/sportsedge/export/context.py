@@ -1,4 +1,5 @@
-"""What every converter of one training run needs, computed once and only when asked for."""
+"""What every converter of one source model (a training run or a user's model) needs, computed
+once and only when asked for."""
 
 from __future__ import annotations
 
@@ -9,15 +10,44 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import UsageError
 from ..imagesets import full_range, label_index, list_stratified, load_images
+from ..outputs import OutputKind, probabilities
 from ..train.config import RunRecord
+from .config import UserModel
+from .source import Source, SourceKind, model_sha256, source_kind
+
+
+def resolve_source(path: str | Path, user: UserModel, calibration: str | None):
+    """(Source, loaded model or None) for a MODEL argument; a run folder loads lazily."""
+    path = Path(path)
+    kind = source_kind(path)
+    if kind is not SourceKind.RUN:
+        from .user_model import resolve
+
+        return resolve(path, kind, user, calibration)
+    record = RunRecord.load(path)
+    data = Path(record.data)
+    source = Source(
+        path=path,
+        kind=kind,
+        name=record.model,
+        labels=record.classes,
+        input_size=record.input_size,
+        transform=None,
+        output=OutputKind.PROBABILITIES,
+        calibration_dir=Path(calibration) if calibration else data / "train",
+        parity_dir=data / "valid",
+        sha256=model_sha256(path / "model.keras"),
+    )
+    return source, None
 
 
 class ExportContext:
     def __init__(
         self,
-        run_dir: Path,
-        calibration: str | Path | None,
+        source: Source,
+        loaded,
         calibration_size: int,
         parity_size: int,
         seed: int = 0,
@@ -27,14 +57,14 @@ class ExportContext:
         log_path: Path | None = None,
         min_agreement: float | None = None,
     ):
-        self.run_dir = Path(run_dir)
-        self.record = RunRecord.load(self.run_dir)
-        self.model_name: str = self.record.model
-        self.labels: tuple[str, ...] = self.record.classes
-        self.input_size: tuple[int, int] = self.record.input_size
-        data = Path(self.record.data)
-        self.calibration_dir = Path(calibration) if calibration else data / "train"
-        self.parity_dir = data / "valid"
+        self.source, self._loaded = source, loaded  # loaded: user_model.Loaded, None for a run
+        self.run_dir = source.path
+        self.record = RunRecord.load(source.path) if source.ours else None
+        self.model_name: str = source.name
+        self.labels: tuple[str, ...] = source.labels
+        self.input_size: tuple[int, int] = source.input_size
+        self.calibration_dir = source.calibration_dir
+        self.parity_dir = source.parity_dir
         self.calibration_size, self.parity_size, self.seed = calibration_size, parity_size, seed
         self._tmp = tempfile.TemporaryDirectory(prefix="sportsedge-export-")
         self.work = Path(self._tmp.name)
@@ -48,9 +78,32 @@ class ExportContext:
 
     @functools.cached_property
     def model(self):
+        """The Keras model: raw 0..255 pixels in, the source's output kind out."""
+        if self.source.kind is SourceKind.ONNX:
+            raise UsageError(
+                f"{self.source.path}: an ONNX model exports only to the ONNX formats (onnx-fp32, onnx-int8)"
+            )
+        if self._loaded is not None:
+            return self._loaded.model
         import keras
 
         return keras.models.load_model(self.run_dir / "model.keras", compile=False)
+
+    @functools.cached_property
+    def logits_model(self):
+        """The Keras model ending at the logits (what full-int8 formats convert), or None when its
+        final softmax cannot be taken off (those files then keep it: output probabilities)."""
+        if self.source.output is OutputKind.LOGITS:
+            return self.model
+        if self._loaded is not None:  # a user model: split before it was wrapped
+            return self._loaded.logits
+        from .user_model import split_softmax
+
+        return split_softmax(self.model)
+
+    def int8_output(self) -> OutputKind:
+        """What a full-int8 TFLite file of this source outputs."""
+        return OutputKind.LOGITS if self.logits_model is not None else OutputKind.PROBABILITIES
 
     @functools.cached_property
     def saved_model(self) -> str:
@@ -60,20 +113,42 @@ class ExportContext:
         return str(path)
 
     @functools.cached_property
+    def logits_saved_model(self) -> str:
+        """The logits model (else the model) as a SavedModel: the full-int8 converters' input."""
+        if self.logits_model is None or self.logits_model is self.model:
+            return self.saved_model
+        path = self.work / "saved_model_logits"
+        self.logits_model.export(str(path), verbose=False)
+        return str(path)
+
+    def reference(self, pixels: np.ndarray) -> np.ndarray:
+        """The source model's probabilities (the one output rule) for uint8 pixels: what every
+        artifact is checked against."""
+        if self.source.kind is SourceKind.ONNX:
+            from .onnx_wrap import run_onnx
+
+            raw = run_onnx(self._loaded.model, pixels)
+        else:
+            raw = self.model.predict(pixels.astype(np.float32), batch_size=32, verbose=0)
+        return probabilities(raw, self.source.output)
+
+    @functools.cached_property
     def calibration(self) -> np.ndarray:
         """uint8 pixels (N, H, W, 3) of real images, stratified over classes, spanning 0..255."""
+        if self.calibration_dir is None:
+            raise UsageError(f"{self.source.path}: int8 formats need --calibration DIR of real images")
         paths = list_stratified(self.calibration_dir, self.calibration_size, self.seed)
         pixels, _ = load_images(paths, self.input_size, "calibration")
         return full_range(pixels)
 
     @functools.cached_property
     def parity(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(pixels, labels, Keras probabilities) for the held-back parity images from valid/."""
+        """(pixels, labels, source probabilities) for the held-back parity images (a run's valid/);
+        labels are -1 for images in a flat folder or a class folder the model does not know."""
         paths = list_stratified(self.parity_dir, self.parity_size, self.seed + 1)
         pixels, kept = load_images(paths, self.input_size, "parity")
-        labels = label_index([p.relative_to(self.parity_dir).parts[0] for p in kept], self.labels)
-        probs = self.model.predict(pixels.astype(np.float32), batch_size=32, verbose=0)
-        return pixels, labels, probs
+        names = [p.relative_to(self.parity_dir).parts[0] if p.parent != self.parity_dir else "" for p in kept]
+        return pixels, label_index(names, self.labels), self.reference(pixels)
 
     def check(self, path: Path, data: bytes, fmt, reference: np.ndarray | None = None) -> dict:
         """The parity check of a model file (``data`` before metadata) against Keras, or against
@@ -100,8 +175,23 @@ class ExportContext:
     @functools.cached_property
     def onnx_fp32(self) -> Path:
         """The float32 ONNX graph, shared by the onnx-fp32 and onnx-int8 formats."""
-        from .onnx import keras_to_onnx
-
         path = self.work / "fp32.onnx"
-        path.write_bytes(keras_to_onnx(self.model, self.input_size))
+        if self.source.kind is SourceKind.ONNX:
+            path.write_bytes(self._loaded.model)
+        else:
+            from .onnx import keras_to_onnx
+
+            path.write_bytes(keras_to_onnx(self.model, self.input_size))
         return path
+
+    @functools.cached_property
+    def onnx_logits(self) -> tuple[Path, OutputKind]:
+        """The float ONNX graph onnx-int8 quantizes: without its final softmax when it has one."""
+        from .onnx_wrap import cut_softmax
+
+        cut = cut_softmax(self.onnx_fp32.read_bytes())
+        if cut is None:
+            return self.onnx_fp32, self.source.output
+        path = self.work / "fp32-logits.onnx"
+        path.write_bytes(cut)
+        return path, OutputKind.LOGITS

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..outputs import OutputKind
+
 Tell = Callable[[str], None]  # a progress line to the user's terminal while converter output is captured
 
 
@@ -17,3 +19,4 @@ class Converted:
     data: bytes  # the model file, before metadata
     details: dict = field(default_factory=dict)  # what the converter did beyond the bytes, for the manifest
     reference: np.ndarray | None = None  # parity reference probabilities when the converter retrained the model
+    output: OutputKind | None = None  # what the file outputs; None = what the source model outputs

@@ -48,7 +48,8 @@ def convert_int8(ctx, tell) -> Converted:
 
     pre = ctx.work / "fp32-pre.onnx"
     out = ctx.work / "int8.onnx"
-    quant_pre_process(str(ctx.onnx_fp32), str(pre))
+    source, output = ctx.onnx_logits  # int8 stops at the logits: the softmax runs in float in the runtime
+    quant_pre_process(str(source), str(pre))
     quantize_static(
         str(pre),
         str(out),
@@ -58,4 +59,4 @@ def convert_int8(ctx, tell) -> Converted:
         activation_type=QuantType.QUInt8,
         weight_type=QuantType.QInt8,
     )
-    return Converted(out.read_bytes())
+    return Converted(out.read_bytes(), output=output)

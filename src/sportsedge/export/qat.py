@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import metrics
-from ..errors import MissingDependencyError, ModelError
+from ..errors import MissingDependencyError, ModelError, UsageError
+from ..outputs import OutputKind
 from ..train.models import get_model, leaf_layers
 from .config import QatConfig
 from .converted import Converted
@@ -50,6 +51,10 @@ def write_weights(model, path: Path) -> list[dict]:
 
 def convert_qat(ctx, tell) -> Converted:
     require_qat()
+    if not ctx.source.ours:
+        raise UsageError(
+            f"{ctx.source.path}: tflite-int8-qat rebuilds the model from the sportsedge registry: runs only"
+        )
     cfg: QatConfig = ctx.qat
     job = ctx.work / "qat"
     job.mkdir(exist_ok=True)
@@ -83,7 +88,8 @@ def convert_qat(ctx, tell) -> Converted:
     result["top1_fine_tuned"] = metrics.top1_known(reference, labels)
     result["top1_before"] = metrics.top1_known(probs, labels)
     result["agreement_fine_tuned_vs_before"] = metrics.agreement(reference, probs)
-    return Converted((job / "model.tflite").read_bytes(), {"qat": result}, reference)
+    output = OutputKind(result.pop("output"))
+    return Converted((job / "model.tflite").read_bytes(), {"qat": result}, reference, output)
 
 
 def _run_worker(spec: dict, tell) -> dict:

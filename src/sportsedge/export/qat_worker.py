@@ -58,8 +58,10 @@ def run(spec: dict, say) -> dict:
     from .. import metrics
     from ..errors import ModelError
     from ..imagesets import label_index, list_stratified, load_images
+    from ..outputs import OutputKind, probabilities
     from ..train.models import get_model, leaf_layers, use_keras
     from .tflite import int8_settings
+    from .user_model import split_softmax
 
     t0 = time.monotonic()
     job = Path(spec["job"])
@@ -87,6 +89,11 @@ def run(spec: dict, say) -> dict:
 
     registry = reg.Default8BitQuantizeRegistry()
     L = tf_keras.layers
+    # Trained and converted without the final softmax where it comes off: the int8 file ends at the
+    # logits like tflite-int8 (runtime/outputs.py); the loss takes logits, the same objective.
+    logits = split_softmax(model, tf_keras)
+    output = OutputKind.LOGITS if logits is not None else OutputKind.PROBABILITIES
+    model = logits or model
     left_float = _left_float(model, registry, L)
 
     def annotate(layer):
@@ -105,7 +112,7 @@ def run(spec: dict, say) -> dict:
     )
     qmodel.compile(
         tf_keras.optimizers.Adam(spec["learning_rate"]),
-        loss=tf_keras.losses.SparseCategoricalCrossentropy(),
+        loss=tf_keras.losses.SparseCategoricalCrossentropy(from_logits=output is OutputKind.LOGITS),
         metrics=["accuracy"],
     )
 
@@ -152,7 +159,7 @@ def run(spec: dict, say) -> dict:
 
     qmodel.fit(ds, epochs=spec["epochs"], verbose=0, callbacks=[Report()])
     # The fine-tuned model's own outputs on the parity set: the int8 file's reference.
-    np.save(job / "parity_probs.npy", qmodel.predict(parity.astype("float32"), verbose=0))
+    np.save(job / "parity_probs.npy", probabilities(qmodel.predict(parity.astype("float32"), verbose=0), output))
     conv = tf.lite.TFLiteConverter.from_keras_model(qmodel)
     int8_settings(conv, calibration)  # ranges for the layers QAT left float
     (job / "model.tflite").write_bytes(conv.convert())
@@ -165,6 +172,7 @@ def run(spec: dict, say) -> dict:
         "rebuild_max_abs_diff": diff,
         "fake_quant_agreement_before": start_agreement,
         "seconds": round(time.monotonic() - t0, 1),
+        "output": str(output),
     }
 
 

@@ -67,7 +67,7 @@ def op_sensitivity(ctx) -> list[tuple[str, str, float]]:
     """(tensor name, op, RMSE in quantization steps) per quantized op, most sensitive first."""
     import tensorflow as tf
 
-    _, conv = converter(ctx)
+    _, conv = converter(ctx, logits=True)
     calibrated(conv, ctx.calibration)
     debug_set = representative(ctx.calibration[:SENSITIVITY_IMAGES])
     with warnings.catch_warnings():  # the debugger runs TF's own (deprecated) interpreter
@@ -111,7 +111,7 @@ def float_fallback(ctx, acc: AccuracyConfig, tell):
 def int16(ctx, acc: AccuracyConfig, tell):
     import tensorflow as tf
 
-    _, conv = converter(ctx)
+    _, conv = converter(ctx, logits=True)
     calibrated(conv, ctx.calibration)
     conv.target_spec.supported_ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
     yield Candidate("int16 activations", conv.convert(), {"activations": "int16", "input_dtype": "float32"})
@@ -127,12 +127,13 @@ def convert_int8_accurate(ctx, tell) -> Converted:
     ``max_drop`` top-1 points lost, or a failed parity check (agreement below the format's floor)."""
     acc: AccuracyConfig = ctx.accuracy
     plain = int8_bytes(ctx)
+    output = ctx.int8_output()
     if acc.max_drop is None or not acc.remedies:
-        return Converted(plain)
+        return Converted(plain, output=output)
     first = _measure(ctx, plain, None)
     record = {"max_drop": acc.max_drop, "post_training": first, "attempts": [], "kept": PLAIN}
     if _meets(first, acc):
-        return Converted(plain, {"accuracy": record})
+        return Converted(plain, {"accuracy": record}, output=output)
     tell(
         f"  int8 loses {first['drop']:.1f} points, agreement {first['agreement']:.3f} ({first['status']}; "
         f"bound {acc.max_drop:g} points): trying {', '.join(acc.remedies)}"
@@ -148,11 +149,11 @@ def convert_int8_accurate(ctx, tell) -> Converted:
             )
             if _meets(figures, acc):
                 record["kept"] = cand.label
-                return Converted(cand.data, {"accuracy": record})
+                return Converted(cand.data, {"accuracy": record}, output=output)
             if _rank(figures) < _rank(best[2]):
                 best = (cand.label, cand.data, figures)
     record["kept"], record["met"] = best[0], False
-    return Converted(best[1], {"accuracy": record})
+    return Converted(best[1], {"accuracy": record}, output=output)
 
 
 def _meets(figures: dict, acc: AccuracyConfig) -> bool:
@@ -182,6 +183,7 @@ def _measure(ctx, data: bytes, label: str | None) -> dict:
             model_name=ctx.model_name,
             input_size=ctx.input_size,
             format=fmt,
+            output=ctx.int8_output(),
             extra={"remedy": label or PLAIN},
         ),
         sidecar=False,

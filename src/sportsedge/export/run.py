@@ -1,5 +1,5 @@
-"""`sportsedge export`: every requested format of every run, written atomically, parity-checked,
-recorded in DIR/manifest.json, and skipped on re-runs when nothing it depends on changed."""
+"""`sportsedge export`: every requested format of every run or user model, written atomically,
+parity-checked, recorded in DIR/manifest.json, and skipped on re-runs when nothing it depends on changed."""
 
 from __future__ import annotations
 
@@ -20,8 +20,9 @@ from ..runtime import Classifier, ModelMetadata, attach_metadata, sidecar_path
 from ..runtime.golden import GOLDEN_VERSION, make_golden
 from ..runtime.preprocess import PREPROCESSING_VERSION
 from .config import ExportConfig
-from .context import ExportContext
+from .context import ExportContext, resolve_source
 from .converted import Converted
+from .source import Source, SourceKind
 
 log = logging.getLogger("sportsedge.export")
 
@@ -69,11 +70,31 @@ def _captured(log_path: Path):
             handler.close()
 
 
-def export(
-    run_dirs: list[str | Path], formats: list[Format], out: str | Path, config: ExportConfig | None = None, say=print
-) -> dict:
-    """Export; returns the manifest. Entries with status FAILED mean a parity check failed."""
+def resolve_sources(models: list, formats: list[Format], config: ExportConfig) -> list[tuple]:
+    """(Source, loaded) per MODEL argument (a path, or a pair resolved before), each checked against
+    the formats before any converts."""
+    resolved = [m if isinstance(m, tuple) else resolve_source(m, config.user, config.calibration) for m in models]
+    for source, _ in resolved:
+        for fmt in formats:
+            if source.kind is SourceKind.ONNX and fmt.family != "onnx":
+                raise UsageError(
+                    f"{source.path}: an ONNX model exports only to onnx-fp32 and onnx-int8, not {fmt.name}"
+                )
+            if fmt.calibrated and source.calibration_dir is None:
+                raise UsageError(f"{source.path}: {fmt.name} needs --calibration DIR of real images (a few hundred)")
+    names = [s.name for s, _ in resolved]
+    if len(set(names)) != len(names):
+        raise UsageError(
+            f"two models named alike ({', '.join(names)}): export them to different --out folders (or use --name)"
+        )
+    return resolved
+
+
+def export(models: list, formats: list[Format], out: str | Path, config: ExportConfig | None = None, say=print) -> dict:
+    """Export runs or user models (paths, or what resolve_sources returned); returns the manifest.
+    Entries with status FAILED mean a parity check failed."""
     config = config or ExportConfig()
+    resolved = resolve_sources(models, formats, config)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     manifest_path = out / "manifest.json"
@@ -82,11 +103,11 @@ def export(
     option_settings = json.loads(json.dumps({"qat": asdict(config.qat), "accuracy": asdict(config.accuracy)}))
     with contextlib.ExitStack() as stack:  # each context owns a temporary folder, removed whatever happens
         contexts = []
-        for r in run_dirs:
+        for source, loaded in resolved:
             contexts.append(
                 ExportContext(
-                    Path(r),
-                    config.calibration,
+                    source,
+                    loaded,
                     config.calibration_size,
                     config.parity_size,
                     qat=config.qat,
@@ -97,18 +118,14 @@ def export(
                 )
             )
             stack.callback(contexts[-1].close)
-        names = [c.model_name for c in contexts]
-        if len(set(names)) != len(names):
-            raise UsageError(f"two runs of the same model ({', '.join(names)}): export them to different --out folders")
         total, step = len(contexts) * len(formats), 0
         for ctx in contexts:
-            model_sha = fileio.sha256_file(ctx.run_dir / "model.keras")
             for fmt in formats:
                 step += 1
                 name = fmt.artifact_name(ctx.model_name)
                 path = out / name
                 settings = {
-                    "model_sha256": model_sha,
+                    **ctx.source.settings(),
                     "format": fmt.name,
                     "calibration": str(ctx.calibration_dir),
                     "calibration_size": config.calibration_size,
@@ -139,30 +156,46 @@ def export(
                 entry.update(fingerprint=fingerprint, settings=settings)
                 manifest["artifacts"][name] = entry
                 fileio.write_json(manifest_path, manifest)
-                p = entry["parity"]
-                against = "fine-tuned Keras" if "qat" in entry else "Keras"  # QAT is checked against its own model
-                say(
-                    f"[{step}/{total}] {name}: {entry['size_bytes'] / 1e6:.2f} MB in {entry['seconds']:.1f}s, "
-                    f"agreement {p['agreement']:.3f}, max|diff| {p['max_abs_diff']:.1e}, "
-                    f"top-1 {p['top1_export']:.3f} ({against} {p['top1_keras']:.3f}): {entry['status']}"
-                    + (f" -- {p['message']}" if p["message"] else "")
-                )
+                say(f"[{step}/{total}] {name}: {_summary(entry, ctx.source)}")
     return manifest
+
+
+def _summary(entry: dict, source: Source) -> str:
+    """The progress line of one finished artifact."""
+    p = entry["parity"]
+    reference = "Keras" if source.kind is not SourceKind.ONNX else "float ONNX"
+    against = f"fine-tuned {reference}" if "qat" in entry else reference  # QAT is checked against its own model
+    top1 = (
+        f"top-1 {p['top1_export']:.3f} ({against} {p['top1_keras']:.3f})"
+        if p["top1_keras"] is not None
+        else "top-1 not measured (no labelled images)"
+    )
+    top5 = f", top-5 overlap {p['top5_overlap']:.3f}" if p.get("top5_overlap") is not None else ""
+    return (
+        f"{entry['size_bytes'] / 1e6:.2f} MB in {entry['seconds']:.1f}s, agreement {p['agreement']:.3f}{top5}, "
+        f"max|diff| {p['max_abs_diff']:.1e}, {top1}: {entry['status']}"
+        + (f" -- {p['message']}" if p["message"] else "")
+    )
 
 
 def _export_one(ctx: ExportContext, fmt: Format, path: Path) -> dict:
     t0 = time.monotonic()
+    source = ctx.source
+    extra = {"calibration": str(ctx.calibration_dir), "sportsedge": __version__, "source_kind": str(source.kind)}
+    if source.transform is not None:  # baked into the graph: recorded, not applied again by the runtime
+        extra["model_preprocess"] = source.transform.to_dict()
     meta = ModelMetadata(
         labels=ctx.labels,
         model_name=ctx.model_name,
         input_size=ctx.input_size,
         format=fmt.name,
-        source_run=str(ctx.run_dir.resolve()),
-        extra={"calibration": str(ctx.calibration_dir), "sportsedge": __version__},
+        source_run=str(source.path.resolve()),
+        extra=extra,
     )
     with _captured(ctx.log_path) as terminal:  # Keras' side of the parity check is captured too
         # Converters' own progress (QAT epochs, remedies) must reach the user through the capture.
         converted: Converted = _converter(fmt)(ctx, lambda m: print(m, file=terminal, flush=True))
+        meta = replace(meta, output=converted.output or source.output)
         with fileio.atomic_path(path) as tmp:
             tmp.write_bytes(converted.data)
             attach_metadata(tmp, meta, sidecar=False)
@@ -175,11 +208,13 @@ def _export_one(ctx: ExportContext, fmt: Format, path: Path) -> dict:
         "path": path.name,
         "model": ctx.model_name,
         "format": fmt.name,
+        "output": str(meta.output),
         "size_bytes": os.path.getsize(path),
         "sha256": fileio.sha256_file(path),
         "parity": parity,
         "status": parity["status"],
         "seconds": round(time.monotonic() - t0, 2),
-        "source_run": str(ctx.run_dir),
+        "source_run": str(source.path),
+        "source_kind": str(source.kind),
         **converted.details,
     }

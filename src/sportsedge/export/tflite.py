@@ -5,11 +5,12 @@ from __future__ import annotations
 from .converted import Converted
 
 
-def converter(ctx):
-    """(tensorflow, a TFLiteConverter of the run's SavedModel) for one conversion."""
+def converter(ctx, logits: bool = False):
+    """(tensorflow, a TFLiteConverter of the source's SavedModel) for one conversion; ``logits``:
+    of the model without its final softmax (full int8: the softmax runs in float in the runtime)."""
     import tensorflow as tf
 
-    return tf, tf.lite.TFLiteConverter.from_saved_model(ctx.saved_model)
+    return tf, tf.lite.TFLiteConverter.from_saved_model(ctx.logits_saved_model if logits else ctx.saved_model)
 
 
 def convert_fp32(ctx, tell) -> Converted:
@@ -49,7 +50,8 @@ def calibrated(conv, pixels) -> None:
 
 
 def int8_settings(conv, pixels) -> None:
-    """Full integer, uint8 pixels in (scale 1: calibration spans 0..255), uint8 out; shared with QAT."""
+    """Full integer, uint8 pixels in (scale 1: calibration spans 0..255), uint8 out (the logits,
+    where the model's softmax could be taken off: docs/export.md); shared with QAT."""
     import tensorflow as tf
 
     calibrated(conv, pixels)
@@ -60,14 +62,14 @@ def int8_settings(conv, pixels) -> None:
 
 def int8_bytes(ctx, pixels=None) -> bytes:
     """Full integer, calibrated on ``pixels`` (default: the context's calibration set)."""
-    _, conv = converter(ctx)
+    _, conv = converter(ctx, logits=True)
     int8_settings(conv, ctx.calibration if pixels is None else pixels)
     return conv.convert()
 
 
 def calibrated_float(ctx) -> bytes:
     """A float model carrying calibration statistics (not yet quantized); see ExportContext."""
-    _, conv = converter(ctx)
+    _, conv = converter(ctx, logits=True)
     calibrated(conv, ctx.calibration)
     conv.experimental_mlir_quantizer = True
     conv._experimental_calibrate_only = True  # TF's own switch (no public one): calibrate, do not quantize

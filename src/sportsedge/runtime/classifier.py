@@ -20,6 +20,7 @@ import numpy as np
 from ..errors import ModelError, UsageError, first_line
 from ..formats import family_of
 from ..metrics import ranked
+from ..outputs import probabilities
 from .backends import BACKENDS, sniff_family
 from .golden import GoldenResult, check_golden
 from .metadata import ModelMetadata, read_sidecar, sidecar_path
@@ -29,7 +30,7 @@ from .preprocess import COMPATIBLE_VERSIONS, PREPROCESSING_VERSION, ImageSource,
 class Prediction(NamedTuple):
     label: str  # class name (from the model's metadata, or "class_<index>" without it)
     index: int  # position in the model's output
-    score: float  # the model's output for that class (a probability for our models)
+    score: float  # the class's probability (outputs.probabilities: the one rule, whatever the file's output)
 
 
 class MissingLabelsWarning(UserWarning):
@@ -48,6 +49,9 @@ class Classifier:
         self.input_dtype = backend.input_dtype
         scale, zero = backend.input_quant
         self._quant = (float(scale), int(zero)) if scale and (scale, zero) != (1.0, 0) else None
+        self.output = metadata.output  # what the file's output holds; scores() turns it into probabilities
+        transform = metadata.input_transform
+        self._transform = transform if transform is not None and not transform.identity else None
 
     @classmethod
     def load(cls, path: str | os.PathLike, threads: int | None = None, verify: bool = False) -> Classifier:
@@ -96,6 +100,11 @@ class Classifier:
                 raise ModelError(path, f"golden check FAILED: {result.describe()}")
         return clf
 
+    def with_metadata(self, metadata: ModelMetadata) -> Classifier:
+        """The same loaded engine read through other metadata (labels, input transform, output kind)."""
+        labels = metadata.labels or self.labels
+        return Classifier(self._backend, self.path, metadata, labels)
+
     def verify(self) -> GoldenResult:
         """Recompute the golden inputs' scores stored at export and compare them with this engine's:
         catches broken kernels, corrupted copies and incompatible engines on the device."""
@@ -112,18 +121,26 @@ class Classifier:
         return load_pixels(source, self.input_size)
 
     def to_input(self, pixels: np.ndarray) -> np.ndarray:
-        """uint8 pixels (N, H, W, 3) -> the model's input dtype (quantized if it is integer)."""
+        """uint8 pixels (N, H, W, 3) -> the model's input: through the metadata's input transform
+        (files labelled with `sportsedge label`; ours bake it into the graph), then the model's dtype
+        (quantized if it is integer)."""
+        values = pixels if self._transform is None else self._transform.apply(pixels)
         if self._quant is None:
-            return pixels if pixels.dtype == self.input_dtype else pixels.astype(self.input_dtype)
+            return values if values.dtype == self.input_dtype else values.astype(self.input_dtype)
         scale, zero = self._quant
         info = np.iinfo(self.input_dtype)
-        q = np.round(pixels.astype(np.float32) / scale + zero)
+        q = np.round(values.astype(np.float32) / scale + zero)
         return np.clip(q, info.min, info.max).astype(self.input_dtype)
 
     # ------------------------------------------------------------ inference
 
     def scores(self, pixels: np.ndarray) -> np.ndarray:
-        """Model outputs (N, classes) as float32 for preprocessed pixels (N, H, W, 3) uint8."""
+        """Class probabilities (N, classes) float32 for preprocessed pixels (N, H, W, 3) uint8."""
+        return probabilities(self.outputs(pixels), self.output)
+
+    def outputs(self, pixels: np.ndarray) -> np.ndarray:
+        """The file's raw outputs (N, classes), dequantized to float32: logits or probabilities as
+        ``self.output`` says; what the golden check compares, bit for bit."""
         return self.infer(self.to_input(pixels))
 
     def infer(self, x: np.ndarray) -> np.ndarray:

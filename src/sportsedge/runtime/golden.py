@@ -22,7 +22,7 @@ GOLDEN_VERSION = 1  # bump when golden_inputs() changes: older goldens then no l
 @dataclass(frozen=True)
 class Golden:
     seed: int  # golden_inputs(input size, seed) are the inputs
-    scores: tuple[tuple[float, ...], ...]  # the exporter's runtime outputs, one row per input
+    scores: tuple[tuple[float, ...], ...]  # the exporter's runtime raw outputs (Classifier.outputs), one row per input
     atol: float  # largest |difference| a correct engine may show on another machine (formats.py)
     version: int = GOLDEN_VERSION  # of golden_inputs()
 
@@ -65,14 +65,14 @@ def golden_inputs(size: tuple[int, int], seed: int = 0) -> np.ndarray:
 
 def make_golden(clf, atol: float, seed: int = 0) -> Golden:
     """The golden record of a loaded Classifier (on the export machine)."""
-    scores = clf.scores(golden_inputs(clf.input_size, seed))
+    scores = clf.outputs(golden_inputs(clf.input_size, seed))
     return Golden(seed, tuple(tuple(float(v) for v in row) for row in scores), float(atol))
 
 
 def check_golden(clf, golden: Golden) -> GoldenResult:
     """Recompute the golden inputs' scores with this machine's engine and compare."""
     expected = np.asarray(golden.scores, np.float64)
-    got = clf.scores(golden_inputs(clf.input_size, golden.seed)).astype(np.float64)
+    got = clf.outputs(golden_inputs(clf.input_size, golden.seed)).astype(np.float64)
     if got.shape != expected.shape:
         return GoldenResult(False, float("inf"), golden.atol, len(expected), len(expected))
     diff = float(np.abs(got - expected).max())

@@ -20,6 +20,8 @@ from pathlib import Path
 from .. import fileio
 from ..errors import MissingDependencyError, ModelError
 from ..formats import family_of
+from ..input_transform import PixelTransform
+from ..outputs import OutputKind
 from .golden import Golden
 from .preprocess import PREPROCESSING_VERSION
 
@@ -39,12 +41,16 @@ class ModelMetadata:
     source_run: str = ""  # training run the artifact was exported from
     extra: dict = field(default_factory=dict)  # anything else worth carrying (parity, versions)
     golden: Golden | None = None  # fixed inputs' scores for `sportsedge verify` (runtime/golden.py)
+    output: OutputKind = OutputKind.PROBABILITIES  # logits: the runtime applies the softmax (outputs.py)
+    input_transform: PixelTransform | None = None  # applied by the runtime to raw pixels (`sportsedge label`)
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["labels"] = list(self.labels)
         d["input_size"] = list(self.input_size) if self.input_size else None
         d["golden"] = self.golden.to_dict() if self.golden else None
+        d["output"] = str(self.output)
+        d["input_transform"] = self.input_transform.to_dict() if self.input_transform else None
         return d
 
     @classmethod
@@ -59,6 +65,8 @@ class ModelMetadata:
             source_run=str(d.get("source_run") or ""),
             extra=dict(d.get("extra") or {}),
             golden=Golden.from_dict(d["golden"]) if d.get("golden") else None,
+            output=OutputKind(d.get("output") or OutputKind.PROBABILITIES),
+            input_transform=PixelTransform.from_dict(d["input_transform"]) if d.get("input_transform") else None,
         )
 
 

@@ -1,0 +1,162 @@
+"""What `sportsedge export` was given: a training run, or someone else's model file.
+
+One table (``KINDS``) says how each kind of MODEL argument is recognised; ``UserModel`` holds the
+options that describe a model that is not ours (labels, preprocessing, size, output). The
+TensorFlow/ONNX side that loads and wraps the model lives in ``user_model.py``.
+Kept free of heavy imports: the CLI resolves sources (and rejects bad ones) before TensorFlow loads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+from .. import fileio
+from ..errors import InputError, ModelError, UsageError
+from ..imagesets import class_dirs
+from ..input_transform import PixelTransform
+from ..outputs import OutputKind
+
+
+class SourceKind(str, Enum):
+    RUN = "run"  # a folder written by `sportsedge train` (config.json + model.keras)
+    KERAS = "keras"  # a Keras 3 .keras file
+    H5 = "h5"  # a legacy Keras HDF5 file
+    SAVED_MODEL = "saved_model"  # a TensorFlow SavedModel folder
+    ONNX = "onnx"  # a float ONNX classifier (e.g. from PyTorch): ONNX formats only
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def _is_run(p: Path) -> bool:
+    return p.is_dir() and (p / "config.json").is_file() and (p / "model.keras").is_file()
+
+
+def _is_saved_model(p: Path) -> bool:
+    return p.is_dir() and (p / "saved_model.pb").is_file()
+
+
+def _has_suffix(*suffixes: str):
+    return lambda p: p.is_file() and p.suffix.lower() in suffixes
+
+
+# How a MODEL argument is recognised, in order.
+KINDS: dict[SourceKind, object] = {
+    SourceKind.RUN: _is_run,
+    SourceKind.SAVED_MODEL: _is_saved_model,
+    SourceKind.KERAS: _has_suffix(".keras"),
+    SourceKind.H5: _has_suffix(".h5", ".hdf5"),
+    SourceKind.ONNX: _has_suffix(".onnx"),
+}
+
+
+def source_kind(path: str | Path) -> SourceKind:
+    p = Path(path)
+    if not p.exists():
+        raise InputError(p, "no such run folder or model file")
+    for kind, test in KINDS.items():
+        if test(p):
+            return kind
+    raise InputError(
+        p,
+        "not a sportsedge run folder (config.json + model.keras), a SavedModel folder (saved_model.pb), "
+        "or a .keras, .h5 or .onnx file",
+    )
+
+
+def read_labels(spec: str | Path) -> tuple[str, ...]:
+    """--labels: a text file (one label per line, blank lines skipped) or a folder's sorted class folders."""
+    p = Path(spec)
+    if p.is_dir():
+        labels = tuple(class_dirs(p))
+        if not labels:
+            raise InputError(p, "no class subfolders to take labels from")
+        return labels
+    if not p.is_file():
+        raise InputError(p, "labels file or folder not found")
+    try:
+        labels = tuple(line.strip() for line in p.read_text(encoding="utf-8").splitlines() if line.strip())
+    except (UnicodeDecodeError, OSError) as err:
+        raise InputError(p, f"unreadable labels file ({err})") from None
+    if not labels:
+        raise InputError(p, "labels file is empty")
+    if len(set(labels)) != len(labels):
+        raise InputError(p, "labels file repeats a label")
+    return labels
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """--input-size HxW (or one number for a square)."""
+    parts = text.lower().replace("x", " ").split()
+    try:
+        h, w = (int(parts[0]),) * 2 if len(parts) == 1 else map(int, parts)
+    except ValueError:
+        raise UsageError(f"--input-size takes HxW, e.g. 224x224: got {text!r}") from None
+    if h < 8 or w < 8:
+        raise UsageError(f"--input-size {text!r} is too small")
+    return h, w
+
+
+def model_sha256(path: Path) -> str:
+    """Of the model file, or of every file in a SavedModel folder (names and contents)."""
+    if path.is_file():
+        return fileio.sha256_file(path)
+    parts = {str(f.relative_to(path)): fileio.sha256_file(f) for f in sorted(path.rglob("*")) if f.is_file()}
+    return fileio.fingerprint(parts)
+
+
+@dataclass(frozen=True)
+class Source:
+    """A model to export, resolved: everything the exporter needs to know about it."""
+
+    path: Path  # the run folder or model file/folder given
+    kind: SourceKind  # what it is
+    name: str  # artifacts are <name>-<format><ext>
+    labels: tuple[str, ...]  # class names in output order
+    input_size: tuple[int, int]  # (height, width) of the exported artifacts' input
+    transform: PixelTransform | None  # the preprocessing wrapped around a user model; None for our runs
+    output: OutputKind  # what the source model outputs
+    calibration_dir: Path | None  # real images for int8 calibration; None = cannot calibrate
+    parity_dir: Path  # images for the parity check (class folders: accuracy too)
+    sha256: str  # of the model file(s): part of every artifact's fingerprint
+
+    @property
+    def ours(self) -> bool:
+        return self.kind is SourceKind.RUN
+
+    def settings(self) -> dict:
+        """What about the source shapes its artifacts, for the export fingerprint."""
+        return {
+            "model_sha256": self.sha256,
+            "labels": list(self.labels),
+            "input_size": list(self.input_size),
+            "transform": self.transform.to_dict() if self.transform else None,
+            "output": str(self.output),
+            "parity_data": str(self.parity_dir),
+        }
+
+
+def image_layout(shape, where: Path) -> tuple[bool, tuple[int | None, int | None]]:
+    """(channels_first, (height, width)) of a 4-D image input shape; one-line errors otherwise."""
+    dims = [d if isinstance(d, int) and d > 0 else None for d in shape]
+    if len(dims) != 4:
+        raise ModelError(where, f"input is not an image tensor: shape {tuple(shape)} (expected N,H,W,3 or N,3,H,W)")
+    if dims[3] == 3:
+        return False, (dims[1], dims[2])
+    if dims[1] == 3:
+        return True, (dims[2], dims[3])
+    raise ModelError(where, f"input is not an RGB image tensor: shape {tuple(shape)} (no axis of 3 channels)")
+
+
+def fixed_size(native, given, where: Path) -> tuple[int, int]:
+    if given is not None:
+        if all(native) and tuple(native) != tuple(given):
+            raise UsageError(
+                f"{where}: --input-size {given[0]}x{given[1]} differs from the model's {native[0]}x{native[1]}"
+            )
+        return tuple(given)
+    if not all(native):
+        raise ModelError(where, "input has a dynamic height/width: give --input-size HxW")
+    return tuple(native)

@@ -1,0 +1,237 @@
+"""Someone else's classifier as an export source: load it, check it is one image in and one score
+per class out, and wrap it so that it takes raw 0..255 RGB pixels, NHWC, like every sportsedge model.
+
+Keras (.keras, .h5, SavedModel) models are wrapped in Keras (a pixel-transform layer in front);
+ONNX models in ONNX (Mul/Add, and Gather/Transpose when needed, in front of the graph).
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError, ModelError, UsageError, first_line
+from ..input_transform import PixelTransform
+from ..outputs import OutputKind, looks_like_probabilities
+from .config import UserModel
+from .source import Source, SourceKind, fixed_size, image_layout, model_sha256, read_labels
+
+DETECT_IMAGES = 16  # real images the output kind (probabilities or logits) is detected on
+_MISSING = (re.compile(r"Could not locate class '([^']+)'"), re.compile(r"Unknown \w+: '([^']+)'"))
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A user's model, wrapped to take raw NHWC pixels."""
+
+    model: object  # the wrapped Keras model, or the wrapped float ONNX model's bytes
+    logits: object = None  # the wrapped Keras model without its final softmax, when it comes off
+
+
+# ------------------------------------------------------------------ Keras
+
+
+def load_keras(path: Path, kind: SourceKind):
+    """The user's model as a Keras model (a SavedModel through TFSMLayer)."""
+    import keras
+
+    if kind is SourceKind.SAVED_MODEL:
+        return _saved_model(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return keras.models.load_model(path, compile=False)
+    except Exception as err:  # Keras raises TypeError, ValueError or its own errors per failure
+        text = str(err)
+        for pattern in _MISSING:
+            found = pattern.search(text)
+            if found:
+                raise ModelError(
+                    path,
+                    f"needs the custom class {found.group(1)!r}, which Keras cannot find: save the model without it, "
+                    "or register it (keras.saving.register_keras_serializable) in an imported module",
+                ) from None
+        raise ModelError(path, f"not a loadable Keras model ({first_line(err)})") from None
+
+
+def _saved_model(path: Path):
+    import keras
+    import tensorflow as tf
+
+    try:
+        loaded = tf.saved_model.load(str(path))
+        sig = loaded.signatures["serving_default"]
+    except Exception as err:
+        raise ModelError(
+            path, f"not a loadable SavedModel with a serving_default signature ({first_line(err)})"
+        ) from None
+    args, kwargs = sig.structured_input_signature
+    specs = list(args) + list(kwargs.values())
+    outputs = sig.structured_outputs
+    n_out = len(outputs) if isinstance(outputs, dict) else 1
+    if len(specs) != 1 or n_out != 1:
+        raise ModelError(
+            path, f"has {len(specs)} inputs and {n_out} outputs: only one image in and one score vector out"
+        )
+    spec = specs[0]
+    channels_first, size = image_layout(spec.shape.as_list(), path)
+    shape = (3, *size) if channels_first else (*size, 3)
+    inp = keras.Input(shape, name="pixels")
+    out = keras.layers.TFSMLayer(str(path), call_endpoint="serving_default")(inp)
+    if isinstance(out, dict):
+        out = next(iter(out.values()))
+    return keras.Model(inp, out, name=path.name)
+
+
+def check_keras(model, path: Path) -> tuple[bool, tuple[int | None, int | None], int]:
+    """(channels_first, native size, classes) of a one-input, one-output image classifier."""
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise ModelError(
+            path,
+            f"has {len(model.inputs)} inputs and {len(model.outputs)} outputs: only one image in, one score vector out",
+        )
+    channels_first, size = image_layout(tuple(model.inputs[0].shape), path)
+    out = tuple(model.outputs[0].shape)
+    if len(out) != 2 or not out[1]:
+        raise ModelError(path, f"output is not one score per class: shape {out}")
+    return channels_first, size, int(out[1])
+
+
+def wrap_keras(model, transform: PixelTransform, size: tuple[int, int], channels_first: bool):
+    """Raw NHWC pixels -> transform (-> NCHW) -> the user's model."""
+    import keras
+
+    inp = keras.Input((*size, 3), name="pixels")
+    x = _pixel_layer_class()(transform.scale, transform.offset, transform.bgr, channels_first)(inp)
+    return keras.Model(inp, model(x), name=model.name)
+
+
+def _pixel_layer_class():
+    import keras
+
+    class PixelLayer(keras.layers.Layer):
+        """pixel * scale + offset per channel (after RGB->BGR when asked), then NCHW when asked."""
+
+        def __init__(self, scale, offset, bgr=False, channels_first=False, **kwargs):
+            super().__init__(**kwargs)
+            self.scale, self.offset = tuple(scale), tuple(offset)
+            self.bgr, self.channels_first = bool(bgr), bool(channels_first)
+
+        def call(self, x):
+            ops = keras.ops
+            if self.bgr:
+                x = ops.flip(x, axis=-1)
+            x = x * ops.convert_to_tensor(self.scale, x.dtype) + ops.convert_to_tensor(self.offset, x.dtype)
+            return ops.transpose(x, (0, 3, 1, 2)) if self.channels_first else x
+
+        def get_config(self):
+            return {
+                **super().get_config(),
+                "scale": self.scale,
+                "offset": self.offset,
+                "bgr": self.bgr,
+                "channels_first": self.channels_first,
+            }
+
+    return PixelLayer
+
+
+def split_softmax(model, keras=None):
+    """The model without its final softmax (a model that outputs logits), or None when the graph does
+    not end in one we can take off: a Softmax layer, an Activation("softmax"), or a layer whose
+    activation is softmax (Dense, Conv). ``keras``: the Keras module of ``model`` (tf_keras in QAT)."""
+    if keras is None:
+        import keras
+
+    if not model.layers:
+        return None
+    last = model.layers[-1]
+    act = getattr(last, "activation", None)
+    try:
+        feed = last.input
+    except (AttributeError, ValueError):  # a layer used more than once, or a nested model's input
+        return None
+    if isinstance(last, keras.layers.Softmax) or (isinstance(last, keras.layers.Activation) and _is_softmax(act)):
+        return keras.Model(model.inputs, feed, name=f"{model.name}_logits")
+    if act is None or not _is_softmax(act) or isinstance(last, keras.Model):
+        return None
+    config = {**last.get_config(), "activation": "linear", "name": f"{last.name}_logits"}
+    linear = type(last).from_config(config)
+    out = linear(feed)
+    linear.set_weights(last.get_weights())
+    return keras.Model(model.inputs, out, name=f"{model.name}_logits")
+
+
+def _is_softmax(act) -> bool:
+    return getattr(act, "__name__", "") == "softmax"
+
+
+# ------------------------------------------------------------------ resolving a source
+
+
+def resolve(path: Path, kind: SourceKind, opts: UserModel, calibration: str | None):
+    """(Source, Loaded) for a user model."""
+    if opts.labels is None:
+        raise UsageError(f"{path}: a model that is not a sportsedge run needs --labels FILE|DIR")
+    if opts.transform is None:
+        raise UsageError(
+            f"{path}: say what the model expects: --preprocess raw|unit|symmetric|caffe|torch, or --scale/--offset"
+        )
+    labels = read_labels(opts.labels)
+    calibration_dir = Path(calibration) if calibration else None
+    parity_dir = Path(opts.parity_data) if opts.parity_data else calibration_dir
+    if parity_dir is None:
+        raise UsageError(f"{path}: give --parity-data DIR (and --calibration DIR for int8 formats) to check the export")
+    for d in (calibration_dir, parity_dir):
+        if d is not None and not d.is_dir():
+            raise InputError(d, "image folder not found")
+    if kind is SourceKind.ONNX:
+        from .onnx_wrap import load_onnx
+
+        wrapped, size, classes = load_onnx(path, opts.transform, opts.input_size)
+        loaded = Loaded(wrapped)
+    else:
+        model = load_keras(path, kind)
+        channels_first, native, classes = check_keras(model, path)
+        size = fixed_size(native, opts.input_size, path)
+        logits = split_softmax(model)
+        loaded = Loaded(
+            wrap_keras(model, opts.transform, size, channels_first),
+            wrap_keras(logits, opts.transform, size, channels_first) if logits is not None else None,
+        )
+    if classes != len(labels):
+        raise UsageError(
+            f"{path}: the model outputs {classes} scores but --labels {opts.labels} names {len(labels)} classes"
+        )
+    source = Source(
+        path=path,
+        kind=kind,
+        name=opts.name or path.stem,
+        labels=labels,
+        input_size=size,
+        transform=opts.transform,
+        output=_output_kind(loaded, kind, opts, parity_dir, size),
+        calibration_dir=calibration_dir,
+        parity_dir=parity_dir,
+        sha256=model_sha256(path),
+    )
+    return source, loaded
+
+
+def _output_kind(loaded, kind: SourceKind, opts: UserModel, images: Path, size) -> OutputKind:
+    if opts.output != "auto":
+        return OutputKind(opts.output)
+    from ..imagesets import list_stratified, load_images
+
+    pixels, _ = load_images(list_stratified(images, DETECT_IMAGES, 0), size, "output detection")
+    if kind is SourceKind.ONNX:
+        from .onnx_wrap import run_onnx
+
+        out = run_onnx(loaded.model, pixels)
+    else:
+        out = loaded.model.predict(pixels.astype(np.float32), verbose=0)
+    return OutputKind.PROBABILITIES if looks_like_probabilities(out) else OutputKind.LOGITS

@@ -1,0 +1,55 @@
+"""Handler of `sportsedge label`: sportsedge metadata for a .tflite/.onnx file converted elsewhere."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import replace
+from pathlib import Path
+
+from ..errors import ModelError, UsageError
+
+
+def run(args) -> int:
+    from ..export.source import parse_size, read_labels
+    from ..input_transform import parse_transform
+    from ..outputs import OutputKind, looks_like_probabilities
+    from .classifier import Classifier
+    from .metadata import ModelMetadata, attach_metadata, sidecar_path
+
+    path = Path(args.model)
+    if args.labels is None:
+        raise UsageError("label needs --labels FILE|DIR")
+    transform = parse_transform(args.preprocess, args.scale, args.offset)
+    labels = read_labels(args.labels)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = Classifier.load(path)  # one-line errors for missing, truncated or foreign files
+    if clf.metadata.labels and not args.force:  # inside the file or in its sidecar
+        raise ModelError(path, "already carries metadata (labels): --force replaces it")
+    if len(labels) != len(clf.labels):
+        raise UsageError(f"{path}: the model outputs {len(clf.labels)} scores but --labels names {len(labels)} classes")
+    size = parse_size(args.input_size) if args.input_size else clf.input_size
+    if tuple(size) != tuple(clf.input_size):
+        raise UsageError(f"{path}: --input-size {size[0]}x{size[1]} differs from the file's {clf.input_size}")
+    meta = ModelMetadata(
+        labels=labels,
+        model_name=args.name or path.stem,
+        input_size=tuple(size),
+        input_transform=transform,
+        extra={"labelled_by": "sportsedge label"},
+    )
+    if args.output == "auto":  # through the new transform: what the model actually sees
+        from .golden import golden_inputs
+
+        raw = clf.with_metadata(meta).outputs(golden_inputs(size))
+        kind = OutputKind.PROBABILITIES if looks_like_probabilities(raw) else OutputKind.LOGITS
+    else:
+        kind = OutputKind(args.output)
+    meta = replace(meta, output=kind)
+    attach_metadata(path, meta)
+    print(
+        f"{path}: {len(labels)} labels, input {size[0]}x{size[1]}, output {kind}"
+        + (f", preprocess {transform.name}" if transform else "")
+        + f" (sidecar {sidecar_path(path).name})"
+    )
+    return 0
