@@ -45,7 +45,7 @@ def score(probs: np.ndarray, y: np.ndarray) -> dict:
 
 
 def compare(probs: np.ndarray, ref: np.ndarray, y: np.ndarray, labels, worst: int = 5) -> dict:
-    """Top-1 agreement with the reference and the classes whose recall dropped the most."""
+    """Top-1 agreement and top-5 set overlap with the reference, and the classes whose recall dropped the most."""
     n = len(labels)
 
     def recall(p):
@@ -57,5 +57,6 @@ def compare(probs: np.ndarray, ref: np.ndarray, y: np.ndarray, labels, worst: in
     order = [i for i in metrics.ranked(drop, worst) if drop[i] > 0]
     return {
         "agreement_vs_fp32": metrics.agreement(probs, ref),
+        "top5_overlap_vs_fp32": metrics.topk_overlap(probs, ref, 5),
         "worst_classes": [{"class": labels[i], "recall_drop": float(drop[i])} for i in order],
     }

@@ -28,6 +28,7 @@ FIELDS = (
     "top5",
     "macro_f1",
     "agreement_vs_fp32",
+    "top5_overlap_vs_fp32",
     "n_images",
 )
 
@@ -49,8 +50,9 @@ _MD = (
     ("top-5 %", "top5", "{:.1f}"),
     ("macro-F1", "macro_f1", "{:.3f}"),
     ("agree vs fp32 %", "agreement_vs_fp32", "{:.1f}"),
+    ("top-5 overlap %", "top5_overlap_vs_fp32", "{:.1f}"),
 )
-_PERCENT = {"top1", "top5", "agreement_vs_fp32"}
+_PERCENT = {"top1", "top5", "agreement_vs_fp32", "top5_overlap_vs_fp32"}
 
 
 def _cell(row: dict, key: str, fmt: str) -> str:
