@@ -81,7 +81,14 @@ def bench_options(p) -> None:
         "--runs",
         type=positive_int,
         default=b.runs,
-        help=f"timed inferences per artifact and thread count (default {b.runs})",
+        help=f"timed inferences per artifact and thread count, split over the rounds (default {b.runs})",
+    )
+    p.add_argument(
+        "--rounds",
+        type=positive_int,
+        default=b.rounds,
+        help=f"interleaved rounds: every row timed once per round in a fresh process; the p50's 95%% "
+        f"interval is over rounds (default {b.rounds})",
     )
     p.add_argument("--warmup", type=int, default=b.warmup, help=f"untimed inferences first (default {b.warmup})")
     p.add_argument(
@@ -106,10 +113,21 @@ def add_bench(sub) -> None:
         description="Benchmark .tflite/.onnx files (or export folders) on a split folder "
         "(one folder per class): writes results.json, results.csv, results.md and pareto.png.",
     )
-    p.add_argument("models", nargs="+", metavar="MODEL_FILE|EXPORT_DIR")
-    p.add_argument("--data", required=True, help="split folder with one folder per class, normally test/")
-    p.add_argument("--out", required=True, help="folder for the results")
+    p.add_argument("models", nargs="*", metavar="MODEL_FILE|EXPORT_DIR")
+    p.add_argument("--data", help="split folder with one folder per class, normally test/")
+    p.add_argument("--out", help="folder for the results (with --compare: for compare.md and compare.csv)")
     bench_options(p)
+    p.add_argument(
+        "--cross-check",
+        action="store_true",
+        help="also time every .tflite with LiteRT's litert-benchmark, same threads, same rounds",
+    )
+    p.add_argument(
+        "--compare",
+        nargs="+",
+        metavar="RESULTS_JSON",
+        help="compare earlier results (rows matched by model, format, threads) instead of benchmarking",
+    )
     p.add_argument(
         "--keras",
         action="append",

@@ -9,9 +9,12 @@ def bench_config(args):
     """The BenchConfig of `bench` or `pipeline` arguments."""
     from .config import BenchConfig, parse_threads
 
+    given = vars(args)
     return BenchConfig(
         threads=parse_threads(args.threads),
         runs=args.runs,
+        rounds=args.rounds,
+        cross_check=given.get("cross_check", False),
         warmup=args.warmup,
         e2e_runs=args.e2e_runs,
         camera_runs=args.camera_runs,
@@ -19,11 +22,32 @@ def bench_config(args):
 
 
 def bench_cmd(args) -> int:
+    from ..errors import UsageError
     from .report import markdown
     from .run import bench
+
+    if args.compare:
+        return compare_cmd(args)
+    if not args.models or not args.data or not args.out:
+        raise UsageError("bench needs MODEL_FILE|EXPORT_DIR..., --data SPLIT_DIR and --out DIR (or --compare FILES)")
 
     config = bench_config(args)
     rows = bench(args.models, args.data, args.out, config, keras_runs=args.keras or (), say=say)
     print(markdown(rows))
     print(f"{args.out}/results.md")
+    return 0
+
+
+def compare_cmd(args) -> int:
+    from pathlib import Path
+
+    from .compare import compare_rows, load_results, write_compare
+
+    named = load_results(args.compare)
+    out = Path(args.out) if args.out else None
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+    print(write_compare(named, compare_rows(named), out), end="")
+    if out is not None:
+        print(f"{out}/compare.md")
     return 0

@@ -36,7 +36,9 @@ def measure_keras(job: TimingJob) -> dict:
         return call(tf.constant(load_pixels(path, size)[None].astype(np.float32))).numpy()
 
     row = time_calls(job, lambda x: call(x).numpy(), inputs, e2e, load_ns)
-    return {**row, "probs": model.predict(job.score_pixels.astype(np.float32), batch_size=32, verbose=0)}
+    if job.score_pixels is not None:  # the first round only
+        row["probs"] = model.predict(job.score_pixels.astype(np.float32), batch_size=32, verbose=0)
+    return row
 
 
 def run_info(run_dir: str | Path) -> dict:

@@ -7,6 +7,12 @@ import io
 from pathlib import Path
 
 from .. import fileio
+from .stats import from_row, interval
+
+# The tie rule's first key: fewer runtime dependencies. LiteRT is one wheel (and tflite-runtime
+# on 32-bit ARM); ONNX Runtime has no 32-bit ARM wheels; Keras needs TensorFlow.
+RUNTIME_ORDER = ("tflite", "onnx", "keras")
+TIE_RULE = "fewer runtime dependencies (LiteRT, then ONNX Runtime), then smaller file, then fewer threads"
 
 FIELDS = (
     "model",
@@ -19,10 +25,18 @@ FIELDS = (
     "latency_ms_p90",
     "latency_ms_p99",
     "latency_ms_mean",
+    "latency_ci_low",
+    "latency_ci_high",
+    "latency_spread",
+    "stable",
+    "no_thread_gain",
+    "rounds",
+    "litert_p50_ms",
     "e2e_ms_p50",
     "e2e_camera_ms_p50",
     "video_fps",
-    "images_per_s",
+    "throughput_img_s",
+    "throughput_shared_img_s",
     "peak_rss_mb",
     "top1",
     "top5",
@@ -38,13 +52,14 @@ _MD = (
     ("threads", "threads", "{}"),
     ("size MB", "size_bytes", "{:.2f}"),
     ("load ms", "load_ms", "{:.0f}"),
-    ("p50 ms", "latency_ms_p50", "{:.2f}"),
+    ("p50 ms (95% CI)", "latency_ms_p50", "{:.2f}"),
     ("p90 ms", "latency_ms_p90", "{:.2f}"),
     ("p99 ms", "latency_ms_p99", "{:.2f}"),
     ("e2e p50 ms", "e2e_ms_p50", "{:.2f}"),
     ("12MP e2e ms", "e2e_camera_ms_p50", "{:.1f}"),
     ("video fps", "video_fps", "{:.0f}"),
-    ("img/s", "images_per_s", "{:.1f}"),
+    ("img/s", "throughput_img_s", "{:.1f}"),
+    ("LiteRT p50 ms", "litert_p50_ms", "{:.2f}"),
     ("peak RSS MB", "peak_rss_mb", "{:.0f}"),
     ("top-1 %", "top1", "{:.1f}"),
     ("top-5 %", "top5", "{:.1f}"),
@@ -55,10 +70,21 @@ _MD = (
 _PERCENT = {"top1", "top5", "agreement_vs_fp32", "top5_overlap_vs_fp32"}
 
 
+LEGEND = (
+    "p50: median of the rounds' medians +- the half-width of its 95% bootstrap interval over rounds; "
+    "~ = unstable (half-width over 5% of p50); "
+    "+ = more threads not faster than 1 thread beyond noise; img/s: measured, N classifiers in N threads."
+)
+
+
 def _cell(row: dict, key: str, fmt: str) -> str:
     value = row.get(key)
     if value is None:
         return "-"
+    if key == "latency_ms_p50":
+        ci = from_row(row)
+        text = fmt.format(value) if ci is None else f"{value:.2f} ± {ci.half_width:.2f}"
+        return text + ("~" if ci is not None and not ci.stable else "") + ("+" if row.get("no_thread_gain") else "")
     if key == "size_bytes":
         value = value / 1e6
     elif key in _PERCENT:
@@ -81,25 +107,68 @@ def markdown(rows: list[dict]) -> str:
     return markdown_table(*table(rows), right_from=2)
 
 
-def recommended(rows: list[dict], within: float = 0.01) -> dict | None:
-    """The fastest row within ``within`` of the best top-1 (None without accuracy figures)."""
+def _interval(row: dict):
+    return from_row(row) or interval([row["latency_ms_p50"]])
+
+
+def _family(row: dict) -> str:
+    return "keras" if row["format"].startswith("keras") else row["format"].split("-")[0]
+
+
+def _tie_key(row: dict) -> tuple:
+    family = _family(row)
+    rank = RUNTIME_ORDER.index(family) if family in RUNTIME_ORDER else len(RUNTIME_ORDER)
+    return (rank, row["size_bytes"], row["threads"], row["latency_ms_p50"])
+
+
+def tied(rows: list[dict], within: float = 0.01) -> list[dict]:
+    """Rows within ``within`` of the best top-1 whose latency interval overlaps the fastest one's,
+    in tie-rule order (the first is the pick); empty without accuracy figures."""
     scored = [r for r in rows if r.get("top1") is not None]
     if not scored:
-        return None
+        return []
     best = max(r["top1"] for r in scored)
-    return min((r for r in scored if r["top1"] >= best - within), key=lambda r: r["latency_ms_p50"])
+    candidates = [r for r in scored if r["top1"] >= best - within]
+    fastest = _interval(min(candidates, key=lambda r: r["latency_ms_p50"]))
+    return sorted((r for r in candidates if _interval(r).overlaps(fastest)), key=_tie_key)
+
+
+def recommended(rows: list[dict], within: float = 0.01) -> dict | None:
+    """The recommended row: fastest within ``within`` of the best top-1, ties within noise broken by
+    TIE_RULE (None without accuracy figures)."""
+    ties = tied(rows, within)
+    return ties[0] if ties else None
+
+
+def _describe(r: dict) -> str:
+    ci = from_row(r)
+    p50 = f"{r['latency_ms_p50']:.2f}" + (f" ± {ci.half_width:.2f}" if ci else "")
+    return f"{r['model']} {r['format']} at {r['threads']} thread(s) (p50 {p50} ms)"
 
 
 def recommendation(rows: list[dict], within: float = 0.01) -> str:
-    pick = recommended(rows, within)
-    if pick is None:
+    ties = tied(rows, within)
+    if not ties:
         return "no accuracy figures: nothing to recommend"
+    pick = ties[0]
     best = max(r["top1"] for r in rows if r.get("top1") is not None)
-    return (
-        f"Fastest within {100 * within:.0f} point of the best top-1 ({100 * best:.1f}%): {pick['model']} "
-        f"{pick['format']} at {pick['threads']} thread(s), p50 {pick['latency_ms_p50']:.2f} ms, "
-        f"top-1 {100 * pick['top1']:.1f}%, {pick['size_bytes'] / 1e6:.2f} MB ({Path(pick['path']).name})"
+    head = f"Fastest within {100 * within:.0f} point of the best top-1 ({100 * best:.1f}%): "
+    if len(ties) > 1:
+        head += f"tie within noise: {'; '.join(_describe(r) for r in ties)}; by {TIE_RULE}: "
+    return head + (
+        f"{_describe(pick)}, top-1 {100 * pick['top1']:.1f}%, {pick['size_bytes'] / 1e6:.2f} MB "
+        f"({Path(pick['path']).name})"
     )
+
+
+def flag_thread_scaling(rows: list[dict]) -> None:
+    """Marks rows where more threads is not faster than the same file at 1 thread beyond noise
+    (``no_thread_gain``): XNNPACK and ONNX Runtime often gain nothing from a second thread on
+    small boards and shared machines."""
+    single = {r["path"]: _interval(r) for r in rows if r["threads"] == 1}
+    for r in rows:
+        if r["threads"] > 1 and r["path"] in single:
+            r["no_thread_gain"] = not _interval(r).high < single[r["path"]].low
 
 
 def write(out: Path, rows: list[dict], meta: dict) -> str:
@@ -113,10 +182,11 @@ def write(out: Path, rows: list[dict], meta: dict) -> str:
     env = meta.get("environment", {})
     md = markdown(rows)
     note = (
-        f"\n{recommendation(rows)}\n\nData: `{meta.get('data')}` ({rows[0]['n_images'] if rows else 0} images). "
+        f"\n{LEGEND}\n\n{recommendation(rows)}\n\nData: `{meta.get('data')}` "
+        f"({rows[0]['n_images'] if rows else 0} images). "
         f"Machine: {env.get('cpu')} ({env.get('cores')} cores), {env.get('platform')}. "
-        f"Commit: {env.get('git_commit')}. Latency: batch 1, {meta.get('runs')} timed runs after "
-        f"{meta.get('warmup')} warm-up, each artifact in a fresh process.\n"
+        f"Commit: {env.get('git_commit')}. Latency: batch 1, {meta.get('runs')} timed runs per row in "
+        f"{meta.get('rounds', 1)} interleaved rounds (each after {meta.get('warmup')} warm-up, in a fresh process).\n"
     )
     fileio.write_text(out / "results.md", md + note)
     return md

@@ -17,6 +17,7 @@ from ..imagesets import evenly_spaced, load_images
 from ..runtime import Classifier
 from .accuracy import compare, label_indices, labelled_images, score
 from .config import BenchConfig
+from .rounds import Timed, run_rounds, summarise
 from .timing import TimingJob, measure, measure_in_child
 
 MODEL_EXTS = {f.ext for f in FORMATS.values()}
@@ -68,15 +69,15 @@ def _pixels_for(cache: dict, size, image_paths, names, data, say):
 
 
 def _job(path: str, threads: int, pixels: np.ndarray, paths: list[str], cfg: BenchConfig, **extra) -> TimingJob:
-    """A timing job: ``cfg.timing_images`` preprocessed images spread over the split, and the
-    first as many files for the end-to-end timings. The camera-size JPEG and the 1080p clip
+    """A first-round timing job: ``cfg.timing_images`` preprocessed images spread over the split,
+    and the first as many files for the end-to-end timings. The camera-size JPEG and the 1080p clip
     (``media=``) are for artifacts, not the Keras row."""
     return TimingJob(
         path=path,
         threads=threads,
         pixels=evenly_spaced(pixels, cfg.timing_images),
         image_paths=tuple(paths[: cfg.timing_images]),
-        runs=cfg.runs,
+        runs=cfg.runs_per_round,
         warmup=cfg.warmup,
         e2e_runs=cfg.e2e_runs,
         camera_runs=cfg.camera_runs,
@@ -84,10 +85,8 @@ def _job(path: str, threads: int, pixels: np.ndarray, paths: list[str], cfg: Ben
     )
 
 
-def _keras_rows(
-    keras_runs, cfg: BenchConfig, pixel_cache, image_paths, names, data, say
-) -> list[tuple[dict, np.ndarray, np.ndarray, tuple]]:
-    """Baseline rows for Keras models, one per run and thread count, measured in child processes."""
+def _keras_timed(keras_runs, cfg: BenchConfig, pixel_cache, image_paths, names, data, say) -> list[tuple]:
+    """(row template, labels y, class names, Timed) of the Keras baseline rows, one per run and thread count."""
     from .keras_baseline import measure_keras, run_info
 
     out = []
@@ -95,30 +94,35 @@ def _keras_rows(
         info = run_info(run_dir)
         pixels, kept_names, kept_paths = _pixels_for(pixel_cache, info["input_size"], image_paths, names, data, say)
         y = label_indices(kept_names, info["labels"], run_dir)
+        template = {
+            "model": info["model"],
+            "format": "keras-fp32",
+            "path": str(Path(run_dir) / "model.keras"),
+            "size_bytes": (Path(run_dir) / "model.keras").stat().st_size,
+        }
         for t in cfg.threads:
-            res = measure_in_child(measure_keras, _job(str(run_dir), t, pixels, kept_paths, cfg, score_pixels=pixels))
-            probs = res.pop("probs")
-            row = {
-                "model": info["model"],
-                "format": "keras-fp32",
-                "path": str(Path(run_dir) / "model.keras"),
-                "size_bytes": (Path(run_dir) / "model.keras").stat().st_size,
-                **score(probs, y),
-                "threads": t,
-                **res,
-            }
-            say(
-                f"keras baseline {info['model']} threads {t}: p50 {row['latency_ms_p50']:.2f} ms, "
-                f"top-1 {100 * row['top1']:.1f}%"
-            )
-            out.append((row, probs, y, info["labels"]))
+            job = _job(str(run_dir), t, pixels, kept_paths, cfg, score_pixels=pixels)
+            out.append((template, y, info["labels"], Timed(job, measure_keras, f"keras {info['model']} threads {t}")))
     return out
+
+
+def _litert(config: BenchConfig, say):
+    """The cross-check function for run_rounds, or None (said once when the tool is missing)."""
+    if not config.cross_check:
+        return None
+    from .crosscheck import TOOL, find_tool, litert_median_ms
+
+    tool = find_tool()
+    if tool is None:
+        say(f"warning: --cross-check: {TOOL} not found (it ships with ai-edge-litert); benchmarking without it")
+        return None
+    return lambda job: litert_median_ms(tool, job.path, job.threads, job.runs, job.warmup)
 
 
 def bench(inputs, data, out, config: BenchConfig | None = None, keras_runs=(), say=print) -> list[dict]:
     config = config or BenchConfig()
     from .plot import pareto_plot
-    from .report import recommendation, write
+    from .report import flag_thread_scaling, recommendation, write
 
     out = Path(out)
     paths = discover(inputs)
@@ -151,27 +155,36 @@ def bench(inputs, data, out, config: BenchConfig | None = None, keras_runs=(), s
 
         say("making a 4056x3040 JPEG and a 1080p clip from the split's images ...")
         media = make_media(image_paths, out / "media")
-    rows, total, k = [], len(arts) * len(config.threads), 0
+    templates, timed = [], []
     for row, size, _, _ in arts:
         pixels, _, kept_paths = pixel_cache[size]
         for t in config.threads:
-            k += 1
-            job = _job(row["path"], t, pixels, kept_paths, config, media=media)
-            timing = measure_in_child(measure, job)
-            rows.append({**row, "threads": t, **timing})
-            say(
-                f"[{k}/{total}] timing {Path(row['path']).name} threads {t}: p50 {timing['latency_ms_p50']:.2f} ms, "
-                f"p99 {timing['latency_ms_p99']:.2f} ms, peak RSS {timing['peak_rss_mb']:.0f} MB"
+            job = _job(
+                row["path"], t, pixels, kept_paths, config, media=media, throughput_images=config.throughput_images
             )
-    baseline = _keras_rows(keras_runs, config, pixel_cache, image_paths, names, data, say)
-    for row, p, y, labels in baseline:
+            check = config.cross_check and Path(row["path"]).suffix == ".tflite"
+            templates.append(row)
+            timed.append(Timed(job, measure, f"{Path(row['path']).name} threads {t}", cross_check=check))
+    baseline = _keras_timed(keras_runs, config, pixel_cache, image_paths, names, data, say)
+    say(f"timing {len(timed) + len(baseline)} rows in {config.rounds} interleaved rounds, each in a fresh process")
+    results = run_rounds(timed + [b[3] for b in baseline], config.rounds, measure_in_child, say, _litert(config, say))
+    rows = [
+        {**row, "threads": t.job.threads, **summarise(res, t.job)} for row, t, res in zip(templates, timed, results)
+    ]
+    keras_rows = []
+    for (template, y, labels, t), res in zip(baseline, results[len(timed) :]):
+        p = res[0].pop("probs")
+        row = {**template, **score(p, y), "threads": t.job.threads, **summarise(res, t.job)}
         i = reference.get(row["model"])
         if i is not None and len(probs[i]) == len(p):
             row.update(compare(p, probs[i], y, labels))
-    rows = [b[0] for b in baseline] + rows  # the baseline first, in thread order
+        keras_rows.append(row)
+    rows = keras_rows + rows  # the baseline first, in thread order
+    flag_thread_scaling(rows)
     meta = {
         "data": str(data),
         "runs": config.runs,
+        "rounds": config.rounds,
         "warmup": config.warmup,
         "threads": list(config.threads),
         "command": " ".join(sys.argv),

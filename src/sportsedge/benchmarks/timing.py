@@ -12,7 +12,8 @@ import resource
 import sys
 import time
 import warnings
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -29,12 +30,17 @@ class TimingJob:
     threads: int  # inference threads
     pixels: np.ndarray  # preprocessed uint8 images (N, H, W, 3) the timed inferences cycle through
     image_paths: tuple[str, ...]  # image files for the end-to-end timings
-    runs: int  # timed inferences
+    runs: int  # timed inferences (in this round)
     warmup: int  # untimed inferences first
     e2e_runs: int  # end-to-end timings from a file
     score_pixels: np.ndarray | None = None  # Keras baseline: also return its outputs on these
     media: MediaSet | None = None  # the camera-size JPEG and 1080p clip; None = no such columns
     camera_runs: int = 0  # predict() calls on the camera-size JPEG (with media)
+    throughput_images: int = 0  # images classified by `threads` classifiers in as many threads; 0 = skip
+
+    def later_round(self) -> TimingJob:
+        """Rounds after the first time latency and throughput again, not the once-per-row extras."""
+        return replace(self, e2e_runs=0, media=None, camera_runs=0, score_pixels=None)
 
 
 def percentiles(ns: list[int]) -> dict:
@@ -79,6 +85,8 @@ def measure(job: TimingJob) -> dict:
         return probabilities(clf.infer(x), clf.output)
 
     row = time_calls(job, infer, inputs, lambda p: clf.predict(p, top_k=5), load_ns)  # peak RSS taken here
+    if job.throughput_images:
+        row.update(throughput(job))
     if job.media is not None:
         from .media import measure_media
 
@@ -104,19 +112,43 @@ def time_calls(job: TimingJob, infer, inputs: list, e2e, load_ns: int) -> dict:
         t = clock()
         e2e(p)
         e2e_ns[i] = clock() - t
-    lat = percentiles(timings)
     return {
+        "timings_ns": timings,
         "load_ms": load_ns / 1e6,
-        "latency_ms_p50": lat["p50"],
-        "latency_ms_p90": lat["p90"],
-        "latency_ms_p99": lat["p99"],
-        "latency_ms_mean": lat["mean"],
-        "images_per_s": 1000.0 / lat["mean"],
         "e2e_ms_p50": percentiles(e2e_ns)["p50"] if e2e_ns else None,
         "peak_rss_mb": _peak_rss_mb(),
-        "runs": runs,
-        "warmup": warmup,
     }
+
+
+def throughput(job: TimingJob) -> dict:
+    """Measured images per second, end to end from decoded pixels (input conversion, inference,
+    output rule): ``job.threads`` classifiers in as many threads over ``job.throughput_images``
+    images; for ONNX Runtime also one session shared by those threads."""
+    from ..runtime import Classifier
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        own = [Classifier.load(job.path, threads=1) for _ in range(job.threads)]
+    out = {"throughput_img_s": _images_per_s(own, job)}
+    if own[0].thread_safe and job.threads > 1:
+        out["throughput_shared_img_s"] = _images_per_s([own[0]] * job.threads, job)
+    return out
+
+
+def _images_per_s(classifiers: list, job: TimingJob) -> float:
+    pixels, count, workers = job.pixels, job.throughput_images, len(classifiers)
+    for clf in classifiers:
+        clf.scores(pixels[:1])  # warm each engine up
+
+    def work(k: int) -> None:
+        clf = classifiers[k]
+        for i in range(k, count, workers):
+            clf.scores(pixels[i % len(pixels)][None])
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(work, range(workers)))
+    return count / (time.perf_counter() - t0)
 
 
 def measure_in_child(fn, job: TimingJob) -> dict:

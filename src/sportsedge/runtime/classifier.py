@@ -41,6 +41,7 @@ class Classifier:
     def __init__(self, backend, path: Path, metadata: ModelMetadata, labels: Sequence[str]):
         self._backend = backend
         self._lock = None if backend.thread_safe else threading.Lock()
+        self.thread_safe = backend.thread_safe  # inference runs concurrently from many threads (ONNX Runtime)
         self.path = path
         self.metadata = metadata
         self.labels = tuple(labels)
