@@ -7,7 +7,7 @@ import io
 from pathlib import Path
 
 from .. import fileio
-from .stats import from_row, interval
+from .stats import from_row, slower_beyond_noise
 
 # The tie rule's first key: fewer runtime dependencies. LiteRT is one wheel (and tflite-runtime
 # on 32-bit ARM); ONNX Runtime has no 32-bit ARM wheels; Keras needs TensorFlow.
@@ -107,10 +107,6 @@ def markdown(rows: list[dict]) -> str:
     return markdown_table(*table(rows), right_from=2)
 
 
-def _interval(row: dict):
-    return from_row(row) or interval([row["latency_ms_p50"]])
-
-
 def _family(row: dict) -> str:
     return "keras" if row["format"].startswith("keras") else row["format"].split("-")[0]
 
@@ -122,15 +118,16 @@ def _tie_key(row: dict) -> tuple:
 
 
 def tied(rows: list[dict], within: float = 0.01) -> list[dict]:
-    """Rows within ``within`` of the best top-1 whose latency interval overlaps the fastest one's,
-    in tie-rule order (the first is the pick); empty without accuracy figures."""
+    """Rows within ``within`` of the best top-1 that are not slower than the fastest of them beyond
+    noise (stats.slower_beyond_noise), in tie-rule order (the first is the pick); empty without
+    accuracy figures."""
     scored = [r for r in rows if r.get("top1") is not None]
     if not scored:
         return []
     best = max(r["top1"] for r in scored)
     candidates = [r for r in scored if r["top1"] >= best - within]
-    fastest = _interval(min(candidates, key=lambda r: r["latency_ms_p50"]))
-    return sorted((r for r in candidates if _interval(r).overlaps(fastest)), key=_tie_key)
+    fastest = min(candidates, key=lambda r: r["latency_ms_p50"])
+    return sorted((r for r in candidates if not slower_beyond_noise(r, fastest)), key=_tie_key)
 
 
 def recommended(rows: list[dict], within: float = 0.01) -> dict | None:
@@ -143,7 +140,7 @@ def recommended(rows: list[dict], within: float = 0.01) -> dict | None:
 def _describe(r: dict) -> str:
     ci = from_row(r)
     p50 = f"{r['latency_ms_p50']:.2f}" + (f" ± {ci.half_width:.2f}" if ci else "")
-    return f"{r['model']} {r['format']} at {r['threads']} thread(s) (p50 {p50} ms)"
+    return f"{Path(r['path']).name} at {r['threads']} thread(s) (p50 {p50} ms)"
 
 
 def recommendation(rows: list[dict], within: float = 0.01) -> str:
@@ -155,9 +152,10 @@ def recommendation(rows: list[dict], within: float = 0.01) -> str:
     head = f"Fastest within {100 * within:.0f} point of the best top-1 ({100 * best:.1f}%): "
     if len(ties) > 1:
         head += f"tie within noise: {'; '.join(_describe(r) for r in ties)}; by {TIE_RULE}: "
-    return head + (
-        f"{_describe(pick)}, top-1 {100 * pick['top1']:.1f}%, {pick['size_bytes'] / 1e6:.2f} MB "
-        f"({Path(pick['path']).name})"
+    return (
+        head
+        + f"{pick['model']} {pick['format']}: {_describe(pick)}, top-1 {100 * pick['top1']:.1f}%, "
+        + (f"{pick['size_bytes'] / 1e6:.2f} MB")
     )
 
 
@@ -165,10 +163,10 @@ def flag_thread_scaling(rows: list[dict]) -> None:
     """Marks rows where more threads is not faster than the same file at 1 thread beyond noise
     (``no_thread_gain``): XNNPACK and ONNX Runtime often gain nothing from a second thread on
     small boards and shared machines."""
-    single = {r["path"]: _interval(r) for r in rows if r["threads"] == 1}
+    single = {r["path"]: r for r in rows if r["threads"] == 1}
     for r in rows:
         if r["threads"] > 1 and r["path"] in single:
-            r["no_thread_gain"] = not _interval(r).high < single[r["path"]].low
+            r["no_thread_gain"] = not slower_beyond_noise(single[r["path"]], r)
 
 
 def write(out: Path, rows: list[dict], meta: dict) -> str:

@@ -6,6 +6,11 @@ observation (rounds run in fresh processes, interleaved across all rows, so drif
 lands in every row alike and shows up as between-round spread); 2,000 resamples of the round
 medians, seeded, give the distribution of their median. With 5 rounds this interval is close to
 the range of the round medians: honest about a noisy machine, never narrower than the data.
+
+Two rows measured in the same rounds are compared paired (``ratio``): the bootstrap runs over the
+per-round ratios of their medians, so drift that slows a whole round cancels out. On this shared
+2-core machine round medians of one file spread by 20-40% while the ratio of two files in the
+same rounds moved by a few percent (docs/bench-noise.md).
 """
 
 from __future__ import annotations
@@ -74,6 +79,19 @@ def from_row(row: dict) -> Interval | None:
     )
 
 
-def faster_beyond_noise(a: Interval, b: Interval) -> bool:
-    """a is faster than b and the intervals do not overlap."""
-    return a.high < b.low
+def ratio(row: dict, base: dict) -> Interval | None:
+    """The paired interval of row / base latency over rounds (None unless both have the same rounds)."""
+    a, b = row.get("latency_rounds_ms"), base.get("latency_rounds_ms")
+    if not a or not b or len(a) != len(b):
+        return None
+    return interval(np.asarray(a, np.float64) / np.asarray(b, np.float64))
+
+
+def slower_beyond_noise(row: dict, base: dict) -> bool:
+    """``row`` is slower than ``base`` beyond noise: paired over rounds when both have them, else
+    their intervals do not overlap."""
+    paired = ratio(row, base)
+    if paired is not None:
+        return paired.low > 1.0
+    a, b = from_row(row) or interval([row["latency_ms_p50"]]), from_row(base) or interval([base["latency_ms_p50"]])
+    return a.low > b.high
