@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 WORKER = Path(__file__).with_name("multiworker_worker.py")
-TOLERANCE = 1e-4  # largest |weight difference| from the single-process run (float32 all-reduce order)
+TOLERANCE = 1e-6  # largest |weight difference| from the single-process run (measured 3e-8: float sums in another order)
 
 
 def _free_ports(n: int) -> list[int]:

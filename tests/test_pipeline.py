@@ -66,7 +66,7 @@ def test_report_numbers_match_stage_files(pipeline_out):
         line = next(line for line in md.splitlines() if line.startswith(f"| tiny | {r['format']} |"))
         cells = [c.strip() for c in line.strip("|").split("|")]
         head = [c.strip() for c in md.split("## Benchmark")[1].strip().splitlines()[0].strip("|").split("|")]
-        assert cells[head.index("p50 ms")] == f"{r['latency_ms_p50']:.2f}"
+        assert cells[head.index("p50 ms (95% CI)")].startswith(f"{r['latency_ms_p50']:.2f} ± ")
         assert cells[head.index("top-1 %")] == f"{100 * r['top1']:.1f}"
     best = max(r["top1"] for r in results)
     m = re.search(r"best top-1 \(([\d.]+)%\)", md)

@@ -55,6 +55,9 @@ def test_qat_round_trip_in_worker_process(qat_export):
     assert d["dtype"] == np.uint8 and d["quantization"] == (1.0, 0)
     clf = Classifier.load(out / "tiny-tflite-int8-qat.tflite")
     assert clf.metadata.format == "tflite-int8-qat"
+    # QAT trains and converts the model without its softmax: the file ends at the logits too.
+    assert str(clf.output) == "logits" and entry["output"] == "logits"
+    assert "top5_overlap" in entry["parity"]
     assert clf.predict(np.full((32, 32, 3), (0, 0, 230), np.uint8), top_k=1)[0].label == "blue"
 
 

@@ -78,6 +78,36 @@ def _export(tmp, model, formats, data, *extra) -> tuple[int, dict, str]:
     return code, manifest, out
 
 
+def _bench_tf_free(out, data, tmp):
+    """Every artifact loads and benchmarks with TensorFlow unimportable (labels from the files)."""
+    from test_bench import bench_blocked
+
+    proc = bench_blocked(
+        [
+            out,
+            "--data",
+            data / "valid",
+            "--out",
+            tmp / "bench",
+            "--threads",
+            "1",
+            "--rounds",
+            "1",
+            "--runs",
+            "3",
+            "--warmup",
+            "1",
+            "--e2e-runs",
+            "1",
+            "--camera-runs",
+            "0",
+        ]
+    )
+    rows = json.loads((tmp / "bench" / "results.json").read_text())["rows"]
+    assert len(rows) == len(json.loads((out / "manifest.json").read_text())["artifacts"]), proc.stderr
+    assert all(r["n_images"] == 9 and r["latency_ms_p50"] > 0 for r in rows)
+
+
 def _check_artifacts(out, manifest, name, formats, expect_logits=()):
     from sportsedge.runtime import Classifier
 
@@ -107,6 +137,7 @@ def test_symmetric_keras_model_exports_every_format(kind, user_files, colour_dat
     # A SavedModel is one opaque graph to Keras (TFSMLayer): its TFLite int8 keeps the softmax; ONNX cuts it.
     logits = ("onnx-int8",) if kind == "saved_model" else ("tflite-int8", "onnx-int8")
     _check_artifacts(out, manifest, name, KERAS_FORMATS, expect_logits=logits)
+    _bench_tf_free(out, colour_dataset, tmp_path)
     from sportsedge.runtime import Classifier
 
     for fmt in ("tflite-fp32", "tflite-int8", "onnx-int8"):
@@ -131,9 +162,10 @@ def test_logits_model_is_detected_and_softmaxed_in_the_runtime(user_files, colou
     assert code == 0
     arts = _check_artifacts(out, manifest, "logits", formats, expect_logits=tuple(formats.split(",")))
     assert all(e["output"] == "logits" for e in arts.values())
+    _bench_tf_free(out, colour_dataset, tmp_path)
 
 
-def test_mobilenet_v3_small_with_raw_pixels(user_files, colour_dataset, tmp_path, capsys):
+def test_mobilenet_v3_small_with_raw_pixels(user_files, colour_dataset, tmp_path):
     files, labels = user_files
     formats = "tflite-fp32,tflite-int8,onnx-fp32"
     code, manifest, out = _export(
@@ -141,28 +173,12 @@ def test_mobilenet_v3_small_with_raw_pixels(user_files, colour_dataset, tmp_path
     )
     assert code == 0
     _check_artifacts(out, manifest, "v3", formats)
-    assert (
-        cli.main(
-            [
-                "bench",
-                str(out / "v3-tflite-fp32.tflite"),
-                "--runs",
-                "3",
-                "--warmup",
-                "1",
-                "--data",
-                str(colour_dataset / "valid"),
-                "--out",
-                str(tmp_path / "bench"),
-            ]
-        )
-        == 0
-    )
+    _bench_tf_free(out, colour_dataset, tmp_path)
 
 
-def _nchw_onnx(path, scale_to_unit=True):
-    """A tiny float NCHW classifier as PyTorch would export it: mean over H, W, then 10*I, softmax.
-    It expects 0..1 pixels minus 0.5 (so --scale 1/255 --offset -0.5, or unit + a bias inside)."""
+def _nchw_onnx(path):
+    """A tiny float NCHW classifier as PyTorch would export it, fixed batch 1: mean over H and W,
+    then 10*I - 5 and a softmax; it expects 0..1 pixels (--preprocess unit)."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -188,6 +204,31 @@ def _nchw_onnx(path, scale_to_unit=True):
     return path
 
 
+def test_channels_first_keras_model(colour_dataset, tmp_path):
+    """An NCHW Keras model (as converted from PyTorch): the artifact takes NHWC pixels and transposes inside."""
+    import keras
+
+    inp = keras.Input((3, *TINY_SIZE))
+    x = keras.layers.Permute((2, 3, 1))(inp)  # its own first layer back to NHWC (CPU kernels are NHWC)
+    dense, out = _colour_head(keras, x)
+    model = keras.Model(inp, out)
+    dense.set_weights([np.eye(3, dtype="float32") * 10, np.zeros(3, "float32")])
+    path = tmp_path / "nchw.keras"
+    model.save(path)
+    labels = tmp_path / "labels.txt"
+    labels.write_text("\n".join(LABELS) + "\n")
+    code, manifest, out = _export(
+        tmp_path, path, "tflite-fp32,tflite-int8", colour_dataset, "--labels", labels, "--preprocess", "symmetric"
+    )
+    assert code == 0
+    _check_artifacts(out, manifest, "nchw", "tflite-fp32,tflite-int8", expect_logits=("tflite-int8",))
+    from sportsedge.runtime import Classifier
+
+    clf = Classifier.load(out / "nchw-tflite-int8.tflite")
+    assert clf.input_size == TINY_SIZE
+    assert [clf.predict(solid(c), top_k=1)[0].label for c in LABELS] == list(LABELS)
+
+
 def test_nchw_onnx_model_quantizes_to_int8(colour_dataset, tmp_path):
     from sportsedge.runtime import Classifier
 
@@ -199,6 +240,7 @@ def test_nchw_onnx_model_quantizes_to_int8(colour_dataset, tmp_path):
     )
     assert code == 0
     arts = _check_artifacts(out, manifest, "torch_export", "onnx-fp32,onnx-int8", expect_logits=("onnx-int8",))
+    _bench_tf_free(out, colour_dataset, tmp_path)
     assert arts["torch_export-onnx-int8.onnx"]["parity"]["top5_overlap"] == 1.0
     clf = Classifier.load(out / "torch_export-onnx-int8.onnx")
     for colour in LABELS:

@@ -139,7 +139,42 @@ def _image_streams(rec: RunRecord, built, train: Split, valid: Split, out: Path,
     aug = _augment(rec)
     layer = augmentation_layers(aug, seed=rec.seed) if aug.active else None
     train_ds = training_stream(train, size, batch, rec.seed, rec.initial_epoch, rec.epochs, layer, bad)
-    return train_ds, image_stream(valid, size, batch, bad=bad), math.ceil(len(train) / batch)
+    valid_ds = image_stream(valid, size, batch, bad=bad)
+    # float32 pixels (the model casts to them anyway): MultiWorkerMirroredStrategy cannot all-reduce uint8.
+    return _as_float(train_ds), _as_float(valid_ds), math.ceil(len(train) / batch)
+
+
+def _as_float(ds):
+    import tensorflow as tf
+
+    return ds.map(lambda x, *rest: (tf.cast(x, tf.float32), *rest))
+
+
+def _build_from_local_batch(model, strategy, tf) -> None:
+    """keras-team/keras#20585 (open; Keras 3.15 here): `fit` builds a distributed model from the first
+    batch all-reduced across replicas, which MultiWorkerMirroredStrategy cannot do ("Attempt to
+    convert a value (PerReplica ...)"). Only the batch's shapes and dtypes matter to that build, so
+    it is done from this worker's own part of the batch."""
+
+    def build(iterator=None, data_batch=None):
+        if iterator is not None:
+            for _, _, it in iterator:
+                data_batch = next(it)
+                break
+
+        def local(x):
+            return strategy.experimental_local_results(x)[0] if isinstance(x, tf.distribute.DistributedValues) else x
+
+        with strategy.scope():
+            model._symbolic_build(data_batch=tf.nest.map_structure(local, data_batch))
+
+    model._maybe_symbolic_build = build
+    # The same bug again when fit reduces the per-step logs (scalar metrics all-reduced over axis 0:
+    # "Invalid reduction dimension 0 for input with 0 dimensions"): logs are reduced over this
+    # worker's replicas; gradients are still all-reduced across workers by the optimizer.
+    from keras.src.backend.tensorflow import trainer
+
+    trainer._collective_all_reduce_multi_worker = lambda strategy: False
 
 
 def _loss(keras, smoothing: float):
@@ -183,7 +218,8 @@ def train(config: TrainConfig, say=print) -> Path:
     )
     bad = BadImageLog()
     t_wall = time.monotonic()
-    with STRATEGIES[config.strategy][0](tf).scope():
+    strategy = STRATEGIES[config.strategy][0](tf)
+    with strategy.scope():
         built = entry.build(len(ds.classes), rec.weights)
         use_cache = bool(rec.cache_features) and built.features is not None
         trainable = built.head if use_cache else built.model
@@ -193,6 +229,13 @@ def train(config: TrainConfig, say=print) -> Path:
             weighted_metrics=["accuracy"],
             jit_compile=config.jit_compile,
         )
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        if len(train_split) % rec.batch_size:  # measured: a short last batch leaves a worker empty and fit fails
+            raise UsageError(
+                f"--strategy multi-worker needs --batch-size to divide the {len(train_split)} training images "
+                f"(got {rec.batch_size}; Keras 3 fails on a short last batch across workers)"
+            )
+        _build_from_local_batch(trainable, strategy, tf)
     if config.resume and (out / "checkpoint.weights.h5").exists():
         trainable.optimizer.build(trainable.trainable_variables)  # so Adam's moments load too
         trainable.load_weights(str(out / "checkpoint.weights.h5"))
