@@ -15,6 +15,11 @@ from .preprocess import is_image_file
 from .video import classify_video, is_video_file, segment_lines
 
 
+def score_text(score: float) -> str:
+    """Four decimals, or two significant digits below 0.0001: a small probability is not 0."""
+    return f"{score:.4f}" if score >= 1e-4 or score == 0 else f"{score:.1e}"
+
+
 def is_media_file(path) -> bool:
     return is_image_file(path) or is_video_file(path)
 
@@ -46,7 +51,7 @@ def _image(clf: Classifier, path: Path, args) -> int:
         print(json.dumps({"path": str(path), "predictions": [p._asdict() for p in preds]}), flush=True)
     else:
         width = max(len(p.label) for p in preds)
-        lines = [f"  {i}. {p.label:<{width}}  {p.score:.4f}" for i, p in enumerate(preds, 1)]
+        lines = [f"  {i}. {p.label:<{width}}  {score_text(p.score)}" for i, p in enumerate(preds, 1)]
         print("\n".join([str(path), *lines]), flush=True)
     return 0
 
