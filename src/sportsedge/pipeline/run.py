@@ -98,9 +98,7 @@ def run_pipeline(cfg: PipelineConfig, say=print) -> Path:
         {
             "artifacts": sorted(e["sha256"] for e in benched),
             "data": str(eval_split.resolve()),
-            "threads": cfg.bench.threads,
-            "runs": cfg.bench.runs,
-            "warmup": cfg.bench.warmup,
+            "bench": asdict(cfg.bench),  # every setting: rounds, e2e and camera runs too
         }
     )
     bench_dir = out / "bench"
