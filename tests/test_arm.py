@@ -183,6 +183,10 @@ def test_the_cli_as_a_user_runs_it(arm_run, mobilenet_int8, tmp_path):
         "2",
         "--camera-runs",
         "0",
+        "--rounds",
+        "1",
+        "--throughput-images",
+        "2",
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = json.loads((tmp_path / "bench" / "results.json").read_text())["rows"]

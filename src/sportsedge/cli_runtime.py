@@ -98,6 +98,13 @@ def bench_options(p) -> None:
         help=f"end-to-end timings from an image file per artifact and thread count (default {b.e2e_runs})",
     )
     p.add_argument(
+        "--throughput-images",
+        type=int,
+        default=b.throughput_images,
+        help=f"images per round for the measured img/s (N classifiers in N threads); 0 = skip (default "
+        f"{b.throughput_images})",
+    )
+    p.add_argument(
         "--camera-runs",
         type=int,
         default=b.camera_runs,

@@ -18,6 +18,7 @@ def bench_config(args):
         warmup=args.warmup,
         e2e_runs=args.e2e_runs,
         camera_runs=args.camera_runs,
+        throughput_images=args.throughput_images,
     )
 
 
