@@ -24,7 +24,7 @@ from sportsedge import metrics
 from sportsedge.benchmarks.accuracy import label_indices, labelled_images
 from sportsedge.export.config import UserModel
 from sportsedge.export.context import ExportContext, resolve_source
-from sportsedge.export.tflite import calibrated, converter, int8_bytes
+from sportsedge.export.tflite import calibrated_float, converter, int8_bytes
 from sportsedge.imagesets import load_images
 from sportsedge.outputs import OutputKind
 from sportsedge.runtime import Classifier, ModelMetadata, attach_metadata
@@ -34,14 +34,6 @@ old = Path(sys.argv[4]) if len(sys.argv) > 4 else None
 out.mkdir(parents=True, exist_ok=True)
 source, loaded = resolve_source(run, UserModel(), None)
 ctx = ExportContext(source, loaded, calibration_size=300, parity_size=200)
-
-
-def calibrated_float(logits: bool) -> bytes:
-    _, conv = converter(ctx, logits=logits)
-    calibrated(conv, ctx.calibration)
-    conv.experimental_mlir_quantizer = True
-    conv._experimental_calibrate_only = True
-    return conv.convert()
 
 
 def tensor_of_last(data: bytes, op_name: str) -> str:
@@ -62,7 +54,7 @@ def selective(data: bytes, denylisted: list[str]) -> bytes:
     )
 
 
-full, logit = calibrated_float(False), calibrated_float(True)
+full, logit = calibrated_float(ctx, logits=False), ctx.calibrated_float
 candidates = {
     "softmax-uint8": (old.read_bytes() if old else None, OutputKind.PROBABILITIES),
     "logits-uint8": (int8_bytes(ctx), OutputKind.LOGITS),

@@ -265,28 +265,31 @@ def test_flat_parity_folder_gives_agreement_only(user_files, colour_dataset, tmp
     for i, p in enumerate(sorted((colour_dataset / "valid").rglob("*.jpg"))):
         shutil.copy(p, flat / f"{i}.jpg")
     out = tmp_path / "out"
-    code = cli.main(
-        [
-            "export",
-            str(files["keras"]),
-            "--out",
-            str(out),
-            "--formats",
-            "tflite-fp32",
-            "--labels",
-            str(labels),
-            "--preprocess",
-            "symmetric",
-            "--parity-data",
-            str(flat),
-        ]
-    )
+    code = cli.main(_argv(files["keras"], out, "tflite-fp32", labels, "symmetric", flat))
     assert code == 0
     p = json.loads((out / "manifest.json").read_text())["artifacts"]["notebook-tflite-fp32.tflite"]["parity"]
     assert p["top1_keras"] is None and p["agreement"] == 1.0 and p["n"] == len(list(flat.iterdir()))
 
 
 # ---------------------------------------------------------------- what we cannot take: one line, exit 2
+
+
+def _argv(model, out, formats, labels, preprocess, parity) -> list[str]:
+    """`export` of a user model without calibration images (flat folders and error cases)."""
+    return [
+        "export",
+        str(model),
+        "--out",
+        str(out),
+        "--formats",
+        formats,
+        "--labels",
+        str(labels),
+        "--preprocess",
+        preprocess,
+        "--parity-data",
+        str(parity),
+    ]
 
 
 def _error_line(capsys, argv) -> str:
@@ -343,20 +346,9 @@ def bad_models(tmp_path_factory):
     ],
 )
 def test_models_we_cannot_take_get_one_line(name, message, bad_models, colour_dataset, tmp_path, capsys):
-    argv = [
-        "export",
-        str(bad_models[name]),
-        "--out",
-        str(tmp_path / "o"),
-        "--formats",
-        "tflite-fp32",
-        "--labels",
-        str(colour_dataset / "train"),
-        "--preprocess",
-        "raw",
-        "--parity-data",
-        str(colour_dataset / "valid"),
-    ]
+    argv = _argv(
+        bad_models[name], tmp_path / "o", "tflite-fp32", colour_dataset / "train", "raw", colour_dataset / "valid"
+    )
     err = _error_line(capsys, argv)
     assert message in err and str(bad_models[name]) in err
 
@@ -381,20 +373,7 @@ def test_label_count_must_match_outputs(user_files, colour_dataset, tmp_path, ca
     files, _ = user_files
     four = tmp_path / "four.txt"
     four.write_text("a\nb\nc\nd\n")
-    argv = [
-        "export",
-        str(files["keras"]),
-        "--out",
-        str(tmp_path / "o"),
-        "--formats",
-        "tflite-fp32",
-        "--labels",
-        str(four),
-        "--preprocess",
-        "raw",
-        "--parity-data",
-        str(colour_dataset / "valid"),
-    ]
+    argv = _argv(files["keras"], tmp_path / "o", "tflite-fp32", four, "raw", colour_dataset / "valid")
     assert "outputs 3 scores but --labels" in _error_line(capsys, argv)
 
 
@@ -416,18 +395,5 @@ def test_user_models_need_labels_preprocessing_and_data(drop, message, user_file
 
 def test_int8_of_a_user_model_needs_calibration(user_files, colour_dataset, tmp_path, capsys):
     files, labels = user_files
-    argv = [
-        "export",
-        str(files["keras"]),
-        "--out",
-        str(tmp_path / "o"),
-        "--formats",
-        "tflite-int8",
-        "--labels",
-        str(labels),
-        "--preprocess",
-        "raw",
-        "--parity-data",
-        str(colour_dataset / "valid"),
-    ]
+    argv = _argv(files["keras"], tmp_path / "o", "tflite-int8", labels, "raw", colour_dataset / "valid")
     assert "tflite-int8 needs --calibration DIR" in _error_line(capsys, argv)

@@ -7,11 +7,12 @@ import io
 from pathlib import Path
 
 from .. import fileio
+from ..formats import family_of
 from .stats import from_row, slower_beyond_noise
 
 # The tie rule's first key: fewer runtime dependencies. LiteRT is one wheel (and tflite-runtime
-# on 32-bit ARM); ONNX Runtime has no 32-bit ARM wheels; Keras needs TensorFlow.
-RUNTIME_ORDER = ("tflite", "onnx", "keras")
+# on 32-bit ARM); ONNX Runtime has no 32-bit ARM wheels; anything else (a Keras row: TensorFlow) last.
+RUNTIME_ORDER = ("tflite", "onnx")
 TIE_RULE = "fewer runtime dependencies (LiteRT, then ONNX Runtime), then smaller file, then fewer threads"
 
 FIELDS = (
@@ -107,12 +108,8 @@ def markdown(rows: list[dict]) -> str:
     return markdown_table(*table(rows), right_from=2)
 
 
-def _family(row: dict) -> str:
-    return "keras" if row["format"].startswith("keras") else row["format"].split("-")[0]
-
-
 def _tie_key(row: dict) -> tuple:
-    family = _family(row)
+    family = family_of(row["path"])
     rank = RUNTIME_ORDER.index(family) if family in RUNTIME_ORDER else len(RUNTIME_ORDER)
     return (rank, row["size_bytes"], row["threads"], row["latency_ms_p50"])
 

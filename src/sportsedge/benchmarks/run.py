@@ -12,7 +12,7 @@ import numpy as np
 
 from ..envinfo import environment
 from ..errors import InputError, MissingDependencyError, UsageError
-from ..formats import FORMATS, Status
+from ..formats import FORMATS, Status, family_of
 from ..imagesets import evenly_spaced, load_images
 from ..runtime import Classifier
 from .accuracy import compare, label_indices, labelled_images, score
@@ -162,7 +162,7 @@ def bench(inputs, data, out, config: BenchConfig | None = None, keras_runs=(), s
             job = _job(
                 row["path"], t, pixels, kept_paths, config, media=media, throughput_images=config.throughput_images
             )
-            check = config.cross_check and Path(row["path"]).suffix == ".tflite"
+            check = config.cross_check and family_of(row["path"]) == "tflite"
             templates.append(row)
             timed.append(Timed(job, measure, f"{Path(row['path']).name} threads {t}", cross_check=check))
     baseline = _keras_timed(keras_runs, config, pixel_cache, image_paths, names, data, say)

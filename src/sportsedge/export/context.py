@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UsageError
 from ..imagesets import full_range, label_index, list_stratified, load_images
 from ..outputs import OutputKind, probabilities
 from ..train.config import RunRecord
@@ -78,11 +77,8 @@ class ExportContext:
 
     @functools.cached_property
     def model(self):
-        """The Keras model: raw 0..255 pixels in, the source's output kind out."""
-        if self.source.kind is SourceKind.ONNX:
-            raise UsageError(
-                f"{self.source.path}: an ONNX model exports only to the ONNX formats (onnx-fp32, onnx-int8)"
-            )
+        """The Keras model: raw 0..255 pixels in, the source's output kind out (not for ONNX
+        sources: run.resolve_sources lets them reach only the ONNX formats)."""
         if self._loaded is not None:
             return self._loaded.model
         import keras
@@ -124,19 +120,15 @@ class ExportContext:
     def reference(self, pixels: np.ndarray) -> np.ndarray:
         """The source model's probabilities (the one output rule) for uint8 pixels: what every
         artifact is checked against."""
-        if self.source.kind is SourceKind.ONNX:
-            from .onnx_wrap import run_onnx
+        from .user_model import raw_outputs
 
-            raw = run_onnx(self._loaded.model, pixels)
-        else:
-            raw = self.model.predict(pixels.astype(np.float32), batch_size=32, verbose=0)
-        return probabilities(raw, self.source.output)
+        model = self._loaded.model if self.source.kind is SourceKind.ONNX else self.model
+        return probabilities(raw_outputs(model, self.source.kind, pixels), self.source.output)
 
     @functools.cached_property
     def calibration(self) -> np.ndarray:
-        """uint8 pixels (N, H, W, 3) of real images, stratified over classes, spanning 0..255."""
-        if self.calibration_dir is None:
-            raise UsageError(f"{self.source.path}: int8 formats need --calibration DIR of real images")
+        """uint8 pixels (N, H, W, 3) of real images, stratified over classes, spanning 0..255
+        (run.resolve_sources refuses calibrated formats for a source without a calibration folder)."""
         paths = list_stratified(self.calibration_dir, self.calibration_size, self.seed)
         pixels, _ = load_images(paths, self.input_size, "calibration")
         return full_range(pixels)

@@ -67,9 +67,10 @@ def int8_bytes(ctx, pixels=None) -> bytes:
     return conv.convert()
 
 
-def calibrated_float(ctx) -> bytes:
-    """A float model carrying calibration statistics (not yet quantized); see ExportContext."""
-    _, conv = converter(ctx, logits=True)
+def calibrated_float(ctx, logits: bool = True) -> bytes:
+    """A float model carrying calibration statistics (not yet quantized); see ExportContext.
+    ``logits``: of the model without its final softmax, as full int8 converts it."""
+    _, conv = converter(ctx, logits=logits)
     calibrated(conv, ctx.calibration)
     conv.experimental_mlir_quantizer = True
     conv._experimental_calibrate_only = True  # TF's own switch (no public one): calibrate, do not quantize

@@ -228,10 +228,15 @@ def _output_kind(loaded, kind: SourceKind, opts: UserModel, images: Path, size) 
     from ..imagesets import list_stratified, load_images
 
     pixels, _ = load_images(list_stratified(images, DETECT_IMAGES, 0), size, "output detection")
+    out = raw_outputs(loaded.model, kind, pixels)
+    return OutputKind.PROBABILITIES if looks_like_probabilities(out) else OutputKind.LOGITS
+
+
+def raw_outputs(model, kind: SourceKind, pixels: np.ndarray) -> np.ndarray:
+    """A source model's raw outputs for uint8 pixels: a Keras model, or wrapped ONNX bytes
+    through ONNX Runtime."""
     if kind is SourceKind.ONNX:
         from .onnx_wrap import run_onnx
 
-        out = run_onnx(loaded.model, pixels)
-    else:
-        out = loaded.model.predict(pixels.astype(np.float32), verbose=0)
-    return OutputKind.PROBABILITIES if looks_like_probabilities(out) else OutputKind.LOGITS
+        return run_onnx(model, pixels)
+    return model.predict(pixels.astype(np.float32), batch_size=32, verbose=0)
