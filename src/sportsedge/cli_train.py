@@ -8,6 +8,7 @@ from .export.config import REMEDIES, AccuracyConfig, ExportConfig, QatConfig
 from .formats import FORMATS
 from .pipeline.config import PipelineConfig
 from .train.config import STRATEGIES, TrainConfig
+from .train.mobilenet import FT_STAGE2
 from .train.models import MODELS
 
 
@@ -63,6 +64,28 @@ def add_train(sub) -> None:
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     p.add_argument("--jit-compile", action="store_true", help="XLA-compile training steps (slower on CPU here)")
     p.add_argument("--limit-per-class", type=positive_int, default=None, help="use at most N images per class")
+    ft = FT_STAGE2
+    p.add_argument(
+        "--finetune-epochs",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"two-stage models: epochs of stage 2 (the top blocks); 0 = head only (default {ft.epochs})",
+    )
+    p.add_argument(
+        "--finetune-learning-rate",
+        type=float,
+        default=None,
+        metavar="LR",
+        help=f"two-stage models: stage 2's peak learning rate, after warm-up (default {ft.learning_rate:g})",
+    )
+    p.add_argument(
+        "--finetune-blocks",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help=f"two-stage models: top blocks stage 2 unfreezes (default: the recipe's, {ft.blocks})",
+    )
     p.set_defaults(handler="sportsedge.train.commands:train_cmd")
 
 

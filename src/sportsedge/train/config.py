@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .. import fileio
 from ..errors import UsageError
-from .models import Recipe, get_model
+from .models import FineTune, Recipe, get_model
 
 # tf.distribute strategy by --strategy name: (factory taking the tensorflow module, help text).
 STRATEGIES = {
@@ -36,6 +36,9 @@ class TrainConfig:
     resume: bool = False  # continue an interrupted run in `out`
     jit_compile: bool = False  # XLA for fit; off: measured 1.46x slower steps with it on here
     limit_per_class: int | None = None  # use at most N images per class and split (quick trials)
+    finetune_epochs: int | None = None  # stage 2 of a two-stage model; 0 = stage 1 only; None = the recipe's
+    finetune_learning_rate: float | None = None  # stage 2's peak learning rate; None = the recipe's
+    finetune_blocks: int | None = None  # top blocks stage 2 unfreezes; None = the recipe's
 
     def resolved(self) -> RunRecord:
         """The settings actually used, recipe defaults filled in (results still empty)."""
@@ -49,10 +52,11 @@ class TrainConfig:
         for name, value in (("epochs", self.epochs), ("batch_size", self.batch_size), ("cache_features", cache)):
             if value is not None and value < (0 if name == "cache_features" else 1):
                 raise UsageError(f"{name} must be positive, got {value}")
+        finetune = self._finetune(recipe)
         patience = recipe.early_stopping if self.early_stopping is None else (self.early_stopping or None)
         return RunRecord(
             **{
-                **asdict(self),
+                **{k: v for k, v in asdict(self).items() if k not in _FOLDED},
                 "weights": entry.resolve_weights(self.weights),
                 "epochs": self.epochs or recipe.epochs,
                 "batch_size": self.batch_size or recipe.batch_size,
@@ -61,8 +65,25 @@ class TrainConfig:
                 "early_stopping": patience,
                 "augmentation": asdict(recipe.augment) if self.augment else None,
                 "input_size": tuple(entry.input_size),
+                "finetune": finetune and asdict(finetune),
             }
         )
+
+    def _finetune(self, recipe: Recipe) -> FineTune | None:
+        """The recipe's stage 2 with the finetune_* overrides; None for one-stage models."""
+        given = {
+            "epochs": self.finetune_epochs,
+            "learning_rate": self.finetune_learning_rate,
+            "blocks": self.finetune_blocks,
+        }
+        given = {k: v for k, v in given.items() if v is not None}
+        if recipe.finetune is None:
+            if given:
+                raise UsageError(f"{self.model} has one training stage: --finetune-* options do not apply")
+            return None
+        if any(v < 0 for v in given.values()) or given.get("blocks") == 0:
+            raise UsageError(f"--finetune-* values must be positive (epochs may be 0), got {given}")
+        return replace(recipe.finetune, **given)
 
 
 @dataclass(frozen=True)
@@ -87,9 +108,11 @@ class RunRecord:
     jit_compile: bool = False  # XLA for fit
     limit_per_class: int | None = None  # images per class and split used; None = all
     augmentation: dict | None = None  # the recipe's Augment fields, None without augmentation
+    finetune: dict | None = None  # stage 2's resolved FineTune fields; None = a one-stage model
     initial_epoch: int = 0  # epochs already done when the last session started
     fit_seconds: float | None = None  # time in fit, all sessions
     train_wall_seconds: float | None = None  # the last session: build + feature caching + fit
+    stages: list = field(default_factory=list)  # per stage: its settings, data_seconds (caching), fit_seconds
     bad_images: dict = field(default_factory=dict)  # unreadable image -> reason
     classes: tuple[str, ...] = ()  # output order of the model
     environment: dict = field(default_factory=dict)  # library versions, machine, git commit
@@ -97,7 +120,9 @@ class RunRecord:
 
     def settings(self) -> dict:
         """The resolved settings as a JSON-ready dict (the pipeline's training fingerprint)."""
-        return {k: _jsonable(getattr(self, k)) for k in _SETTING_KEYS}
+        # `finetune` only when set: one-stage runs keep the fingerprint they had before stages existed.
+        keys = [k for k in _SETTING_KEYS if k != "finetune" or self.finetune is not None]
+        return {k: _jsonable(getattr(self, k)) for k in keys}
 
     def to_dict(self) -> dict:
         """config.json: the settings first, then the results, then keys kept from an older file."""
@@ -134,8 +159,15 @@ class RunRecord:
         fileio.write_json(Path(run_dir) / "config.json", self.to_dict())
 
 
+# TrainConfig fields resolved() folds into the record's `finetune`.
+_FOLDED = ("finetune_epochs", "finetune_learning_rate", "finetune_blocks")
 # What resolved() settles: every TrainConfig field, then what the recipe and registry add.
-_SETTING_KEYS = (*(f.name for f in fields(TrainConfig)), "augmentation", "input_size")
+_SETTING_KEYS = (
+    *(f.name for f in fields(TrainConfig) if f.name not in _FOLDED),
+    "augmentation",
+    "input_size",
+    "finetune",
+)
 
 
 def _jsonable(value):

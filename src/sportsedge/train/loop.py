@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-import math
+import shutil
 import time
 import warnings
 from pathlib import Path
@@ -22,17 +22,28 @@ from ..envinfo import environment
 from ..errors import UsageError
 from ..progress import fmt_seconds
 from .config import STRATEGIES, RunRecord, TrainConfig
-from .data import BadImageLog, Split, epoch_order, image_stream, limit_split, scan_dataset, training_stream
+from .data import BadImageLog, limit_split, scan_dataset
+from .distribute import build_from_local_batch
 from .evaluate import evaluate_model
-from .features import cache_key, cached_extract
-from .models import Augment, augmentation_layers, get_model
+from .models import get_model
+from .stages import Stage, plan
 
 log = logging.getLogger("sportsedge.train")
 
 BEST_WEIGHTS = "early_stopping_best.npz"  # early stopping's best weights while a run is in progress
 
 
-def _epoch_callback(keras, out: Path, trainable, total_epochs: int, history: dict, say, stopper=None, resumed=None):
+def _epoch_callback(
+    keras,
+    out: Path,
+    stage: Stage,
+    total_epochs: int,
+    history: dict,
+    data_seconds: dict,
+    say,
+    stopper=None,
+    resumed=None,
+):
     """Progress with ETA, then checkpoint + state after every epoch.
 
     With early stopping (``stopper``, which must run before this callback), its count of epochs
@@ -64,8 +75,8 @@ def _epoch_callback(keras, out: Path, trainable, total_epochs: int, history: dic
                 f"{k} {logs[k]:.4f}" for k in ("loss", "accuracy", "val_loss", "val_accuracy") if k in logs
             )
             with fileio.atomic_path(out / "checkpoint.weights.h5") as tmp:
-                trainable.save_weights(str(tmp))
-            state = {"epoch": done, "history": history}
+                stage.model.save_weights(str(tmp))
+            state = {"epoch": done, "stage": stage.name, "history": history, "data_seconds": data_seconds}
             if stopper is not None and stopper.best is not None:
                 state["early_stopping"] = {
                     "wait": stopper.wait,
@@ -76,105 +87,12 @@ def _epoch_callback(keras, out: Path, trainable, total_epochs: int, history: dic
                     with fileio.atomic_path(out / BEST_WEIGHTS) as tmp, open(tmp, "wb") as f:
                         np.savez(f, **{f"w{i}": w for i, w in enumerate(stopper.best_weights)})
             fileio.write_json(out / "state.json", state)
-            say(f"epoch {done}/{total_epochs}  {shown}  {history['seconds'][-1]:.1f}s  ETA {fmt_seconds(eta)}")
+            say(
+                f"epoch {done}/{total_epochs} [{stage.name}]  {shown}  "
+                f"{history['seconds'][-1]:.1f}s  ETA {fmt_seconds(eta)}"
+            )
 
     return EpochEnd()
-
-
-def _augment(rec: RunRecord) -> Augment:
-    return Augment(**rec.augmentation) if rec.augmentation else Augment()
-
-
-def _cached_streams(rec: RunRecord, built, train: Split, valid: Split, out: Path, bad):
-    """tf.data of cached features: each epoch trains on view (epoch % views) of the train set."""
-    import tensorflow as tf
-
-    size, batch, views = rec.input_size, rec.batch_size, rec.cache_features
-    aug = _augment(rec)
-    base = {"model": rec.model, "weights": rec.weights, "size": size}
-    train_views = []
-    for v in range(views):
-        # View 0 is the clean image; the others are augmented draws.
-        layer = augmentation_layers(aug, seed=rec.seed + v) if v and aug.active else None
-        key = cache_key(train, {**base, "augment": layer is not None and vars(aug), "view": v, "seed": rec.seed})
-        feats, labels = cached_extract(
-            out / "cache",
-            key,
-            features=built.features,
-            split=train,
-            size=size,
-            batch=batch,
-            augment=layer,
-            bad=bad,
-            label=f"train view {v + 1}/{views}",
-        )
-        train_views.append(feats)
-    vfeats, vlabels = cached_extract(
-        out / "cache",
-        cache_key(valid, base),
-        features=built.features,
-        split=valid,
-        size=size,
-        batch=batch,
-        bad=bad,
-        label="valid",
-    )
-    stacked = tf.constant(np.stack(train_views))
-    y = tf.constant(labels)
-    n = len(labels)
-
-    def epoch_data(e):
-        idx = epoch_order(n, rec.seed, e)
-        data = tf.data.Dataset.from_tensor_slices((tf.gather(stacked[e % views], idx), tf.gather(y, idx)))
-        return data.batch(batch)  # batched per epoch: no batch straddles two views
-
-    train_ds = tf.data.Dataset.range(rec.initial_epoch, rec.epochs).flat_map(epoch_data)
-    valid_ds = tf.data.Dataset.from_tensor_slices((vfeats, vlabels)).batch(batch)
-    return train_ds.prefetch(2), valid_ds, math.ceil(n / batch)
-
-
-def _image_streams(rec: RunRecord, built, train: Split, valid: Split, out: Path, bad):
-    """tf.data of images through the whole model, augmented on the training side."""
-    size, batch = rec.input_size, rec.batch_size
-    aug = _augment(rec)
-    layer = augmentation_layers(aug, seed=rec.seed) if aug.active else None
-    train_ds = training_stream(train, size, batch, rec.seed, rec.initial_epoch, rec.epochs, layer, bad)
-    valid_ds = image_stream(valid, size, batch, bad=bad)
-    # float32 pixels (the model casts to them anyway): MultiWorkerMirroredStrategy cannot all-reduce uint8.
-    return _as_float(train_ds), _as_float(valid_ds), math.ceil(len(train) / batch)
-
-
-def _as_float(ds):
-    import tensorflow as tf
-
-    return ds.map(lambda x, *rest: (tf.cast(x, tf.float32), *rest))
-
-
-def _build_from_local_batch(model, strategy, tf) -> None:
-    """keras-team/keras#20585 (open; Keras 3.15 here): `fit` builds a distributed model from the first
-    batch all-reduced across replicas, which MultiWorkerMirroredStrategy cannot do ("Attempt to
-    convert a value (PerReplica ...)"). Only the batch's shapes and dtypes matter to that build, so
-    it is done from this worker's own part of the batch."""
-
-    def build(iterator=None, data_batch=None):
-        if iterator is not None:
-            for _, _, it in iterator:
-                data_batch = next(it)
-                break
-
-        def local(x):
-            return strategy.experimental_local_results(x)[0] if isinstance(x, tf.distribute.DistributedValues) else x
-
-        with strategy.scope():
-            model._symbolic_build(data_batch=tf.nest.map_structure(local, data_batch))
-
-    model._maybe_symbolic_build = build
-    # The same bug again when fit reduces the per-step logs (scalar metrics all-reduced over axis 0:
-    # "Invalid reduction dimension 0 for input with 0 dimensions"): logs are reduced over this
-    # worker's replicas; gradients are still all-reduced across workers by the optimizer.
-    from keras.src.backend.tensorflow import trainer
-
-    trainer._collective_all_reduce_multi_worker = lambda strategy: False
 
 
 def _loss(keras, smoothing: float):
@@ -211,66 +129,105 @@ def train(config: TrainConfig, say=print) -> Path:
     keras.utils.set_random_seed(config.seed)
     state = json.loads(state_path.read_text()) if config.resume and state_path.exists() else {"epoch": 0, "history": {}}
     rec = rec.replace(initial_epoch=state["epoch"])
-    history = state["history"]
-    say(
-        f"{config.model}: {len(ds.classes)} classes, {len(train_split)} train / {len(valid_split)} valid images, "
-        f"weights {rec.weights}, {rec.epochs} epochs, batch {rec.batch_size}, cache_features {rec.cache_features}"
-    )
+    history, data_seconds = state["history"], state.get("data_seconds", {})
     bad = BadImageLog()
     t_wall = time.monotonic()
     strategy = STRATEGIES[config.strategy][0](tf)
     with strategy.scope():
         built = entry.build(len(ds.classes), rec.weights)
-        use_cache = bool(rec.cache_features) and built.features is not None
-        trainable = built.head if use_cache else built.model
-        trainable.compile(
-            optimizer=keras.optimizers.Adam(rec.learning_rate),
-            loss=_loss(keras, config.label_smoothing),
-            weighted_metrics=["accuracy"],
-            jit_compile=config.jit_compile,
-        )
-    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
-        if len(train_split) % rec.batch_size:  # measured: a short last batch leaves a worker empty and fit fails
+        stages = plan(rec, built, train_split, valid_split, out, bad)
+    say(
+        f"{config.model}: {len(ds.classes)} classes, {len(train_split)} train / {len(valid_split)} valid images, "
+        f"weights {rec.weights}, cache_features {rec.cache_features}; "
+        + "; ".join(f"{s.name}: {s.epochs} epochs, batch {s.batch_size}" for s in stages)
+    )
+    multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+    for stage in stages:
+        if multi_worker and len(train_split) % stage.batch_size:  # measured: a short last batch leaves a worker empty
             raise UsageError(
                 f"--strategy multi-worker needs --batch-size to divide the {len(train_split)} training images "
-                f"(got {rec.batch_size}; Keras 3 fails on a short last batch across workers)"
+                f"(got {stage.batch_size}; Keras 3 fails on a short last batch across workers)"
             )
-        _build_from_local_batch(trainable, strategy, tf)
-    if config.resume and (out / "checkpoint.weights.h5").exists():
-        trainable.optimizer.build(trainable.trainable_variables)  # so Adam's moments load too
-        trainable.load_weights(str(out / "checkpoint.weights.h5"))
-        say(f"resuming after epoch {state['epoch']}")
-    streams = _cached_streams if use_cache else _image_streams
-    train_ds, valid_ds, steps = streams(rec, built, train_split, valid_split, out, bad)
-    stopper = None
-    if rec.early_stopping:
-        stopper = keras.callbacks.EarlyStopping("val_loss", patience=rec.early_stopping, restore_best_weights=True)
-    progress = _epoch_callback(keras, out, trainable, rec.epochs, history, say, stopper, state.get("early_stopping"))
-    callbacks = [c for c in (stopper, progress) if c is not None]  # the stopper first: progress saves its state
-    t0 = time.monotonic()
-    if rec.initial_epoch < rec.epochs:
+    # The checkpoint holds the weights (and optimizer state) of the stage that wrote it; runs from
+    # before stages existed had one stage.
+    checkpoint = out / "checkpoint.weights.h5"
+    resumed_stage = state.get("stage", stages[0].name) if config.resume and checkpoint.exists() else None
+    done, fit_wall, total = state["epoch"], 0.0, stages[-1].end
+    for stage in stages:
+        if done >= stage.end and stage.name != resumed_stage:
+            continue
+        with strategy.scope():
+            stage.model.compile(
+                optimizer=keras.optimizers.Adam(stage.learning_rate),
+                loss=_loss(keras, stage.label_smoothing),
+                weighted_metrics=["accuracy"],
+                jit_compile=config.jit_compile,
+            )
+        if multi_worker:
+            build_from_local_batch(stage.model, strategy, tf)
+        if stage.name == resumed_stage:
+            stage.model.optimizer.build(stage.model.trainable_variables)  # so Adam's moments load too
+            stage.model.load_weights(str(checkpoint))
+            say(f"resuming after epoch {done}" + (f" ({stage.name})" if len(stages) > 1 else ""))
+        if done >= stage.end:
+            continue
+        first = max(done, stage.first_epoch)
+        t0 = time.monotonic()
+        train_ds, valid_ds, steps = stage.data(first)
+        data_seconds[stage.name] = data_seconds.get(stage.name, 0.0) + time.monotonic() - t0
+        stopper = None
+        if stage.early_stopping:
+            stopper = keras.callbacks.EarlyStopping(
+                "val_loss", patience=stage.early_stopping, restore_best_weights=True
+            )
+        resumed = state.get("early_stopping") if stage.name == resumed_stage else None
+        progress = _epoch_callback(keras, out, stage, total, history, data_seconds, say, stopper, resumed)
+        callbacks = [c for c in (stopper, progress) if c is not None]  # the stopper first: progress saves its state
+        t0 = time.monotonic()
         try:
             with warnings.catch_warnings():
                 # Unreadable images are dropped from the validation stream, so its length is
                 # unknown until Keras has run it once and says "ran out of data": expected here.
                 warnings.filterwarnings("ignore", message="Your input ran out of data")
-                trainable.fit(
+                stage.model.fit(
                     train_ds,
                     validation_data=valid_ds,
-                    epochs=rec.epochs,
-                    initial_epoch=rec.initial_epoch,
+                    epochs=stage.end,
+                    initial_epoch=first,
                     steps_per_epoch=steps,
                     callbacks=callbacks,
                     shuffle=False,
                     verbose=0,
                 )
         except KeyboardInterrupt:
-            done = json.loads(state_path.read_text())["epoch"] if state_path.exists() else 0
-            say(f"interrupted: checkpoint after epoch {done} kept in {out}; continue with --resume")
+            saved = json.loads(state_path.read_text())["epoch"] if state_path.exists() else 0
+            say(f"interrupted: checkpoint after epoch {saved} kept in {out}; continue with --resume")
             raise
+        fit_wall += time.monotonic() - t0
+        done = stage.end
+        if (
+            len(stages) > 1
+        ):  # the stage is over (early stopping may have restored its best weights): the next starts here
+            with fileio.atomic_path(checkpoint) as tmp:
+                stage.model.save_weights(str(tmp))
+            fileio.write_json(
+                state_path, {"epoch": done, "stage": stage.name, "history": history, "data_seconds": data_seconds}
+            )
+            resumed_stage = stage.name
+    seconds = history.get("seconds", [])
     rec = rec.replace(
-        fit_seconds=time.monotonic() - t0 + sum(history.get("seconds", [])[: rec.initial_epoch]),
+        fit_seconds=fit_wall + sum(seconds[: rec.initial_epoch]),
         train_wall_seconds=time.monotonic() - t_wall,  # this session: build + feature caching + fit
+        stages=[
+            {
+                "name": s.name,
+                **s.record,
+                "epochs": s.epochs,
+                "data_seconds": round(data_seconds.get(s.name, 0.0), 1),
+                "fit_seconds": round(sum(seconds[s.first_epoch : s.end]), 1),
+            }
+            for s in stages
+        ],
         bad_images=bad.seen,
         classes=tuple(ds.classes),
         environment=environment(),
@@ -296,3 +253,5 @@ def save_run(out: Path, model, rec: RunRecord, history: dict) -> None:
     history_plot(history, out / "history.png", title=rec.model)
     for leftover in ("state.json", "checkpoint.weights.h5", BEST_WEIGHTS):
         (out / leftover).unlink(missing_ok=True)
+    # Cached features serve only a resume (up to 1 GB per view for a two-stage model at full size).
+    shutil.rmtree(out / "cache", ignore_errors=True)

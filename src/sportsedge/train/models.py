@@ -37,6 +37,21 @@ class Augment:
 
 
 @dataclass(frozen=True)
+class FineTune:
+    """Stage 2 of a two-stage recipe: the top blocks train on features cached at a block boundary."""
+
+    blocks: int  # top blocks unfrozen, counted from the output (BatchNorm stays in inference mode)
+    epochs: int  # stage-2 epochs
+    learning_rate: float  # peak learning rate, reached after the warm-up; cosine decay to 0 after it
+    warmup_epochs: float  # linear warm-up from 0
+    batch_size: int  # images per step
+    views: int  # train views cached at the boundary: view 1 clean, view 2 mirrored, the rest `augment`ed
+    augment: Augment  # the augmentation of views 3 and up
+    label_smoothing: float  # stage 2's loss
+    feature_flip: bool  # mirror a random half of each batch's boundary features (a free extra view)
+
+
+@dataclass(frozen=True)
 class Recipe:
     batch_size: int  # images per step
     epochs: int  # maximum epochs
@@ -44,6 +59,7 @@ class Recipe:
     early_stopping: int | None  # patience in epochs on val_loss; None = train all epochs
     augment: Augment = field(default_factory=Augment)  # applied to the training stream only
     cache_views: int = 0  # default --cache-features: views of the train set cached; 0 = off
+    finetune: FineTune | None = None  # a second stage that unfreezes the top blocks; None = one stage
 
 
 @dataclass
@@ -51,6 +67,10 @@ class Built:
     model: object  # keras.Model: pixels (H, W, 3) 0..255 -> class probabilities
     features: object | None = None  # frozen prefix as a keras.Model, when there is one
     head: object | None = None  # the trainable rest, taking the prefix's output
+    lower: object | None = None  # pixels -> the fine-tuning block boundary, frozen (two-stage models)
+    upper: object | None = None  # block boundary -> probabilities; `blocks` and the head inside
+    pool: object | None = None  # block boundary -> `features`' output, through the frozen top blocks
+    blocks: tuple = ()  # the top's layer groups, input to output, each a tuple of layers: unfreezable units
 
 
 @dataclass(frozen=True)
@@ -223,52 +243,6 @@ def stack(x, layers):
     return x
 
 
-def _mobilenet_v2(num_classes: int, weights: str, head_layers) -> Built:
-    keras = keras_api()
-
-    inp = keras.Input((224, 224, 3), name="pixels")
-    x = keras.layers.Rescaling(1 / 127.5, offset=-1)(inp)
-    # Built on the rescaled tensor (not called as a layer) so `model` stays one flat graph;
-    # frozen BatchNormalization layers run in inference mode.
-    base = _application("MobileNetV2", weights, input_tensor=x, input_shape=(224, 224, 3))
-    base.trainable = False
-    # GAP has no weights: it belongs to the frozen part, so the cache holds 1280 floats per image.
-    pooled = keras.layers.GlobalAveragePooling2D()(base.output)
-    features = keras.Model(inp, pooled, name="features")
-    layers = [*head_layers, keras.layers.Dense(num_classes, activation="softmax")]
-    h_in = keras.Input(features.output.shape[1:], name="features_in")
-    head = keras.Model(h_in, stack(h_in, layers), name="head")
-    return Built(keras.Model(inp, stack(pooled, layers)), features, head)
-
-
-@register_model(
-    "mobilenet_v2", (224, 224), Recipe(100, 30, 1e-3, None, SEED_AUGMENT, cache_views=1), application="MobileNetV2"
-)
-def mobilenet_v2(num_classes: int, weights: str = "imagenet") -> Built:
-    """MobileNetV2 frozen (inference mode) with the seed's 2x128 dense head."""
-    keras = keras_api()
-
-    L = keras.layers
-    return _mobilenet_v2(
-        num_classes,
-        weights,
-        [L.Dense(128, activation="relu"), L.Dropout(0.1), L.Dense(128, activation="relu"), L.Dropout(0.1)],
-    )
-
-
-@register_model(
-    "mobilenet_v2_linear",
-    (224, 224),
-    Recipe(100, 30, 1e-3, None, SEED_AUGMENT, cache_views=1),
-    application="MobileNetV2",
-)
-def mobilenet_v2_linear(num_classes: int, weights: str = "imagenet") -> Built:
-    """MobileNetV2 frozen with one softmax layer (dropout 0.2): ~5 points over the seed head on small data."""
-    keras = keras_api()
-
-    return _mobilenet_v2(num_classes, weights, [keras.layers.Dropout(0.2)])
-
-
 def augmentation_layers(aug: Augment, seed: int = 0):
     """A keras.Sequential applying ``aug`` (identity when nothing is set)."""
     import keras
@@ -297,3 +271,6 @@ def leaf_layers(model):
             yield from leaf_layers(layer)
         else:
             yield layer
+
+
+from . import mobilenet  # noqa: E402, F401  (registers the MobileNetV2 models)

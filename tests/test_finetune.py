@@ -1,0 +1,120 @@
+"""Two-stage training (head, then top blocks on block-boundary features): stages, records, resume."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from sportsedge.errors import UsageError
+from sportsedge.train.config import RunRecord, TrainConfig
+from sportsedge.train.models import get_model
+
+
+@pytest.fixture(scope="module")
+def tiny_ft(tiny_registered):
+    import tiny_registry  # noqa: F401  (registers tiny_ft)
+
+    return "tiny_ft"
+
+
+def _train(tmp_path, data, name="run", say=None, **kw):
+    from sportsedge.train.loop import train
+
+    cfg = TrainConfig(model="tiny_ft", data=str(data), out=str(tmp_path / name), **kw)
+    return train(cfg, say=say or (lambda m: None))
+
+
+def _weights(run):
+    import keras
+
+    return keras.models.load_model(run / "model.keras").get_weights()
+
+
+def test_split_parts_compose(tiny_ft):
+    """upper(lower(x)) and head(pool(lower(x))) are the model; only the head trains at first."""
+    built = get_model(tiny_ft).build(3, "none")
+    x = np.random.default_rng(0).integers(0, 256, (4, 32, 32, 3)).astype("float32")
+    whole = built.model.predict(x, verbose=0)
+    boundary = built.lower.predict(x, verbose=0)
+    assert np.allclose(built.upper.predict(boundary, verbose=0), whole, atol=1e-6)
+    assert np.allclose(built.head.predict(built.pool.predict(boundary, verbose=0), verbose=0), whole, atol=1e-6)
+    assert {w.path for w in built.model.trainable_weights} == {w.path for w in built.head.trainable_weights}
+
+
+def test_mobilenet_v2_ft_parts():
+    """The registered model: block-12 boundary, blocks 13-16 and the last conv unfreezable, BN never."""
+    from sportsedge.train.stages import unfreeze
+
+    built = get_model("mobilenet_v2_ft").build(4, "none")
+    assert tuple(built.lower.output.shape[1:]) == (14, 14, 96)
+    assert [g[0].name for g in built.blocks] == [
+        "block_13_expand",
+        "block_14_expand",
+        "block_15_expand",
+        "block_16_expand",
+        "Conv_1",
+    ]
+    x = np.random.default_rng(0).integers(0, 256, (2, 224, 224, 3)).astype("float32")
+    assert np.allclose(built.upper(built.lower(x)), built.model(x), atol=1e-5)
+    before = len(built.upper.trainable_weights)
+    assert before == 2  # the head's dense layer
+    unfreeze(built, 2)
+    names = {w.path.split("/")[0] for w in built.upper.trainable_weights}
+    assert "block_16_project" in names and "Conv_1" in names and "block_15_project" not in names
+    assert not any("_BN" in n or "_bn" in n for n in names)
+    assert get_model("mobilenet_v2").recipe.finetune is None  # the seed's model is unchanged
+
+
+def test_two_stages_train_and_record(tmp_path, colour_dataset, tiny_ft):
+    import keras
+
+    messages = []
+    run = _train(tmp_path, colour_dataset, say=messages.append)
+    shown = [m.split()[1] + " " + m.split()[2] for m in messages if m.startswith("epoch")]
+    assert shown == ["1/4 [head]", "2/4 [head]", "3/4 [top", "4/4 [top"]
+    rec = RunRecord.load(run)
+    assert [s["name"] for s in rec.stages] == ["head", "top blocks"]
+    head, top = rec.stages
+    assert head["epochs"] == 2 and head["learning_rate"] == pytest.approx(1e-2)
+    assert top["epochs"] == 2 and top["blocks"] == 1 and top["warmup_epochs"] == 0.5 and top["views"] == 3
+    assert top["fit_seconds"] > 0 and head["data_seconds"] > 0
+    assert rec.finetune["epochs"] == 2 and len(json.loads((run / "history.json").read_text())["loss"]) == 4
+    assert not (run / "cache").exists() and not (run / "state.json").exists()
+    # Stage 2 moved the block's conv, never its batch-norm statistics.
+    fresh = get_model(tiny_ft).build(3, "none").model
+    model = keras.models.load_model(run / "model.keras")
+    for name in ("block_1_conv", "block_1_bn"):
+        a, b = model.get_layer(name).get_weights(), fresh.get_layer(name).get_weights()
+        moved = [not np.allclose(x, y) for x, y in zip(a, b)]
+        assert any(moved) if name == "block_1_conv" else not any(moved), name
+
+
+def test_finetune_options(tmp_path, colour_dataset, tiny_ft):
+    run = _train(tmp_path, colour_dataset, finetune_epochs=0)
+    assert [s["name"] for s in RunRecord.load(run).stages] == ["head"]
+    with pytest.raises(UsageError, match="one training stage"):
+        TrainConfig(model="mobilenet_v2", data="d", out="o", finetune_epochs=3).resolved()
+    with pytest.raises(UsageError, match="--finetune-blocks must be 1..1"):
+        _train(tmp_path, colour_dataset, name="b", finetune_blocks=2)
+
+
+@pytest.mark.parametrize("stop_at", ["2/4 [head]", "3/4 [top"])
+def test_resume_across_the_stage_boundary(tmp_path, colour_dataset, tiny_ft, stop_at):
+    """Interrupted at the end of stage 1 or inside stage 2, a resumed run ends with the weights of
+    an uninterrupted one."""
+    whole = _train(tmp_path, colour_dataset, name="whole")
+
+    def stop(msg):
+        if msg.startswith(f"epoch {stop_at}"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        _train(tmp_path, colour_dataset, name="cut", say=stop)
+    messages = []
+    cut = _train(tmp_path, colour_dataset, name="cut", resume=True, say=messages.append)
+    assert any(m.startswith("resuming after epoch") for m in messages)
+    assert len(json.loads((cut / "history.json").read_text())["loss"]) == 4
+    for a, b in zip(_weights(whole), _weights(cut)):
+        assert np.allclose(a, b, atol=1e-6)
