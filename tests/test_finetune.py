@@ -70,8 +70,10 @@ def test_mobilenet_v2_ft_parts():
 def test_two_stages_train_and_record(tmp_path, colour_dataset, tiny_ft):
     import keras
 
+    from sportsedge.pipeline.report import write_report
+
     messages = []
-    run = _train(tmp_path, colour_dataset, say=messages.append)
+    run = _train(tmp_path / "runs", colour_dataset, name=tiny_ft, say=messages.append)
     shown = [m.split()[1] + " " + m.split()[2] for m in messages if m.startswith("epoch")]
     assert shown == ["1/4 [head]", "2/4 [head]", "3/4 [top", "4/4 [top"]
     rec = RunRecord.load(run)
@@ -89,6 +91,11 @@ def test_two_stages_train_and_record(tmp_path, colour_dataset, tiny_ft):
         a, b = model.get_layer(name).get_weights(), fresh.get_layer(name).get_weights()
         moved = [not np.allclose(x, y) for x, y in zip(a, b)]
         assert any(moved) if name == "block_1_conv" else not any(moved), name
+    # The pipeline's report shows both stages.
+    write_report(tmp_path, [tiny_ft], "valid")
+    md = (tmp_path / "report.md").read_text()
+    assert "| head | head | 2 | 0.01 | 4 |" in md and "| top blocks | top 1 blocks + head (BatchNorm frozen) | 2 |" in md
+    assert "top blocks</td>" in (tmp_path / "report.html").read_text()
 
 
 def test_finetune_options(tmp_path, colour_dataset, tiny_ft):

@@ -36,6 +36,7 @@ def gather(out: Path, models: list[str], eval_split: str) -> dict:
                 "fit_seconds": rec
                 and (rec.train_wall_seconds if rec.train_wall_seconds is not None else rec.fit_seconds),
                 "weights": rec and rec.weights,
+                "stages": rec.stages if rec else [],
                 "history": hist,
             }
         )
@@ -90,6 +91,24 @@ def _model_table(data: dict) -> tuple[list[str], list[list[str]]]:
     return head, body
 
 
+def _stage_table(stages: list[dict]) -> tuple[list[str], list[list[str]]]:
+    """A two-stage run's stages: what trained, how long, at which learning rate."""
+    head = ["stage", "trainable", "epochs", "learning rate", "batch", "caching s", "fit s"]
+    body = [
+        [
+            s["name"],
+            s.get("trainable", "-"),
+            str(s["epochs"]),
+            f"{s['learning_rate']:g}" + (" peak, warm-up + cosine" if "warmup_epochs" in s else ""),
+            str(s.get("batch_size", "-")),
+            f"{s.get('data_seconds', 0):.0f}",
+            f"{s.get('fit_seconds', 0):.0f}",
+        ]
+        for s in stages
+    ]
+    return head, body
+
+
 def _html_table(head, body) -> str:
     th = "".join(f"<th>{html.escape(h)}</th>" for h in head)
     trs = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in body)
@@ -121,11 +140,12 @@ def write_report(out: Path, models: list[str], eval_split: str) -> dict:
         "![training curves](comparison.png)",
         "",
     ]
-    for m in models:
+    for m, row in zip(models, data["models"]):
         ev = f"runs/{m}/eval-{eval_split}"
+        md += [f"### {m}", ""]
+        if len(row["stages"]) > 1:
+            md += [markdown_table(*_stage_table(row["stages"]), right_from=2), ""]
         md += [
-            f"### {m}",
-            "",
             f"Per-class report: [{ev}/report.txt]({ev}/report.txt) "
             f"([json]({ev}/report.json)); confusion matrix: [{ev}/confusion_matrix.png]({ev}/confusion_matrix.png).",
             "",
@@ -149,10 +169,12 @@ def write_report(out: Path, models: list[str], eval_split: str) -> dict:
         _html_table(head, body),
         _img(out / "comparison.png", "training curves"),
     ]
-    for m in models:
+    for m, row in zip(models, data["models"]):
         ev = out / "runs" / m / f"eval-{eval_split}"
+        parts.append(f"<h3>{html.escape(m)}</h3>")
+        if len(row["stages"]) > 1:
+            parts.append(_html_table(*_stage_table(row["stages"])))
         parts += [
-            f"<h3>{html.escape(m)}</h3>",
             f'<p>Per-class report: <a href="runs/{m}/eval-{eval_split}/report.txt">report.txt</a></p>',
             _img(ev / "misclassified.png", f"misclassified {m}"),
             _img(ev / "confusion_matrix.png", "confusion"),
