@@ -94,7 +94,9 @@ def test_two_stages_train_and_record(tmp_path, colour_dataset, tiny_ft):
     # The pipeline's report shows both stages.
     write_report(tmp_path, [tiny_ft], "valid")
     md = (tmp_path / "report.md").read_text()
-    assert "| head | head | 2 | 0.01 | 4 |" in md and "| top blocks | top 1 blocks + head (BatchNorm frozen) | 2 |" in md
+    assert (
+        "| head | head | 2 | 0.01 | 4 |" in md and "| top blocks | top 1 blocks + head (BatchNorm frozen) | 2 |" in md
+    )
     assert "top blocks</td>" in (tmp_path / "report.html").read_text()
 
 

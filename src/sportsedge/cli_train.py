@@ -86,6 +86,14 @@ def add_train(sub) -> None:
         metavar="N",
         help=f"two-stage models: top blocks stage 2 unfreezes (default: the recipe's, {ft.blocks})",
     )
+    p.add_argument(
+        "--finetune-views",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help=f"two-stage models: train views cached at the block boundary: 1 clean, 2 mirrored, 3+ augmented "
+        f"(default {ft.views})",
+    )
     p.set_defaults(handler="sportsedge.train.commands:train_cmd")
 
 

@@ -39,6 +39,7 @@ class TrainConfig:
     finetune_epochs: int | None = None  # stage 2 of a two-stage model; 0 = stage 1 only; None = the recipe's
     finetune_learning_rate: float | None = None  # stage 2's peak learning rate; None = the recipe's
     finetune_blocks: int | None = None  # top blocks stage 2 unfreezes; None = the recipe's
+    finetune_views: int | None = None  # train views cached at the block boundary; None = the recipe's
 
     def resolved(self) -> RunRecord:
         """The settings actually used, recipe defaults filled in (results still empty)."""
@@ -75,13 +76,14 @@ class TrainConfig:
             "epochs": self.finetune_epochs,
             "learning_rate": self.finetune_learning_rate,
             "blocks": self.finetune_blocks,
+            "views": self.finetune_views,
         }
         given = {k: v for k, v in given.items() if v is not None}
         if recipe.finetune is None:
             if given:
                 raise UsageError(f"{self.model} has one training stage: --finetune-* options do not apply")
             return None
-        if any(v < 0 for v in given.values()) or given.get("blocks") == 0:
+        if any(v < 0 for v in given.values()) or 0 in (given.get("blocks"), given.get("views")):
             raise UsageError(f"--finetune-* values must be positive (epochs may be 0), got {given}")
         return replace(recipe.finetune, **given)
 
@@ -160,7 +162,7 @@ class RunRecord:
 
 
 # TrainConfig fields resolved() folds into the record's `finetune`.
-_FOLDED = ("finetune_epochs", "finetune_learning_rate", "finetune_blocks")
+_FOLDED = ("finetune_epochs", "finetune_learning_rate", "finetune_blocks", "finetune_views")
 # What resolved() settles: every TrainConfig field, then what the recipe and registry add.
 _SETTING_KEYS = (
     *(f.name for f in fields(TrainConfig) if f.name not in _FOLDED),
