@@ -80,7 +80,7 @@ def test_two_stages_train_and_record(tmp_path, colour_dataset, tiny_ft):
     assert [s["name"] for s in rec.stages] == ["head", "top blocks"]
     head, top = rec.stages
     assert head["epochs"] == 2 and head["learning_rate"] == pytest.approx(1e-2)
-    assert top["epochs"] == 2 and top["blocks"] == 1 and top["warmup_epochs"] == 0.5 and top["views"] == 3
+    assert top["epochs"] == 2 and top["blocks"] == 1 and top["warmup_epochs"] == 0.5 and top["views_cached"] == 3
     assert top["fit_seconds"] > 0 and head["data_seconds"] > 0
     assert rec.finetune["epochs"] == 2 and len(json.loads((run / "history.json").read_text())["loss"]) == 4
     assert not (run / "cache").exists() and not (run / "state.json").exists()

@@ -37,6 +37,7 @@ if "tiny_ft" not in MODELS:
         warmup_epochs=0.5,
         batch_size=4,
         views=3,
+        view_images=1000,
         augment=Augment(flip=True, brightness=0.1),
         label_smoothing=0.1,
         feature_flip=True,

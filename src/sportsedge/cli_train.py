@@ -91,8 +91,8 @@ def add_train(sub) -> None:
         type=positive_int,
         default=None,
         metavar="N",
-        help=f"two-stage models: train views cached at the block boundary: 1 clean, 2 mirrored, 3+ augmented "
-        f"(default {ft.views})",
+        help=f"two-stage models: most train views cached at the block boundary: 1 clean, 2 mirrored, 3+ augmented; "
+        f"fewer when views x train images exceeds {ft.view_images:,} (default {ft.views})",
     )
     p.set_defaults(handler="sportsedge.train.commands:train_cmd")
 

@@ -45,7 +45,8 @@ class FineTune:
     learning_rate: float  # peak learning rate, reached after the warm-up; cosine decay to 0 after it
     warmup_epochs: float  # linear warm-up from 0
     batch_size: int  # images per step
-    views: int  # train views cached at the boundary: view 1 clean, view 2 mirrored, the rest `augment`ed
+    views: int  # most train views cached at the boundary: view 1 clean, view 2 mirrored, the rest `augment`ed
+    view_images: int  # fewer views when views x train images exceeds this (never under 2): each costs a lower pass
     augment: Augment  # the augmentation of views 3 and up
     label_smoothing: float  # stage 2's loss
     feature_flip: bool  # mirror a random half of each batch's boundary features (a free extra view)

@@ -194,7 +194,10 @@ def _two_stages(rec: RunRecord, built: Built, train: Split, valid: Split, out: P
         from ..errors import UsageError
 
         raise UsageError(f"--finetune-blocks must be 1..{len(built.blocks)} for {rec.model}, got {ft.blocks}")
-    views = [None, MIRROR, *[ft.augment] * (ft.views - 2)][: ft.views]
+    # Augmented views pay on small data and cost a full lower pass each: on a big train split the
+    # budget leaves the clean and mirrored views only.
+    count = min(ft.views, max(2, ft.view_images // max(1, len(train))))
+    views = [None, MIRROR, *[ft.augment] * (count - 2)][:count]
 
     @functools.cache
     def boundary():  # both stages read it; computed once per process, cached on disk across runs
@@ -230,6 +233,7 @@ def _two_stages(rec: RunRecord, built: Built, train: Split, valid: Split, out: P
         **asdict(ft),
         "trainable": f"top {ft.blocks} blocks + head (BatchNorm frozen)",
         "trainable_weights": trainable,
+        "views_cached": count,
         "schedule": "linear warm-up, cosine decay to 0",
     }
     return [
