@@ -127,3 +127,26 @@ def test_resume_across_the_stage_boundary(tmp_path, colour_dataset, tiny_ft, sto
     assert len(json.loads((cut / "history.json").read_text())["loss"]) == 4
     for a, b in zip(_weights(whole), _weights(cut)):
         assert np.allclose(a, b, atol=1e-6)
+
+
+def test_pipeline_trains_exports_and_reports_a_two_stage_model(tmp_path, colour_dataset, tiny_ft):
+    """`pipeline --models` takes a two-stage model: trained in both stages, exported, reported."""
+    from sportsedge.benchmarks.config import BenchConfig
+    from sportsedge.export.config import ExportConfig
+    from sportsedge.pipeline.config import PipelineConfig
+    from sportsedge.pipeline.run import run_pipeline
+
+    cfg = PipelineConfig(
+        data=str(colour_dataset),
+        out=str(tmp_path / "out"),
+        models=(tiny_ft,),
+        formats="tflite-fp32,tflite-int8",
+        export=ExportConfig(calibration_size=20, parity_size=9),
+        bench=BenchConfig(threads=(1,), runs=10, warmup=2, rounds=1, throughput_images=0, camera_runs=0),
+    )
+    messages = []
+    run_pipeline(cfg, say=messages.append)
+    assert any(m.startswith("epoch 4/4 [top blocks]") for m in messages)
+    out = tmp_path / "out"
+    assert (out / "exports" / "tiny_ft-tflite-int8.tflite").is_file()
+    assert "| top blocks |" in (out / "report.md").read_text()

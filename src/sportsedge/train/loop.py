@@ -69,8 +69,9 @@ def _epoch_callback(
                 history.setdefault(k, []).append(float(v))
             history.setdefault("seconds", []).append(time.monotonic() - self.t0)
             done = epoch + 1
-            recent = history["seconds"][-3:]
-            eta = (total_epochs - done) * sum(recent) / len(recent)
+            # This stage's epochs only: a head epoch on cached features takes 0.1 s, a top-blocks epoch 15 s.
+            recent = history["seconds"][max(stage.first_epoch, done - 3) : done]
+            eta = (stage.end - done) * sum(recent) / len(recent)
             shown = "  ".join(
                 f"{k} {logs[k]:.4f}" for k in ("loss", "accuracy", "val_loss", "val_accuracy") if k in logs
             )
@@ -89,7 +90,7 @@ def _epoch_callback(
             fileio.write_json(out / "state.json", state)
             say(
                 f"epoch {done}/{total_epochs} [{stage.name}]  {shown}  "
-                f"{history['seconds'][-1]:.1f}s  ETA {fmt_seconds(eta)}"
+                f"{history['seconds'][-1]:.1f}s  {'stage ' if stage.end < total_epochs else ''}ETA {fmt_seconds(eta)}"
             )
 
     return EpochEnd()
