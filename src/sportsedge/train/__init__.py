@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from . import mobilenet  # noqa: F401  (registers the MobileNetV2 models in models.MODELS; no TensorFlow)
+
 
 def require_tensorflow():
     """Import TensorFlow quietly, or raise an error naming the extra to install."""

@@ -1,7 +1,7 @@
 """MobileNetV2 models: the seed's frozen backbone with its 2x128 head, a linear head, and the
 two-stage fine-tuned model (the linear head first, then the top blocks on block-boundary features).
 
-Imported by ``models`` at its end, which registers them.
+Imported by the ``train`` package itself, so any import of the registry registers them.
 """
 
 from __future__ import annotations

@@ -272,6 +272,3 @@ def leaf_layers(model):
             yield from leaf_layers(layer)
         else:
             yield layer
-
-
-from . import mobilenet  # noqa: E402, F401  (registers the MobileNetV2 models)
