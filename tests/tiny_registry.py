@@ -40,7 +40,6 @@ if "tiny_ft" not in MODELS:
         view_images=1000,
         augment=Augment(flip=True, brightness=0.1),
         label_smoothing=0.1,
-        feature_flip=True,
     )
 
     @register_model(

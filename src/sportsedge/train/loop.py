@@ -31,6 +31,14 @@ from .stages import Stage, plan
 log = logging.getLogger("sportsedge.train")
 
 BEST_WEIGHTS = "early_stopping_best.npz"  # early stopping's best weights while a run is in progress
+CHECKPOINT = "checkpoint.weights.h5"  # the weights and optimizer state of the stage named in state.json
+
+
+def _save_checkpoint(out: Path, stage: Stage, state: dict) -> None:
+    """The stage's weights, then state.json naming it: what --resume continues from."""
+    with fileio.atomic_path(out / CHECKPOINT) as tmp:
+        stage.model.save_weights(str(tmp))
+    fileio.write_json(out / "state.json", {**state, "stage": stage.name})
 
 
 def _epoch_callback(
@@ -75,9 +83,7 @@ def _epoch_callback(
             shown = "  ".join(
                 f"{k} {logs[k]:.4f}" for k in ("loss", "accuracy", "val_loss", "val_accuracy") if k in logs
             )
-            with fileio.atomic_path(out / "checkpoint.weights.h5") as tmp:
-                stage.model.save_weights(str(tmp))
-            state = {"epoch": done, "stage": stage.name, "history": history, "data_seconds": data_seconds}
+            state = {"epoch": done, "history": history, "data_seconds": data_seconds}
             if stopper is not None and stopper.best is not None:
                 state["early_stopping"] = {
                     "wait": stopper.wait,
@@ -87,7 +93,7 @@ def _epoch_callback(
                 if stopper.best_weights is not None and stopper.best_epoch == epoch:  # a new best: keep it
                     with fileio.atomic_path(out / BEST_WEIGHTS) as tmp, open(tmp, "wb") as f:
                         np.savez(f, **{f"w{i}": w for i, w in enumerate(stopper.best_weights)})
-            fileio.write_json(out / "state.json", state)
+            _save_checkpoint(out, stage, state)
             say(
                 f"epoch {done}/{total_epochs} [{stage.name}]  {shown}  "
                 f"{history['seconds'][-1]:.1f}s  {'stage ' if stage.end < total_epochs else ''}ETA {fmt_seconds(eta)}"
@@ -151,7 +157,7 @@ def train(config: TrainConfig, say=print) -> Path:
             )
     # The checkpoint holds the weights (and optimizer state) of the stage that wrote it; runs from
     # before stages existed had one stage.
-    checkpoint = out / "checkpoint.weights.h5"
+    checkpoint = out / CHECKPOINT
     resumed_stage = state.get("stage", stages[0].name) if config.resume and checkpoint.exists() else None
     done, fit_wall, total = state["epoch"], 0.0, stages[-1].end
     for stage in stages:
@@ -206,14 +212,9 @@ def train(config: TrainConfig, say=print) -> Path:
             raise
         fit_wall += time.monotonic() - t0
         done = stage.end
-        if (
-            len(stages) > 1
-        ):  # the stage is over (early stopping may have restored its best weights): the next starts here
-            with fileio.atomic_path(checkpoint) as tmp:
-                stage.model.save_weights(str(tmp))
-            fileio.write_json(
-                state_path, {"epoch": done, "stage": stage.name, "history": history, "data_seconds": data_seconds}
-            )
+        if len(stages) > 1:
+            # The stage is over (early stopping may have restored its best weights): the next starts here.
+            _save_checkpoint(out, stage, {"epoch": done, "history": history, "data_seconds": data_seconds})
             resumed_stage = stage.name
     seconds = history.get("seconds", [])
     rec = rec.replace(
@@ -252,7 +253,7 @@ def save_run(out: Path, model, rec: RunRecord, history: dict) -> None:
     rec.save(out)
     fileio.write_json(out / "history.json", history)
     history_plot(history, out / "history.png", title=rec.model)
-    for leftover in ("state.json", "checkpoint.weights.h5", BEST_WEIGHTS):
+    for leftover in ("state.json", CHECKPOINT, BEST_WEIGHTS):
         (out / leftover).unlink(missing_ok=True)
     # Cached features serve only a resume (up to 1 GB per view for a two-stage model at full size).
     shutil.rmtree(out / "cache", ignore_errors=True)

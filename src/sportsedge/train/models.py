@@ -49,7 +49,6 @@ class FineTune:
     view_images: int  # fewer views when views x train images exceeds this (never under 2): each costs a lower pass
     augment: Augment  # the augmentation of views 3 and up
     label_smoothing: float  # stage 2's loss
-    feature_flip: bool  # mirror a random half of each batch's boundary features (a free extra view)
 
 
 @dataclass(frozen=True)

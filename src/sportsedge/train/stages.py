@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import UsageError
 from .config import RunRecord
 from .data import Split, epoch_order, image_stream, training_stream
 from .features import cache_key, cached_extract
@@ -64,10 +65,9 @@ def _augment(rec: RunRecord) -> Augment:
     return Augment(**rec.augmentation) if rec.augmentation else Augment()
 
 
-def epoch_batches(views: list, labels: np.ndarray, seed: int, first: int, last: int, batch: int, flip: bool = False):
+def epoch_batches(views: list, labels: np.ndarray, seed: int, first: int, last: int, batch: int):
     """tf.data of (features, labels) for epochs first..last-1: epoch e reads view e % len(views) in
-    epoch_order(seed, e), batched per epoch (no batch straddles two views). With ``flip`` a random
-    half of each batch is mirrored left-right (feature maps (N, H, W, C) only)."""
+    epoch_order(seed, e), batched per epoch (no batch straddles two views)."""
     import tensorflow as tf
 
     n = len(labels)
@@ -75,23 +75,20 @@ def epoch_batches(views: list, labels: np.ndarray, seed: int, first: int, last: 
     def gen():
         for e in range(first, last):
             data, order = views[e % len(views)], epoch_order(n, seed, e).numpy()
-            rng = np.random.default_rng([seed, e])
             for i in range(0, n, batch):
                 idx = order[i : i + batch]
-                x = data[idx]
-                if flip:
-                    mirror = rng.random(len(idx)) < 0.5
-                    x[mirror] = x[mirror, :, ::-1]
-                yield x, labels[idx]
+                yield data[idx], labels[idx]
 
     spec = (tf.TensorSpec((None, *views[0].shape[1:]), tf.float32), tf.TensorSpec((None,), labels.dtype))
     return tf.data.Dataset.from_generator(gen, output_signature=spec).prefetch(2)
 
 
-def _valid(feats: np.ndarray, labels: np.ndarray, batch: int):
+def _feature_streams(views: list, labels, vfeats, vlabels, seed: int, first: int, last: int, batch: int):
+    """(train_ds, valid_ds, steps per epoch) of cached features: a Stage's data."""
     import tensorflow as tf
 
-    return tf.data.Dataset.from_tensor_slices((feats, labels)).batch(batch)
+    valid_ds = tf.data.Dataset.from_tensor_slices((vfeats, vlabels)).batch(batch)
+    return epoch_batches(views, labels, seed, first, last, batch), valid_ds, math.ceil(len(labels) / batch)
 
 
 def _cached_views(rec: RunRecord, model, train: Split, valid: Split, out: Path, bad, views: list, tag: dict):
@@ -143,12 +140,7 @@ def _one_stage(rec: RunRecord, built: Built, train: Split, valid: Split, out: Pa
 
         def cached(first):
             arrays, labels, vfeats, vlabels = _cached_views(rec, built.features, train, valid, out, bad, views, {})
-            steps = math.ceil(len(labels) / rec.batch_size)
-            return (
-                epoch_batches(arrays, labels, rec.seed, first, rec.epochs, rec.batch_size),
-                _valid(vfeats, vlabels, rec.batch_size),
-                steps,
-            )
+            return _feature_streams(arrays, labels, vfeats, vlabels, rec.seed, first, rec.epochs, rec.batch_size)
 
         return Stage(StageName.HEAD, built.head, 0, rec.epochs, rec.batch_size, **common, data=cached)
 
@@ -191,8 +183,6 @@ def warmup_cosine(peak: float, warmup_steps: int, total_steps: int):
 def _two_stages(rec: RunRecord, built: Built, train: Split, valid: Split, out: Path, bad) -> list[Stage]:
     ft = FineTune(**{**rec.finetune, "augment": Augment(**rec.finetune["augment"])})
     if not 1 <= ft.blocks <= len(built.blocks):
-        from ..errors import UsageError
-
         raise UsageError(f"--finetune-blocks must be 1..{len(built.blocks)} for {rec.model}, got {ft.blocks}")
     # Augmented views pay on small data and cost a full lower pass each: on a big train split the
     # budget leaves the clean and mirrored views only.
@@ -207,24 +197,13 @@ def _two_stages(rec: RunRecord, built: Built, train: Split, valid: Split, out: P
         arrays, labels, vfeats, vlabels = boundary()
         pooled = built.pool.predict(arrays[0], batch_size=rec.batch_size, verbose=0)
         vpooled = built.pool.predict(vfeats, batch_size=rec.batch_size, verbose=0)
-        steps = math.ceil(len(labels) / rec.batch_size)
-        return (
-            epoch_batches([pooled], labels, rec.seed, first, rec.epochs, rec.batch_size),
-            _valid(vpooled, vlabels, rec.batch_size),
-            steps,
-        )
-
-    steps = math.ceil(len(train) / ft.batch_size)
-    end = rec.epochs + ft.epochs
+        return _feature_streams([pooled], labels, vpooled, vlabels, rec.seed, first, rec.epochs, rec.batch_size)
 
     def top_data(first):
-        arrays, labels, vfeats, vlabels = boundary()
-        flip = ft.feature_flip
-        return (
-            epoch_batches(arrays, labels, rec.seed, first, end, ft.batch_size, flip),
-            _valid(vfeats, vlabels, ft.batch_size),
-            math.ceil(len(labels) / ft.batch_size),
-        )
+        end = rec.epochs + ft.epochs
+        return _feature_streams(*boundary(), rec.seed, first, end, ft.batch_size)
+
+    steps = math.ceil(len(train) / ft.batch_size)  # per epoch, for the schedule (made before the data)
 
     trainable = unfreeze(built, ft.blocks)
     schedule = warmup_cosine(ft.learning_rate, round(ft.warmup_epochs * steps), ft.epochs * steps)
