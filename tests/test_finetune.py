@@ -75,14 +75,15 @@ def test_two_stages_train_and_record(tmp_path, colour_dataset, tiny_ft):
     messages = []
     run = _train(tmp_path / "runs", colour_dataset, name=tiny_ft, say=messages.append)
     shown = [m.split()[1] + " " + m.split()[2] for m in messages if m.startswith("epoch")]
-    assert shown == ["1/4 [head]", "2/4 [head]", "3/4 [top", "4/4 [top"]
+    assert shown == ["1/6 [head]", "2/6 [head]", "3/6 [top", "4/6 [top", "5/6 [int8-aware]", "6/6 [int8-aware]"]
     rec = RunRecord.load(run)
-    assert [s["name"] for s in rec.stages] == ["head", "top blocks"]
-    head, top = rec.stages
+    assert [s["name"] for s in rec.stages] == ["head", "top blocks", "int8-aware"]
+    head, top, int8 = rec.stages
+    assert int8["epochs"] == 2 and int8["fit_seconds"] > 0 and "last 2 epochs" in int8["schedule"]
     assert head["epochs"] == 2 and head["learning_rate"] == pytest.approx(1e-2)
     assert top["epochs"] == 2 and top["blocks"] == 1 and top["warmup_epochs"] == 0.5 and top["views_cached"] == 3
     assert top["fit_seconds"] > 0 and head["data_seconds"] > 0
-    assert rec.finetune["epochs"] == 2 and len(json.loads((run / "history.json").read_text())["loss"]) == 4
+    assert rec.finetune["epochs"] == 4 and len(json.loads((run / "history.json").read_text())["loss"]) == 6
     assert not (run / "cache").exists() and not (run / "state.json").exists()
     # Stage 2 moved the block's conv, never its batch-norm statistics.
     fresh = get_model(tiny_ft).build(3, "none").model
@@ -107,12 +108,17 @@ def test_finetune_options(tmp_path, colour_dataset, tiny_ft):
         TrainConfig(model="mobilenet_v2", data="d", out="o", finetune_epochs=3).resolved()
     with pytest.raises(UsageError, match="--finetune-blocks must be 1..1"):
         _train(tmp_path, colour_dataset, name="b", finetune_blocks=2)
+    with pytest.raises(UsageError, match="--finetune-int8-epochs \\(5\\) must be at most --finetune-epochs \\(4\\)"):
+        _train(tmp_path, colour_dataset, name="c", finetune_int8_epochs=5)
+    run = _train(tmp_path, colour_dataset, name="d", finetune_int8_epochs=0)  # fine-tuning without stage 3
+    assert [s["name"] for s in RunRecord.load(run).stages] == ["head", "top blocks"]
 
 
-@pytest.mark.parametrize("stop_at", ["2/4 [head]", "3/4 [top"])
+@pytest.mark.parametrize("stop_at", ["2/6 [head]", "3/6 [top", "4/6 [top", "5/6 [int8"])
 def test_resume_across_the_stage_boundary(tmp_path, colour_dataset, tiny_ft, stop_at):
-    """Interrupted at the end of stage 1 or inside stage 2, a resumed run ends with the weights of
-    an uninterrupted one."""
+    """Interrupted at the end of stage 1, inside stage 2, at the end of stage 2 or inside stage 3
+    (int8-aware: its calibrated ranges and float kernels are in the checkpoint), a resumed run ends
+    with the weights of an uninterrupted one."""
     whole = _train(tmp_path, colour_dataset, name="whole")
 
     def stop(msg):
@@ -124,7 +130,7 @@ def test_resume_across_the_stage_boundary(tmp_path, colour_dataset, tiny_ft, sto
     messages = []
     cut = _train(tmp_path, colour_dataset, name="cut", resume=True, say=messages.append)
     assert any(m.startswith("resuming after epoch") for m in messages)
-    assert len(json.loads((cut / "history.json").read_text())["loss"]) == 4
+    assert len(json.loads((cut / "history.json").read_text())["loss"]) == 6
     for a, b in zip(_weights(whole), _weights(cut)):
         assert np.allclose(a, b, atol=1e-6)
 
@@ -146,7 +152,18 @@ def test_pipeline_trains_exports_and_reports_a_two_stage_model(tmp_path, colour_
     )
     messages = []
     run_pipeline(cfg, say=messages.append)
-    assert any(m.startswith("epoch 4/4 [top blocks]") for m in messages)
+    assert any(m.startswith("epoch 6/6 [int8-aware]") for m in messages)
     out = tmp_path / "out"
     assert (out / "exports" / "tiny_ft-tflite-int8.tflite").is_file()
     assert "| top blocks |" in (out / "report.md").read_text()
+    # Stage 3 left the dense kernel on the converter's own int8 grid: the int8 file's weights,
+    # dequantized, are the Keras kernel (a float kernel would be up to half a step off).
+    import keras
+    from ai_edge_litert.interpreter import Interpreter
+
+    kernel = keras.models.load_model(next(out.rglob("tiny_ft/model.keras"))).layers[-1].kernel.numpy()
+    it = Interpreter(str(out / "exports" / "tiny_ft-tflite-int8.tflite"))
+    (fc,) = [t for t in it.get_tensor_details() if tuple(t["shape"]) == kernel.T.shape]
+    scales = fc["quantization_parameters"]["scales"]
+    assert len(scales) == kernel.shape[1]  # per output channel
+    assert np.allclose(it.get_tensor(fc["index"]) * scales[:, None], kernel.T, rtol=0, atol=1e-3 * scales.min())

@@ -32,7 +32,7 @@ if "tiny_ft" not in MODELS:
 
     TINY_FT = FineTune(
         blocks=1,
-        epochs=2,
+        epochs=4,
         learning_rate=1e-2,
         warmup_epochs=0.5,
         batch_size=4,
@@ -40,6 +40,7 @@ if "tiny_ft" not in MODELS:
         view_images=1000,
         augment=Augment(flip=True, brightness=0.1),
         label_smoothing=0.1,
+        int8_epochs=2,
     )
 
     @register_model(

@@ -94,6 +94,15 @@ def add_train(sub) -> None:
         help=f"two-stage models: most train views cached at the block boundary: 1 clean, 2 mirrored, 3+ augmented; "
         f"fewer when views x train images exceeds {ft.view_images:,} (default {ft.views})",
     )
+    p.add_argument(
+        "--finetune-int8-epochs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="two-stage models: the last N of the --finetune-epochs train the top blocks with kernels and "
+        "activations rounded as full int8 will round them, so int8 exports lose less; "
+        f"0 = none (default {ft.int8_epochs})",
+    )
     p.set_defaults(handler="sportsedge.train.commands:train_cmd")
 
 

@@ -40,6 +40,7 @@ class TrainConfig:
     finetune_learning_rate: float | None = None  # stage 2's peak learning rate; None = the recipe's
     finetune_blocks: int | None = None  # top blocks stage 2 unfreezes; None = the recipe's
     finetune_views: int | None = None  # train views cached at the block boundary; None = the recipe's
+    finetune_int8_epochs: int | None = None  # of those, the last ones int8-aware; 0 = none; None = the recipe's
 
     def resolved(self) -> RunRecord:
         """The settings actually used, recipe defaults filled in (results still empty)."""
@@ -77,6 +78,7 @@ class TrainConfig:
             "learning_rate": self.finetune_learning_rate,
             "blocks": self.finetune_blocks,
             "views": self.finetune_views,
+            "int8_epochs": self.finetune_int8_epochs,
         }
         given = {k: v for k, v in given.items() if v is not None}
         if recipe.finetune is None:
@@ -85,7 +87,15 @@ class TrainConfig:
             return None
         if any(v < 0 for v in given.values()) or 0 in (given.get("blocks"), given.get("views")):
             raise UsageError(f"--finetune-* values must be positive (epochs may be 0), got {given}")
-        return replace(recipe.finetune, **given)
+        ft = replace(recipe.finetune, **given)
+        if "int8_epochs" not in given:  # the recipe's int8-aware epochs are the last of fewer epochs too
+            ft = replace(ft, int8_epochs=min(ft.int8_epochs, ft.epochs))
+        if ft.int8_epochs > ft.epochs:
+            raise UsageError(
+                f"--finetune-int8-epochs ({ft.int8_epochs}) must be at most --finetune-epochs ({ft.epochs}): "
+                "they are its last epochs"
+            )
+        return ft
 
 
 @dataclass(frozen=True)
@@ -162,7 +172,7 @@ class RunRecord:
 
 
 # TrainConfig fields resolved() folds into the record's `finetune`.
-_FOLDED = ("finetune_epochs", "finetune_learning_rate", "finetune_blocks", "finetune_views")
+_FOLDED = ("finetune_epochs", "finetune_learning_rate", "finetune_blocks", "finetune_views", "finetune_int8_epochs")
 # What resolved() settles: every TrainConfig field, then what the recipe and registry add.
 _SETTING_KEYS = (
     *(f.name for f in fields(TrainConfig) if f.name not in _FOLDED),

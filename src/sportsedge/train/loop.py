@@ -189,7 +189,8 @@ def train(config: TrainConfig, say=print) -> Path:
             )
         resumed = state.get("early_stopping") if stage.name == resumed_stage else None
         progress = _epoch_callback(keras, out, stage, total, history, data_seconds, say, stopper, resumed)
-        callbacks = [c for c in (stopper, progress) if c is not None]  # the stopper first: progress saves its state
+        # The stopper and the stage's own callbacks first: progress saves their state.
+        callbacks = [c for c in (stopper, *stage.callbacks, progress) if c is not None]
         t0 = time.monotonic()
         try:
             with warnings.catch_warnings():

@@ -49,6 +49,7 @@ class FineTune:
     view_images: int  # fewer views when views x train images exceeds this (never under 2): each costs a lower pass
     augment: Augment  # the augmentation of views 3 and up
     label_smoothing: float  # stage 2's loss
+    int8_epochs: int = 0  # the last of `epochs` train the top blocks as full int8 computes them; 0 = none
 
 
 @dataclass(frozen=True)

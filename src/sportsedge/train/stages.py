@@ -4,8 +4,9 @@ A one-stage model trains ``model`` on images, or its head on cached features. A 
 (a recipe with ``finetune``) first trains its head on pooled features, then unfreezes its top
 blocks and trains them with the head on features cached at a block boundary: the frozen lower
 part runs once per image and view; only the top blocks and the head run per step. Both stages
-read one boundary cache (the pooled features come from it through the frozen top blocks).
-Epochs are numbered across stages, so state.json's epoch count says where a resumed run is.
+read one boundary cache (the pooled features come from it through the frozen top blocks). The
+last fine-tuning epochs can run int8-aware (a third stage on the same cache and schedule: see
+int8aware). Epochs are numbered across stages, so state.json's epoch count says where a resumed run is.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class StageName:
     TRAIN = "train"  # the whole model on images
     HEAD = "head"  # the head on cached features
     TOP = "top blocks"  # the unfrozen top blocks and the head on boundary features
+    INT8 = "int8-aware"  # the same, with kernels and activations rounded as full int8 will
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,7 @@ class Stage:
     early_stopping: int | None  # patience on val_loss; None = off
     data: Callable  # (first global epoch to train) -> (train_ds, valid_ds, steps per epoch)
     record: dict = field(default_factory=dict)  # this stage's settings, for config.json
+    callbacks: tuple = ()  # keras callbacks of this stage's fit, run before the checkpoint's
 
     @property
     def end(self) -> int:
@@ -199,23 +202,20 @@ def _two_stages(rec: RunRecord, built: Built, train: Split, valid: Split, out: P
         vpooled = built.pool.predict(vfeats, batch_size=rec.batch_size, verbose=0)
         return _feature_streams([pooled], labels, vpooled, vlabels, rec.seed, first, rec.epochs, rec.batch_size)
 
-    def top_data(first):
-        end = rec.epochs + ft.epochs
-        return _feature_streams(*boundary(), rec.seed, first, end, ft.batch_size)
-
     steps = math.ceil(len(train) / ft.batch_size)  # per epoch, for the schedule (made before the data)
-
     trainable = unfreeze(built, ft.blocks)
+    # One schedule over all fine-tuning epochs; the int8-aware stage runs its last ones.
     schedule = warmup_cosine(ft.learning_rate, round(ft.warmup_epochs * steps), ft.epochs * steps)
+    float_epochs = ft.epochs - ft.int8_epochs
     head_record = {"learning_rate": rec.learning_rate, "batch_size": rec.batch_size, "trainable": "head"}
     top_record = {
         **asdict(ft),
         "trainable": f"top {ft.blocks} blocks + head (BatchNorm frozen)",
         "trainable_weights": trainable,
         "views_cached": count,
-        "schedule": "linear warm-up, cosine decay to 0",
+        "schedule": "linear warm-up, cosine decay to 0" + (" (its last epochs int8-aware)" if ft.int8_epochs else ""),
     }
-    return [
+    stages = [
         Stage(
             StageName.HEAD,
             built.head,
@@ -227,20 +227,84 @@ def _two_stages(rec: RunRecord, built: Built, train: Split, valid: Split, out: P
             early_stopping=None,
             data=head_data,
             record=head_record,
-        ),
-        Stage(
-            StageName.TOP,
-            built.upper,
-            rec.epochs,
-            ft.epochs,
-            ft.batch_size,
-            schedule,
-            ft.label_smoothing,
-            early_stopping=None,
-            data=top_data,
-            record=top_record,
-        ),
+        )
     ]
+    if float_epochs:
+        stages.append(
+            Stage(
+                StageName.TOP,
+                built.upper,
+                rec.epochs,
+                float_epochs,
+                ft.batch_size,
+                schedule,
+                ft.label_smoothing,
+                early_stopping=None,
+                data=lambda first: _feature_streams(
+                    *boundary(), rec.seed, first, rec.epochs + float_epochs, ft.batch_size
+                ),
+                record=top_record,
+            )
+        )
+    if ft.int8_epochs:
+        later = _offset(schedule, float_epochs * steps)
+        stages.append(_int8_stage(built, ft, rec.epochs + float_epochs, later, boundary, rec.seed, top_record))
+    return stages
+
+
+def _offset(schedule, steps: int):
+    """``schedule`` from step ``steps`` on: a later stage continues it with a fresh optimizer."""
+    import keras
+
+    class Continued(keras.optimizers.schedules.LearningRateSchedule):
+        def __call__(self, step):
+            return schedule(step + steps)
+
+    return Continued()
+
+
+CALIBRATION = 300  # boundary features the int8-aware stage calibrates activation ranges on (the export's default)
+
+
+def _int8_stage(built: Built, ft: FineTune, first: int, schedule, boundary: Callable, seed: int, top: dict) -> Stage:
+    """The last fine-tuning epochs, with the top blocks and head as full int8 computes them (see
+    int8aware), on the same views."""
+    import keras
+
+    from . import int8aware
+
+    # One flat graph from the boundary up (``upper`` nests the top blocks as a model), sharing the layers.
+    flat = keras.Model(built.lower.output, built.model.output)
+    qmodel = int8aware.int8_model(flat)
+    end = first + ft.int8_epochs
+
+    def data(start):
+        arrays, labels, vfeats, vlabels = boundary()
+        if start == first:  # a fresh start; a resume inside the stage loads the calibrated ranges
+            every = max(1, len(labels) // CALIBRATION)
+            int8aware.calibrate(qmodel, arrays[0][::every][:CALIBRATION])
+        return _feature_streams(arrays, labels, vfeats, vlabels, seed, start, end, ft.batch_size)
+
+    record = {
+        **top,
+        "schedule": f"the last {ft.int8_epochs} epochs of the top blocks' schedule",
+        "rounding": "kernels on the per-channel int8 grid, activations over calibrated ranges (straight-through)",
+        "calibration_features": CALIBRATION,
+    }
+    rounding = int8aware.kernel_rounding(int8aware.quantized_kernels(flat), last_epoch=end)
+    return Stage(
+        StageName.INT8,
+        qmodel,
+        first,
+        ft.int8_epochs,
+        ft.batch_size,
+        schedule,
+        ft.label_smoothing,
+        early_stopping=None,
+        data=data,
+        record=record,
+        callbacks=(rounding,),
+    )
 
 
 def plan(rec: RunRecord, built: Built, train: Split, valid: Split, out: Path, bad) -> list[Stage]:
