@@ -98,6 +98,9 @@ def test_two_stages_train_and_record(tmp_path, colour_dataset, tiny_ft):
     assert (
         "| head | head | 2 | 0.01 | 4 |" in md and "| top blocks | top 1 blocks + head (BatchNorm frozen) | 2 |" in md
     )
+    assert (
+        "| int8-aware | top 1 blocks + head (BatchNorm frozen), int8-aware | 2 | 0.01 (the top blocks' schedule" in md
+    )
     assert "top blocks</td>" in (tmp_path / "report.html").read_text()
 
 

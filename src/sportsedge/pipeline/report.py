@@ -99,7 +99,7 @@ def _stage_table(stages: list[dict]) -> tuple[list[str], list[list[str]]]:
             s["name"],
             s.get("trainable", "-"),
             str(s["epochs"]),
-            f"{s['learning_rate']:g}" + (" peak, warm-up + cosine" if "warmup_epochs" in s else ""),
+            f"{s['learning_rate']:g}" + (f" ({s['schedule']})" if "schedule" in s else ""),
             str(s.get("batch_size", "-")),
             f"{s.get('data_seconds', 0):.0f}",
             f"{s.get('fit_seconds', 0):.0f}",

@@ -213,7 +213,7 @@ def _two_stages(rec: RunRecord, built: Built, train: Split, valid: Split, out: P
         "trainable": f"top {ft.blocks} blocks + head (BatchNorm frozen)",
         "trainable_weights": trainable,
         "views_cached": count,
-        "schedule": "linear warm-up, cosine decay to 0" + (" (its last epochs int8-aware)" if ft.int8_epochs else ""),
+        "schedule": "peak; linear warm-up, cosine decay to 0",
     }
     stages = [
         Stage(
@@ -287,7 +287,8 @@ def _int8_stage(built: Built, ft: FineTune, first: int, schedule, boundary: Call
 
     record = {
         **top,
-        "schedule": f"the last {ft.int8_epochs} epochs of the top blocks' schedule",
+        "trainable": top["trainable"] + ", int8-aware",
+        "schedule": f"the top blocks' schedule, its last {ft.int8_epochs} epochs",
         "rounding": "kernels on the per-channel int8 grid, activations over calibrated ranges (straight-through)",
         "calibration_features": CALIBRATION,
     }
