@@ -17,14 +17,9 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from sportsedge.train.int8aware import REDUCED_AXES, snap
+
 FINE_TUNED = ("block_13_", "block_14_", "block_15_", "block_16_", "Conv_1", "dense")
-
-
-def snap(kernel: np.ndarray, channel_axis: int) -> np.ndarray:
-    moved = np.moveaxis(kernel, channel_axis, -1)
-    scale = np.abs(moved).reshape(-1, moved.shape[-1]).max(axis=0) / 127.0
-    scale[scale == 0] = 1.0
-    return np.moveaxis(np.round(moved / scale) * scale, -1, channel_axis).astype(kernel.dtype)
 
 
 def main(run: str, out: str) -> None:
@@ -35,9 +30,8 @@ def main(run: str, out: str) -> None:
         if not layer.name.startswith(FINE_TUNED) or not hasattr(layer, "kernel"):
             continue
         w = layer.get_weights()
-        axis = 2 if isinstance(layer, keras.layers.DepthwiseConv2D) else -1  # depthwise: (h, w, channels, 1)
         before = w[0].copy()
-        w[0] = snap(w[0], axis)
+        w[0] = snap(w[0], REDUCED_AXES[type(layer).__name__])
         layer.set_weights(w)
         changed += 1
         print(f"{layer.name}: max |change| {np.abs(w[0] - before).max():.2e}")
