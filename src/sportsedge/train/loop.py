@@ -160,12 +160,16 @@ def train(config: TrainConfig, say=print) -> Path:
     checkpoint = out / CHECKPOINT
     resumed_stage = state.get("stage", stages[0].name) if config.resume and checkpoint.exists() else None
     done, fit_wall, total = state["epoch"], 0.0, stages[-1].end
+    optimizer = None  # the last compiled stage's, for a stage that continues it
     for stage in stages:
         if done >= stage.end and stage.name != resumed_stage:
             continue
         with strategy.scope():
+            # Resumed inside a continuing stage, a fresh optimizer gets the checkpoint's state.
+            if not (stage.continues and optimizer is not None):
+                optimizer = keras.optimizers.Adam(stage.learning_rate)
             stage.model.compile(
-                optimizer=keras.optimizers.Adam(stage.learning_rate),
+                optimizer=optimizer,
                 loss=_loss(keras, stage.label_smoothing),
                 weighted_metrics=["accuracy"],
                 jit_compile=config.jit_compile,

@@ -50,6 +50,7 @@ class FineTune:
     augment: Augment  # the augmentation of views 3 and up
     label_smoothing: float  # stage 2's loss
     int8_epochs: int = 0  # the last of `epochs` train the top blocks as full int8 computes them; 0 = none
+    int8_activations: bool = True  # those epochs round activations too (else the kernels only)
 
 
 @dataclass(frozen=True)
