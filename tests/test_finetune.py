@@ -19,10 +19,10 @@ def tiny_ft(tiny_registered):
     return "tiny_ft"
 
 
-def _train(tmp_path, data, name="run", say=None, **kw):
+def _train(tmp_path, data, name="run", say=None, model="tiny_ft", **kw):
     from sportsedge.train.loop import train
 
-    cfg = TrainConfig(model="tiny_ft", data=str(data), out=str(tmp_path / name), **kw)
+    cfg = TrainConfig(model=model, data=str(data), out=str(tmp_path / name), **kw)
     return train(cfg, say=say or (lambda m: None))
 
 
@@ -115,6 +115,29 @@ def test_finetune_options(tmp_path, colour_dataset, tiny_ft):
         _train(tmp_path, colour_dataset, name="c", finetune_int8_epochs=5)
     run = _train(tmp_path, colour_dataset, name="d", finetune_int8_epochs=0)  # fine-tuning without stage 3
     assert [s["name"] for s in RunRecord.load(run).stages] == ["head", "top blocks"]
+
+
+def test_int8_aware_epochs_leave_the_kernels_on_the_int8_grid(tmp_path, colour_dataset, tiny_ft):
+    """mobilenet_v2_ft's kind of int8-aware epochs (kernels only): recorded, and every trained
+    kernel ends on its per-channel int8 grid (stage 2 alone leaves them off it)."""
+    import keras
+
+    from sportsedge.train.int8aware import REDUCED_AXES, snap
+
+    def on_grid(run):
+        model = keras.models.load_model(run / "model.keras")
+        layers = [model.get_layer("block_1_conv"), model.layers[-1]]
+        return [
+            np.array_equal(snap(w := layer.kernel.numpy(), REDUCED_AXES[type(layer).__name__]), w) for layer in layers
+        ]
+
+    run = _train(tmp_path, colour_dataset, name="k", model="tiny_ft_kernels")
+    int8 = RunRecord.load(run).stages[-1]
+    assert (
+        int8["name"] == "int8-aware" and int8["rounding"] == "kernels on the per-channel int8 grid (straight-through)"
+    )
+    assert on_grid(run) == [True, True]
+    assert on_grid(_train(tmp_path, colour_dataset, name="f", finetune_int8_epochs=0)) == [False, False]
 
 
 @pytest.mark.parametrize("stop_at", ["2/6 [head]", "3/6 [top", "4/6 [top", "5/6 [int8"])

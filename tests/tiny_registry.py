@@ -75,3 +75,11 @@ if "tiny_ft" not in MODELS:
             pool=pool,
             blocks=(block,),
         )
+
+    # The same model with int8-aware epochs that round the kernels only (mobilenet_v2_ft's recipe).
+    register_model(
+        "tiny_ft_kernels",
+        TINY_SIZE,
+        Recipe(4, 2, 1e-2, None, SEED_AUGMENT, cache_views=1, finetune=replace(TINY_FT, int8_activations=False)),
+        default_weights="none",
+    )(tiny_ft)
