@@ -99,9 +99,9 @@ def add_train(sub) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="two-stage models: the last N of the --finetune-epochs train the top blocks with kernels and "
-        "activations rounded as full int8 will round them, so int8 exports lose less; "
-        f"0 = none (default {ft.int8_epochs})",
+        help="two-stage models: the last N of the --finetune-epochs train the top blocks with their kernels "
+        "rounded as full int8 will round them (activations too if the recipe says so), so int8 exports "
+        f"lose less; 0 = none (default {ft.int8_epochs})",
     )
     p.set_defaults(handler="sportsedge.train.commands:train_cmd")
 

@@ -32,7 +32,7 @@ class StageName:
     TRAIN = "train"  # the whole model on images
     HEAD = "head"  # the head on cached features
     TOP = "top blocks"  # the unfrozen top blocks and the head on boundary features
-    INT8 = "int8-aware"  # the same, with kernels and activations rounded as full int8 will
+    INT8 = "int8-aware"  # the same, with kernels (and optionally activations) rounded as full int8 will
 
 
 @dataclass(frozen=True)
