@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .cli_models import model_options
 from .cli_runtime import bench_options, positive_int
-from .export.config import REMEDIES, AccuracyConfig, ExportConfig, QatConfig
+from .export.config import REMEDIES, AccuracyConfig, ExportConfig, QatConfig, RangeFit
 from .formats import FORMATS
 from .pipeline.config import PipelineConfig
 from .train.config import STRATEGIES, TrainConfig
@@ -156,6 +156,15 @@ def export_options(p) -> None:
         help="remedies to try, in order: "
         + "; ".join(f"{r.name} ({r.help})" for r in REMEDIES.values())
         + f"; or none (default {','.join(a.remedies)}; calibration_factor {a.calibration_factor})",
+    )
+    g.add_argument(
+        "--activation-ranges",
+        type=RangeFit,
+        choices=list(RangeFit),
+        default=a.activation_ranges,
+        help="how each int8 activation's range is fitted to the calibration images: mse (least squared "
+        "int8 error, rare outliers clipped) or minmax (the converter's own min..max) "
+        f"(default {a.activation_ranges})",
     )
 
 

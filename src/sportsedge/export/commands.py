@@ -19,7 +19,9 @@ def export_config(args) -> ExportConfig:
 
     given = vars(args)
     user = user_model(args) if "labels" in given else None
-    accuracy = AccuracyConfig(max_drop=args.max_drop, remedies=parse_remedies(args.remedies))
+    accuracy = AccuracyConfig(
+        max_drop=args.max_drop, remedies=parse_remedies(args.remedies), activation_ranges=args.activation_ranges
+    )
     qat = QatConfig(**{k: given[f"qat_{k}"] for k in ("epochs", "learning_rate", "train_size") if f"qat_{k}" in given})
     plain = {
         k: given[k] for k in ("calibration", "calibration_size", "parity_size", "min_agreement", "force") if k in given

@@ -6,6 +6,7 @@ Kept free of heavy imports (argparse reads it to build `--help`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -30,11 +31,22 @@ REMEDIES: dict[str, Remedy] = {
 }
 
 
+class RangeFit(str, Enum):
+    """How full-int8 TFLite fits each activation's range to the calibration images (export/ranges.py)."""
+
+    MSE = "mse"  # least squared int8 error over the activation's histogram: rare outliers clipped
+    MINMAX = "minmax"  # the converter's own: min..max over the calibration images
+
+    def __str__(self) -> str:
+        return self.value
+
+
 @dataclass(frozen=True)
 class AccuracyConfig:
     max_drop: float | None = 1.0  # top-1 points int8 may lose vs Keras on the parity set; None = no remedies
     remedies: tuple[str, ...] = tuple(REMEDIES)  # tried in this order (--remedies)
     calibration_factor: int = 4  # the calibration remedy uses this many times --calibration-size images
+    activation_ranges: RangeFit = RangeFit.MSE  # how tflite-int8 fits activation ranges (--activation-ranges)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import numpy as np
 from ..imagesets import full_range, label_index, list_stratified, load_images
 from ..outputs import OutputKind, probabilities
 from ..train.config import RunRecord
-from .config import UserModel
+from .config import AccuracyConfig, RangeFit, UserModel
 from .source import Source, SourceKind, model_sha256, source_kind
 
 
@@ -71,6 +71,7 @@ class ExportContext:
         self.attempts_dir, self.log_path = attempts_dir, log_path
         self.min_agreement = min_agreement  # --min-agreement: overrides the table's int8 parity floor
         self._checked: dict = {}  # parity results by (model sha256, format, against Keras?)
+        self._fitted: tuple[bytes, dict] | None = None  # fitted_float's result, once computed
 
     def close(self) -> None:
         self._tmp.cleanup()
@@ -163,6 +164,20 @@ class ExportContext:
         from .tflite import calibrated_float
 
         return calibrated_float(self)
+
+    @property
+    def activation_ranges(self) -> RangeFit:
+        """How full-int8 TFLite fits activation ranges (the AccuracyConfig's, else its default)."""
+        return (self.accuracy or AccuracyConfig()).activation_ranges
+
+    def fitted_float(self, tell=None) -> tuple[bytes, dict]:
+        """``calibrated_float`` with its activation ranges fitted (export/ranges.py), and the
+        fit's summary for the manifest; computed once, shared by tflite-int8 and its remedies."""
+        if self._fitted is None:
+            from .ranges import fit
+
+            self._fitted = fit(self.calibrated_float, self.calibration, self.activation_ranges, tell)
+        return self._fitted
 
     @functools.cached_property
     def onnx_fp32(self) -> Path:

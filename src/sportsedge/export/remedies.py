@@ -28,7 +28,7 @@ from ..formats import FORMATS, Status
 from ..imagesets import full_range, list_stratified, load_images
 from .config import REMEDIES, AccuracyConfig
 from .converted import Converted
-from .tflite import calibrated, converter, int8_bytes, representative
+from .tflite import calibrated, converter, int8_bytes, quantize, representative
 
 FALLBACK_STEPS = (1, 3, 10, 30)  # ops kept float, tried in turn
 SENSITIVITY_IMAGES = 32  # calibration images the per-op sensitivity is measured on
@@ -58,7 +58,7 @@ def more_calibration(ctx, acc: AccuracyConfig, tell):
     pixels, _ = load_images(paths, ctx.input_size, "calibration")
     yield Candidate(
         f"calibration x{acc.calibration_factor}",
-        int8_bytes(ctx, full_range(pixels)),
+        int8_bytes(ctx, full_range(pixels), tell),
         {"calibration_images": int(len(pixels))},
     )
 
@@ -84,14 +84,9 @@ def op_sensitivity(ctx) -> list[tuple[str, str, float]]:
     return sorted(rows, key=lambda t: -t[2])
 
 
-def _selective(ctx, denylisted: list[str]) -> bytes:
+def _selective(ctx, denylisted: list[str], tell) -> bytes:
     """Full int8 with the named ops' outputs left float; uint8 pixels in, uint8 out as before."""
-    import tensorflow as tf
-    from tensorflow.lite.python import convert  # the quantizer QuantizationDebugger itself calls
-
-    return convert.mlir_quantize(
-        ctx.calibrated_float, input_data_type=tf.uint8, output_data_type=tf.uint8, denylisted_nodes=denylisted
-    )
+    return quantize(ctx.fitted_float(tell)[0], denylisted)
 
 
 def float_fallback(ctx, acc: AccuracyConfig, tell):
@@ -103,7 +98,7 @@ def float_fallback(ctx, acc: AccuracyConfig, tell):
         chosen = ranked[:k]
         yield Candidate(
             f"fallback top {k}",
-            _selective(ctx, [name for name, _, _ in chosen]),
+            _selective(ctx, [name for name, _, _ in chosen], tell),
             {"float_ops": [{"tensor": n, "op": op, "rmse_steps": round(e, 3)} for n, op, e in chosen]},
         )
 
@@ -126,14 +121,15 @@ def convert_int8_accurate(ctx, tell) -> Converted:
     """`tflite-int8`: post-training full int8, then remedies while it misses the bound: more than
     ``max_drop`` top-1 points lost, or a failed parity check (agreement below the format's floor)."""
     acc: AccuracyConfig = ctx.accuracy
-    plain = int8_bytes(ctx)
+    plain = int8_bytes(ctx, tell=tell)
     output = ctx.int8_output()
+    ranges = {"ranges": ctx.fitted_float()[1]}
     if acc.max_drop is None or not acc.remedies:
-        return Converted(plain, output=output)
+        return Converted(plain, ranges, output=output)
     first = _measure(ctx, plain, None)
     record = {"max_drop": acc.max_drop, "post_training": first, "attempts": [], "kept": PLAIN}
     if _meets(first, acc):
-        return Converted(plain, {"accuracy": record}, output=output)
+        return Converted(plain, {"accuracy": record, **ranges}, output=output)
     tell(
         f"  int8 loses {first['drop']:.1f} points, agreement {first['agreement']:.3f} ({first['status']}; "
         f"bound {acc.max_drop:g} points): trying {', '.join(acc.remedies)}"
@@ -149,11 +145,11 @@ def convert_int8_accurate(ctx, tell) -> Converted:
             )
             if _meets(figures, acc):
                 record["kept"] = cand.label
-                return Converted(cand.data, {"accuracy": record}, output=output)
+                return Converted(cand.data, {"accuracy": record, **ranges}, output=output)
             if _rank(figures) < _rank(best[2]):
                 best = (cand.label, cand.data, figures)
     record["kept"], record["met"] = best[0], False
-    return Converted(best[1], {"accuracy": record}, output=output)
+    return Converted(best[1], {"accuracy": record, **ranges}, output=output)
 
 
 def _meets(figures: dict, acc: AccuracyConfig) -> bool:

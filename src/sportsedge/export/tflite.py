@@ -60,18 +60,34 @@ def int8_settings(conv, pixels) -> None:
     conv.inference_output_type = tf.uint8
 
 
-def int8_bytes(ctx, pixels=None) -> bytes:
-    """Full integer, calibrated on ``pixels`` (default: the context's calibration set)."""
-    _, conv = converter(ctx, logits=True)
-    int8_settings(conv, ctx.calibration if pixels is None else pixels)
-    return conv.convert()
+def quantize(calibrated_model: bytes, denylisted: list[str] | None = None) -> bytes:
+    """Full int8 of a calibrated float model (uint8 pixels in, uint8 out, as int8_settings), with
+    the ``denylisted`` ops' outputs left float."""
+    import tensorflow as tf
+    from tensorflow.lite.python import convert  # the quantizer the converter itself ends with
+
+    return convert.mlir_quantize(
+        calibrated_model, input_data_type=tf.uint8, output_data_type=tf.uint8, denylisted_nodes=denylisted
+    )
 
 
-def calibrated_float(ctx, logits: bool = True) -> bytes:
-    """A float model carrying calibration statistics (not yet quantized); see ExportContext.
-    ``logits``: of the model without its final softmax, as full int8 converts it."""
+def int8_bytes(ctx, pixels=None, tell=None) -> bytes:
+    """Full integer, calibrated on ``pixels`` (default: the context's calibration set), with the
+    activation ranges fitted as the export's AccuracyConfig says (export/ranges.py)."""
+    if pixels is None:
+        return quantize(ctx.fitted_float(tell)[0])
+    from .ranges import fit
+
+    fitted, _ = fit(calibrated_float(ctx, pixels), pixels, ctx.activation_ranges, tell)
+    return quantize(fitted)
+
+
+def calibrated_float(ctx, pixels=None, logits: bool = True) -> bytes:
+    """A float model carrying calibration statistics on ``pixels`` (default: the context's
+    calibration set), not yet quantized; see ExportContext. ``logits``: of the model without its
+    final softmax, as full int8 converts it."""
     _, conv = converter(ctx, logits=logits)
-    calibrated(conv, ctx.calibration)
+    calibrated(conv, ctx.calibration if pixels is None else pixels)
     conv.experimental_mlir_quantizer = True
     conv._experimental_calibrate_only = True  # TF's own switch (no public one): calibrate, do not quantize
     return conv.convert()
