@@ -25,8 +25,7 @@ from .config import RangeFit
 BINS = 2048  # histogram bins over each activation's min..max
 GRID = np.linspace(0.1, 1.0, 46)  # candidate range ends, as fractions of the observed min and max
 LEVELS = 255  # int8 steps across a range
-
-
+# The first op of one of these kinds ends the baked preprocessing (the ops before it rescale pixels).
 WEIGHTED = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV", "CONV_3D", "BATCH_MATMUL")
 
 

@@ -1,14 +1,16 @@
 """Accuracy-aware `tflite-int8`: when post-training int8 loses more than ``max_drop`` top-1 points
 against the Keras model on the parity set, or fails the parity check, try remedies in order and
 keep the first that meets the bound and passes (else the best one), recording every attempt in
-the manifest.
+the manifest. Post-training int8 and the first two remedies quantize with the activation ranges
+fitted as ``AccuracyConfig.activation_ranges`` says (export/ranges.py).
 
 Remedies (one table, ``config.REMEDIES``, name -> generator of candidates):
 - ``calibration``: calibrate on ``calibration_factor`` times as many real images;
 - ``fallback``: keep the most sensitive ops in float. Sensitivity per op is measured with
   TensorFlow's QuantizationDebugger on calibration images (RMSE of each op's int8 output against
-  its float output, in units of the op's quantization step, each op fed the same int8 input);
-  the top 1, 3, 10, 30 ops are left float in turn;
+  its float output, in units of the op's quantization step, each op fed the same int8 input;
+  the debugger quantizes with the converter's min..max ranges); the top 1, 3, 10, 30 ops are
+  left float in turn;
 - ``int16``: 16-bit activations with int8 weights (float32 input: raw pixels as floats).
 """
 

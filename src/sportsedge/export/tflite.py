@@ -51,7 +51,8 @@ def calibrated(conv, pixels) -> None:
 
 def int8_settings(conv, pixels) -> None:
     """Full integer, uint8 pixels in (scale 1: calibration spans 0..255), uint8 out (the logits,
-    where the model's softmax could be taken off: docs/export.md); shared with QAT."""
+    where the model's softmax could be taken off: docs/export.md): QAT's conversion; the
+    post-training one quantizes a calibrated float model instead (``quantize``)."""
     import tensorflow as tf
 
     calibrated(conv, pixels)
