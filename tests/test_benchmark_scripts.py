@@ -48,3 +48,19 @@ def test_int8_granularity_rewrites_weights_per_tensor(tmp_path):
     assert len(body) < len(int8)
     pixels = np.stack([solid(c) for c in LABELS])
     assert list(probe.top1(body, pixels, threads=1)) == list(probe.top1(fp32, pixels, threads=1)) == [0, 1, 2]
+
+
+def test_int8_error_sources_tables_every_variant(tiny_run, capsys):
+    probe = _script("int8_error_sources")
+    probe.main(str(tiny_run))
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and "%" in line]
+    names = [row.split(" | ")[0][2:] for row in rows]
+    assert names == [
+        "plain (mse ranges)",
+        "frozen blocks float",
+        "fine-tuned blocks float",
+        "float head (no uint8 logits)",
+        "int16 activations",
+    ]
+    # The tiny run's colours are easy: every variant agrees with Keras on nearly all images.
+    assert all(float(row.split(" | ")[2].rstrip("%")) >= 80.0 for row in rows)
