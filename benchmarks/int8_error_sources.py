@@ -4,9 +4,10 @@ Builds variants of the run's full-int8 TFLite file from one calibrated float mod
 against the Keras model on all of the run's valid/ images, through the runtime:
 
 - plain: post-training int8 as `--activation-ranges` says (default mse; minmax to compare);
-- frozen blocks float / fine-tuned blocks float (blocks 13-16, Conv_1 and the pooling; mlir
-  deny-list): which part's activations cost agreement;
-- float head: the final dense layer float, so its logits are not rounded to uint8;
+- frozen blocks float (Conv1, blocks 1-12) / fine-tuned blocks float (blocks 13-16, Conv_1 and
+  the pooling), by mlir_quantize's deny-list (which can leave neighbouring ops float too: see the
+  sizes): which part's activations cost agreement;
+- float head: the final dense layer float and float logits out, so they are not rounded to uint8;
 - int16 activations, int8 weights: what is left when activations are (nearly) exact.
 
 It also counts exact ties of the uint8 logits among the changed predictions.
@@ -32,6 +33,7 @@ def _block(name: str) -> int:
 
 def main(run: str, fit: str = "mse") -> None:
     import tensorflow as tf
+    from tensorflow.lite.python import convert
 
     from sportsedge.export.config import AccuracyConfig, RangeFit, UserModel
     from sportsedge.export.context import ExportContext, resolve_source
@@ -57,7 +59,9 @@ def main(run: str, fit: str = "mse") -> None:
         f"plain ({fit} ranges)": plain,
         "frozen blocks float": quantize(model, [n for n in outputs if 0 <= _block(n) < 13 or "Conv1" in n]),
         "fine-tuned blocks float": quantize(model, [n for n in outputs if _block(n) >= 13]),
-        "float head (no uint8 logits)": quantize(model, head),
+        "float head (float logits out)": convert.mlir_quantize(
+            model, input_data_type=tf.uint8, output_data_type=tf.float32, denylisted_nodes=head
+        ),
         "int16 activations": conv.convert(),
     }
     print(f"{run}: Keras top-1 {100 * (keras_top1 == labels).mean():.1f}% on {len(labels)} images")

@@ -59,7 +59,7 @@ def test_int8_error_sources_tables_every_variant(tiny_run, capsys):
         "plain (mse ranges)",
         "frozen blocks float",
         "fine-tuned blocks float",
-        "float head (no uint8 logits)",
+        "float head (float logits out)",
         "int16 activations",
     ]
     # The tiny run's colours are easy: every variant agrees with Keras on nearly all images.
