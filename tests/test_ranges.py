@@ -143,3 +143,20 @@ def test_baked_preprocessing_keeps_its_exact_span(tmp_path):
     rescaled = [s for n, s in scales.items() if "rescaling" in n]
     assert rescaled and all(s == pytest.approx(2 / 255, rel=1e-5) for s in rescaled), scales
     assert summary["activations"] >= 3
+
+
+def test_a_graph_that_cannot_be_histogrammed_keeps_min_max(tiny_run, tmp_path, monkeypatch):
+    from sportsedge.export import ranges
+    from sportsedge.export.config import AccuracyConfig, ExportConfig
+    from sportsedge.export.run import export, parse_formats
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("tensor 7 is not kept\nmore detail")
+
+    monkeypatch.setattr(ranges, "histograms", refuse)
+    messages = []
+    config = ExportConfig(calibration_size=30, accuracy=AccuracyConfig(max_drop=None))
+    manifest = export([tiny_run], parse_formats("tflite-int8"), tmp_path, config, say=messages.append)
+    entry = manifest["artifacts"]["tiny-tflite-int8.tflite"]
+    assert entry["status"] in ("passed", "warning")
+    assert entry["ranges"] == {"activation_ranges": "minmax", "asked": "mse", "why": "tensor 7 is not kept"}

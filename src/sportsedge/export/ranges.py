@@ -113,7 +113,13 @@ def fit(calibrated: bytes, pixels: np.ndarray, method: RangeFit, tell=None) -> t
 
     model = flatbuffer_utils.read_model_from_bytearray(bytearray(calibrated))
     observed, preprocessing = calibrated_ranges(model)
-    counts, seen = histograms(calibrated, observed, pixels, tell)
+    try:
+        counts, seen = histograms(calibrated, observed, pixels, tell)
+    except (RuntimeError, ValueError) as e:  # a graph the interpreter cannot run tensor by tensor
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if tell:
+            tell(f"  activation ranges: cannot histogram this graph ({reason}); kept the converter's min..max")
+        return calibrated, {"activation_ranges": RangeFit.MINMAX.value, "asked": method.value, "why": reason}
     narrowed = []
     for i, (lo, hi) in observed.items():
         # The preprocessing's tensors are the pixels rescaled: a few hundred exact levels, which
