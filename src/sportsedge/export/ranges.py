@@ -124,7 +124,8 @@ def fit(calibrated: bytes, pixels: np.ndarray, method: RangeFit, tell=None) -> t
     for i, (lo, hi) in observed.items():
         # The preprocessing's tensors are the pixels rescaled: a few hundred exact levels, which
         # their exact span keeps apart (the converter's range for them can be wider than the data).
-        new_lo, new_hi = seen[i] if i in preprocessing else mse_range(counts[i], lo, hi)
+        exact = i in preprocessing and seen[i][1] > seen[i][0]
+        new_lo, new_hi = seen[i] if exact else mse_range(counts[i], lo, hi)
         q = model.subgraphs[0].tensors[i].quantization
         q.min, q.max = np.array([new_lo], np.float32), np.array([new_hi], np.float32)
         narrowed.append((new_hi - new_lo) / (hi - lo))
