@@ -2,7 +2,7 @@
 
 The converter quantizes each activation over its min..max on the calibration images. In
 MobileNetV2 the linear bottlenecks (projection convs and residual adds) have rare outliers: their
-min..max is 1.5-3x wider than where nearly all values lie, so every other value gets a step that
+min..max is up to twice as wide as where nearly all values lie, so every other value gets a step that
 much coarser. ``RangeFit.MSE`` picks, per activation, the range whose int8 grid gives the least
 squared error over the activation's histogram on the calibration images, clipping the outliers
 (docs/quantization.md has the measurements). The graph's inputs and outputs keep their ranges: the
