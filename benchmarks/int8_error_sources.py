@@ -35,26 +35,24 @@ def main(run: str, fit: str = "mse") -> None:
     import tensorflow as tf
     from tensorflow.lite.python import convert
 
-    from sportsedge.export.config import AccuracyConfig, RangeFit, UserModel
+    from sportsedge.export import remedies
+    from sportsedge.export.config import AccuracyConfig, ExportConfig, RangeFit, UserModel
     from sportsedge.export.context import ExportContext, resolve_source
-    from sportsedge.export.ranges import fit as fit_ranges
-    from sportsedge.export.tflite import calibrated, converter, quantize
+    from sportsedge.export.tflite import quantize
     from sportsedge.runtime.backends import litert_interpreter_class
 
     source, loaded = resolve_source(Path(run), UserModel(), None)
-    ctx = ExportContext(source, loaded, 300, 500, accuracy=AccuracyConfig(activation_ranges=RangeFit(fit)))
+    accuracy = AccuracyConfig(activation_ranges=RangeFit(fit))
+    ctx = ExportContext(source, loaded, ExportConfig.calibration_size, 500, accuracy=accuracy)
     pixels, labels, probs = ctx.parity
     keras_top1 = probs.argmax(1)
-    model, _ = fit_ranges(ctx.calibrated_float, ctx.calibration, ctx.activation_ranges)
+    model, _ = ctx.fitted_float()
     plain = quantize(model)
     Interpreter = litert_interpreter_class()
     interp = Interpreter(model_content=plain)
     tensors = {t["index"]: t["name"] for t in interp.get_tensor_details()}
     outputs = [tensors[op["outputs"][0]] for op in interp._get_ops_details()]
     head = [interp.get_output_details()[0]["name"]]  # the model's output: its dense layer, uint8 logits
-    _, conv = converter(ctx, logits=True)
-    calibrated(conv, ctx.calibration)
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
     variants = {
         f"plain ({fit} ranges)": plain,
         "frozen blocks float": quantize(model, [n for n in outputs if 0 <= _block(n) < 13 or "Conv1" in n]),
@@ -62,7 +60,7 @@ def main(run: str, fit: str = "mse") -> None:
         "float head (float logits out)": convert.mlir_quantize(
             model, input_data_type=tf.uint8, output_data_type=tf.float32, denylisted_nodes=head
         ),
-        "int16 activations": conv.convert(),
+        "int16 activations": next(remedies.int16(ctx, accuracy, print)).data,
     }
     print(f"{run}: Keras top-1 {100 * (keras_top1 == labels).mean():.1f}% on {len(labels)} images")
     print("| variant | top-1 | agreement | changed | uint8 ties among them | MB |")
