@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -94,14 +95,19 @@ def tiny_models(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def labelled_models(tiny_models, tmp_path_factory) -> dict[str, Path]:
     """The tiny models with labels and input spec embedded by the runtime's metadata writer."""
-    from sportsedge.runtime import ModelMetadata, attach_metadata
+    from sportsedge.formats import FORMATS
+    from sportsedge.runtime import Classifier, ModelMetadata, attach_metadata
+    from sportsedge.runtime.golden import make_golden
 
     tmp = tmp_path_factory.mktemp("labelled")
     out = {}
     for fmt, src in tiny_models.items():
         dst = tmp / src.name
         shutil.copy(src, dst)
-        attach_metadata(dst, ModelMetadata(labels=LABELS, model_name="colour", input_size=TINY_SIZE, format=fmt))
+        meta = ModelMetadata(labels=LABELS, model_name="colour", input_size=TINY_SIZE, format=fmt)
+        attach_metadata(dst, meta)
+        golden = make_golden(Classifier.load(dst, verify=False), FORMATS[fmt].verify_atol)
+        attach_metadata(dst, replace(meta, golden=golden))  # as an export seals it: labels, golden, digests
         out[fmt] = dst
     return out
 

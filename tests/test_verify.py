@@ -49,7 +49,7 @@ def _scale_largest_weight(path, factor: float) -> None:
     )
 
 
-def test_altered_weights_fail_in_one_line(exported, tmp_path, capsys):
+def test_altered_weights_fail_at_load_through_the_digest(exported, tmp_path, capsys):
     from sportsedge.errors import ModelError
     from sportsedge.runtime import Classifier
 
@@ -60,15 +60,43 @@ def test_altered_weights_fail_in_one_line(exported, tmp_path, capsys):
     _scale_largest_weight(bad, 1.1)
     assert main(["verify", str(bad), str(src)]) == 1
     captured = capsys.readouterr()
-    assert captured.err.count("\n") == 1 and "altered.tflite: golden check FAILED" in captured.err
+    assert (
+        captured.err.count("\n") == 1 and "altered.tflite: damaged: its bytes do not match the digest" in captured.err
+    )
     assert "tiny-tflite-fp32.tflite: OK" in captured.out  # the other model still ran
+    for verify in (True, False):  # the digest is checked with or without the golden check
+        with pytest.raises(ModelError, match="do not match the digest"):
+            Classifier.load(bad, verify=verify)
+
+
+def test_an_engine_that_computes_something_else_fails_the_golden_check(exported, tmp_path, capsys):
+    """The digest proves the bytes; the golden check proves the engine. Altered weights sealed anew
+    stand in for an engine whose kernels compute something else: only the golden check sees it."""
+    from sportsedge.errors import ModelError
+    from sportsedge.runtime import Classifier, attach_metadata
+
+    out, _, _ = exported
+    src = out / "tiny-tflite-fp32.tflite"
+    bad = tmp_path / "miscomputed.tflite"
+    shutil.copy(src, bad)
+    meta = Classifier.load(src).metadata
+    _scale_largest_weight(bad, 1.1)
+    attach_metadata(bad, meta, sidecar=False)  # a valid seal over the altered bytes, the old golden scores
+    assert main(["verify", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "miscomputed.tflite: golden check FAILED" in err
     with pytest.raises(ModelError, match="golden check FAILED"):
-        Classifier.load(bad, verify=True)
-    Classifier.load(bad)  # without verify it loads: the check is what catches it
+        Classifier.load(bad)  # verify=True is the default
+    assert Classifier.load(bad, verify=False).sealed  # skipping the golden check loads it
 
 
-def test_a_model_without_golden_check(labelled_models, capsys):
-    assert main(["verify", str(labelled_models["onnx-fp32"])]) == 1
+def test_a_model_without_golden_check(tiny_models, tmp_path, capsys):
+    from sportsedge.runtime import ModelMetadata, attach_metadata
+
+    path = tmp_path / "plain.onnx"
+    shutil.copy(tiny_models["onnx-fp32"], path)
+    attach_metadata(path, ModelMetadata(labels=("red", "green", "blue")))
+    assert main(["verify", str(path)]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "carries no golden check" in err
 

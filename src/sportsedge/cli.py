@@ -15,6 +15,7 @@ import sys
 import warnings
 
 from . import __version__, cli_models, cli_runtime, cli_train
+from .cli_types import IntermixedParser
 
 # Exit statuses (README, "Commands"): 130 is Ctrl-C.
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -35,7 +36,7 @@ COMMANDS = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = IntermixedParser(
         prog="sportsedge",
         description="Train image classifiers, export them to TFLite/ONNX, run and benchmark them on the edge.",
     )
@@ -61,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "handler"):
         parser.print_help(sys.stderr)
         return EXIT_USAGE
+    check = getattr(args, "check", None)
+    if check is not None:  # rules across options (argparse's usage line and exit 2), before any import
+        check(args)
     from .errors import SportsedgeError
 
     saved_showwarning, warnings.showwarning = warnings.showwarning, _one_line_warning

@@ -8,17 +8,27 @@ from __future__ import annotations
 import argparse
 
 from .benchmarks.config import BenchConfig
+from .cli_types import comma_list, non_negative_float, non_negative_int, positive_float, positive_int
 from .video_options import VideoOptions
 
+VIDEO_ONLY = ("every", "fps", "smooth", "frames")  # options that shape video files and cameras
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+
+def usage_error(p: argparse.ArgumentParser, message: str):
+    """argparse's own usage line and exit 2, for a rule that spans several options."""
+    p.error(message)
+
+
+def check_predict(p: argparse.ArgumentParser, args) -> None:
+    """Combinations argparse cannot express: each one is an option that would be ignored."""
+    if args.camera is not None:
+        if args.paths:
+            usage_error(p, f"--camera classifies the camera only; drop the PATHs ({' '.join(args.paths)}) or --camera")
+        for name in ("every", "fps", "frames"):
+            if getattr(args, name) not in (None, False):
+                usage_error(p, f"--{name} applies to video files, not to --camera (it always takes the newest frame)")
+    elif args.seconds is not None:
+        usage_error(p, "--seconds applies to --camera only")
 
 
 def add_predict(sub) -> None:
@@ -28,27 +38,35 @@ def add_predict(sub) -> None:
         help="classify images, video files or a camera with an exported .tflite or .onnx model (no TensorFlow)",
         description="Classify images, video files (by extension: .mp4 .mov .mkv .avi .webm ...; the video "
         "extra) or a live camera with an exported .tflite or .onnx model. Folders are searched recursively. "
-        "A video prints segments (start-end, label, smoothed score). Exit status: 0 all inputs classified, "
+        "A video prints segments (start-end, label, smoothed score). The model file is checked first (its "
+        "digest and golden check; --no-verify skips the golden check). Exit status: 0 all inputs classified, "
         "1 some failed, 2 bad model or usage.",
     )
     p.add_argument("model", help="a .tflite or .onnx file exported by sportsedge (or any 1-input image classifier)")
     p.add_argument("paths", nargs="*", metavar="PATH", help="image or video files, or folders")
     p.add_argument("--top-k", type=positive_int, default=5, help="predictions to show per image (default 5)")
     p.add_argument("--threads", type=positive_int, default=None, help="inference threads (default: the engine's)")
-    p.add_argument("--json", action="store_true", help="print one JSON object per image or video segment")
+    p.add_argument("--json", action="store_true", help="print one JSON object per image, video segment or camera run")
+    verify_option(p)
     g = p.add_argument_group("video files and cameras (needs the video extra)")
     every = g.add_mutually_exclusive_group()
     every.add_argument(
-        "--every", type=positive_int, default=v.every, help=f"classify every Nth frame (default {v.every})"
+        "--every", type=positive_int, default=None, help=f"classify every Nth frame of a video file (default {v.every})"
     )
-    every.add_argument("--fps", type=float, default=v.fps, help="classify at most F frames per second of video")
+    every.add_argument(
+        "--fps", type=positive_float, default=None, help="classify at most F frames per second of a video file"
+    )
     g.add_argument(
         "--smooth",
-        type=positive_int,
-        default=v.smooth,
-        help=f"label frames by the mean scores of the last K classified frames (default {v.smooth})",
+        type=non_negative_float,
+        default=None,
+        metavar="SECONDS",
+        help="label each classified frame by the mean scores of the last SECONDS of video (a window in time, "
+        f"whatever --fps or --every pick); 0 = each frame on its own (default {v.smooth:g})",
     )
-    g.add_argument("--frames", action="store_true", help="also print every classified frame (t_s, label, score)")
+    g.add_argument(
+        "--frames", action="store_true", help="also print every classified frame (t_s, its own label, the smoothed one)"
+    )
     g.add_argument(
         "--camera",
         metavar="DEVICE",
@@ -56,8 +74,17 @@ def add_predict(sub) -> None:
         help="classify a live V4L2 camera (0 = /dev/video0) until Ctrl-C, then print a summary; a video "
         "file here plays at its own pace, as a camera stand-in",
     )
-    g.add_argument("--seconds", type=float, default=None, help="with --camera: stop after this many seconds")
-    p.set_defaults(handler="sportsedge.runtime.predict_cli:run")
+    g.add_argument("--seconds", type=positive_float, default=None, help="with --camera: stop after this many seconds")
+    p.set_defaults(handler="sportsedge.runtime.predict_cli:run", check=lambda args: check_predict(p, args))
+
+
+def verify_option(p) -> None:
+    p.add_argument(
+        "--no-verify",
+        dest="verify",
+        action="store_false",
+        help="skip the golden check at load (two inferences); the file's digest is checked all the same",
+    )
 
 
 def add_verify(sub) -> None:
@@ -76,7 +103,12 @@ def add_verify(sub) -> None:
 def bench_options(p) -> None:
     b = BenchConfig
     threads = ",".join(map(str, b.threads))
-    p.add_argument("--threads", default=threads, help=f"comma list of thread counts to sweep (default {threads})")
+    p.add_argument(
+        "--threads",
+        type=comma_list(positive_int, "threads"),
+        default=b.threads,
+        help=f"comma list of thread counts to sweep (default {threads})",
+    )
     p.add_argument(
         "--runs",
         type=positive_int,
@@ -90,23 +122,25 @@ def bench_options(p) -> None:
         help=f"interleaved rounds: every row timed once per round in a fresh process; the p50's 95%% "
         f"interval is over rounds (default {b.rounds})",
     )
-    p.add_argument("--warmup", type=int, default=b.warmup, help=f"untimed inferences first (default {b.warmup})")
+    p.add_argument(
+        "--warmup", type=non_negative_int, default=b.warmup, help=f"untimed inferences first (default {b.warmup})"
+    )
     p.add_argument(
         "--e2e-runs",
-        type=int,
+        type=non_negative_int,
         default=b.e2e_runs,
         help=f"end-to-end timings from an image file per artifact and thread count (default {b.e2e_runs})",
     )
     p.add_argument(
         "--throughput-images",
-        type=int,
+        type=non_negative_int,
         default=b.throughput_images,
         help=f"images per round for the measured img/s (N classifiers in N threads); 0 = skip (default "
         f"{b.throughput_images})",
     )
     p.add_argument(
         "--camera-runs",
-        type=int,
+        type=non_negative_int,
         default=b.camera_runs,
         help="end-to-end timings from a 4056x3040 JPEG made from the data, plus a 1080p video's frames/s "
         f"(video extra); 0 = skip both (default {b.camera_runs})",
@@ -121,6 +155,7 @@ def add_bench(sub) -> None:
         "(one folder per class): writes results.json, results.csv, results.md and pareto.png.",
     )
     p.add_argument("models", nargs="*", metavar="MODEL_FILE|EXPORT_DIR")
+    verify_option(p)
     p.add_argument("--data", help="split folder with one folder per class, normally test/")
     p.add_argument("--out", help="folder for the results (with --compare: for compare.md and compare.csv)")
     bench_options(p)
@@ -153,7 +188,9 @@ def add_data(sub) -> None:
         description="Validate a dataset in the Kaggle layout. Exit status 1 on errors.",
     )
     c.add_argument("dir", help="folder holding train/, valid/ and optionally test/")
-    c.add_argument("--show-duplicates", type=int, default=5, help="cross-split duplicates to list (default 5)")
+    c.add_argument(
+        "--show-duplicates", type=non_negative_int, default=5, help="cross-split duplicates to list (default 5)"
+    )
     c.set_defaults(handler="sportsedge.datatools:check_cmd")
     d = dsub.add_parser("download", help="fetch gpiosenka/sports-classification with kagglehub (the data extra)")
     d.add_argument("--out", default="data/sports100", help="folder to create (default data/sports100)")

@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 from .cli_models import model_options
-from .cli_runtime import bench_options, positive_int
+from .cli_runtime import bench_options
+from .cli_types import (
+    below_one,
+    comma_list,
+    fraction,
+    non_negative_float,
+    non_negative_int,
+    one_of,
+    positive_float,
+    positive_int,
+)
 from .export.config import REMEDIES, AccuracyConfig, ExportConfig, QatConfig, RangeFit
 from .formats import FORMATS
 from .pipeline.config import PipelineConfig
@@ -19,7 +29,9 @@ def add_train(sub) -> None:
         description="Train a registered model on a dataset in the Kaggle layout "
         "(train/, valid/, optional test/) and write a run folder.",
     )
-    p.add_argument("--model", required=True, metavar="NAME", help=f"one of: {', '.join(MODELS)}")
+    p.add_argument(
+        "--model", required=True, type=one_of(MODELS, "model"), metavar="NAME", help=f"one of: {', '.join(MODELS)}"
+    )
     p.add_argument("--data", required=True, help="dataset folder with train/ and valid/ (and test/)")
     p.add_argument("--out", required=True, help="run folder to create")
     p.add_argument(
@@ -30,11 +42,11 @@ def add_train(sub) -> None:
     )
     p.add_argument("--epochs", type=positive_int, default=None, help="default: the recipe's (30)")
     p.add_argument("--batch-size", type=positive_int, default=None, help="default: the recipe's")
-    p.add_argument("--learning-rate", type=float, default=None, help="default: the recipe's (1e-3)")
+    p.add_argument("--learning-rate", type=positive_float, default=None, help="default: the recipe's (1e-3)")
     p.add_argument("--no-augment", dest="augment", action="store_false", help="train without augmentation")
     p.add_argument(
         "--cache-features",
-        type=int,
+        type=non_negative_int,
         default=None,
         metavar="VIEWS",
         help="cache the frozen backbone's outputs for VIEWS views of the train set (view 1 clean, "
@@ -42,14 +54,14 @@ def add_train(sub) -> None:
     )
     p.add_argument(
         "--early-stopping",
-        type=int,
+        type=non_negative_int,
         default=None,
         metavar="PATIENCE",
         help="patience on val_loss; 0 = off (default: the recipe's)",
     )
     p.add_argument(
         "--label-smoothing",
-        type=float,
+        type=below_one,
         default=TrainConfig.label_smoothing,
         help=f"label smoothing of the loss (default {TrainConfig.label_smoothing:g}, the seed's); 0.1 "
         "measured +0.9 points for mobilenet_v2",
@@ -67,14 +79,14 @@ def add_train(sub) -> None:
     ft = FT_STAGE2
     p.add_argument(
         "--finetune-epochs",
-        type=int,
+        type=non_negative_int,
         default=None,
         metavar="N",
         help=f"two-stage models: epochs of stage 2 (the top blocks); 0 = head only (default {ft.epochs})",
     )
     p.add_argument(
         "--finetune-learning-rate",
-        type=float,
+        type=positive_float,
         default=None,
         metavar="LR",
         help=f"two-stage models: stage 2's peak learning rate, after warm-up (default {ft.learning_rate:g})",
@@ -96,7 +108,7 @@ def add_train(sub) -> None:
     )
     p.add_argument(
         "--finetune-int8-epochs",
-        type=int,
+        type=non_negative_int,
         default=None,
         metavar="N",
         help="two-stage models: the last N of the --finetune-epochs train the top blocks with their kernels "
@@ -115,7 +127,9 @@ def add_evaluate(sub) -> None:
     )
     p.add_argument("run_dir", help="a run folder written by `sportsedge train`")
     p.add_argument("--data", default=None, help="dataset folder (default: the one the run was trained on)")
-    p.add_argument("--split", default="test", help="test, valid or train (default test)")
+    p.add_argument(
+        "--split", default="test", choices=("test", "valid", "train"), help="the split to report on (default test)"
+    )
     p.add_argument("--limit-per-class", type=positive_int, default=None, help="use at most N images per class")
     p.set_defaults(handler="sportsedge.train.commands:evaluate_cmd")
 
@@ -145,7 +159,7 @@ def export_options(p) -> None:
     g = p.add_argument_group("accuracy-aware int8 (tflite-int8)")
     g.add_argument(
         "--max-drop",
-        type=float,
+        type=non_negative_float,
         default=a.max_drop,
         help="top-1 points int8 may lose against Keras on "
         f"the parity set before remedies are tried (default {a.max_drop:g})",
@@ -192,7 +206,7 @@ def add_export(sub) -> None:
     )
     p.add_argument(
         "--min-agreement",
-        type=float,
+        type=fraction,
         default=ExportConfig.min_agreement,
         help="fail quantized formats whose top-1 agreement with Keras is below this (default: the table's)",
     )
@@ -220,7 +234,7 @@ def add_export(sub) -> None:
     )
     q.add_argument(
         "--qat-learning-rate",
-        type=float,
+        type=positive_float,
         default=QatConfig.learning_rate,
         help=f"QAT Adam learning rate (default {QatConfig.learning_rate:g})",
     )
@@ -244,7 +258,12 @@ def add_pipeline(sub) -> None:
     p.add_argument("--data", required=True, help="dataset folder with train/, valid/ and optionally test/")
     p.add_argument("--out", required=True, help="output folder")
     models = ",".join(PipelineConfig.models)
-    p.add_argument("--models", default=models, help=f"comma list of: {', '.join(MODELS)} (default {models})")
+    p.add_argument(
+        "--models",
+        type=comma_list(one_of(MODELS, "model"), "models"),
+        default=PipelineConfig.models,
+        help=f"comma list of: {', '.join(MODELS)} (default {models})",
+    )
     export_options(p)
     bench_options(p)
     p.add_argument(
@@ -254,7 +273,9 @@ def add_pipeline(sub) -> None:
     )
     p.add_argument("--epochs", type=positive_int, default=None, help="default: each recipe's")
     p.add_argument("--batch-size", type=positive_int, default=None, help="default: each recipe's")
-    p.add_argument("--cache-features", type=int, default=None, metavar="VIEWS", help="default: each recipe's")
+    p.add_argument(
+        "--cache-features", type=non_negative_int, default=None, metavar="VIEWS", help="default: each recipe's"
+    )
     p.add_argument("--limit-per-class", type=positive_int, default=None, help="train on at most N images per class")
     p.add_argument(
         "--seed", type=int, default=PipelineConfig.seed, help=f"training seed (default {PipelineConfig.seed})"

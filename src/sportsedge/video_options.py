@@ -9,4 +9,18 @@ from dataclasses import dataclass
 class VideoOptions:
     every: int = 1  # classify every Nth decoded frame
     fps: float | None = None  # instead of --every: classify at most this many frames per second of video
-    smooth: int = 5  # label each classified frame by the mean scores of the last K classified frames
+    # A frame's label is the mean of the scores classified in the last `smooth` seconds of video
+    # time (itself included): a window in seconds means the same whatever --fps or --every pick
+    # (a window in frames was 2.5 s at --fps 2 and 10 s at --fps 0.5). 0 = each frame on its own.
+    smooth: float = 1.0
+    # A jump in the timestamps longer than this many selection intervals re-anchors --fps (a gap
+    # is not a backlog of frames to catch up on).
+    gap_intervals: float = 2.0
+
+    def __post_init__(self):
+        if self.every < 1:
+            raise ValueError(f"every must be at least 1, got {self.every}")
+        if self.fps is not None and not self.fps > 0:
+            raise ValueError(f"fps must be positive, got {self.fps}")
+        if not self.smooth >= 0:
+            raise ValueError(f"smooth must be 0 or more seconds, got {self.smooth}")

@@ -7,14 +7,15 @@ from ..progress import say
 
 def bench_config(args):
     """The BenchConfig of `bench` or `pipeline` arguments."""
-    from .config import BenchConfig, parse_threads
+    from .config import BenchConfig
 
     given = vars(args)
     return BenchConfig(
-        threads=parse_threads(args.threads),
+        threads=tuple(args.threads),
         runs=args.runs,
         rounds=args.rounds,
         cross_check=given.get("cross_check", False),
+        verify=given.get("verify", True),
         warmup=args.warmup,
         e2e_runs=args.e2e_runs,
         camera_runs=args.camera_runs,

@@ -16,20 +16,8 @@ class BenchConfig:
     camera_runs: int = 10  # end-to-end timings from a 4056x3040 JPEG; 0 = no camera-size and video columns
     throughput_images: int = 64  # images per round for the measured throughput (threads classifiers in threads)
     cross_check: bool = False  # also time every .tflite with litert-benchmark, in the same rounds
+    verify: bool = True  # each file's golden check at load (its digest is always checked); a failure stops the bench
 
     @property
     def runs_per_round(self) -> int:
         return max(1, -(-self.runs // self.rounds))
-
-
-def parse_threads(text: str) -> tuple[int, ...]:
-    """--threads: a comma list of whole numbers, each at least 1."""
-    from ..errors import UsageError
-
-    try:
-        values = tuple(int(t) for t in text.split(",") if t.strip())
-    except ValueError:
-        raise UsageError(f"--threads takes a comma list of whole numbers, got {text!r}") from None
-    if not values or min(values) < 1:
-        raise UsageError(f"--threads takes numbers of at least 1, got {text!r}")
-    return values

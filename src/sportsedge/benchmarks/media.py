@@ -57,6 +57,6 @@ def measure_media(clf, media: MediaSet, camera_runs: int) -> dict:
     fps = None
     if media.clip:
         t = time.perf_counter()
-        result = classify_video(clf, media.clip, VideoOptions(smooth=1))
+        result = classify_video(clf, media.clip, VideoOptions(smooth=0))
         fps = len(result.frames) / (time.perf_counter() - t)
     return {"e2e_camera_ms_p50": 1000 * statistics.median(times) if times else None, "video_fps": fps}

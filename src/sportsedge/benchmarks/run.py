@@ -45,10 +45,10 @@ def discover(inputs: list[str | Path]) -> list[Path]:
     return list(dict.fromkeys(found))
 
 
-def _load(path: Path) -> Classifier:
+def _load(path: Path, verify: bool) -> Classifier:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return Classifier.load(path)
+        return Classifier.load(path, verify=verify)
 
 
 def reference_rows(rows: list[dict]) -> dict[str, int]:
@@ -129,7 +129,7 @@ def bench(inputs, data, out, config: BenchConfig | None = None, keras_runs=(), s
     image_paths, names = labelled_images(data)
     arts, probs, pixel_cache = [], [], {}
     for n, path in enumerate(paths, 1):
-        clf = _load(path)
+        clf = _load(path, config.verify)
         pixels, kept_names, kept_paths = _pixels_for(pixel_cache, clf.input_size, image_paths, names, data, say)
         y = label_indices(kept_names, clf.labels, path)
         p = np.concatenate([clf.scores(pixels[i : i + 64]) for i in range(0, len(pixels), 64)])

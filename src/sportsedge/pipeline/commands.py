@@ -25,7 +25,7 @@ def pipeline_cmd(args) -> int:
     from ..benchmarks.commands import bench_config
     from ..export.commands import export_config
     from .config import PipelineConfig
-    from .run import parse_models, run_pipeline
+    from .run import run_pipeline
 
     export = export_config(args)  # a remedy typo fails now, not after training
     bench = bench_config(args)
@@ -34,7 +34,7 @@ def pipeline_cmd(args) -> int:
     cfg = PipelineConfig(
         data=args.data,
         out=args.out,
-        models=parse_models(args.models),
+        models=tuple(args.models),
         formats=args.formats,
         weights=args.weights,
         epochs=args.epochs,

@@ -15,7 +15,6 @@ from dataclasses import asdict
 from pathlib import Path
 
 from .. import fileio
-from ..errors import UsageError
 from ..formats import Status
 from .config import PipelineConfig
 
@@ -115,10 +114,3 @@ def run_pipeline(cfg: PipelineConfig, say=print) -> Path:
         say(f"warning: parity check FAILED for {', '.join(failed)} (left out of the benchmark)")
     say(f"pipeline finished in {time.monotonic() - t_start:.0f}s: {out / 'report.html'}")
     return out
-
-
-def parse_models(text: str) -> tuple[str, ...]:
-    names = tuple(n.strip() for n in text.split(",") if n.strip())
-    if not names:
-        raise UsageError("--models needs at least one model name")
-    return names

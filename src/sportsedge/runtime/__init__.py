@@ -5,7 +5,7 @@ clf = Classifier.load("mobilenet_v2-tflite-int8.tflite")
 clf.predict("photo.jpg", top_k=3)   # [Prediction(label, index, score), ...]
 """
 
-from .classifier import Classifier, MissingLabelsWarning, Prediction
+from .classifier import Classifier, MissingLabelsWarning, Prediction, UnverifiedWarning
 from .metadata import ModelMetadata, attach_metadata, sidecar_path
 from .preprocess import IMAGE_EXTENSIONS, PREPROCESSING_VERSION, is_image_file, load_pixels, open_image
 
@@ -21,4 +21,5 @@ __all__ = [
     "load_pixels",
     "open_image",
     "sidecar_path",
+    "UnverifiedWarning",
 ]

@@ -13,7 +13,6 @@ import numpy as np
 
 from ..errors import MissingDependencyError, ModelError, first_line
 from ..quiet import native_stderr_to
-from .metadata import ModelMetadata, metadata_from_onnx_props, read_tflite_metadata
 
 
 def litert_interpreter_class():
@@ -54,7 +53,6 @@ class LiteRTBackend:
         self.input_quant = tuple(inp["quantization"])  # (scale, zero_point); scale 0 = float
         out_scale, out_zero = out["quantization"]
         self._out_quant = (out_scale, out_zero) if out_scale else None
-        self.metadata = read_tflite_metadata(data)
 
     def run(self, x: np.ndarray) -> np.ndarray:
         interp, results = self._interp, []
@@ -106,8 +104,6 @@ class OnnxBackend:
         self.input_shape = (1, h, w, 3)
         self.input_dtype = np.dtype(_ORT_DTYPES[inp.type])
         self.input_quant = (0.0, 0)
-        props = self._sess.get_modelmeta().custom_metadata_map
-        self.metadata = metadata_from_onnx_props(props)
 
     def run(self, x: np.ndarray) -> np.ndarray:
         if self._nchw:
@@ -128,4 +124,4 @@ def sniff_family(path: Path) -> str | None:
     return "tflite" if head[4:8] == b"TFL3" else None
 
 
-__all__ = ["BACKENDS", "LiteRTBackend", "OnnxBackend", "ModelMetadata", "sniff_family"]
+__all__ = ["BACKENDS", "LiteRTBackend", "OnnxBackend", "sniff_family"]

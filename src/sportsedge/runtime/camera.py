@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import InputError, first_line
+from ..video_options import VideoOptions
 from .video import Smoother, decode, frame_pixels, require_av
 
 FrameSource = Callable[[], Iterator[tuple[float, np.ndarray]]]
@@ -59,20 +60,60 @@ def playback_source(path, size: tuple[int, int] | None = None, speed: float = 1.
     return frames
 
 
+class LatencyHistogram:
+    """Streaming latency statistics in constant memory: a count, the last value, and log-spaced
+    bins 1% wide from 10 us to 100 s, so the median is known to 1% however long the camera runs."""
+
+    LOW_MS, RATIO, BINS = 0.01, 1.01, 1621  # 0.01 * 1.01**1620 ~ 1e5 ms
+
+    def __init__(self):
+        self.counts = np.zeros(self.BINS, np.int64)
+        self.n = 0
+        self.last = 0.0
+
+    def add(self, ms: float) -> None:
+        b = int(np.log(max(ms, self.LOW_MS) / self.LOW_MS) / np.log(self.RATIO))
+        self.counts[min(b, self.BINS - 1)] += 1
+        self.n += 1
+        self.last = ms
+
+    def quantile(self, q: float) -> float | None:
+        """The bin's geometric centre holding the q-quantile (None before any value)."""
+        if not self.n:
+            return None
+        b = int(np.searchsorted(np.cumsum(self.counts), q * self.n, side="left"))
+        return self.LOW_MS * self.RATIO ** (b + 0.5)
+
+
 @dataclass
 class CameraStats:
+    """Counters of a camera run; constant memory however long it runs."""
+
     grabbed: int = 0  # frames the source delivered
     classified: int = 0  # frames the model saw
     dropped: int = 0  # frames replaced by a newer one before the model got to them
-    latency_ms: list = field(default_factory=list)  # preprocess + inference per classified frame
-    labels: Counter = field(default_factory=Counter)  # smoothed top-1 label -> classified frames
+    latency: LatencyHistogram = field(default_factory=LatencyHistogram)  # preprocess + inference per frame
+    labels: Counter = field(default_factory=Counter)  # smoothed top-1 label -> classified frames (one per class)
     seconds: float = 0.0  # wall time of the run
-    times: list = field(default_factory=list)  # source time of each classified frame (for tests)
+    last_t: float | None = None  # source time of the newest classified frame
+
+    def to_dict(self) -> dict:
+        median = self.latency.quantile(0.5)
+        return {
+            "frames_classified": self.classified,
+            "seconds": round(self.seconds, 3),
+            "frames_per_s": round(self.classified / self.seconds, 2) if self.seconds else 0.0,
+            "stale_dropped": self.dropped,
+            "grabbed": self.grabbed,
+            "latency_ms_p50": None if median is None else round(median, 2),
+            "most_seen": [{"label": label, "frames": n} for label, n in self.labels.most_common(3)],
+        }
 
     def summary(self) -> str:
         fps = self.classified / self.seconds if self.seconds else 0.0
-        lat = f"{np.median(self.latency_ms):.1f}" if self.latency_ms else "-"
-        top = ", ".join(f"{label} {n}" for label, n in self.labels.most_common(3))
+        median = self.latency.quantile(0.5)
+        lat = "-" if median is None else f"{median:.1f}"
+        top = ", ".join(f"{label} {n}" for label, n in self.labels.most_common(3)) or "nothing (no frame classified)"
         return (
             f"{self.classified} frames classified in {self.seconds:.1f}s ({fps:.1f} frames/s), "
             f"{self.dropped} stale frames dropped of {self.grabbed}; median latency {lat} ms; most seen: {top}"
@@ -110,12 +151,14 @@ class _Newest:
 def run_camera(
     clf,
     source: FrameSource,
-    smooth: int = 5,
+    smooth: float = VideoOptions.smooth,
     seconds: float | None = None,
     on_frame: Callable[[str, float, CameraStats], None] | None = None,
     stop: threading.Event | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> CameraStats:
-    """Classify the newest frame until the source ends, ``seconds`` pass, ``stop`` is set or Ctrl-C."""
+    """Classify the newest frame until the source ends, ``seconds`` pass on ``clock``, ``stop`` is
+    set or Ctrl-C. ``smooth``: seconds of source time the label is averaged over (VideoOptions)."""
     slot, stats, smoother = _Newest(), CameraStats(), Smoother(smooth)
     stop = stop or threading.Event()
 
@@ -132,22 +175,22 @@ def run_camera(
         slot.close()
 
     grabber = threading.Thread(target=grab, daemon=True, name="sportsedge-camera")
-    t0 = time.monotonic()
+    t0 = clock()
     grabber.start()
     try:
-        _loop(clf, slot, stats, smoother, stop, t0, seconds, on_frame)
+        _loop(clf, slot, stats, smoother, stop, lambda: clock() - t0, seconds, on_frame)
     except KeyboardInterrupt:  # Ctrl-C is how a live run ends: the caller prints the summary
         pass
     finally:
         stop.set()
-        stats.seconds = time.monotonic() - t0
+        stats.seconds = clock() - t0
     if slot.error is not None:
         raise slot.error
     return stats
 
 
-def _loop(clf, slot: _Newest, stats: CameraStats, smoother, stop, t0: float, seconds, on_frame) -> None:
-    while not stop.is_set() and (seconds is None or time.monotonic() - t0 < seconds):
+def _loop(clf, slot: _Newest, stats: CameraStats, smoother, stop, elapsed, seconds, on_frame) -> None:
+    while not stop.is_set() and (seconds is None or elapsed() < seconds):
         item = slot.take()
         if item is None:
             if slot.finished:
@@ -155,11 +198,11 @@ def _loop(clf, slot: _Newest, stats: CameraStats, smoother, stop, t0: float, sec
             continue
         t, px = item
         t1 = time.perf_counter()
-        i, score = smoother.classify(clf, px)
-        stats.latency_ms.append(1000 * (time.perf_counter() - t1))
+        (i, score), _ = smoother.classify(clf, t, px)
+        stats.latency.add(1000 * (time.perf_counter() - t1))
         stats.classified += 1
         stats.labels[clf.labels[i]] += 1
-        stats.times.append(t)
-        stats.seconds = time.monotonic() - t0
+        stats.last_t = t
+        stats.seconds = elapsed()
         if on_frame is not None:
             on_frame(clf.labels[i], score, stats)

@@ -23,7 +23,7 @@ from ..metrics import ranked
 from ..outputs import probabilities
 from .backends import BACKENDS, sniff_family
 from .golden import GoldenResult, check_golden
-from .metadata import ModelMetadata, read_sidecar, sidecar_path
+from .metadata import ModelMetadata, read_metadata, sidecar_path
 from .preprocess import COMPATIBLE_VERSIONS, PREPROCESSING_VERSION, ImageSource, load_pixels
 
 
@@ -37,9 +37,14 @@ class MissingLabelsWarning(UserWarning):
     """The model carries no labels; predictions are named by index."""
 
 
+class UnverifiedWarning(UserWarning):
+    """The model carries no golden check: this machine's engine could not be verified on it."""
+
+
 class Classifier:
-    def __init__(self, backend, path: Path, metadata: ModelMetadata, labels: Sequence[str]):
+    def __init__(self, backend, path: Path, metadata: ModelMetadata, labels: Sequence[str], sealed: bool = False):
         self._backend = backend
+        self.sealed = sealed  # the file's recorded digests were checked at load (runtime/integrity.py)
         self._lock = None if backend.thread_safe else threading.Lock()
         self.thread_safe = backend.thread_safe  # inference runs concurrently from many threads (ONNX Runtime)
         self.path = path
@@ -55,10 +60,13 @@ class Classifier:
         self._transform = transform if transform is not None and not transform.identity else None
 
     @classmethod
-    def load(cls, path: str | os.PathLike, threads: int | None = None, verify: bool = False) -> Classifier:
+    def load(cls, path: str | os.PathLike, threads: int | None = None, verify: bool = True) -> Classifier:
         """Load a model file; the backend is chosen from its extension (or its first bytes).
 
-        ``verify``: run the file's golden check (see :meth:`verify`) and raise ModelError if it fails.
+        The digests the file records (runtime/integrity.py) are always checked first, before any
+        engine sees the bytes: a damaged copy raises ModelError naming the file. ``verify`` (the
+        default) also runs the file's golden check (two inferences, see :meth:`verify`) and raises
+        ModelError if it fails; a file that carries no golden check loads with a warning.
         """
         path = Path(path)
         if not path.is_file():
@@ -70,18 +78,21 @@ class Classifier:
         family = family_of(path) or sniff_family(path)
         if family not in BACKENDS:
             raise ModelError(path, "unknown model type (expected a .tflite or .onnx file)")
+        meta, sealed = read_metadata(path, path.read_bytes(), family)
         backend = BACKENDS[family](path, threads)
-        meta = backend.metadata or read_sidecar(path)
         try:  # one dry run: learns the class count and warms the engine up
             n_classes = backend.run(np.zeros(backend.input_shape, backend.input_dtype)).shape[-1]
         except (RuntimeError, ValueError) as err:
             raise ModelError(path, f"model failed a test inference ({first_line(err)})") from None
+        unverified = verify and (meta is None or meta.golden is None)
         if meta is None or not meta.labels:
-            warnings.warn(
-                f"{path}: no labels inside the model or in {sidecar_path(path).name}; naming classes by index",
+            warnings.warn(  # one line for a file that carries nothing of ours
+                f"{path}: no labels inside the model or in {sidecar_path(path).name}; naming classes by index"
+                + ("; it carries no golden check either (not verified)" if unverified else ""),
                 MissingLabelsWarning,
                 stacklevel=2,
             )
+            unverified = False
             labels = [f"class_{i}" for i in range(n_classes)]
             meta = meta or ModelMetadata(labels=())
         elif len(meta.labels) != n_classes:
@@ -94,8 +105,10 @@ class Classifier:
                 f"this runtime implements {PREPROCESSING_VERSION!r}",
                 stacklevel=2,
             )
-        clf = cls(backend, path, meta, labels)
-        if verify:
+        clf = cls(backend, path, meta, labels, sealed)
+        if unverified:
+            warnings.warn(f"{path}: carries no golden check; not verified on this machine", UnverifiedWarning, 2)
+        elif verify and meta.golden is not None:
             result = clf.verify()
             if not result.ok:
                 raise ModelError(path, f"golden check FAILED: {result.describe()}")
@@ -104,7 +117,7 @@ class Classifier:
     def with_metadata(self, metadata: ModelMetadata) -> Classifier:
         """The same loaded engine read through other metadata (labels, input transform, output kind)."""
         labels = metadata.labels or self.labels
-        return Classifier(self._backend, self.path, metadata, labels)
+        return Classifier(self._backend, self.path, metadata, labels, self.sealed)
 
     def verify(self) -> GoldenResult:
         """Recompute the golden inputs' scores stored at export and compare them with this engine's:

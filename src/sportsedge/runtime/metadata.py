@@ -18,11 +18,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .. import fileio
-from ..errors import MissingDependencyError, ModelError
+from ..errors import MissingDependencyError, ModelError, first_line
 from ..formats import family_of
 from ..input_transform import PixelTransform
 from ..outputs import OutputKind
 from .golden import Golden
+from .integrity import onnx_props
 from .preprocess import PREPROCESSING_VERSION
 
 LABELS_FILE = "labels.txt"
@@ -95,48 +96,97 @@ def split_tflite(data: bytes) -> tuple[bytes, bytes | None]:
     return data[:start], data[start:]
 
 
-def read_tflite_metadata(data: bytes) -> ModelMetadata | None:
+def _tflite_meta_dict(data: bytes) -> dict | None:
+    """The metadata JSON appended to a .tflite (or one built from labels.txt of other tooling)."""
     _, archive = split_tflite(data)
     if archive is None:
         return None
     with zipfile.ZipFile(io.BytesIO(archive)) as zf:
         names = set(zf.namelist())
         if META_FILE in names:
-            return ModelMetadata.from_dict(json.loads(zf.read(META_FILE)))
+            return json.loads(zf.read(META_FILE))  # zipfile checks each entry's CRC-32
         if LABELS_FILE in names:  # metadata written by other TFLite tooling
             text = zf.read(LABELS_FILE).decode("utf-8")
-            return ModelMetadata(labels=tuple(line for line in text.splitlines() if line))
+            return {"labels": [line for line in text.splitlines() if line]}
     return None
 
 
+def _onnx_meta_dict(data: bytes) -> dict | None:
+    props = onnx_props(data)
+    if ONNX_META_KEY in props:
+        return json.loads(props[ONNX_META_KEY])
+    if ONNX_LABELS_KEY in props:
+        return {"labels": [x for x in props[ONNX_LABELS_KEY].splitlines() if x]}
+    return None
+
+
+_READERS = {"tflite": _tflite_meta_dict, "onnx": _onnx_meta_dict}
+_BODIES = {"tflite": lambda data: split_tflite(data)[0], "onnx": lambda data: data}
+# Our metadata JSON always holds this key: a file whose bytes contain it but whose metadata cannot
+# be found has damaged metadata, not none.
+_OUR_MARK = b'"golden"'
+
+
+def read_metadata(path: str | os.PathLike, data: bytes, family: str) -> tuple[ModelMetadata | None, bool]:
+    """A model file's metadata (inside it, else its sidecar) and whether its digests were checked.
+
+    Raises ModelError naming the file when the metadata is damaged or the recorded digests do not
+    match the bytes (integrity.py); nothing here runs the model.
+    """
+    from . import integrity
+
+    try:
+        raw = _READERS[family](data)
+    except integrity.MalformedModel as err:
+        raise ModelError(path, f"not a valid {family} model ({err})") from None
+    except (zipfile.BadZipFile, ValueError, UnicodeDecodeError, OSError, EOFError) as err:
+        raise ModelError(path, f"damaged: its metadata cannot be read ({first_line(err)})") from None
+    if raw is None:
+        raw = read_sidecar_dict(path)
+        if raw is None and _OUR_MARK in data:
+            raise ModelError(path, "damaged: it held sportsedge metadata that can no longer be found")
+    if raw is None:
+        return None, False
+    if not isinstance(raw, dict):
+        raise ModelError(path, "damaged: its metadata is not a JSON object")
+    sealed = integrity.check(path, family, _BODIES[family](data), raw)
+    try:
+        return ModelMetadata.from_dict(raw), sealed
+    except (KeyError, ValueError, TypeError, AttributeError) as err:
+        raise ModelError(path, f"damaged: unreadable metadata ({first_line(err)})") from None
+
+
+def read_tflite_metadata(data: bytes) -> ModelMetadata | None:
+    raw = _tflite_meta_dict(data)
+    return None if raw is None else ModelMetadata.from_dict(raw)
+
+
 def pack_tflite(flatbuffer: bytes, meta: ModelMetadata) -> bytes:
+    """The flatbuffer with the metadata appended, sealed with its digests."""
+    from .integrity import seal
+
+    sealed = seal("tflite", flatbuffer, meta.to_dict())
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
         zf.writestr(LABELS_FILE, "".join(f"{label}\n" for label in meta.labels))
-        zf.writestr(META_FILE, json.dumps(meta.to_dict(), indent=1))
+        zf.writestr(META_FILE, json.dumps(sealed, indent=1))
     return flatbuffer + buf.getvalue()
 
 
-def _attach_tflite(path: Path, meta: ModelMetadata) -> None:
+def _attach_tflite(path: Path, meta: ModelMetadata) -> dict:
     data = path.read_bytes()
     if len(data) < 8 or data[4:8] != b"TFL3":
         raise ModelError(path, "not a TFLite flatbuffer (no TFL3 identifier)")
     flatbuffer, _ = split_tflite(data)
-    fileio.write_bytes(path, pack_tflite(flatbuffer, meta))
+    packed = pack_tflite(flatbuffer, meta)
+    fileio.write_bytes(path, packed)
+    return _tflite_meta_dict(packed)
 
 
 # ---------------------------------------------------------------- ONNX: metadata_props
 
 
-def metadata_from_onnx_props(props: dict[str, str]) -> ModelMetadata | None:
-    if ONNX_META_KEY in props:
-        return ModelMetadata.from_dict(json.loads(props[ONNX_META_KEY]))
-    if ONNX_LABELS_KEY in props:
-        return ModelMetadata(labels=tuple(x for x in props[ONNX_LABELS_KEY].splitlines() if x))
-    return None
-
-
-def _attach_onnx(path: Path, meta: ModelMetadata) -> None:
+def _attach_onnx(path: Path, meta: ModelMetadata) -> dict:
     try:
         import onnx
     except ImportError:
@@ -145,13 +195,26 @@ def _attach_onnx(path: Path, meta: ModelMetadata) -> None:
         model = onnx.load(str(path))
     except Exception as err:
         raise ModelError(path, f"not a valid ONNX model ({err})") from None
+    from .integrity import model_digest, seal
+
     props = {p.key: p.value for p in model.metadata_props}
     props[ONNX_LABELS_KEY] = "\n".join(meta.labels)
-    props[ONNX_META_KEY] = json.dumps(meta.to_dict())
+    props.pop(ONNX_META_KEY, None)
+    _set_props(model, props)
+    # The model digest leaves metadata_props out, so it is the same before and after the seal.
+    sealed = seal("onnx", model.SerializeToString(), meta.to_dict())
+    _set_props(model, {**props, ONNX_META_KEY: json.dumps(sealed)})
+    data = model.SerializeToString()
+    if model_digest("onnx", data) != sealed["integrity"]["model"]:
+        raise ModelError(path, "the model's bytes changed while its metadata was written (protobuf serialization)")
+    fileio.write_bytes(path, data)
+    return sealed
+
+
+def _set_props(model, props: dict[str, str]) -> None:
     del model.metadata_props[:]
     for key, value in props.items():
         model.metadata_props.add(key=key, value=value)
-    fileio.write_bytes(path, model.SerializeToString())
 
 
 # ---------------------------------------------------------------- public API
@@ -159,8 +222,9 @@ def _attach_onnx(path: Path, meta: ModelMetadata) -> None:
 _WRITERS = {"tflite": _attach_tflite, "onnx": _attach_onnx}
 
 
-def attach_metadata(path: str | os.PathLike, meta: ModelMetadata, sidecar: bool = True) -> None:
-    """Embed ``meta`` in an existing .tflite/.onnx file (replacing any we wrote before).
+def attach_metadata(path: str | os.PathLike, meta: ModelMetadata, sidecar: bool = True) -> dict:
+    """Embed ``meta`` in an existing .tflite/.onnx file (replacing any we wrote before), sealed
+    with the digests of the model and of itself (integrity.py); returns the JSON written.
 
     Writes atomically; also writes ``<file>.json`` unless ``sidecar`` is False.
     """
@@ -168,16 +232,25 @@ def attach_metadata(path: str | os.PathLike, meta: ModelMetadata, sidecar: bool 
     writer = _WRITERS.get(family_of(path))
     if writer is None:
         raise ModelError(path, "unknown model type (expected .tflite or .onnx)")
-    writer(path, meta)
+    sealed = writer(path, meta)
     if sidecar:
-        fileio.write_json(sidecar_path(path), meta.to_dict())
+        fileio.write_json(sidecar_path(path), sealed)
+    return sealed
 
 
-def read_sidecar(path: str | os.PathLike) -> ModelMetadata | None:
+def read_sidecar_dict(path: str | os.PathLike) -> dict | None:
     side = sidecar_path(path)
     if not side.is_file():
         return None
     try:
-        return ModelMetadata.from_dict(json.loads(side.read_text(encoding="utf-8")))
-    except (ValueError, TypeError, AttributeError) as err:
-        raise ModelError(side, f"unreadable metadata sidecar ({err})") from None
+        return json.loads(side.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ModelError(side, f"unreadable metadata sidecar ({first_line(err)})") from None
+
+
+def read_sidecar(path: str | os.PathLike) -> ModelMetadata | None:
+    raw = read_sidecar_dict(path)
+    try:
+        return None if raw is None else ModelMetadata.from_dict(raw)
+    except (KeyError, ValueError, TypeError, AttributeError) as err:
+        raise ModelError(sidecar_path(path), f"unreadable metadata sidecar ({first_line(err)})") from None

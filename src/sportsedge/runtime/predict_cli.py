@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..errors import InputError, MissingDependencyError
+from ..errors import InputError, MissingDependencyError, UsageError
 from ..imagesets import image_files
 from ..video_options import VideoOptions
 from .classifier import Classifier
@@ -58,7 +58,8 @@ def _image(clf: Classifier, path: Path, args) -> int:
 
 def _video(clf: Classifier, path: Path, args, options: VideoOptions) -> int:
     def frame_line(f):
-        print(json.dumps({"path": str(path), "t_s": round(f.t_s, 3), "label": f.label, "score": f.score}), flush=True)
+        row = {"path": str(path), "t_s": round(f.t_s, 3), "label": f.own_label, "score": f.own_score}
+        print(json.dumps({**row, "smoothed_label": f.label, "smoothed_score": f.score}), flush=True)
 
     try:
         result = classify_video(clf, path, options, on_frame=frame_line if args.json and args.frames else None)
@@ -75,10 +76,16 @@ def _video(clf: Classifier, path: Path, args, options: VideoOptions) -> int:
             }
             print(json.dumps(row), flush=True)
     else:
-        lines = [f"  {f.t_s:7.2f}s  {f.label}  {f.score:.4f}" for f in result.frames] if args.frames else []
+        lines = [frame_text(f) for f in result.frames] if args.frames else []
         lines += segment_lines(result.segments)
         print("\n".join([f"{path}  ({len(result.frames)} frames classified)", *lines]), flush=True)
     return _error(result.error) if result.error else 0
+
+
+def frame_text(f) -> str:
+    """A classified frame: its own label, then the smoothed one where they differ."""
+    text = f"  {f.t_s:7.2f}s  {f.own_label}  {f.own_score:.4f}"
+    return text if f.own_label == f.label else f"{text}  (smoothed: {f.label} {f.score:.4f})"
 
 
 def _camera(clf: Classifier, args) -> int:
@@ -89,7 +96,7 @@ def _camera(clf: Classifier, args) -> int:
 
     def show(label, score, stats):
         fps = stats.classified / stats.seconds if stats.seconds else 0.0
-        line = f"{label}  {score:.2f}  {fps:5.1f} frames/s  {stats.latency_ms[-1]:6.1f} ms"
+        line = f"{label}  {score:.2f}  {fps:5.1f} frames/s  {stats.latency.last:6.1f} ms"
         if live:
             print(f"\r{line:<70}", end="", file=sys.stderr, flush=True)
         elif stats.seconds - last[0] >= 1.0:  # not a terminal: a line a second, not a flood
@@ -98,22 +105,33 @@ def _camera(clf: Classifier, args) -> int:
 
     # A video file given as the camera plays at its own pace: a camera stand-in for trying a set-up.
     source = (playback_source if Path(args.camera).is_file() else v4l2_source)(args.camera, size=clf.input_size)
-    stats = run_camera(clf, source, smooth=args.smooth, seconds=args.seconds, on_frame=show)
+    smooth = VideoOptions.smooth if args.smooth is None else args.smooth
+    stats = run_camera(clf, source, smooth=smooth, seconds=args.seconds, on_frame=show)
     if live:
         print(file=sys.stderr)
-    print(stats.summary(), flush=True)
+    print(json.dumps({"camera": args.camera, **stats.to_dict()}) if args.json else stats.summary(), flush=True)
     return 0
 
 
+def video_options(args) -> VideoOptions:
+    """The options given, each None one at VideoOptions' default."""
+    given = {k: getattr(args, k) for k in ("every", "fps", "smooth") if getattr(args, k) is not None}
+    return VideoOptions(**given)
+
+
 def run(args) -> int:
-    clf = Classifier.load(args.model, threads=args.threads)
+    if args.camera is None and not args.paths:
+        raise UsageError("give image or video PATHs, or --camera DEVICE")
+    items = [] if args.camera is not None else list(expand_paths(args.paths))
+    video_only = [f"--{k}" for k in ("every", "fps", "smooth", "frames") if getattr(args, k) not in (None, False)]
+    if video_only and items and not any(isinstance(i, Path) and is_video_file(i) for i in items):
+        raise UsageError(f"{', '.join(video_only)} applies to video files and cameras; the inputs are images")
+    clf = Classifier.load(args.model, threads=args.threads, verify=args.verify)
     if args.camera is not None:
         return _camera(clf, args)
-    if not args.paths:
-        raise InputError(None, "give image or video PATHs, or --camera DEVICE")
-    options = VideoOptions(every=args.every, fps=args.fps, smooth=args.smooth)
+    options = video_options(args)
     failed = 0
-    for item in expand_paths(args.paths):
+    for item in items:
         if isinstance(item, InputError):
             failed += _error(item)
         elif is_video_file(item):

@@ -1,5 +1,5 @@
 """Video files: decoded frames go to the model as arrays (no JPEG round trip), scores are smoothed
-over a window of classified frames, and runs of one label become segments ("what is on screen,
+over a window of video time, and runs of one label become segments ("what is on screen,
 when"). Decoding is PyAV's (FFmpeg), from the optional `video` extra; TF-free like all the runtime.
 
 A corrupt or truncated file ends in an error that names it, and keeps everything classified
@@ -12,6 +12,7 @@ import os
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,9 +42,11 @@ def require_av():
 @dataclass(frozen=True)
 class FramePrediction:
     t_s: float  # presentation time of the frame, seconds from the start
-    index: int  # class index of the smoothed scores' top-1
+    index: int  # class index of the smoothed scores' top-1 (what segments are made of)
     label: str  # its name
     score: float  # its smoothed score
+    own_label: str = ""  # the frame's own top-1, before smoothing
+    own_score: float = 0.0  # its score
 
 
 @dataclass(frozen=True)
@@ -109,32 +112,47 @@ def decode(path: str | os.PathLike, size: tuple[int, int] | None = None) -> Iter
 
 
 def select(frames: Iterator[tuple[float, np.ndarray]], options: VideoOptions):
-    """The frames to classify: every Nth, or at most ``fps`` per second of video time."""
+    """The frames to classify: every Nth, or at most ``fps`` per second of video time.
+
+    With ``fps``, a timestamp jump of more than ``options.gap_intervals`` intervals (a cut in a
+    recording, a camera that stalled) re-anchors the schedule at the new frame instead of taking
+    every frame until the schedule catches up; so does a jump backwards.
+    """
     next_t = None
     for i, (t, px) in enumerate(frames):
         if options.fps:
-            if next_t is None or t >= next_t - 1e-6:
-                next_t = (t if next_t is None else next_t) + 1.0 / options.fps
+            step = 1.0 / options.fps
+            far = next_t is None or abs(t - next_t) > options.gap_intervals * step
+            if far or t >= next_t - 1e-6:
+                next_t = (t if far else next_t) + step
                 yield t, px
         elif i % options.every == 0:
             yield t, px
 
 
 class Smoother:
-    """Mean of the last K score vectors: the label of a frame is what the last K frames agree on."""
+    """Mean of the score vectors classified in the last ``seconds`` of video time, the newest
+    included: the label of a frame is what that stretch of video agrees on. Bounded twice: by
+    time, and by ``max_frames`` whatever the timestamps say."""
 
-    def __init__(self, k: int):
-        self.window: deque = deque(maxlen=max(1, k))
+    def __init__(self, seconds: float, max_frames: int = 1000):
+        self.seconds = float(seconds)
+        self.window: deque = deque(maxlen=max_frames)  # (t, scores)
 
-    def __call__(self, scores: np.ndarray) -> np.ndarray:
-        self.window.append(scores)
-        return np.mean(self.window, axis=0)
+    def __call__(self, t: float, scores: np.ndarray) -> np.ndarray:
+        if self.window and t < self.window[-1][0]:  # time went backwards: a new stream
+            self.window.clear()
+        self.window.append((t, scores))
+        while len(self.window) > 1 and self.window[0][0] <= t - self.seconds + 1e-9:
+            self.window.popleft()
+        return np.mean([s for _, s in self.window], axis=0)
 
-    def classify(self, clf, pixels: np.ndarray) -> tuple[int, float]:
-        """Add one frame's scores; the smoothed top-1 (class index, score)."""
-        s = self(clf.scores(clf.preprocess(pixels)[None])[0])
-        i = int(predicted(s))
-        return i, float(s[i])
+    def classify(self, clf, t: float, pixels: np.ndarray) -> tuple[tuple[int, float], tuple[int, float]]:
+        """Add one frame's scores: (smoothed top-1, the frame's own top-1), each (class index, score)."""
+        own = clf.scores(clf.preprocess(pixels)[None])[0]
+        s = self(t, own)
+        i, j = int(predicted(s)), int(predicted(own))
+        return (i, float(s[i])), (j, float(own[j]))
 
 
 def segments_of(frames: list[FramePrediction], end_s: float) -> tuple[Segment, ...]:
@@ -157,35 +175,52 @@ def segment_lines(segments) -> list[str]:
 
 
 def _prefetched(frames: Iterator, depth: int = 4) -> Iterator:
-    """Decode in a background thread (FFmpeg releases the GIL) while the caller classifies."""
+    """Decode in a background thread (FFmpeg releases the GIL) while the caller classifies.
+
+    When the caller stops early (closes this generator, or an exception leaves its loop), the
+    thread is told to stop, closes ``frames`` (and with it the container) and is joined.
+    """
     slots: deque = deque()
-    ready, done = threading.Condition(), object()
+    ready, done, stop = threading.Condition(), object(), threading.Event()
     error: list[BaseException] = []
 
     def worker():
         try:
             for item in frames:
                 with ready:
-                    ready.wait_for(lambda: len(slots) < depth)
+                    ready.wait_for(lambda: len(slots) < depth or stop.is_set())
+                    if stop.is_set():
+                        break
                     slots.append(item)
                     ready.notify_all()
         except BaseException as err:  # handed to the consumer, raised there
             error.append(err)
-        with ready:
-            slots.append(done)
-            ready.notify_all()
+        finally:
+            close = getattr(frames, "close", None)
+            if close is not None:
+                close()  # a generator's close runs its `with container:` exit
+            with ready:
+                slots.append(done)
+                ready.notify_all()
 
-    threading.Thread(target=worker, daemon=True, name="sportsedge-decode").start()
-    while True:
+    thread = threading.Thread(target=worker, daemon=True, name="sportsedge-decode")
+    thread.start()
+    try:
+        while True:
+            with ready:
+                ready.wait_for(lambda: slots)
+                item = slots.popleft()
+                ready.notify_all()
+            if item is done:
+                if error:
+                    raise error[0]
+                return
+            yield item
+    finally:
+        stop.set()
         with ready:
-            ready.wait_for(lambda: slots)
-            item = slots.popleft()
             ready.notify_all()
-        if item is done:
-            if error:
-                raise error[0]
-            return
-        yield item
+        thread.join(timeout=10)
 
 
 def classify_video(
@@ -198,11 +233,12 @@ def classify_video(
     options = options or VideoOptions()
     smooth, frames, error = Smoother(options.smooth), [], None
     try:
-        for t, px in _prefetched(select(decode(path, clf.input_size), options)):
-            i, score = smooth.classify(clf, px)
-            frames.append(FramePrediction(t, i, clf.labels[i], score))
-            if on_frame is not None:
-                on_frame(frames[-1])
+        with closing(_prefetched(select(decode(path, clf.input_size), options))) as stream:
+            for t, px in stream:
+                (i, score), (j, own) = smooth.classify(clf, t, px)
+                frames.append(FramePrediction(t, i, clf.labels[i], score, clf.labels[j], own))
+                if on_frame is not None:
+                    on_frame(frames[-1])
     except InputError as err:
         error = err
     # The last segment runs one frame interval past its last classified frame.

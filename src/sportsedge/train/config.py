@@ -54,15 +54,17 @@ class TrainConfig:
         for name, value in (("epochs", self.epochs), ("batch_size", self.batch_size), ("cache_features", cache)):
             if value is not None and value < (0 if name == "cache_features" else 1):
                 raise UsageError(f"{name} must be positive, got {value}")
+        if self.learning_rate is not None and not self.learning_rate > 0:
+            raise UsageError(f"learning_rate must be positive, got {self.learning_rate}")
         finetune = self._finetune(recipe)
         patience = recipe.early_stopping if self.early_stopping is None else (self.early_stopping or None)
         return RunRecord(
             **{
                 **{k: v for k, v in asdict(self).items() if k not in _FOLDED},
                 "weights": entry.resolve_weights(self.weights),
-                "epochs": self.epochs or recipe.epochs,
-                "batch_size": self.batch_size or recipe.batch_size,
-                "learning_rate": self.learning_rate or recipe.learning_rate,
+                "epochs": recipe.epochs if self.epochs is None else self.epochs,
+                "batch_size": recipe.batch_size if self.batch_size is None else self.batch_size,
+                "learning_rate": recipe.learning_rate if self.learning_rate is None else self.learning_rate,
                 "cache_features": cache,
                 "early_stopping": patience,
                 "augmentation": asdict(recipe.augment) if self.augment else None,
@@ -85,7 +87,11 @@ class TrainConfig:
             if given:
                 raise UsageError(f"{self.model} has one training stage: --finetune-* options do not apply")
             return None
-        if any(v < 0 for v in given.values()) or 0 in (given.get("blocks"), given.get("views")):
+        if any(v < 0 for v in given.values()) or 0 in (
+            given.get("blocks"),
+            given.get("views"),
+            given.get("learning_rate"),
+        ):
             raise UsageError(f"--finetune-* values must be positive (epochs may be 0), got {given}")
         ft = replace(recipe.finetune, **given)
         if "int8_epochs" not in given:  # the recipe's int8-aware epochs are the last of fewer epochs too
