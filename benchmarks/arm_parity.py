@@ -32,9 +32,9 @@ def main() -> None:
     args = ap.parse_args()
 
     from sportsedge.formats import FORMATS
-    from sportsedge.imagesets import evenly_spaced, image_files, load_images
     from sportsedge.metrics import predicted
     from sportsedge.runtime import Classifier
+    from sportsedge.runtime.imagesets import evenly_spaced, image_files, load_images
 
     files = list(image_files(args.images).images)
     files = evenly_spaced(files, args.count)

@@ -17,8 +17,8 @@ import numpy as np
 
 from sportsedge import metrics
 from sportsedge.benchmarks.accuracy import label_indices, labelled_images
-from sportsedge.imagesets import load_images
 from sportsedge.runtime import Classifier
+from sportsedge.runtime.imagesets import load_images
 
 run, run_exports, split, work = (Path(a) for a in sys.argv[1:5])
 work.mkdir(parents=True, exist_ok=True)

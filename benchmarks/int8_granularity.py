@@ -93,7 +93,7 @@ def top1(model_bytes: bytes, pixels: np.ndarray, threads: int) -> np.ndarray:
 def main() -> None:
     from tensorflow.lite.tools import flatbuffer_utils
 
-    from sportsedge.imagesets import class_dirs, load_images
+    from sportsedge.runtime.imagesets import class_dirs, load_images
     from sportsedge.runtime.preprocess import is_image_file
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])

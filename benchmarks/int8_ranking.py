@@ -25,9 +25,9 @@ from sportsedge.benchmarks.accuracy import label_indices, labelled_images
 from sportsedge.export.config import UserModel
 from sportsedge.export.context import ExportContext, resolve_source
 from sportsedge.export.tflite import calibrated_float, converter, int8_bytes
-from sportsedge.imagesets import load_images
 from sportsedge.outputs import OutputKind
 from sportsedge.runtime import Classifier, ModelMetadata, attach_metadata
+from sportsedge.runtime.imagesets import load_images
 
 run, split, out = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
 old = Path(sys.argv[4]) if len(sys.argv) > 4 else None

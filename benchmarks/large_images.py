@@ -92,9 +92,9 @@ def main() -> None:
     ap.add_argument("--variants", default=",".join(VARIANTS))
     args = ap.parse_args()
 
-    from sportsedge.imagesets import evenly_spaced, image_files
     from sportsedge.metrics import predicted
     from sportsedge.runtime import Classifier
+    from sportsedge.runtime.imagesets import evenly_spaced, image_files
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

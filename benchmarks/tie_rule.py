@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from sportsedge.benchmarks.accuracy import label_indices, labelled_images
-from sportsedge.imagesets import load_images
 from sportsedge.runtime import Classifier
+from sportsedge.runtime.imagesets import load_images
 
 base, new, data = sys.argv[1], sys.argv[2], Path(sys.argv[3])
 paths, names = labelled_images(data)

@@ -32,8 +32,8 @@ def main() -> None:
     args = ap.parse_args()
 
     from sportsedge.clips import write_clip
-    from sportsedge.imagesets import evenly_spaced, image_files
     from sportsedge.runtime import Classifier
+    from sportsedge.runtime.imagesets import evenly_spaced, image_files
     from sportsedge.runtime.preprocess import load_pixels
     from sportsedge.runtime.video import classify_video
     from sportsedge.video_options import VideoOptions

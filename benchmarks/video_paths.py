@@ -32,9 +32,9 @@ def main() -> None:
 
     import av
 
-    from sportsedge.imagesets import evenly_spaced, image_files
     from sportsedge.metrics import predicted
     from sportsedge.runtime import Classifier
+    from sportsedge.runtime.imagesets import evenly_spaced, image_files
     from sportsedge.runtime.preprocess import load_pixels
 
     with warnings.catch_warnings():

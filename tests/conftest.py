@@ -202,3 +202,12 @@ def exported(tmp_path_factory, tiny_run):
     messages = []
     manifest = export([tiny_run], parse_formats("all"), out, ExportConfig(calibration_size=30), say=messages.append)
     return out, manifest, messages
+
+
+# Lines tests want shown at the end of the session (e.g. the fuzz test's counts, for CI's log).
+REPORT_LINES: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter):
+    for line in REPORT_LINES:
+        terminalreporter.write_line(line)

@@ -78,8 +78,8 @@ def assert_same_engine_answers(fmt_name: str, host: np.ndarray, device: np.ndarr
 
 @pytest.mark.parametrize("cpu", CPUS)
 def test_every_format_matches_the_host(arm_run, cpu, exported, colour_dataset, tmp_path):
-    from sportsedge.imagesets import load_images
     from sportsedge.runtime.golden import golden_inputs
+    from sportsedge.runtime.imagesets import load_images
 
     out, manifest, _ = exported
     models = [out / name for name in manifest["artifacts"]]
@@ -122,14 +122,14 @@ def mobilenet_int8(tmp_path_factory, keras_home):
 
 
 def real_images(count: int = 20) -> list[Path]:
-    from sportsedge.imagesets import evenly_spaced
+    from sportsedge.runtime.imagesets import evenly_spaced
 
     return evenly_spaced(sorted((SHARED_DATA / "valid").rglob("*.jpg")), count)
 
 
 @pytest.mark.parametrize("cpu", CPUS)
 def test_real_mobilenet_v2_int8_is_bit_identical(arm_run, cpu, mobilenet_int8, tmp_path):
-    from sportsedge.imagesets import load_images
+    from sportsedge.runtime.imagesets import load_images
 
     pixels, kept = load_images(real_images(), (224, 224), "real")
     assert len(kept) == 20

@@ -122,12 +122,16 @@ def test_corrupt_calibration_folder(tmp_path, tiny_run):
         )
 
 
-def test_failed_parity_is_recorded_and_exits_nonzero(tmp_path, tiny_run, capsys):
-    from sportsedge.cli import main
+def test_failed_parity_is_recorded_and_exits_nonzero(tmp_path, tiny_run, capsys, monkeypatch):
+    from dataclasses import replace
 
+    from sportsedge.cli import main
+    from sportsedge.formats import FORMATS
+
+    # A floor no export can reach (--min-agreement itself is a fraction, at most 1).
+    monkeypatch.setitem(FORMATS, "tflite-int8", replace(FORMATS["tflite-int8"], min_agreement=1.01))
     out = tmp_path / "strict"
-    argv = ["export", str(tiny_run), "--out", str(out), "--formats", "tflite-int8"]
-    argv += ["--calibration-size", "20", "--min-agreement", "1.01"]
+    argv = ["export", str(tiny_run), "--out", str(out), "--formats", "tflite-int8", "--calibration-size", "20"]
     code = main(argv)
     err = capsys.readouterr().err
     assert code == 1
@@ -147,8 +151,13 @@ def test_cli_unknown_format_exits_2(tiny_run, tmp_path, capsys):
     assert capsys.readouterr().err.count("\n") == 1
 
 
-def test_exit_status_counts_only_the_formats_asked_for(tmp_path, tiny_run, capsys):
+def test_exit_status_counts_only_the_formats_asked_for(tmp_path, tiny_run, capsys, monkeypatch):
+    from dataclasses import replace
+
     from sportsedge.cli import main
+    from sportsedge.formats import FORMATS
+
+    monkeypatch.setitem(FORMATS, "tflite-int8", replace(FORMATS["tflite-int8"], min_agreement=1.01))
 
     out = tmp_path / "out"
     assert (
@@ -162,8 +171,6 @@ def test_exit_status_counts_only_the_formats_asked_for(tmp_path, tiny_run, capsy
                 "tflite-int8",
                 "--calibration-size",
                 "8",
-                "--min-agreement",
-                "1.01",
                 "--remedies",
                 "none",
             ]

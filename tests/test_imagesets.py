@@ -26,7 +26,7 @@ def with_hidden(tmp_path, colour_dataset):
 def test_every_scanner_ignores_hidden_entries(with_hidden):
     from sportsedge.benchmarks.accuracy import labelled_images
     from sportsedge.datatools import check_dataset
-    from sportsedge.imagesets import list_stratified, scan_classes
+    from sportsedge.runtime.imagesets import list_stratified, scan_classes
     from sportsedge.runtime.predict_cli import expand_paths
     from sportsedge.train.data import scan_dataset
 
@@ -45,7 +45,7 @@ def test_every_scanner_ignores_hidden_entries(with_hidden):
 
 def test_flat_folder_and_empty_folder(tmp_path, colour_dataset):
     from sportsedge.errors import InputError
-    from sportsedge.imagesets import image_files, list_stratified
+    from sportsedge.runtime.imagesets import image_files, list_stratified
 
     flat = tmp_path / "flat"
     flat.mkdir()
@@ -65,7 +65,7 @@ def test_flat_folder_and_empty_folder(tmp_path, colour_dataset):
 def test_evenly_spaced():
     import numpy as np
 
-    from sportsedge.imagesets import evenly_spaced
+    from sportsedge.runtime.imagesets import evenly_spaced
 
     assert evenly_spaced(list(range(10)), 3) == [0, 3, 6]
     assert evenly_spaced(list(range(10)), 20) == list(range(10))  # fewer items than asked: all of them

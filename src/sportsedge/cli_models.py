@@ -5,6 +5,7 @@ Light like the other parser modules: choices come from tables that import no num
 
 from __future__ import annotations
 
+from .cli_types import per_channel
 from .input_transform import PRESETS
 from .outputs import OutputKind
 
@@ -26,9 +27,13 @@ def model_options(p, title: str) -> None:
         "torch ((x/255-mean)/std, ImageNet); or give --scale/--offset",
     )
     g.add_argument(
-        "--scale", default=None, metavar="S[,S,S]", help="model input = pixel * scale + offset (per channel)"
+        "--scale",
+        type=per_channel,
+        default=None,
+        metavar="S[,S,S]",
+        help="model input = pixel * scale + offset (per channel)",
     )
-    g.add_argument("--offset", default=None, metavar="O[,O,O]", help="see --scale")
+    g.add_argument("--offset", type=per_channel, default=None, metavar="O[,O,O]", help="see --scale")
     g.add_argument("--input-size", default=None, metavar="HxW", help="for models whose input has no fixed size")
     g.add_argument(
         "--output",

@@ -82,3 +82,14 @@ def one_of(names: Iterable[str], what: str, also: Iterable[str] = ()):
 
     parse.__name__ = what
     return parse
+
+
+def per_channel(text: str) -> str:
+    """One number for every channel or three (R,G,B), comma-separated; returned as given."""
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number or three comma-separated numbers: {text!r}") from None
+    if len(values) not in (1, 3):
+        raise argparse.ArgumentTypeError(f"takes 1 number or 3 (R,G,B), got {len(values)}: {text!r}")
+    return text

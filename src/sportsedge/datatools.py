@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import MissingDependencyError, SportsedgeError, first_line
-from .imagesets import SPLITS, class_dirs, image_files
+from .runtime.imagesets import SPLITS, class_dirs, image_files
 from .runtime.preprocess import MAX_PIXELS
 
 KAGGLE_DATASET = "gpiosenka/sports-classification"
@@ -46,6 +46,13 @@ def check_dataset(root: str | Path, decode: bool = True) -> CheckReport:
         rep.errors.append(f"{root}: not a folder")
         return rep
     present = [s for s in SPLITS if (root / s).is_dir()]
+    if not present and class_dirs(root):  # valid/ itself: class folders, no splits
+        rep.classes = tuple(class_dirs(root))
+        rep.errors.append(
+            f"{root}: a single split ({len(rep.classes)} class folders), not a dataset: check the folder above it, "
+            f"which holds train/ and valid/ ({root.resolve().parent})"
+        )
+        return rep
     if "train" not in present:
         rep.errors.append(f"{root}: no train/ split (found: {', '.join(present) or 'nothing'})")
     if not present:

@@ -83,12 +83,14 @@ def parse_transform(preset: str | None, scale: str | None = None, offset: str | 
         return PRESETS[preset]
     if scale is None and offset is None:
         return None
+    return PixelTransform("custom", _per_channel("--scale", scale or "1"), _per_channel("--offset", offset or "0"))
+
+
+def _per_channel(option: str, text: str) -> tuple[float, float, float]:
     try:
-        return PixelTransform("custom", _triple(_floats(scale or "1")), _triple(_floats(offset or "0")))
-    except ValueError:
-        raise UsageError(
-            f"--scale/--offset take a number or three comma-separated numbers: {scale!r} {offset!r}"
-        ) from None
+        return _triple(_floats(text))
+    except (ValueError, UsageError):
+        raise UsageError(f"{option} takes 1 number or 3 (R,G,B), comma-separated: {text!r}") from None
 
 
 def _floats(text: str) -> list[float]:

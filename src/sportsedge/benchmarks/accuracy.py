@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import metrics
 from ..errors import InputError
-from ..imagesets import label_index, scan_classes
+from ..runtime.imagesets import label_index, scan_classes
 
 
 def labelled_images(folder) -> tuple[list[str], list[str]]:

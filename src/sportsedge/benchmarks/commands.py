@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ..progress import say
 
 
@@ -36,7 +38,7 @@ def bench_cmd(args) -> int:
     config = bench_config(args)
     rows = bench(args.models, args.data, args.out, config, keras_runs=args.keras or (), say=say)
     print(markdown(rows))
-    print(f"{args.out}/results.md")
+    print(Path(args.out) / "results.md")
     return 0
 
 
@@ -51,5 +53,5 @@ def compare_cmd(args) -> int:
         out.mkdir(parents=True, exist_ok=True)
     print(write_compare(named, compare_rows(named), out), end="")
     if out is not None:
-        print(f"{out}/compare.md")
+        print(out / "compare.md")
     return 0

@@ -39,14 +39,17 @@ def load_results(paths: list[str | Path]) -> list[tuple[str, dict]]:
 
 
 def compare_rows(named: list[tuple[str, dict]]) -> list[dict]:
-    """One record per (model, format, threads) in the first file, with every file's figures."""
+    """One record per (model, format, threads) in any file (the first file's order, then rows only
+    later files have), with every file's figures; "-" where a file lacks the row."""
     indexed = [(name, {tuple(r[k] for k in KEY): r for r in res["rows"]}) for name, res in named]
     base_name, base = indexed[0]
+    keys = list(dict.fromkeys(key for _, rows in indexed for key in rows))
     records = []
-    for key, ref in base.items():
+    for key in keys:
         rec = dict(zip(KEY, key))
-        ref_ci = from_row(ref)
-        rec[base_name] = ref["latency_ms_p50"]
+        ref = base.get(key)
+        ref_ci = from_row(ref) if ref else None
+        rec[base_name] = ref["latency_ms_p50"] if ref else None
         rec[f"{base_name} ±"] = ref_ci.half_width if ref_ci else None
         for name, rows in indexed[1:]:
             row = rows.get(key)
@@ -56,7 +59,7 @@ def compare_rows(named: list[tuple[str, dict]]) -> list[dict]:
             ci = from_row(row)
             rec[name] = row["latency_ms_p50"]
             rec[f"{name} ±"] = ci.half_width if ci else None
-            rec[f"{name} ratio"] = row["latency_ms_p50"] / ref["latency_ms_p50"]
+            rec[f"{name} ratio"] = row["latency_ms_p50"] / ref["latency_ms_p50"] if ref else None
             # Unknown without intervals on both sides (results from before rounds).
             rec[f"{name} beyond noise"] = None if ci is None or ref_ci is None else not ci.overlaps(ref_ci)
         records.append(rec)

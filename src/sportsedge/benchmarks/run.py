@@ -13,8 +13,8 @@ import numpy as np
 from ..envinfo import environment
 from ..errors import InputError, MissingDependencyError, UsageError
 from ..formats import FORMATS, Status, family_of
-from ..imagesets import evenly_spaced, load_images
 from ..runtime import Classifier
+from ..runtime.imagesets import evenly_spaced, load_images
 from .accuracy import compare, label_indices, labelled_images, score
 from .config import BenchConfig
 from .rounds import Timed, run_rounds, summarise
@@ -35,7 +35,10 @@ def discover(inputs: list[str | Path]) -> list[Path]:
                 arts = json.loads(manifest.read_text())["artifacts"]
                 found += [p / name for name, e in arts.items() if e.get("status") != Status.FAILED]
             else:
-                found += sorted(f for f in p.iterdir() if f.suffix in MODEL_EXTS)
+                files = sorted(f for f in p.iterdir() if f.suffix in MODEL_EXTS)
+                if not files:
+                    raise InputError(p, "no .tflite or .onnx files in this folder (and no manifest.json)")
+                found += files
         elif p.is_file():
             found.append(p)
         else:
@@ -127,6 +130,11 @@ def bench(inputs, data, out, config: BenchConfig | None = None, keras_runs=(), s
     out = Path(out)
     paths = discover(inputs)
     image_paths, names = labelled_images(data)
+    if len(image_paths) < 200:  # below that, "within 1 point" is within one or two images
+        say(
+            f"note: {len(image_paths)} images in {data}: one image is {100 / max(len(image_paths), 1):.1f} points of "
+            "top-1, so accuracy differences smaller than that mean nothing"
+        )
     arts, probs, pixel_cache = [], [], {}
     for n, path in enumerate(paths, 1):
         clf = _load(path, config.verify)

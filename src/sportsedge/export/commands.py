@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..progress import say
@@ -32,8 +33,8 @@ def export_config(args) -> ExportConfig:
 def user_model(args):
     """The UserModel of `export` arguments (the options describing a model that is not ours)."""
     from ..input_transform import parse_transform
+    from ..runtime.modelspec import parse_size
     from .config import UserModel
-    from .source import parse_size
 
     return UserModel(
         labels=args.labels,
@@ -66,5 +67,5 @@ def export_cmd(args) -> int:
         print(
             f"error: {name}: parity check FAILED ({manifest['artifacts'][name]['parity']['message']})", file=sys.stderr
         )
-    print(f"{args.out}/manifest.json")
+    print(Path(args.out) / "manifest.json")
     return 1 if failed else 0

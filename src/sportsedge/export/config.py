@@ -15,8 +15,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Remedy:
-    name: str  # --remedies name
-    function: str  # generator of candidates in sportsedge.export.remedies
+    name: str  # --remedies name; remedies.CANDIDATES maps it to its generator of candidates
     help: str  # one line for --help
 
 
@@ -24,9 +23,9 @@ class Remedy:
 REMEDIES: dict[str, Remedy] = {
     r.name: r
     for r in (
-        Remedy("calibration", "more_calibration", "calibration_factor times the calibration images"),
-        Remedy("fallback", "float_fallback", "the most sensitive ops kept float"),
-        Remedy("int16", "int16", "16-bit activations, int8 weights"),
+        Remedy("calibration", "calibration_factor times the calibration images"),
+        Remedy("fallback", "the most sensitive ops kept float"),
+        Remedy("int16", "16-bit activations, int8 weights"),
     )
 }
 

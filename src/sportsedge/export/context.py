@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..imagesets import full_range, label_index, list_stratified, load_images
 from ..outputs import OutputKind, probabilities
+from ..runtime.imagesets import full_range, label_index, list_stratified, load_images
 from ..train.config import RunRecord
 from .config import AccuracyConfig, RangeFit, UserModel
 from .source import Source, SourceKind, model_sha256, source_kind

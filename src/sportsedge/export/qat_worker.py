@@ -57,8 +57,8 @@ def run(spec: dict, say) -> dict:
 
     from .. import metrics
     from ..errors import ModelError
-    from ..imagesets import label_index, list_stratified, load_images
     from ..outputs import OutputKind, probabilities
+    from ..runtime.imagesets import label_index, list_stratified, load_images
     from ..train.models import get_model, leaf_layers, use_keras
     from .tflite import int8_settings
     from .user_model import split_softmax

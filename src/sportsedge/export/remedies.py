@@ -27,7 +27,7 @@ import numpy as np
 
 from .. import fileio
 from ..formats import FORMATS, Status
-from ..imagesets import full_range, list_stratified, load_images
+from ..runtime.imagesets import full_range, list_stratified, load_images
 from .config import REMEDIES, AccuracyConfig
 from .converted import Converted
 from .tflite import calibrated, converter, int8_bytes, quantize, representative
@@ -114,9 +114,12 @@ def int16(ctx, acc: AccuracyConfig, tell):
     yield Candidate("int16 activations", conv.convert(), {"activations": "int16", "input_dtype": "float32"})
 
 
+# Each config.REMEDIES name -> its generator of candidates, cheapest first (tests check both agree).
+CANDIDATES = {"calibration": more_calibration, "fallback": float_fallback, "int16": int16}
+
+
 def _remedy(name: str):
-    """A remedy's generator of candidates, cheapest first, from its config.REMEDIES entry."""
-    return globals()[REMEDIES[name].function]
+    return CANDIDATES[REMEDIES[name].name]
 
 
 def convert_int8_accurate(ctx, tell) -> Converted:

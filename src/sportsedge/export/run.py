@@ -19,7 +19,7 @@ from ..quiet import native_stderr_to
 from ..runtime import Classifier, ModelMetadata, attach_metadata, sidecar_path
 from ..runtime.golden import GOLDEN_VERSION, make_golden
 from ..runtime.preprocess import PREPROCESSING_VERSION
-from .config import ExportConfig
+from .config import ExportConfig, UserModel
 from .context import ExportContext, resolve_source
 from .converted import Converted
 from .source import Source, SourceKind
@@ -74,6 +74,13 @@ def resolve_sources(models: list, formats: list[Format], config: ExportConfig) -
     """(Source, loaded) per MODEL argument (a path, or a pair resolved before), each checked against
     the formats before any converts."""
     resolved = [m if isinstance(m, tuple) else resolve_source(m, config.user, config.calibration) for m in models]
+    given = user_options_given(config.user)
+    runs = [str(s.path) for s, _ in resolved if s.kind is SourceKind.RUN]
+    if given and runs:
+        raise UsageError(
+            f"{', '.join(given)} describe your own model; a run folder ({runs[0]}) carries its own labels, "
+            "input size and preprocessing: drop them, or export the run and your model separately"
+        )
     for source, _ in resolved:
         for fmt in formats:
             if source.kind is SourceKind.ONNX and fmt.family != "onnx":
@@ -88,6 +95,14 @@ def resolve_sources(models: list, formats: list[Format], config: ExportConfig) -
             f"two models named alike ({', '.join(names)}): export them to different --out folders (or use --name)"
         )
     return resolved
+
+
+def user_options_given(user: UserModel) -> list[str]:
+    """The --options of a UserModel that differ from their defaults (they would be ignored for a run)."""
+    default = UserModel()
+    names = {"labels": "--labels", "transform": "--preprocess/--scale/--offset", "input_size": "--input-size"}
+    names |= {"output": "--output", "parity_data": "--parity-data", "name": "--name"}
+    return [opt for key, opt in names.items() if getattr(user, key) != getattr(default, key)]
 
 
 def export(models: list, formats: list[Format], out: str | Path, config: ExportConfig | None = None, say=print) -> dict:

@@ -14,7 +14,6 @@ from pathlib import Path
 
 from .. import fileio
 from ..errors import InputError, ModelError, UsageError
-from ..imagesets import class_dirs
 from ..input_transform import PixelTransform
 from ..outputs import OutputKind
 
@@ -64,39 +63,6 @@ def source_kind(path: str | Path) -> SourceKind:
         "not a sportsedge run folder (config.json + model.keras), a SavedModel folder (saved_model.pb), "
         "or a .keras, .h5 or .onnx file",
     )
-
-
-def read_labels(spec: str | Path) -> tuple[str, ...]:
-    """--labels: a text file (one label per line, blank lines skipped) or a folder's sorted class folders."""
-    p = Path(spec)
-    if p.is_dir():
-        labels = tuple(class_dirs(p))
-        if not labels:
-            raise InputError(p, "no class subfolders to take labels from")
-        return labels
-    if not p.is_file():
-        raise InputError(p, "labels file or folder not found")
-    try:
-        labels = tuple(line.strip() for line in p.read_text(encoding="utf-8").splitlines() if line.strip())
-    except (UnicodeDecodeError, OSError) as err:
-        raise InputError(p, f"unreadable labels file ({err})") from None
-    if not labels:
-        raise InputError(p, "labels file is empty")
-    if len(set(labels)) != len(labels):
-        raise InputError(p, "labels file repeats a label")
-    return labels
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    """--input-size HxW (or one number for a square)."""
-    parts = text.lower().replace("x", " ").split()
-    try:
-        h, w = (int(parts[0]),) * 2 if len(parts) == 1 else map(int, parts)
-    except ValueError:
-        raise UsageError(f"--input-size takes HxW, e.g. 224x224: got {text!r}") from None
-    if h < 8 or w < 8:
-        raise UsageError(f"--input-size {text!r} is too small")
-    return h, w
 
 
 def model_sha256(path: Path) -> str:

@@ -17,8 +17,9 @@ import numpy as np
 from ..errors import InputError, ModelError, UsageError, first_line
 from ..input_transform import PixelTransform
 from ..outputs import OutputKind, looks_like_probabilities
+from ..runtime.modelspec import read_labels
 from .config import UserModel
-from .source import Source, SourceKind, fixed_size, image_layout, model_sha256, read_labels
+from .source import Source, SourceKind, fixed_size, image_layout, model_sha256
 
 DETECT_IMAGES = 16  # real images the output kind (probabilities or logits) is detected on
 _MISSING = (re.compile(r"Could not locate class '([^']+)'"), re.compile(r"Unknown \w+: '([^']+)'"))
@@ -225,7 +226,7 @@ def resolve(path: Path, kind: SourceKind, opts: UserModel, calibration: str | No
 def _output_kind(loaded, kind: SourceKind, opts: UserModel, images: Path, size) -> OutputKind:
     if opts.output != "auto":
         return OutputKind(opts.output)
-    from ..imagesets import list_stratified, load_images
+    from ..runtime.imagesets import list_stratified, load_images
 
     pixels, _ = load_images(list_stratified(images, DETECT_IMAGES, 0), size, "output detection")
     out = raw_outputs(loaded.model, kind, pixels)

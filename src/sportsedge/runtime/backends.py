@@ -7,6 +7,8 @@ serialises calls to them.
 
 from __future__ import annotations
 
+import contextlib
+import io
 from pathlib import Path
 
 import numpy as np
@@ -84,7 +86,10 @@ class OnnxBackend:
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
         try:
-            self._sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+            # A damaged file makes onnxruntime print a 4-line "EP Error" banner (Python print, to
+            # stdout) and native logs (fd 2) before raising: the user gets our one line instead.
+            with native_stderr_to(None), contextlib.redirect_stdout(io.StringIO()):
+                self._sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         except Exception as err:  # onnxruntime raises its own exception types per failure
             raise ModelError(path, f"not a loadable ONNX model ({first_line(err)})") from None
         inputs, outputs = self._sess.get_inputs(), self._sess.get_outputs()

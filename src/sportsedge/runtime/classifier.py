@@ -41,6 +41,25 @@ class UnverifiedWarning(UserWarning):
     """The model carries no golden check: this machine's engine could not be verified on it."""
 
 
+# What a user may hand `predict` before exporting: a training run, a Keras file, a SavedModel.
+_NOT_EXPORTED = {".keras": "a Keras model", ".h5": "a Keras HDF5 model", ".pb": "a TensorFlow graph"}
+_EXPORT_HINT = "export it first: sportsedge export {path} --out exports/ (then use exports/*.tflite or *.onnx)"
+
+
+def _not_a_model_file(path: Path) -> str:
+    """Why ``path`` is not a model file the runtime loads, and how to get one."""
+    if not path.exists():
+        return "no such model file"
+    hint = _EXPORT_HINT.format(path=path)
+    if path.is_dir():
+        if (path / "model.keras").is_file() and (path / "config.json").is_file():
+            return f"a training run folder, not a model file: {hint}"
+        if (path / "saved_model.pb").is_file():
+            return f"a TensorFlow SavedModel folder, not a model file: {hint}"
+        return "a folder, not a model file (give a .tflite or .onnx file)"
+    return f"{_NOT_EXPORTED[path.suffix.lower()]}, which the runtime does not load: {hint}"
+
+
 class Classifier:
     def __init__(self, backend, path: Path, metadata: ModelMetadata, labels: Sequence[str], sealed: bool = False):
         self._backend = backend
@@ -69,8 +88,8 @@ class Classifier:
         ModelError if it fails; a file that carries no golden check loads with a warning.
         """
         path = Path(path)
-        if not path.is_file():
-            raise ModelError(path, "no such model file" if not path.exists() else "not a file")
+        if not path.is_file() or path.suffix.lower() in _NOT_EXPORTED:
+            raise ModelError(path, _not_a_model_file(path))
         if path.stat().st_size == 0:
             raise ModelError(path, "empty model file")
         if threads is not None and threads < 1:

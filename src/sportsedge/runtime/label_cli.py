@@ -10,11 +10,11 @@ from ..errors import ModelError, UsageError
 
 
 def run(args) -> int:
-    from ..export.source import parse_size, read_labels
     from ..input_transform import parse_transform
     from ..outputs import OutputKind, looks_like_probabilities
     from .classifier import Classifier
     from .metadata import ModelMetadata, attach_metadata, sidecar_path
+    from .modelspec import parse_size, read_labels
 
     path = Path(args.model)
     if args.labels is None:
@@ -31,20 +31,28 @@ def run(args) -> int:
     size = parse_size(args.input_size) if args.input_size else clf.input_size
     if tuple(size) != tuple(clf.input_size):
         raise UsageError(f"{path}: --input-size {size[0]}x{size[1]} differs from the file's {clf.input_size}")
-    meta = ModelMetadata(
+    # --force relabels: what is not given again is kept (a forgotten --preprocess must not silently
+    # change every prediction); the golden check is kept while the input transform is unchanged.
+    old = clf.metadata if clf.metadata.labels else ModelMetadata(labels=())
+    transform = old.input_transform if transform is None else transform
+    meta = replace(
+        old,
         labels=labels,
-        model_name=args.name or path.stem,
+        model_name=args.name or old.model_name or path.stem,
         input_size=tuple(size),
         input_transform=transform,
-        extra={"labelled_by": "sportsedge label"},
+        golden=old.golden if transform == old.input_transform else None,
+        extra={**old.extra, "labelled_by": "sportsedge label"},
     )
-    if args.output == "auto":  # through the new transform: what the model actually sees
+    if args.output != "auto":
+        kind = OutputKind(args.output)
+    elif old.labels and transform == old.input_transform:
+        kind = old.output
+    else:  # detected through the transform: what the model actually sees
         from .golden import golden_inputs
 
         raw = clf.with_metadata(meta).outputs(golden_inputs(size))
         kind = OutputKind.PROBABILITIES if looks_like_probabilities(raw) else OutputKind.LOGITS
-    else:
-        kind = OutputKind(args.output)
     meta = replace(meta, output=kind)
     attach_metadata(path, meta)
     print(

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import InputError, MissingDependencyError, UsageError
-from ..imagesets import image_files
 from ..video_options import VideoOptions
 from .classifier import Classifier
+from .imagesets import image_files
 from .preprocess import is_image_file
 from .video import classify_video, is_video_file, segment_lines
 

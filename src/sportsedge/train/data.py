@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError, UsageError
-from ..imagesets import SPLITS, class_dirs, image_files
+from ..runtime.imagesets import SPLITS, class_dirs, image_files
 from ..runtime.preprocess import load_pixels
 
 log = logging.getLogger("sportsedge.data")
