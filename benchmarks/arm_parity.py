@@ -4,8 +4,11 @@
 
 Needs the sandbox from scripts/arm64-sandbox.sh (.arm64/run). Decodes the images once on the host
 and sends the same pixels to both sides, so only the engines are compared. Prints one row per
-model and CPU: largest |host - arm| score difference, scores that differ at all, top-1 changes,
-and the format's golden-check bound. Emulated timings mean nothing: none are taken.
+model and CPU: largest |host - arm| probability difference, scores that differ at all, top-1
+changes; then in the file's own output unit (logits or probabilities, what the golden check
+compares): the largest |host - arm| raw output on the images and on the golden inputs, each also
+as a fraction of the golden scores' range, and the golden-check bound the file carries.
+Emulated timings mean nothing: none are taken.
 """
 
 from __future__ import annotations
@@ -31,9 +34,9 @@ def main() -> None:
     ap.add_argument("--cpus", default="cortex-a72,cortex-a76")
     args = ap.parse_args()
 
-    from sportsedge.formats import FORMATS
     from sportsedge.metrics import predicted
     from sportsedge.runtime import Classifier
+    from sportsedge.runtime.golden import golden_inputs
     from sportsedge.runtime.imagesets import evenly_spaced, image_files, load_images
 
     files = list(image_files(args.images).images)
@@ -41,13 +44,19 @@ def main() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         clfs = [Classifier.load(m, threads=1) for m in args.models]
-    print("| model | format | CPU | max abs diff | scores differing | top-1 changed | golden bound |")
-    print("| --- | --- | --- | ---: | ---: | ---: | ---: |")
+    print(
+        "| model | format | CPU | max prob diff | scores differing | top-1 changed | max raw diff (images) "
+        "| max raw diff (golden) | golden range | raw diff / range | bound |"
+    )
+    print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         for model, clf in zip(args.models, clfs):
             pixels, _ = load_images(files, clf.input_size, "parity")
-            host = clf.scores(pixels)
+            golden_px = golden_inputs(clf.input_size, clf.metadata.golden.seed) if clf.metadata.golden else None
+            if golden_px is not None:
+                pixels = np.concatenate([pixels, golden_px])
+            host, host_raw = clf.scores(pixels), clf.outputs(pixels)
             np.save(tmp / "pixels.npy", pixels)
             job = {"models": [str(model.resolve())], "pixels": str(tmp / "pixels.npy"), "out": str(tmp / "o.npz")}
             (tmp / "job.json").write_text(json.dumps(job))
@@ -61,14 +70,21 @@ def main() -> None:
                 if proc.returncode:
                     sys.exit(f"{model}: the sandbox failed: {proc.stderr.strip().splitlines()[-1:]}")
                 with np.load(tmp / "o.npz") as f:
-                    arm = f["m0"]
+                    arm, arm_raw = f["m0"], f["o0"]
                 fmt = clf.metadata.format
-                diff = np.abs(host.astype(np.float64) - arm)
-                bound = FORMATS[fmt].verify_atol if fmt in FORMATS else float("nan")
+                n = len(files)
+                diff = np.abs(host.astype(np.float64) - arm)[:n]
+                raw = np.abs(host_raw.astype(np.float64) - arm_raw)
+                golden = clf.metadata.golden
+                span = float(np.ptp(np.asarray(golden.scores))) if golden else float("nan")
+                raw_golden = float(raw[n:].max()) if golden else float("nan")
+                changed = int((predicted(host[:n]) != predicted(arm[:n])).sum())
                 print(
                     f"| {clf.metadata.model_name} | {fmt} | {cpu} | {diff.max():.2e} | "
-                    f"{int((diff > 0).sum())} of {diff.size} | {int((predicted(host) != predicted(arm)).sum())} of "
-                    f"{len(arm)} | {bound:.1e} |",
+                    f"{int((diff > 0).sum())} of {diff.size} | {changed} of {n} | {raw[:n].max():.2e} | "
+                    f"{raw_golden:.2e} | {span:.3g} | "
+                    f"{max(raw[:n].max(), raw_golden if golden else 0) / span:.2%} | "
+                    f"{golden.atol if golden else float('nan'):.2e} |",
                     flush=True,
                 )
 

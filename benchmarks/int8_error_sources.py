@@ -33,11 +33,11 @@ def _block(name: str) -> int:
 
 def main(run: str, fit: str = "mse") -> None:
     import tensorflow as tf
-    from tensorflow.lite.python import convert
 
     from sportsedge.export import remedies
     from sportsedge.export.config import AccuracyConfig, ExportConfig, RangeFit, UserModel
     from sportsedge.export.context import ExportContext, resolve_source
+    from sportsedge.export.tf_private import mlir_quantize
     from sportsedge.export.tflite import quantize
     from sportsedge.runtime.backends import litert_interpreter_class
 
@@ -57,9 +57,7 @@ def main(run: str, fit: str = "mse") -> None:
         f"plain ({fit} ranges)": plain,
         "frozen blocks float": quantize(model, [n for n in outputs if 0 <= _block(n) < 13 or "Conv1" in n]),
         "fine-tuned blocks float": quantize(model, [n for n in outputs if _block(n) >= 13]),
-        "float head (float logits out)": convert.mlir_quantize(
-            model, input_data_type=tf.uint8, output_data_type=tf.float32, denylisted_nodes=head
-        ),
+        "float head (float logits out)": mlir_quantize(model, tf.uint8, tf.float32, head),
         "int16 activations": next(remedies.int16(ctx, accuracy, print)).data,
     }
     print(f"{run}: Keras top-1 {100 * (keras_top1 == labels).mean():.1f}% on {len(labels)} images")

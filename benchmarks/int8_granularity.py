@@ -25,8 +25,9 @@ WEIGHTED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 
 
 def weighted_ops(model):
-    from tensorflow.lite.python import schema_py_generated as schema
+    from sportsedge.export.tf_private import schema as tflite_schema
 
+    schema = tflite_schema()
     names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
     kinds = [(op, names[model.operatorCodes[op.opcodeIndex].builtinCode]) for op in model.subgraphs[0].operators]
     return [(op, kind) for op, kind in kinds if kind in WEIGHTED_OPS]
@@ -38,7 +39,7 @@ def tensor_array(model, tensor, dtype):
 
 def per_tensor(int8_model, float_model, chosen: set[int]) -> bytes:
     """The int8 model with the chosen weighted ops (by position) rewritten to per-tensor weights."""
-    from tensorflow.lite.tools import flatbuffer_utils
+    from sportsedge.export.tf_private import write_model
 
     m = copy.deepcopy(int8_model)
     sg, fsg = m.subgraphs[0], float_model.subgraphs[0]
@@ -60,7 +61,7 @@ def per_tensor(int8_model, float_model, chosen: set[int]) -> bytes:
             rescaled.append((b, bias_scale))
         for t, s in rescaled:
             t.quantization.scale, t.quantization.zeroPoint, t.quantization.quantizedDimension = [float(s)], [0], 0
-    return bytes(flatbuffer_utils.convert_object_to_bytearray(m))
+    return write_model(m)
 
 
 def grid_error(int8_model, float_model) -> list[float]:
@@ -91,8 +92,7 @@ def top1(model_bytes: bytes, pixels: np.ndarray, threads: int) -> np.ndarray:
 
 
 def main() -> None:
-    from tensorflow.lite.tools import flatbuffer_utils
-
+    from sportsedge.export.tf_private import read_model
     from sportsedge.runtime.imagesets import class_dirs, load_images
     from sportsedge.runtime.preprocess import is_image_file
 
@@ -104,8 +104,7 @@ def main() -> None:
     args = ap.parse_args()
 
     fp32_bytes, int8_bytes = args.fp32.read_bytes(), args.int8.read_bytes()
-    fm = flatbuffer_utils.read_model_from_bytearray(bytearray(fp32_bytes))
-    qm = flatbuffer_utils.read_model_from_bytearray(bytearray(int8_bytes))
+    fm, qm = read_model(fp32_bytes), read_model(int8_bytes)
     size = tuple(int(d) for d in fm.subgraphs[0].tensors[fm.subgraphs[0].inputs[0]].shape[1:3])
     classes = class_dirs(args.data)
     paths = sorted(p for c in classes for p in (args.data / c).iterdir() if is_image_file(p))

@@ -47,11 +47,10 @@ def tensor_of_last(data: bytes, op_name: str) -> str:
 
 def selective(data: bytes, denylisted: list[str]) -> bytes:
     import tensorflow as tf
-    from tensorflow.lite.python import convert
 
-    return convert.mlir_quantize(
-        data, input_data_type=tf.uint8, output_data_type=tf.float32, denylisted_nodes=denylisted
-    )
+    from sportsedge.export.tf_private import mlir_quantize
+
+    return mlir_quantize(data, tf.uint8, tf.float32, denylisted)
 
 
 full, logit = calibrated_float(ctx, logits=False), ctx.calibrated_float

@@ -3,7 +3,8 @@
     .arm64/run tests/arm_worker.py JOB.json
 
 JOB: {"models": [paths], "pixels": "x.npy", "out": "scores.npz", "threads": 1}. Writes one array
-of scores per model (key m0, m1, ...), plus machine facts: the platform, whether TensorFlow can
+of scores per model (key m0, m1, ...) and of its raw outputs (o0, o1, ...: logits or
+probabilities, what the golden check compares), plus machine facts: the platform, whether TensorFlow can
 be imported here (it must not), and each model's golden check.
 """
 
@@ -26,8 +27,9 @@ def main(job_path: str) -> None:
     for i, path in enumerate(job["models"]):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            clf = Classifier.load(path, threads=job.get("threads", 1))
+            clf = Classifier.load(path, threads=job.get("threads", 1), verify=False)  # verified below
         arrays[f"m{i}"] = clf.scores(pixels)
+        arrays[f"o{i}"] = clf.outputs(pixels)
         if clf.metadata.golden is not None:
             r = clf.verify()
             verified.append({"ok": r.ok, "max_diff": r.max_diff})

@@ -136,11 +136,11 @@ def test_pareto_front_and_recommendation():
 
 def test_bad_inputs(tmp_path, exported, colour_dataset):
     from sportsedge.benchmarks.run import bench, discover
-    from sportsedge.errors import InputError, UsageError
+    from sportsedge.errors import InputError
 
     with pytest.raises(InputError, match="no such model file"):
         discover([tmp_path / "nope.tflite"])
-    with pytest.raises(UsageError, match="no .tflite or .onnx"):
+    with pytest.raises(InputError, match="no .tflite or .onnx files in this folder"):
         discover([tmp_path])
     out_dir, _, _ = exported
     with pytest.raises(InputError, match="data folder not found"):

@@ -130,8 +130,11 @@ def test_missing_empty_and_unknown_model_files(tmp_path):
     with pytest.raises(ModelError, match="empty model file"):
         Classifier.load(tmp_path / "empty.onnx")
     (tmp_path / "weights.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 64)
-    with pytest.raises(ModelError, match="unknown model type"):
+    with pytest.raises(ModelError, match="a Keras HDF5 model, which the runtime does not load: export it first"):
         Classifier.load(tmp_path / "weights.h5")
+    (tmp_path / "weights.bin").write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 64)
+    with pytest.raises(ModelError, match="unknown model type"):
+        Classifier.load(tmp_path / "weights.bin")
 
 
 def test_tflite_with_unusual_extension_is_sniffed(labelled_models, copy_model):

@@ -206,8 +206,9 @@ def test_cli_train_and_evaluate(tmp_path, colour_dataset, tiny_registered, capsy
     assert "epoch 2/2" in captured.err and "ETA" in captured.err and "on test/: top-1" in captured.err
     assert main(["evaluate", str(out), "--split", "valid"]) == 0
     assert capsys.readouterr().out.startswith("valid: top-1")
-    assert main(["train", "--model", "nope", "--data", str(colour_dataset), "--out", str(tmp_path / "x")]) == 2
-    assert "unknown model 'nope'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:  # argparse: refused where it is parsed, before TensorFlow loads
+        main(["train", "--model", "nope", "--data", str(colour_dataset), "--out", str(tmp_path / "x")])
+    assert exc.value.code == 2 and "unknown model 'nope'" in capsys.readouterr().err
     assert main(["evaluate", str(tmp_path)]) == 2
     assert "not a training run" in capsys.readouterr().err
 

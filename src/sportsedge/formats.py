@@ -134,6 +134,7 @@ FORMATS: dict[str, Format] = _formats(
         calibrated=True,
         description="ONNX, static QDQ int8 (per-channel QInt8 weights, QUInt8 activations)",
         verify_atol=0.1,
+        options=("accuracy",),  # --activation-ranges: its fingerprint, so a change re-exports
         **_INT8_PARITY,
     ),
 )

@@ -50,6 +50,11 @@ def convert_int8(ctx, tell) -> Converted:
     out = ctx.work / "int8.onnx"
     source, output = ctx.onnx_logits  # int8 stops at the logits: the softmax runs in float in the runtime
     quant_pre_process(str(source), str(pre))
+    # The activation ranges tflite-int8 gets (least squared int8 error), through the public
+    # TensorQuantOverrides option; minmax keeps onnxruntime's own calibration.
+    from .onnx_ranges import fitted_overrides
+
+    overrides, summary = fitted_overrides(pre, pixels, ctx.activation_ranges, tell)
     quantize_static(
         str(pre),
         str(out),
@@ -58,5 +63,6 @@ def convert_int8(ctx, tell) -> Converted:
         per_channel=True,
         activation_type=QuantType.QUInt8,
         weight_type=QuantType.QInt8,
+        extra_options={"TensorQuantOverrides": overrides} if overrides else None,
     )
-    return Converted(out.read_bytes(), output=output)
+    return Converted(out.read_bytes(), {"ranges": summary}, output=output)

@@ -83,11 +83,9 @@ def run(spec: dict, say) -> dict:
         )
 
     q = tfmot.quantization.keras
-    from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
-        default_8bit_quantize_registry as reg,
-    )
+    from .tf_private import default_8bit_registry
 
-    registry = reg.Default8BitQuantizeRegistry()
+    registry = default_8bit_registry()
     L = tf_keras.layers
     # Trained and converted without the final softmax where it comes off: the int8 file ends at the
     # logits like tflite-int8 (runtime/outputs.py); the loss takes logits, the same objective.

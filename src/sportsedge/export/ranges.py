@@ -33,7 +33,9 @@ def calibrated_ranges(model) -> tuple[dict[int, tuple[float, float]], set[int]]:
     """({tensor index: (min, max)} of the first subgraph's calibrated activations, inputs and
     outputs left out; the indices among them the graph computes from the pixels before its first
     conv or dense op: the baked preprocessing). ``model``: a flatbuffer ModelT."""
-    from tensorflow.lite.python import schema_py_generated as schema
+    from .tf_private import schema as tflite_schema
+
+    schema = tflite_schema()
 
     graph = model.subgraphs[0]
     fixed = set(graph.inputs) | set(graph.outputs)
@@ -109,9 +111,9 @@ def fit(calibrated: bytes, pixels: np.ndarray, method: RangeFit, tell=None) -> t
     for the manifest; MINMAX returns it unchanged (the converter's own ranges)."""
     if method is RangeFit.MINMAX:
         return calibrated, {"activation_ranges": method.value}
-    from tensorflow.lite.tools import flatbuffer_utils
+    from .tf_private import read_model, write_model
 
-    model = flatbuffer_utils.read_model_from_bytearray(bytearray(calibrated))
+    model = read_model(calibrated)
     observed, preprocessing = calibrated_ranges(model)
     try:
         counts, seen = histograms(calibrated, observed, pixels, tell)
@@ -134,4 +136,4 @@ def fit(calibrated: bytes, pixels: np.ndarray, method: RangeFit, tell=None) -> t
         "activations": len(narrowed),
         "median_width": round(float(np.median(narrowed)), 3) if narrowed else 1.0,
     }
-    return bytes(flatbuffer_utils.convert_object_to_bytearray(model)), summary
+    return write_model(model), summary

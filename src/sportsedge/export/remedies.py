@@ -28,7 +28,7 @@ import numpy as np
 from .. import fileio
 from ..formats import FORMATS, Status
 from ..runtime.imagesets import full_range, list_stratified, load_images
-from .config import REMEDIES, AccuracyConfig
+from .config import REMEDIES, AccuracyConfig, RangeFit
 from .converted import Converted
 from .tflite import calibrated, converter, int8_bytes, quantize, representative
 
@@ -128,7 +128,8 @@ def convert_int8_accurate(ctx, tell) -> Converted:
     acc: AccuracyConfig = ctx.accuracy
     plain = int8_bytes(ctx, tell=tell)
     output = ctx.int8_output()
-    ranges = {"ranges": ctx.fitted_float()[1]}
+    minmax = {"activation_ranges": RangeFit.MINMAX.value, "path": "public converter"}
+    ranges = {"ranges": minmax if ctx.activation_ranges is RangeFit.MINMAX else ctx.fitted_float()[1]}
     if acc.max_drop is None or not acc.remedies:
         return Converted(plain, ranges, output=output)
     first = _measure(ctx, plain, None)

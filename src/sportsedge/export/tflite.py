@@ -65,16 +65,21 @@ def quantize(calibrated_model: bytes, denylisted: list[str] | None = None) -> by
     """Full int8 of a calibrated float model (uint8 pixels in, uint8 out, as int8_settings), with
     the ``denylisted`` ops' outputs left float."""
     import tensorflow as tf
-    from tensorflow.lite.python import convert  # the quantizer the converter itself ends with
 
-    return convert.mlir_quantize(
-        calibrated_model, input_data_type=tf.uint8, output_data_type=tf.uint8, denylisted_nodes=denylisted
-    )
+    from .tf_private import mlir_quantize  # the quantizer the converter itself ends with
+
+    return mlir_quantize(calibrated_model, tf.uint8, tf.uint8, denylisted)
 
 
 def int8_bytes(ctx, pixels=None, tell=None) -> bytes:
     """Full integer, calibrated on ``pixels`` (default: the context's calibration set), with the
     activation ranges fitted as the export's AccuracyConfig says (export/ranges.py)."""
+    from .config import RangeFit
+
+    if ctx.activation_ranges is RangeFit.MINMAX:  # the converter's own ranges: its public path alone
+        _, conv = converter(ctx, logits=True)
+        int8_settings(conv, ctx.calibration if pixels is None else pixels)
+        return conv.convert()
     if pixels is None:
         return quantize(ctx.fitted_float(tell)[0])
     from .ranges import fit
@@ -89,6 +94,7 @@ def calibrated_float(ctx, pixels=None, logits: bool = True) -> bytes:
     final softmax, as full int8 converts it."""
     _, conv = converter(ctx, logits=logits)
     calibrated(conv, ctx.calibration if pixels is None else pixels)
-    conv.experimental_mlir_quantizer = True
-    conv._experimental_calibrate_only = True  # TF's own switch (no public one): calibrate, do not quantize
+    from .tf_private import calibrate_only
+
+    calibrate_only(conv)  # TF's own switch (no public one): calibrate, do not quantize
     return conv.convert()

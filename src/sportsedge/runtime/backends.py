@@ -43,9 +43,10 @@ class LiteRTBackend:
             with native_stderr_to(None):  # LiteRT logs "Created XNNPACK delegate" at load
                 self._interp = Interpreter(model_path=str(path), num_threads=threads)
                 self._interp.allocate_tensors()
+            # Damaged tensor names fail here (UnicodeDecodeError is a ValueError).
+            inputs, outputs = self._interp.get_input_details(), self._interp.get_output_details()
         except (ValueError, RuntimeError) as err:
             raise ModelError(path, f"not a loadable TFLite model ({first_line(err)})") from None
-        inputs, outputs = self._interp.get_input_details(), self._interp.get_output_details()
         if len(inputs) != 1 or len(outputs) != 1:
             raise ModelError(path, f"expected 1 input and 1 output, found {len(inputs)} and {len(outputs)}")
         inp, out = inputs[0], outputs[0]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -96,10 +97,16 @@ def split_tflite(data: bytes) -> tuple[bytes, bytes | None]:
     return data[:start], data[start:]
 
 
+# A ZIP local file header (signature, 26 bytes of fields, then the name) of one of our entries.
+_OUR_ENTRY = re.compile(rb"PK\x03\x04.{26}(?:labels\.txt|sportsedge\.json)", re.S)
+
+
 def _tflite_meta_dict(data: bytes) -> dict | None:
     """The metadata JSON appended to a .tflite (or one built from labels.txt of other tooling)."""
     _, archive = split_tflite(data)
     if archive is None:
+        if _OUR_ENTRY.search(data):  # the start of our archive is there, its directory is not
+            raise zipfile.BadZipFile("the appended metadata archive is truncated or damaged")
         return None
     with zipfile.ZipFile(io.BytesIO(archive)) as zf:
         names = set(zf.namelist())
@@ -197,13 +204,13 @@ def _attach_onnx(path: Path, meta: ModelMetadata) -> dict:
         raise ModelError(path, f"not a valid ONNX model ({err})") from None
     from .integrity import model_digest, seal
 
-    props = {p.key: p.value for p in model.metadata_props}
+    props = {p.key: p.value for p in model.metadata_props if p.key not in (ONNX_META_KEY, ONNX_LABELS_KEY)}
     props[ONNX_LABELS_KEY] = "\n".join(meta.labels)
-    props.pop(ONNX_META_KEY, None)
     _set_props(model, props)
     # The model digest leaves metadata_props out, so it is the same before and after the seal.
     sealed = seal("onnx", model.SerializeToString(), meta.to_dict())
-    _set_props(model, {**props, ONNX_META_KEY: json.dumps(sealed)})
+    # Ours first: a file cut short loses the labels entry (also inside ours) before the sealed one.
+    _set_props(model, {ONNX_META_KEY: json.dumps(sealed), **props})
     data = model.SerializeToString()
     if model_digest("onnx", data) != sealed["integrity"]["model"]:
         raise ModelError(path, "the model's bytes changed while its metadata was written (protobuf serialization)")
