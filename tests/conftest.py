@@ -106,7 +106,7 @@ def labelled_models(tiny_models, tmp_path_factory) -> dict[str, Path]:
         shutil.copy(src, dst)
         meta = ModelMetadata(labels=LABELS, model_name="colour", input_size=TINY_SIZE, format=fmt)
         attach_metadata(dst, meta)
-        golden = make_golden(Classifier.load(dst, verify=False), FORMATS[fmt].verify_atol)
+        golden = make_golden(Classifier.load(dst, verify=False), FORMATS[fmt].verify_atol, FORMATS[fmt].verify_rel)
         attach_metadata(dst, replace(meta, golden=golden))  # as an export seals it: labels, golden, digests
         out[fmt] = dst
     return out

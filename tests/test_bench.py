@@ -92,13 +92,21 @@ def test_rows_complete_and_ordered(bench_out, exported):
         assert len(list(csv.DictReader(f))) == 12
 
 
-def test_fp32_agrees_with_itself_and_quantized_compared(bench_out):
+def test_fp32_agrees_with_itself_and_quantized_compared(bench_out, colour_dataset):
+    from sportsedge.metrics import predicted
+    from sportsedge.runtime import Classifier
+    from sportsedge.runtime.imagesets import load_images
+
     out, _ = bench_out
     rows = json.loads((out / "results.json").read_text())["rows"]
     by_format = {r["format"]: r for r in rows}
     assert by_format["tflite-fp32"]["agreement_vs_fp32"] == 1.0  # the reference row (see below) is itself
+    files = sorted((colour_dataset / "test").glob("*/*"))
+    pixels, _ = load_images(files, (32, 32), "test")
+    reference = predicted(Classifier.load(by_format["tflite-fp32"]["path"]).scores(pixels))
     for fmt in ("tflite-int8", "onnx-int8", "tflite-fp32"):
-        assert 0.0 <= by_format[fmt]["agreement_vs_fp32"] <= 1.0
+        mine = predicted(Classifier.load(by_format[fmt]["path"]).scores(pixels))
+        assert by_format[fmt]["agreement_vs_fp32"] == pytest.approx(float(np.mean(mine == reference)))
         assert isinstance(by_format[fmt]["worst_classes"], list)
 
 

@@ -20,7 +20,8 @@ def test_every_format_exported_and_passes_parity(exported):
     arts = manifest["artifacts"]
     assert sorted(arts) == sorted(f"tiny-{f.name}{f.ext}" for f in FORMATS.values() if f.in_all)
     for name, entry in arts.items():
-        assert entry["status"] in ("passed", "warning"), (name, entry["parity"])
+        # The tiny model's colours are never near-tied: every format agrees with Keras on all images.
+        assert entry["status"] == "passed" and entry["parity"]["agreement"] == 1.0, (name, entry["parity"])
         assert (out / name).stat().st_size == entry["size_bytes"]
         assert (out / (name + ".json")).is_file()
         assert len(entry["sha256"]) == 64 and entry["seconds"] >= 0

@@ -38,7 +38,7 @@ def test_qat_round_trip_in_worker_process(qat_export):
 
     out, manifest, messages = qat_export
     entry = manifest["artifacts"]["tiny-tflite-int8-qat.tflite"]
-    assert entry["status"] in ("passed", "warning"), entry["parity"]
+    assert entry["status"] == "passed", entry["parity"]
     qat = entry["qat"]
     assert [h["epoch"] for h in qat["history"]] == [1, 2] and qat["train_images"] == 18
     assert qat["rebuild_max_abs_diff"] < 1e-3  # the tf-keras rebuild carried the trained weights
@@ -47,7 +47,8 @@ def test_qat_round_trip_in_worker_process(qat_export):
         or "input scaling" in qat["left_to_calibration"].values()
     )
     # Checked against the fine-tuned model; how far fine-tuning moved it is recorded beside.
-    assert 0.0 <= qat["agreement_fine_tuned_vs_before"] <= 1.0 and qat["top1_before"] is not None
+    # Two epochs on the colours move no prediction: the fine-tuned model agrees with the one before.
+    assert qat["agreement_fine_tuned_vs_before"] == 1.0 and qat["top1_before"] == 1.0
     done = [m for m in messages if m.startswith("[") and "top-1" in m]
     assert "(fine-tuned Keras " in next(m for m in done if "int8-qat" in m)
     assert "(Keras " in next(m for m in done if "tflite-int8.tflite" in m)
@@ -140,18 +141,32 @@ def test_every_remedy_path_produces_a_working_model(remedy_export):
         top = Classifier.load(f).predict(np.full((32, 32, 3), (0, 0, 230), np.uint8), top_k=1)[0]
         assert top.label == "blue", f
         assert Classifier.load(f).metadata.format == "tflite-int8+" + f.stem.split("+", 1)[1]
-    assert entry["status"] in ("passed", "warning")
+    assert entry["status"] == "passed", entry["parity"]
     kept = [a for a in acc["attempts"] if a["label"] == acc["kept"]] or [acc["post_training"]]
     assert kept[0]["drop"] == min([a["drop"] for a in acc["attempts"]] + [acc["post_training"]["drop"]])
 
 
-def test_int16_remedy_runs_16_bit_activations(remedy_export):
+def test_int16_remedy_runs_16_bit_activations(remedy_export, tiny_run):
     from ai_edge_litert.interpreter import Interpreter
 
-    out, _ = remedy_export
-    interp = Interpreter(model_path=str(out / "attempts" / "tiny-tflite-int8+int16-activations.tflite"))
+    from sportsedge.runtime import Classifier
+
+    from conftest import noisy
+
+    out, manifest = remedy_export
+    path = out / "attempts" / "tiny-tflite-int8+int16-activations.tflite"
+    interp = Interpreter(model_path=str(path))
     dtypes = {np.dtype(t["dtype"]).name for t in interp.get_tensor_details()}
     assert "int16" in dtypes
+    # Parity, not only the dtype: its recorded attempt agrees with Keras on the parity set, and on
+    # fresh noisy images it names every colour.
+    attempts = manifest["artifacts"]["tiny-tflite-int8.tflite"]["accuracy"]["attempts"]
+    attempt = next(a for a in attempts if a["label"] == "int16 activations")
+    assert attempt["agreement"] == 1.0 and attempt["drop"] <= 0.0
+    colours = ("red", "green", "blue") * 2
+    images = np.stack([noisy(c, 100 + i) for i, c in enumerate(colours)])
+    clf = Classifier.load(path)
+    assert [clf.labels[i] for i in clf.scores(images).argmax(1)] == list(colours)
 
 
 def test_first_remedy_meeting_the_bound_is_kept(tiny_run, tmp_path, monkeypatch):

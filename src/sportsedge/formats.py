@@ -38,7 +38,8 @@ class Format:
     description: str  # one line for `--help` and reports
     in_all: bool = True  # part of `--formats all`; False for opt-in formats that train (QAT)
     options: tuple[str, ...] = ()  # export option groups that shape this format (in its fingerprint)
-    verify_atol: float = 1e-5  # golden check: largest |score difference| allowed on another machine
+    verify_atol: float = 1e-5  # golden check: largest |output difference| allowed on another machine
+    verify_rel: float = 0.0  # golden check: or this fraction of the golden outputs' range, if larger (golden.py)
     calibrated: bool = False  # needs real calibration images (full int8): --calibration for user models
 
     def artifact_name(self, model: str) -> str:
@@ -138,6 +139,11 @@ FORMATS: dict[str, Format] = _formats(
         **_INT8_PARITY,
     ),
 )
+
+# The golden check of a file converted elsewhere (`sportsedge label`): its kernels are unknown, so
+# the bound is the loosest of the table's (int8 kernels that differ between x86 and ARM).
+FOREIGN_VERIFY_ATOL = FORMATS["onnx-int8"].verify_atol
+FOREIGN_VERIFY_REL = FORMATS["onnx-int8"].verify_rel
 
 # Which backend family loads a file, by extension.
 FAMILY_BY_EXT: dict[str, str] = {f.ext: f.family for f in FORMATS.values()}

@@ -47,80 +47,32 @@ def main(spec: dict, messages) -> None:
 
 
 def run(spec: dict, say) -> dict:
-    import importlib
+    """Rebuild the run's model in tf-keras, wrap it in tfmot's fake quantization, fine-tune it and
+    convert it to full int8; returns what the manifest records."""
     from pathlib import Path
 
     import numpy as np
     import tensorflow as tf
-    import tensorflow_model_optimization as tfmot
-    import tf_keras
 
     from .. import metrics
-    from ..errors import ModelError
-    from ..outputs import OutputKind, probabilities
-    from ..runtime.imagesets import label_index, list_stratified, load_images
-    from ..train.models import get_model, leaf_layers, use_keras
+    from ..outputs import probabilities
     from .tflite import int8_settings
-    from .user_model import split_softmax
 
     t0 = time.monotonic()
     job = Path(spec["job"])
-    importlib.import_module(spec["registry_module"])  # registers models defined outside sportsedge
-    _keras_home_for_tf_keras(job)
-    with use_keras(tf_keras):
-        # A clone holds only this graph: layers the builder shares with `features`/`head` get one node.
-        model = tf_keras.models.clone_model(
-            get_model(spec["model"]).build(spec["num_classes"], spec["build_weights"]).model
-        )
-    _load_weights(model, spec["layers"], np.load(job / "weights.npz"), leaf_layers, ModelError)
+    model, diff = _rebuild(spec, job)
     parity = np.load(job / "parity.npy")  # uint8 pixels
     ref_probs = np.load(job / "reference_probs.npy")
-    ref_pixels = parity[: len(ref_probs)].astype("float32")
-    diff = float(np.abs(model.predict(ref_pixels, verbose=0) - ref_probs).max())
-    if diff > 1e-3:
-        raise ModelError(
-            None, f"the tf-keras rebuild of {spec['model']} differs from the trained model (max |diff| {diff:.2e})"
-        )
-
-    q = tfmot.quantization.keras
-    from .tf_private import default_8bit_registry
-
-    registry = default_8bit_registry()
-    L = tf_keras.layers
-    # Trained and converted without the final softmax where it comes off: the int8 file ends at the
-    # logits like tflite-int8 (runtime/outputs.py); the loss takes logits, the same objective.
-    logits = split_softmax(model, tf_keras)
-    output = OutputKind.LOGITS if logits is not None else OutputKind.PROBABILITIES
-    model = logits or model
-    left_float = _left_float(model, registry, L)
-
-    def annotate(layer):
-        return layer if layer.name in left_float else q.quantize_annotate_layer(layer)
-
-    annotated = tf_keras.models.clone_model(model, clone_function=annotate)  # wraps the trained layers
-    with q.quantize_scope():
-        qmodel = q.quantize_apply(annotated)
     calibration = np.load(job / "calibration.npy")
-    _init_ranges(qmodel, model, calibration[:64], tf_keras)
-    start = qmodel.predict(ref_pixels, verbose=0)
-    start_agreement = metrics.agreement(start, ref_probs)
+    qmodel, output, left_float = _fake_quantized(model, calibration)
+    start_agreement = metrics.agreement(
+        qmodel.predict(parity[: len(ref_probs)].astype("float32"), verbose=0), ref_probs
+    )
     say(
         f"  QAT: before fine-tuning, the fake-quantized model agrees with float on {start_agreement:.0%} "
-        f"of {len(start)} reference images"
+        f"of {len(ref_probs)} reference images"
     )
-    qmodel.compile(
-        tf_keras.optimizers.Adam(spec["learning_rate"]),
-        loss=tf_keras.losses.SparseCategoricalCrossentropy(from_logits=output is OutputKind.LOGITS),
-        metrics=["accuracy"],
-    )
-
-    train = Path(spec["train_dir"])
-    paths = list_stratified(train, spec["train_size"] or 10**9, spec["seed"])
-    pixels, kept = load_images(paths, tuple(spec["input_size"]), "QAT training")
-    labels = label_index([p.relative_to(train).parts[0] for p in kept], spec["labels"])
-    pixels, labels = pixels[labels >= 0], labels[labels >= 0]
-    if not len(pixels):
-        raise ModelError(train, "no training images in the run's class folders")
+    pixels, labels = _training_set(spec)
     unsupported = [n for n, why in left_float.items() if why == "unsupported"]
     say(
         f"  QAT: {len(pixels)} training images; {len(left_float)} layers left to post-training calibration"
@@ -129,6 +81,110 @@ def run(spec: dict, say) -> dict:
             if unsupported
             else ""
         )
+    )
+    history = _fine_tune(qmodel, output, pixels, labels, spec, say)
+    # The fine-tuned model's own outputs on the parity set: the int8 file's reference.
+    np.save(job / "parity_probs.npy", probabilities(qmodel.predict(parity.astype("float32"), verbose=0), output))
+    conv = tf.lite.TFLiteConverter.from_keras_model(qmodel)
+    int8_settings(conv, calibration)  # ranges for the layers QAT left float
+    (job / "model.tflite").write_bytes(conv.convert())
+    return {
+        "epochs": spec["epochs"],
+        "learning_rate": spec["learning_rate"],
+        "train_images": int(len(pixels)),
+        "history": history,
+        "left_to_calibration": left_float,
+        "rebuild_max_abs_diff": diff,
+        "fake_quant_agreement_before": start_agreement,
+        "seconds": round(time.monotonic() - t0, 1),
+        "output": str(output),
+    }
+
+
+def _rebuild(spec: dict, job):
+    """The run's model rebuilt in tf-keras from the registry with the trained weights, and how far
+    its outputs are from the trained model's (ModelError past 1e-3)."""
+    import importlib
+
+    import numpy as np
+    import tf_keras
+
+    from ..errors import ModelError
+    from ..train.models import get_model, leaf_layers, use_keras
+
+    importlib.import_module(spec["registry_module"])  # registers models defined outside sportsedge
+    _keras_home_for_tf_keras(job)
+    with use_keras(tf_keras):
+        # A clone holds only this graph: layers the builder shares with `features`/`head` get one node.
+        model = tf_keras.models.clone_model(
+            get_model(spec["model"]).build(spec["num_classes"], spec["build_weights"]).model
+        )
+    _load_weights(model, spec["layers"], np.load(job / "weights.npz"), leaf_layers, ModelError)
+    ref_probs = np.load(job / "reference_probs.npy")
+    ref_pixels = np.load(job / "parity.npy")[: len(ref_probs)].astype("float32")
+    diff = float(np.abs(model.predict(ref_pixels, verbose=0) - ref_probs).max())
+    if diff > 1e-3:
+        raise ModelError(
+            None, f"the tf-keras rebuild of {spec['model']} differs from the trained model (max |diff| {diff:.2e})"
+        )
+    return model, diff
+
+
+def _fake_quantized(model, calibration):
+    """(the model wrapped in tfmot's fake quantization, its output kind, the layers left float).
+    Without the final softmax where it comes off: the int8 file ends at the logits like
+    tflite-int8 (runtime/outputs.py), and the loss takes logits, the same objective."""
+    import tensorflow_model_optimization as tfmot
+    import tf_keras
+
+    from ..outputs import OutputKind
+    from .tf_private import default_8bit_registry
+    from .user_model import split_softmax
+
+    q = tfmot.quantization.keras
+    logits = split_softmax(model, tf_keras)
+    output = OutputKind.LOGITS if logits is not None else OutputKind.PROBABILITIES
+    model = logits or model
+    left_float = _left_float(model, default_8bit_registry(), tf_keras.layers)
+
+    def annotate(layer):
+        return layer if layer.name in left_float else q.quantize_annotate_layer(layer)
+
+    annotated = tf_keras.models.clone_model(model, clone_function=annotate)  # wraps the trained layers
+    with q.quantize_scope():
+        qmodel = q.quantize_apply(annotated)
+    _init_ranges(qmodel, model, calibration[:64], tf_keras)
+    return qmodel, output, left_float
+
+
+def _training_set(spec: dict):
+    """(uint8 pixels, class indices) of the stratified train/ images QAT fine-tunes on."""
+    from pathlib import Path
+
+    from ..errors import ModelError
+    from ..runtime.imagesets import label_index, list_stratified, load_images
+
+    train = Path(spec["train_dir"])
+    paths = list_stratified(train, spec["train_size"] or 10**9, spec["seed"])
+    pixels, kept = load_images(paths, tuple(spec["input_size"]), "QAT training")
+    labels = label_index([p.relative_to(train).parts[0] for p in kept], spec["labels"])
+    pixels, labels = pixels[labels >= 0], labels[labels >= 0]
+    if not len(pixels):
+        raise ModelError(train, "no training images in the run's class folders")
+    return pixels, labels
+
+
+def _fine_tune(qmodel, output, pixels, labels, spec: dict, say) -> list[dict]:
+    """Fine-tune the fake-quantized model (mirrored images, Adam); the per-epoch history."""
+    import tensorflow as tf
+    import tf_keras
+
+    from ..outputs import OutputKind
+
+    qmodel.compile(
+        tf_keras.optimizers.Adam(spec["learning_rate"]),
+        loss=tf_keras.losses.SparseCategoricalCrossentropy(from_logits=output is OutputKind.LOGITS),
+        metrics=["accuracy"],
     )
 
     def flip(x, y):
@@ -156,22 +212,7 @@ def run(spec: dict, say) -> dict:
             )
 
     qmodel.fit(ds, epochs=spec["epochs"], verbose=0, callbacks=[Report()])
-    # The fine-tuned model's own outputs on the parity set: the int8 file's reference.
-    np.save(job / "parity_probs.npy", probabilities(qmodel.predict(parity.astype("float32"), verbose=0), output))
-    conv = tf.lite.TFLiteConverter.from_keras_model(qmodel)
-    int8_settings(conv, calibration)  # ranges for the layers QAT left float
-    (job / "model.tflite").write_bytes(conv.convert())
-    return {
-        "epochs": spec["epochs"],
-        "learning_rate": spec["learning_rate"],
-        "train_images": int(len(pixels)),
-        "history": history,
-        "left_to_calibration": left_float,
-        "rebuild_max_abs_diff": diff,
-        "fake_quant_agreement_before": start_agreement,
-        "seconds": round(time.monotonic() - t0, 1),
-        "output": str(output),
-    }
+    return history
 
 
 def _left_float(model, registry, L) -> dict[str, str]:

@@ -216,7 +216,8 @@ def _export_one(ctx: ExportContext, fmt: Format, path: Path) -> dict:
             attach_metadata(tmp, meta, sidecar=False)
             # A converter that retrains (QAT) returns a reference: its own model's outputs on the parity set.
             parity = ctx.check(tmp, converted.data, fmt, converted.reference)
-            meta = replace(meta, golden=make_golden(Classifier.load(tmp, verify=False), fmt.verify_atol))
+            golden = make_golden(Classifier.load(tmp, verify=False), fmt.verify_atol, fmt.verify_rel)
+            meta = replace(meta, golden=golden)
             sealed = attach_metadata(tmp, meta, sidecar=False)
     fileio.write_json(sidecar_path(path), sealed)
     return {

@@ -23,7 +23,7 @@ GOLDEN_VERSION = 1  # bump when golden_inputs() changes: older goldens then no l
 class Golden:
     seed: int  # golden_inputs(input size, seed) are the inputs
     scores: tuple[tuple[float, ...], ...]  # the exporter's runtime raw outputs (Classifier.outputs), one row per input
-    atol: float  # largest |difference| a correct engine may show on another machine (formats.py)
+    atol: float  # largest |difference| a correct engine may show on another machine, in output units (golden_bound)
     version: int = GOLDEN_VERSION  # of golden_inputs()
 
     def to_dict(self) -> dict:
@@ -63,10 +63,19 @@ def golden_inputs(size: tuple[int, int], seed: int = 0) -> np.ndarray:
     return np.stack([noise, ramp])
 
 
-def make_golden(clf, atol: float, seed: int = 0) -> Golden:
-    """The golden record of a loaded Classifier (on the export machine)."""
+def golden_bound(scores: np.ndarray, atol: float, rel: float = 0.0) -> float:
+    """A golden check's bound in the unit of the file's output: ``atol``, or ``rel`` times the
+    range of the golden scores when that is larger (logits span tens of units in a trained model
+    and a few in a tiny one, probabilities at most 1: a bound in probability units does not fit
+    logits)."""
+    return max(float(atol), float(rel) * float(np.ptp(scores)))
+
+
+def make_golden(clf, atol: float, rel: float = 0.0, seed: int = 0) -> Golden:
+    """The golden record of a loaded Classifier (on the export machine), its bound from the
+    format's ``atol`` and ``rel`` (formats.py; see golden_bound)."""
     scores = clf.outputs(golden_inputs(clf.input_size, seed))
-    return Golden(seed, tuple(tuple(float(v) for v in row) for row in scores), float(atol))
+    return Golden(seed, tuple(tuple(float(v) for v in row) for row in scores), golden_bound(scores, atol, rel))
 
 
 def check_golden(clf, golden: Golden) -> GoldenResult:

@@ -54,6 +54,11 @@ def run(args) -> int:
         raw = clf.with_metadata(meta).outputs(golden_inputs(size))
         kind = OutputKind.PROBABILITIES if looks_like_probabilities(raw) else OutputKind.LOGITS
     meta = replace(meta, output=kind)
+    if meta.golden is None:  # this machine's outputs, so `verify` and every load can check it elsewhere
+        from ..formats import FOREIGN_VERIFY_ATOL, FOREIGN_VERIFY_REL
+        from .golden import make_golden
+
+        meta = replace(meta, golden=make_golden(clf.with_metadata(meta), FOREIGN_VERIFY_ATOL, FOREIGN_VERIFY_REL))
     attach_metadata(path, meta)
     print(
         f"{path}: {len(labels)} labels, input {size[0]}x{size[1]}, output {kind}"

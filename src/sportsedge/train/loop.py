@@ -121,27 +121,18 @@ def train(config: TrainConfig, say=print) -> Path:
     # The data folder is stored absolute: export and evaluate find it from any folder.
     rec = config.resolved().replace(data=str(Path(config.data).resolve()))
     out = Path(config.out)
-    state_path = out / "state.json"
-    if (out / "model.keras").exists() and not config.resume:
-        raise UsageError(f"{out}: already holds a trained model; choose another --out")
-    if config.resume and (out / "model.keras").exists() and not state_path.exists():
-        raise UsageError(f"{out}: this run finished (model.keras is there); nothing to resume")
-    if state_path.exists() and not config.resume:
-        raise UsageError(f"{out}: holds an interrupted run; add --resume to continue it or choose another --out")
+    state = _start_state(config, out)
     ds = scan_dataset(config.data, require=("train", "valid"))
     train_split = limit_split(ds.split("train"), config.limit_per_class)
     valid_split = limit_split(ds.split("valid"), config.limit_per_class)
-    entry = get_model(config.model)
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
-    state = json.loads(state_path.read_text()) if config.resume and state_path.exists() else {"epoch": 0, "history": {}}
     rec = rec.replace(initial_epoch=state["epoch"])
-    history, data_seconds = state["history"], state.get("data_seconds", {})
     bad = BadImageLog()
     t_wall = time.monotonic()
     strategy = STRATEGIES[config.strategy][0](tf)
     with strategy.scope():
-        built = entry.build(len(ds.classes), rec.weights)
+        built = get_model(config.model).build(len(ds.classes), rec.weights)
         stages = plan(rec, built, train_split, valid_split, out, bad)
     say(
         f"{config.model}: {len(ds.classes)} classes, {len(train_split)} train / {len(valid_split)} valid images, "
@@ -149,12 +140,51 @@ def train(config: TrainConfig, say=print) -> Path:
         + "; ".join(f"{s.name}: {s.epochs} epochs, batch {s.batch_size}" for s in stages)
     )
     multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+    if multi_worker:
+        _check_multi_worker_batches(stages, len(train_split))
+    fit_wall = _fit_stages(config, out, stages, state, strategy, multi_worker, say)
+    rec = _finished_record(rec, stages, state, fit_wall, time.monotonic() - t_wall, bad, ds)
+    save_run(out, built.model, rec, state["history"])
+    for split in dict.fromkeys(("valid", ds.eval_split)):
+        m = evaluate_model(built.model, out, ds, split, rec, limit_per_class=config.limit_per_class)
+        say(
+            f"{config.model} on {split}/: top-1 {m['top1']:.4f}  top-5 {m['top5']:.4f}  "
+            f"macro-F1 {m['macro_f1']:.4f}  ({m['n']} images) -> {out / f'eval-{split}'}"
+        )
+    return out
+
+
+def _start_state(config: TrainConfig, out: Path) -> dict:
+    """The run folder's saved progress (epoch, history, ...) for --resume, or a fresh start;
+    refuses an --out that holds a finished or an interrupted run it was not told to resume."""
+    state_path = out / "state.json"
+    if (out / "model.keras").exists() and not config.resume:
+        raise UsageError(f"{out}: already holds a trained model; choose another --out")
+    if config.resume and (out / "model.keras").exists() and not state_path.exists():
+        raise UsageError(f"{out}: this run finished (model.keras is there); nothing to resume")
+    if state_path.exists() and not config.resume:
+        raise UsageError(f"{out}: holds an interrupted run; add --resume to continue it or choose another --out")
+    state = json.loads(state_path.read_text()) if config.resume and state_path.exists() else {"epoch": 0, "history": {}}
+    state.setdefault("data_seconds", {})
+    return state
+
+
+def _check_multi_worker_batches(stages, train_images: int) -> None:
     for stage in stages:
-        if multi_worker and len(train_split) % stage.batch_size:  # measured: a short last batch leaves a worker empty
+        if train_images % stage.batch_size:  # measured: a short last batch leaves a worker empty
             raise UsageError(
-                f"--strategy multi-worker needs --batch-size to divide the {len(train_split)} training images "
+                f"--strategy multi-worker needs --batch-size to divide the {train_images} training images "
                 f"(got {stage.batch_size}; Keras 3 fails on a short last batch across workers)"
             )
+
+
+def _fit_stages(config: TrainConfig, out: Path, stages, state: dict, strategy, multi_worker: bool, say) -> float:
+    """Fit every stage not finished yet, resuming inside the one a checkpoint was written in;
+    returns the seconds spent in fit this session. ``state`` is updated as epochs finish."""
+    import keras
+    import tensorflow as tf
+
+    history, data_seconds = state["history"], state["data_seconds"]
     # The checkpoint holds the weights (and optimizer state) of the stage that wrote it; runs from
     # before stages existed had one stage.
     checkpoint = out / CHECKPOINT
@@ -196,35 +226,46 @@ def train(config: TrainConfig, say=print) -> Path:
         # The stopper and the stage's own callbacks first: progress saves their state.
         callbacks = [c for c in (stopper, *stage.callbacks, progress) if c is not None]
         t0 = time.monotonic()
-        try:
-            with warnings.catch_warnings():
-                # Unreadable images are dropped from the validation stream, so its length is
-                # unknown until Keras has run it once and says "ran out of data": expected here.
-                warnings.filterwarnings("ignore", message="Your input ran out of data")
-                stage.model.fit(
-                    train_ds,
-                    validation_data=valid_ds,
-                    epochs=stage.end,
-                    initial_epoch=first,
-                    steps_per_epoch=steps,
-                    callbacks=callbacks,
-                    shuffle=False,
-                    verbose=0,
-                )
-        except KeyboardInterrupt:
-            saved = json.loads(state_path.read_text())["epoch"] if state_path.exists() else 0
-            say(f"interrupted: checkpoint after epoch {saved} kept in {out}; continue with --resume")
-            raise
+        _fit(stage, train_ds, valid_ds, first, steps, callbacks, out, say)
         fit_wall += time.monotonic() - t0
         done = stage.end
         if len(stages) > 1:
             # The stage is over (early stopping may have restored its best weights): the next starts here.
             _save_checkpoint(out, stage, {"epoch": done, "history": history, "data_seconds": data_seconds})
             resumed_stage = stage.name
-    seconds = history.get("seconds", [])
-    rec = rec.replace(
+    return fit_wall
+
+
+def _fit(stage, train_ds, valid_ds, first: int, steps, callbacks, out: Path, say) -> None:
+    try:
+        with warnings.catch_warnings():
+            # Unreadable images are dropped from the validation stream, so its length is
+            # unknown until Keras has run it once and says "ran out of data": expected here.
+            warnings.filterwarnings("ignore", message="Your input ran out of data")
+            stage.model.fit(
+                train_ds,
+                validation_data=valid_ds,
+                epochs=stage.end,
+                initial_epoch=first,
+                steps_per_epoch=steps,
+                callbacks=callbacks,
+                shuffle=False,
+                verbose=0,
+            )
+    except KeyboardInterrupt:
+        state_path = out / "state.json"
+        saved = json.loads(state_path.read_text())["epoch"] if state_path.exists() else 0
+        say(f"interrupted: checkpoint after epoch {saved} kept in {out}; continue with --resume")
+        raise
+
+
+def _finished_record(rec: RunRecord, stages, state: dict, fit_wall: float, wall: float, bad, ds) -> RunRecord:
+    """The run's record with what training measured: times per stage, bad images, classes."""
+    seconds = state["history"].get("seconds", [])
+    data_seconds = state["data_seconds"]
+    return rec.replace(
         fit_seconds=fit_wall + sum(seconds[: rec.initial_epoch]),
-        train_wall_seconds=time.monotonic() - t_wall,  # this session: build + feature caching + fit
+        train_wall_seconds=wall,  # this session: build + feature caching + fit
         stages=[
             {
                 "name": s.name,
@@ -239,14 +280,6 @@ def train(config: TrainConfig, say=print) -> Path:
         classes=tuple(ds.classes),
         environment=environment(),
     )
-    save_run(out, built.model, rec, history)
-    for split in dict.fromkeys(("valid", ds.eval_split)):
-        m = evaluate_model(built.model, out, ds, split, rec, limit_per_class=config.limit_per_class)
-        say(
-            f"{config.model} on {split}/: top-1 {m['top1']:.4f}  top-5 {m['top5']:.4f}  "
-            f"macro-F1 {m['macro_f1']:.4f}  ({m['n']} images) -> {out / f'eval-{split}'}"
-        )
-    return out
 
 
 def save_run(out: Path, model, rec: RunRecord, history: dict) -> None:

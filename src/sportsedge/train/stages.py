@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UsageError
+from ..export.config import ExportConfig
 from .config import RunRecord
 from .data import Split, epoch_order, image_stream, training_stream
 from .features import cache_key, cached_extract
@@ -252,7 +253,9 @@ def _two_stages(rec: RunRecord, built: Built, train: Split, valid: Split, out: P
     return stages
 
 
-CALIBRATION = 300  # boundary features the int8-aware stage calibrates activation ranges on (the export's default)
+# Boundary features the int8-aware stage calibrates activation ranges on: the export's default
+# calibration size, read from its one place.
+CALIBRATION = ExportConfig.calibration_size
 
 
 def _int8_stage(built: Built, ft: FineTune, first: int, schedule, boundary: Callable, seed: int, top: dict) -> Stage:
