@@ -2,7 +2,7 @@
 what `predict` says for the still image on screen, and how many frames per second end to end?
 
     .venv/bin/python benchmarks/video_clip.py MODEL --images DIR [--count 40] [--seconds-each 3]
-        [--fps 30] [--threads 2] [--smooth 1,3,5]
+        [--fps 30] [--threads 2] [--smooth 0,0.5,1]
 
 The clip holds `--count` images of DIR (spread over its classes), each for `--seconds-each`
 seconds, H.264 at 1920x1080 (crf 18), in a known order. For each smoothing window it prints the
@@ -28,7 +28,7 @@ def main() -> None:
     ap.add_argument("--seconds-each", type=float, default=3.0)
     ap.add_argument("--fps", type=int, default=30)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--smooth", default="1,3,5")
+    ap.add_argument("--smooth", default="0,0.5,1", help="smoothing windows in seconds (0 = off)")
     args = ap.parse_args()
 
     from sportsedge.clips import write_clip
@@ -57,7 +57,7 @@ def main() -> None:
         print("| smooth | frames | duration with the still image's label | end-to-end frames/s |")
         print("| ---: | ---: | ---: | ---: |")
         total = len(files) * args.seconds_each
-        for k in (int(v) for v in args.smooth.split(",")):
+        for k in (float(v) for v in args.smooth.split(",")):
             t = time.perf_counter()
             result = classify_video(clf, clip, VideoOptions(smooth=k))
             fps = len(result.frames) / (time.perf_counter() - t)

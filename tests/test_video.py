@@ -225,3 +225,18 @@ def test_cli_camera_on_a_played_back_file(labelled_models, clip, capsys):
     assert code == 0 and out.count("\n") == 1 and "frames classified in" in out and "most seen: " in out
     assert all(c in out for c in LABELS)  # the three colours went by
     assert err.count("\n") >= 1 and "frames/s" in err  # live lines (one a second when not a terminal)
+
+
+@pytest.mark.parametrize("fps", ["2", "1", "0.5"])
+def test_smoothing_window_means_the_same_at_any_fps(labelled_models, tmp_path, capsys, fps):
+    """8 scenes of 3 s: with the window in seconds every scene is kept at every --fps and each
+    boundary is found within one selection interval (a 5-frame window lost scenes at --fps 1)."""
+    from sportsedge.clips import write_clip
+
+    scenes = [LABELS[i % 3] for i in (0, 1, 2, 0, 2, 1, 0, 1)]
+    clip = write_clip(tmp_path / "scenes.mp4", [(solid(c), 3.0) for c in scenes], (32, 32), fps=10)
+    code, out, _ = _run(capsys, "predict", labelled_models["tflite-int8"], clip, "--json", "--fps", fps)
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and [r["label"] for r in rows] == scenes
+    for i, r in enumerate(rows[1:], 1):
+        assert 3 * i <= r["start_s"] <= 3 * i + 1 / float(fps) + 1e-6, (i, r)
