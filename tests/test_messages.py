@@ -137,3 +137,23 @@ def test_a_video_stopped_early_stops_its_decoder_thread():
     assert [next(stream)[0] for _ in range(3)] == [0, 1, 2]
     stream.close()  # the consumer stops early
     assert closed.wait(5) and threading.active_count() == before
+
+
+def test_bench_says_what_one_image_is_worth_and_checks_each_file(exported, colour_dataset, tmp_path, capsys):
+    from sportsedge.runtime import Classifier, attach_metadata
+
+    out, _, _ = exported
+    model = out / "tiny-tflite-fp32.tflite"
+    code, _, err = _run(capsys, "bench", model, "--data", colour_dataset / "test", "--out", tmp_path / "b",
+                        "--threads", "1", "--runs", "2", "--rounds", "1", "--warmup", "0", "--e2e-runs", "1",
+                        "--camera-runs", "0", "--throughput-images", "0")  # fmt: skip
+    assert code == 0 and "9 images in" in err and "one image is 11.1 points of top-1" in err
+    # A file whose engine computes something else (altered weights, sealed anew): bench stops at load.
+    bad = tmp_path / "miscomputed.tflite"
+    data = bytearray(model.read_bytes())
+    meta = Classifier.load(model).metadata
+    data[len(data) // 3] ^= 0x40
+    bad.write_bytes(bytes(data))
+    attach_metadata(bad, meta, sidecar=False)
+    code, _, err = _run(capsys, "bench", bad, "--data", colour_dataset / "test", "--out", tmp_path / "c")
+    assert code == 2 and err.strip().splitlines()[-1].startswith(f"error: {bad}: ")

@@ -124,8 +124,10 @@ FORMATS: dict[str, Format] = _formats(
         verify_atol=1e-4,
         **_FLOAT_PARITY,
     ),
-    # ONNX Runtime's int8 kernels differ between x86 and ARM (measured on MobileNetV2 under emulation:
-    # 8% of scores, up to 5.1e-2, top-1 on 1 of 10 low-confidence photos): verified to 0.1.
+    # ONNX Runtime's int8 kernels differ between x86 and ARM, and the file ends at the logits, whose
+    # scale grows with training: a fully trained MobileNetV2's logits moved by up to 1.21 (5.9% of
+    # the golden outputs' range, 20.5) under emulated Cortex-A72/A76 (docs/arm.md), past the old
+    # absolute 0.1. Verified to 15% of the golden range (2.5x that), at least 0.1.
     Format(
         "onnx-int8",
         "onnx",
@@ -135,6 +137,7 @@ FORMATS: dict[str, Format] = _formats(
         calibrated=True,
         description="ONNX, static QDQ int8 (per-channel QInt8 weights, QUInt8 activations)",
         verify_atol=0.1,
+        verify_rel=0.15,
         options=("accuracy",),  # --activation-ranges: its fingerprint, so a change re-exports
         **_INT8_PARITY,
     ),
