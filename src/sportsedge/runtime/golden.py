@@ -68,7 +68,7 @@ def golden_bound(scores: np.ndarray, atol: float, rel: float = 0.0) -> float:
     range of the golden scores when that is larger (logits span tens of units in a trained model
     and a few in a tiny one, probabilities at most 1: a bound in probability units does not fit
     logits)."""
-    return max(float(atol), float(rel) * float(np.ptp(scores)))
+    return max(float(atol), float(rel) * float(np.ptp(np.asarray(scores, np.float64))))
 
 
 def make_golden(clf, atol: float, rel: float = 0.0, seed: int = 0) -> Golden:
