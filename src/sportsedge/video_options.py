@@ -13,9 +13,6 @@ class VideoOptions:
     # time (itself included): a window in seconds means the same whatever --fps or --every pick
     # (a window in frames was 2.5 s at --fps 2 and 10 s at --fps 0.5). 0 = each frame on its own.
     smooth: float = 1.0
-    # A jump in the timestamps longer than this many selection intervals re-anchors --fps (a gap
-    # is not a backlog of frames to catch up on).
-    gap_intervals: float = 2.0
 
     def __post_init__(self):
         if self.every < 1:

@@ -13,6 +13,7 @@ and on the device.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import warnings
 from pathlib import Path
@@ -41,7 +42,7 @@ MAX_PIXELS = 89_478_485
 # Files that `predict` and dataset scans treat as images, by extension.
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
 
-ImageSource = str | os.PathLike | Image.Image | np.ndarray
+ImageSource = str | os.PathLike | Image.Image | np.ndarray | bytes  # bytes: an encoded image (an HTTP body)
 
 
 def is_image_file(path: str | os.PathLike) -> bool:
@@ -65,25 +66,37 @@ def open_image(path: str | os.PathLike, size: tuple[int, int] | None = None) -> 
         raise InputError(path, "is a folder, not an image")
     if nbytes == 0:
         raise InputError(path, "empty file")
+    return _decode(path, path, size)
+
+
+def image_from_bytes(data: bytes, size: tuple[int, int] | None = None, name: str = "<image bytes>") -> Image.Image:
+    """open_image for an encoded image held in memory (an HTTP body): the same decoder, limits and
+    errors, naming ``name``."""
+    if not data:
+        raise InputError(name, "empty image")
+    return _decode(io.BytesIO(data), name, size)
+
+
+def _decode(source, name, size: tuple[int, int] | None) -> Image.Image:
     try:
         with warnings.catch_warnings():
             # We apply our own pixel limit below, before decoding.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(path)
+            img = Image.open(source)
         with img:
-            _check_size(path, img.size)
+            _check_size(name, img.size)
             if size is not None:
                 _draft(img, size)
             img.load()
-            return to_rgb(img, path)
+            return to_rgb(img, name)
     except InputError:
         raise
     except UnidentifiedImageError:
-        raise InputError(path, "not an image (unrecognised format)") from None
+        raise InputError(name, "not an image (unrecognised format)") from None
     except Image.DecompressionBombError:
-        raise InputError(path, f"image too large (over {MAX_PIXELS:,} pixels)") from None
+        raise InputError(name, f"image too large (over {MAX_PIXELS:,} pixels)") from None
     except (OSError, SyntaxError, ValueError, EOFError) as err:
-        raise InputError(path, f"corrupt or truncated image ({first_line(err)})") from None
+        raise InputError(name, f"corrupt or truncated image ({first_line(err)})") from None
 
 
 def _draft(img: Image.Image, size: tuple[int, int]) -> None:
@@ -158,6 +171,8 @@ def load_pixels(source: ImageSource, size: tuple[int, int] | None = None) -> np.
         img = to_rgb(source)
     elif isinstance(source, (str, os.PathLike)):
         img = open_image(source, size)
+    elif isinstance(source, (bytes, bytearray, memoryview)):
+        img = image_from_bytes(bytes(source), size)
     else:
         raise InputError(None, f"cannot read an image from a {type(source).__name__}")
     if size is not None:

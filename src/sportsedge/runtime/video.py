@@ -114,17 +114,18 @@ def decode(path: str | os.PathLike, size: tuple[int, int] | None = None) -> Iter
 def select(frames: Iterator[tuple[float, np.ndarray]], options: VideoOptions):
     """The frames to classify: every Nth, or at most ``fps`` per second of video time.
 
-    With ``fps``, a timestamp jump of more than ``options.gap_intervals`` intervals (a cut in a
-    recording, a camera that stalled) re-anchors the schedule at the new frame instead of taking
-    every frame until the schedule catches up; so does a jump backwards.
+    With ``fps`` the schedule is a grid of 1/fps steps. When a frame comes a whole step or more
+    after its slot (a cut in a recording, a camera that stalled), the grid starts afresh at that
+    frame instead of taking one frame per missed slot to catch up; so does a jump backwards.
     """
-    next_t = None
+    next_t = last = None
     for i, (t, px) in enumerate(frames):
         if options.fps:
             step = 1.0 / options.fps
-            far = next_t is None or abs(t - next_t) > options.gap_intervals * step
-            if far or t >= next_t - 1e-6:
-                next_t = (t if far else next_t) + step
+            fresh = next_t is None or t < last
+            if fresh or t >= next_t - 1e-6:
+                next_t = t + step if fresh or next_t + step <= t else next_t + step
+                last = t
                 yield t, px
         elif i % options.every == 0:
             yield t, px
