@@ -14,7 +14,7 @@ import os
 import sys
 import warnings
 
-from . import __version__, cli_models, cli_runtime, cli_train
+from . import __version__, cli_models, cli_runtime, cli_serve, cli_train
 from .cli_types import IntermixedParser
 
 # Exit statuses (README, "Commands"): 130 is Ctrl-C.
@@ -30,6 +30,7 @@ COMMANDS = (
     cli_models.add_label,
     cli_runtime.add_bench,
     cli_runtime.add_data,
+    cli_serve.add_serve,
     cli_train.add_pipeline,
     cli_train.add_demo,
 )

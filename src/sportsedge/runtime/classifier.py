@@ -185,16 +185,17 @@ class Classifier:
 
     def predict(self, image: ImageSource, top_k: int = 5) -> list[Prediction]:
         """Ranked top-k predictions for a path, a PIL image or an HxWx3 uint8 array."""
-        return self._rank(self.scores(self.preprocess(image)[None])[0], top_k)
+        return self.rank(self.scores(self.preprocess(image)[None])[0], top_k)
 
     def predict_batch(self, images: Sequence[ImageSource], top_k: int = 5) -> list[list[Prediction]]:
         """predict() for many images; raises InputError on the first unreadable one."""
         if not len(images):
             return []
         batch = np.stack([self.preprocess(img) for img in images])
-        return [self._rank(row, top_k) for row in self.scores(batch)]
+        return [self.rank(row, top_k) for row in self.scores(batch)]
 
-    def _rank(self, row: np.ndarray, top_k: int) -> list[Prediction]:
+    def rank(self, row: np.ndarray, top_k: int) -> list[Prediction]:
+        """The top-k Predictions of one row of probabilities (the ranking rule: metrics.ranked)."""
         top = ranked(row, max(1, min(int(top_k), row.shape[0])))
         return [Prediction(self.labels[i], int(i), float(row[i])) for i in top]
 

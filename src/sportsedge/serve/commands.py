@@ -1,0 +1,130 @@
+"""Handler of `sportsedge serve`: load and check the model, then run uvicorn until SIGTERM/Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from ..errors import ModelError, UsageError
+from . import require_serve
+from .config import ServeConfig
+
+log = logging.getLogger("sportsedge.serve")
+
+
+def _server_class():
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn's server with our signal handling: its own re-raises SIGTERM after the drain,
+        which would end the process by the signal instead of exit status 0."""
+
+        @contextlib.contextmanager
+        def capture_signals(self):
+            yield
+
+        def stop(self) -> None:
+            if self.should_exit:  # a second Ctrl-C/SIGTERM: stop waiting for the drain
+                self.force_exit = True
+            self.should_exit = True
+
+    return Server
+
+
+def read_token(path: str | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        raise UsageError(f"{path}: cannot read the token file ({type(err).__name__})") from None
+    token = lines[0].strip() if lines else ""
+    if len(token) < 16:
+        raise UsageError(f"{path}: the token (its first line) must be at least 16 characters")
+    return token
+
+
+def serve_cmd(args) -> int:
+    require_serve()
+    fields = ServeConfig.__dataclass_fields__
+    config = ServeConfig(**{k: v for k, v in vars(args).items() if k in fields and v is not None})
+    token = read_token(config.token_file)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
+    if not config.loopback and token is None:
+        print(
+            f"warning: serving on {config.host} without --token-file: anyone who reaches port {config.port} "
+            "can use and reload the model",
+            file=sys.stderr,
+            flush=True,
+        )
+    return asyncio.run(_serve(config, token))
+
+
+async def _serve(config: ServeConfig, token: str | None) -> int:
+    import uvicorn
+
+    _Server = _server_class()
+    from .app import build_app
+    from .metrics import make_metrics
+    from .pool import InferencePool, load_served
+
+    served = await asyncio.to_thread(load_served, config.model, config)
+    if not served.ready:
+        print(f"warning: {served.reason}; /readyz answers 503 until a reload passes", file=sys.stderr, flush=True)
+    holder: list[InferencePool] = []
+    metrics = make_metrics(lambda: holder[0].depth() if holder else 0)
+    pool = InferencePool(served, config, observe=metrics.observe)
+    holder.append(pool)
+    server = _Server(
+        uvicorn.Config(
+            build_app(pool, config, metrics, token),
+            host=config.host,
+            port=config.port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=config.drain_s,
+        )
+    )
+
+    async def reload_on_sighup():
+        try:
+            new = await asyncio.to_thread(pool.reload, None, config)
+        except ModelError as err:
+            metrics.reloads.labels("failed").inc()
+            print(f"error: reload failed, still serving {pool.served.path}: {err}", file=sys.stderr, flush=True)
+            return
+        metrics.reloads.labels("swapped").inc()
+        print(f"reloaded {new.path} (sha256 {new.sha256[:12]})", file=sys.stderr, flush=True)
+
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(reload_on_sighup()))
+    for sig in (signal.SIGTERM, signal.SIGINT):  # stop accepting, drain (bounded by --drain-s), exit 0
+        loop.add_signal_handler(sig, server.stop)
+
+    async def announce():
+        while not server.started and not server.should_exit:
+            await asyncio.sleep(0.05)
+        if server.started:
+            ready = "ready" if served.ready else "NOT ready"
+            print(
+                f"serving {served.path} on http://{config.host}:{config.port} ({config.workers} workers, "
+                f"{config.threads} thread(s) each; {ready})",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    announcer = loop.create_task(announce())
+    try:
+        await server.serve()
+    finally:
+        announcer.cancel()
+        pool.close()
+    if not server.started:
+        raise UsageError(f"could not listen on {config.host}:{config.port} (in use, or not an address of this machine)")
+    print("stopped", file=sys.stderr, flush=True)
+    return 0

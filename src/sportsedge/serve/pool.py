@@ -1,0 +1,146 @@
+"""Inference for the service: worker threads, one interpreter each, behind a bounded queue, and
+the served model swapped atomically on reload.
+
+Decoding, the preprocessing contract and inference all run in the workers (Pillow and the
+engines release the GIL), so the event loop only moves bytes. A full queue is refused at once
+(the caller answers 503); a job still queued when its caller gave up is skipped.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+import warnings
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import fileio
+from ..errors import ModelError
+from ..runtime import Classifier
+from ..runtime.golden import GoldenResult
+from .config import ServeConfig
+
+
+class QueueFull(Exception):
+    """Every worker is busy and the queue holds ``max_queue`` requests."""
+
+
+@dataclass(frozen=True)
+class Served:
+    """One loaded model: what a request runs on from start to end, even across a reload."""
+
+    path: Path  # the file
+    sha256: str  # of the file's bytes, as `sha256sum` prints it
+    classifiers: tuple  # one Classifier per worker
+    golden: GoldenResult | None  # its golden check on this machine; None: the file carries none
+    loaded_at: float  # time.time() of the load
+
+    @property
+    def ready(self) -> bool:
+        return self.golden is not None and self.golden.ok
+
+    @property
+    def reason(self) -> str:
+        if self.golden is None:
+            return f"{self.path}: carries no golden check, so this machine's engine is unverified"
+        return "" if self.golden.ok else f"{self.path}: golden check FAILED ({self.golden.describe()})"
+
+
+def load_served(path: str | Path, config: ServeConfig) -> Served:
+    """``config.workers`` classifiers of one file and its golden check; ModelError for a file that
+    cannot be served at all (missing, damaged: its digest is checked at load)."""
+    path = Path(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # missing labels: the metadata endpoint says so
+        classifiers = tuple(Classifier.load(path, threads=config.threads, verify=False) for _ in range(config.workers))
+    golden = classifiers[0].verify() if classifiers[0].metadata.golden is not None else None
+    return Served(path, fileio.sha256_file(path), classifiers, golden, time.time())
+
+
+@dataclass
+class _Job:
+    data: bytes  # the encoded image
+    top_k: int
+    future: Future
+    queued: float  # time.perf_counter() at submit
+
+
+class InferencePool:
+    def __init__(self, served: Served, config: ServeConfig, observe=None):
+        self.config = config
+        self.served = served  # replaced whole on reload; a worker reads it once per job
+        self._queue: queue.Queue = queue.Queue(maxsize=config.max_queue)
+        self._observe = observe or (lambda name, seconds: None)  # metrics hook: (histogram, seconds)
+        self._reload_lock = threading.Lock()
+        self._threads = [
+            threading.Thread(target=self._work, args=(i,), daemon=True, name=f"sportsedge-infer-{i}")
+            for i in range(config.workers)
+        ]
+        for t in self._threads:
+            t.start()
+
+    def depth(self) -> int:
+        return self._queue.qsize()
+
+    def submit(self, data: bytes, top_k: int) -> Future:
+        job = _Job(data, top_k, Future(), time.perf_counter())
+        try:
+            self._queue.put_nowait(job)
+        except queue.Full:
+            raise QueueFull from None
+        return job.future
+
+    def _work(self, index: int) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            if not job.future.set_running_or_notify_cancel():  # the caller gave up (timeout)
+                continue
+            started = time.perf_counter()
+            self._observe("queue_wait", started - job.queued)
+            served = self.served
+            try:
+                result = self._classify(served.classifiers[index], job)
+            except Exception as err:  # InputError for bad images; anything else reported as a 500
+                job.future.set_exception(err)
+                continue
+            result["model"] = {"name": served.classifiers[index].metadata.model_name, "sha256": served.sha256}
+            job.future.set_result(result)
+
+    def _classify(self, clf: Classifier, job: _Job) -> dict:
+        t0 = time.perf_counter()
+        pixels = clf.preprocess(job.data)
+        t1 = time.perf_counter()
+        scores = clf.scores(pixels[None])[0]
+        t2 = time.perf_counter()
+        self._observe("inference", t2 - t1)
+        top = clf.rank(scores, job.top_k)
+        return {
+            "label": top[0].label,
+            "score": top[0].score,
+            "top_k": [p._asdict() for p in top],
+            "inference_ms": round(1000 * (t2 - t1), 3),
+            "preprocess_ms": round(1000 * (t1 - t0), 3),
+        }
+
+    def reload(self, path: str | Path | None, config: ServeConfig) -> Served:
+        """Load ``path`` (default: the served file again), check it, and swap it in only when its
+        golden check passes; ModelError says why otherwise, and the old model keeps serving."""
+        with self._reload_lock:  # one reload at a time
+            new = load_served(path or self.served.path, config)
+            if not new.ready:
+                raise ModelError(new.path, f"not swapped in: {new.reason.split(': ', 1)[1]}")
+            self.served = new  # requests already taken by a worker finish on the old one
+            return new
+
+    def close(self, timeout: float = 5.0) -> None:
+        for _ in self._threads:
+            try:
+                self._queue.put(None, timeout=timeout)
+            except queue.Full:
+                break
+        for t in self._threads:
+            t.join(timeout)
