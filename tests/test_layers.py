@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 PKG = Path(__file__).resolve().parents[1] / "src" / "sportsedge"
-TF_FREE = ("runtime", "benchmarks")  # run on a device: `pip install sportsedge` without extras
+TF_FREE = ("runtime", "benchmarks", "serve")  # run on a device: no TensorFlow there
 TF_SIDE = ("export", "train", "pipeline")
 
 

@@ -8,6 +8,7 @@ engines release the GIL), so the event loop only moves bytes. A full queue is re
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import time
@@ -21,6 +22,10 @@ from ..errors import ModelError
 from ..runtime import Classifier
 from ..runtime.golden import GoldenResult
 from .config import ServeConfig
+
+# Tests only: every job takes this long more, so saturation, timeouts and draining are reached
+# by counts on any machine, whatever its speed.
+_TEST_DELAY_S = float(os.environ.get("SPORTSEDGE_TEST_INFER_DELAY_S", "0") or 0)
 
 
 class QueueFull(Exception):
@@ -101,6 +106,8 @@ class InferencePool:
                 continue
             started = time.perf_counter()
             self._observe("queue_wait", started - job.queued)
+            if _TEST_DELAY_S:
+                time.sleep(_TEST_DELAY_S)
             served = self.served
             try:
                 result = self._classify(served.classifiers[index], job)

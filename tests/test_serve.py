@@ -1,0 +1,304 @@
+"""`sportsedge serve`, tested as a client sees it: a real server in a subprocess on a free port
+(TensorFlow blocked in it), spoken to with httpx. Slowness is made with a per-job delay the pool
+reads from the environment, so saturation, timeouts and draining are reached by counts."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import solid
+
+httpx = pytest.importorskip("httpx")
+pytest.importorskip("starlette")
+
+BLOCK_TF = "import sys\nfor m in ('tensorflow', 'keras', 'tf_keras', 'tf2onnx'):\n    sys.modules[m] = None\n"
+TOKEN = "s3cret-token-0123456789"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, model: Path, *args: str, delay: float = 0.0):
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        argv = ["serve", str(model), "--port", str(self.port), *args]
+        code = BLOCK_TF + f"from sportsedge.cli import main\nsys.exit(main({argv!r}))\n"
+        env = {**os.environ, "SPORTSEDGE_TEST_INFER_DELAY_S": str(delay)}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"server exited {self.proc.returncode}: {self.proc.stderr.read()}")
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise AssertionError("server did not start")
+
+    def stop(self) -> tuple[int, str]:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        _, err = self.proc.communicate(timeout=30)
+        return self.proc.returncode, err
+
+
+@pytest.fixture
+def serve():
+    started = []
+
+    def start(model, *args, delay=0.0):
+        started.append(Server(model, *args, delay=delay))
+        return started[-1]
+
+    yield start
+    for s in started:
+        s.stop()
+
+
+def _jpeg(colour: str) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(solid(colour)).save(buf, "JPEG", quality=95)
+    return buf.getvalue()
+
+
+def _classify(url: str, data: bytes, ctype="image/jpeg", **kw):
+    return httpx.post(
+        url + "/v1/classify", content=data, headers={"Content-Type": ctype, **kw.pop("headers", {})}, **kw
+    )
+
+
+def test_every_endpoint_and_the_same_answer_as_predict(serve, labelled_models, tmp_path, capsys):
+    from sportsedge.cli import main
+    from sportsedge.runtime import Classifier
+
+    model = labelled_models["tflite-int8"]
+    s = serve(model)
+    assert httpx.get(s.url + "/healthz").json() == {"status": "alive"}
+    assert httpx.get(s.url + "/readyz").json()["ready"] is True
+    meta = httpx.get(s.url + "/v1/models").json()
+    assert meta["labels"] == ["red", "green", "blue"] and meta["golden_check"]["ok"] and meta["digest_checked"]
+    assert meta["input"] == {"height": 32, "width": 32, "dtype": "uint8"} and len(meta["sha256"]) == 64
+    assert "/v1/classify" in httpx.get(s.url + "/openapi.json").json()["paths"]
+    assert "<title>sportsedge</title>" in httpx.get(s.url + "/").text
+    photo = tmp_path / "green.jpg"
+    photo.write_bytes(_jpeg("green"))
+    raw = _classify(s.url, photo.read_bytes(), params={"top_k": 3}).json()
+    form = httpx.post(s.url + "/v1/classify", files={"image": ("g.jpg", photo.read_bytes(), "image/jpeg")}).json()
+    assert raw["label"] == "green" and raw["top_k"] == form["top_k"] and len(raw["top_k"]) == 3
+    assert raw["model"]["sha256"] == meta["sha256"] and raw["end_to_end_ms"] >= raw["inference_ms"] > 0
+    assert main(["predict", str(model), str(photo), "--json", "--top-k", "3"]) == 0
+    predicted = json.loads(capsys.readouterr().out)["predictions"]
+    api = [p._asdict() for p in Classifier.load(model).predict(photo, top_k=3)]
+    assert raw["top_k"] == predicted == api  # the same scores, to the last bit, three ways
+    metrics = httpx.get(s.url + "/metrics").text
+    assert 'sportsedge_requests_total{endpoint="/v1/classify",status="200"} 2.0' in metrics
+    assert "sportsedge_inference_seconds_count 2.0" in metrics and "sportsedge_queue_depth 0.0" in metrics
+
+
+def test_bad_input_is_one_json_line_and_the_server_keeps_serving(serve, labelled_models):
+    s = serve(labelled_models["onnx-fp32"], "--max-body-mb", "0.05")
+    good = _jpeg("red")
+    bomb = io.BytesIO()
+    Image.new("L", (1, 1)).save(bomb, "PNG")
+    header = bytearray(bomb.getvalue())
+    header[16:24] = (20000).to_bytes(4, "big") * 2  # the IHDR claims 20000 x 20000 pixels: 400 million
+    header[29:33] = zlib.crc32(bytes(header[12:29])).to_bytes(4, "big")
+    cases = [
+        (_classify(s.url, b"not an image at all"), 400, "not an image"),
+        (_classify(s.url, good[: len(good) // 2]), 400, "corrupt or truncated image"),
+        (_classify(s.url, bytes(header), "image/png"), 400, "image too large"),
+        (_classify(s.url, good, "text/plain"), 415, "unsupported content type 'text/plain'"),
+        (_classify(s.url, b"\0" * 200_000), 413, "over the limit"),
+        (_classify(s.url, good, params={"top_k": "x"}), 400, "top_k must be"),
+        (httpx.post(s.url + "/v1/classify", files={"k": (None, "v")}), 400, "the multipart form holds no file"),
+        (httpx.post(s.url + "/v1/classify", files={"image": ("a.jpg", b"", "image/jpeg")}), 400, "empty image"),
+        (httpx.get(s.url + "/v2/nothing"), 404, "no such endpoint: GET /v2/nothing"),
+        (httpx.get(s.url + "/v1/classify"), 405, "method not allowed"),
+    ]
+    for response, status, message in cases:
+        body = response.json()
+        assert response.status_code == status and set(body) == {"error"}, (status, body)
+        assert message in body["error"] and "\n" not in body["error"], body
+    assert _classify(s.url, good).json()["label"] == "red"  # still serving
+    code, err = s.stop()
+    assert code == 0 and "Traceback" not in err
+
+
+def test_token_on_every_endpoint_but_healthz(serve, labelled_models, tmp_path):
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN + "\n")
+    s = serve(labelled_models["tflite-fp32"], "--token-file", str(token_file))
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    assert httpx.get(s.url + "/healthz").status_code == 200
+    for path in ("/readyz", "/v1/models", "/metrics", "/"):
+        assert httpx.get(s.url + path).status_code == 401
+        assert httpx.get(s.url + path, headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert httpx.get(s.url + path, headers=auth).status_code == 200
+    refused = _classify(s.url, _jpeg("blue"))
+    assert refused.status_code == 401 and refused.headers["WWW-Authenticate"] == "Bearer"
+    assert _classify(s.url, _jpeg("blue"), headers=auth).json()["label"] == "blue"
+    assert TOKEN not in httpx.get(s.url + "/metrics", headers=auth).text
+    _, err = s.stop()
+    assert TOKEN not in err
+
+
+def test_reload_swaps_a_good_file_and_keeps_the_old_model_for_a_bad_one(serve, labelled_models, tmp_path):
+    served = tmp_path / "model.tflite"
+    shutil.copy(labelled_models["tflite-int8"], served)
+    s = serve(served)
+    before = httpx.get(s.url + "/v1/models").json()["sha256"]
+    ok = httpx.post(s.url + "/v1/models/reload", json={"path": str(labelled_models["tflite-fp32"])})
+    assert ok.status_code == 200 and ok.json()["sha256"] != before
+    assert httpx.get(s.url + "/v1/models").json()["format"] == "tflite-fp32"
+    damaged = tmp_path / "damaged.tflite"
+    data = bytearray(labelled_models["tflite-int8"].read_bytes())
+    data[len(data) // 4] ^= 0xFF
+    damaged.write_bytes(bytes(data))
+    bad = httpx.post(s.url + "/v1/models/reload", json={"path": str(damaged)})
+    assert bad.status_code == 422 and "reload failed, still serving" in bad.json()["error"]
+    assert "damaged.tflite" in bad.json()["error"]
+    assert httpx.get(s.url + "/v1/models").json()["format"] == "tflite-fp32"  # the old model answers
+    assert _classify(s.url, _jpeg("green")).json()["label"] == "green"
+    s.proc.send_signal(signal.SIGHUP)  # reloads the served file (tflite-fp32 now) again
+    deadline = time.monotonic() + 20
+    while 'result="swapped"} 2.0' not in httpx.get(s.url + "/metrics").text:
+        assert time.monotonic() < deadline, "SIGHUP did not reload"
+        time.sleep(0.1)
+    assert 'sportsedge_model_reloads_total{result="failed"} 1.0' in httpx.get(s.url + "/metrics").text
+
+
+def test_a_full_queue_answers_503_at_once_and_a_slow_answer_504(serve, labelled_models):
+    # One worker, a queue of one, each job 0.5 s: of 6 requests at once, 1 runs, 1 waits, 4 are refused.
+    s = serve(labelled_models["tflite-int8"], "--workers", "1", "--max-queue", "1", "--timeout-s", "5", delay=0.5)
+    results = []
+
+    def send():
+        results.append(_classify(s.url, _jpeg("red"), timeout=30))
+
+    threads = [threading.Thread(target=send) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    statuses = sorted(r.status_code for r in results)
+    assert statuses.count(200) >= 2 and set(statuses) <= {200, 503} and statuses.count(503) >= 3, statuses
+    busy = next(r for r in results if r.status_code == 503)
+    assert busy.headers["Retry-After"] == "1" and busy.json()["error"].startswith("busy")
+    s.stop()
+    slow = serve(labelled_models["tflite-int8"], "--timeout-s", "0.2", delay=1.0)
+    late = _classify(slow.url, _jpeg("red"), timeout=30)
+    assert late.status_code == 504 and "no answer within 0.2 s" in late.json()["error"]
+
+
+def test_sigterm_drains_in_flight_requests_and_exits_0(serve, labelled_models):
+    s = serve(labelled_models["tflite-int8"], "--workers", "2", "--drain-s", "10", delay=1.0)
+    results = []
+    threads = [
+        threading.Thread(target=lambda: results.append(_classify(s.url, _jpeg("blue"), timeout=30))) for _ in range(2)
+    ]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 10  # both requests taken by the workers (each takes 1 s more)
+    while "sportsedge_queue_wait_seconds_count 2.0" not in httpx.get(s.url + "/metrics").text:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    code, err = s.stop()
+    for t in threads:
+        t.join()
+    assert code == 0 and "stopped" in err
+    assert [r.status_code for r in results] == [200, 200] and all(r.json()["label"] == "blue" for r in results)
+
+
+def test_a_model_whose_golden_check_fails_is_not_ready(serve, labelled_models, tmp_path):
+    from sportsedge.runtime import Classifier, attach_metadata
+    from sportsedge.runtime.golden import Golden
+
+    path = tmp_path / "miscomputing.tflite"
+    shutil.copy(labelled_models["tflite-fp32"], path)
+    meta = Classifier.load(path).metadata
+    wrong = Golden(meta.golden.seed, tuple(tuple(v + 0.5 for v in row) for row in meta.golden.scores), meta.golden.atol)
+    from dataclasses import replace
+
+    attach_metadata(path, replace(meta, golden=wrong), sidecar=False)  # as if this engine computed otherwise
+    s = serve(path)
+    ready = httpx.get(s.url + "/readyz")
+    assert ready.status_code == 503 and "golden check FAILED" in ready.json()["error"]
+    refused = _classify(s.url, _jpeg("red"))
+    assert refused.status_code == 503 and refused.json()["error"].startswith("not ready")
+    assert httpx.get(s.url + "/healthz").status_code == 200  # alive, not ready
+
+
+def test_a_damaged_model_file_stops_the_start_in_one_line(labelled_models, tmp_path):
+    bad = tmp_path / "cut.onnx"
+    bad.write_bytes(labelled_models["onnx-fp32"].read_bytes()[:100])
+    proc = subprocess.run(
+        [sys.executable, "-m", "sportsedge", "serve", str(bad), "--port", str(_free_port())],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "cut.onnx" in proc.stderr
+
+
+def test_non_loopback_without_token_warns_once(labelled_models):
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sportsedge",
+            "serve",
+            str(labelled_models["onnx-fp32"]),
+            "--host",
+            "0.0.0.0",
+            "--port",
+            str(_free_port()),
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    first = proc.stderr.readline()
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=30)
+    assert first.startswith("warning: serving on 0.0.0.0 without --token-file")
+
+
+def test_serve_is_refused_in_one_line_without_its_extra():
+    code = (
+        "import sys\nsys.modules['starlette'] = None\n"
+        "import importlib.util\nreal = importlib.util.find_spec\n"
+        "importlib.util.find_spec = lambda n, *a: None if n == 'starlette' else real(n, *a)\n"
+        "from sportsedge.cli import main\nsys.exit(main(['serve', 'm.tflite']))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and 'pip install "sportsedge[serve]"' in proc.stderr and proc.stderr.count("\n") == 1
+
+
+def test_pixels_from_bytes_follow_the_image_contract(labelled_models):
+    from sportsedge.runtime.preprocess import load_pixels
+
+    data = _jpeg("green")
+    from_bytes = load_pixels(data, (32, 32))
+    from_image = load_pixels(Image.open(io.BytesIO(data)), (32, 32))
+    assert np.array_equal(from_bytes, from_image)
