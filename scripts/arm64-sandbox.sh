@@ -51,11 +51,14 @@ else
     say "arm64 rootfs: $rootfs (cached)"
 fi
 
-# 3. The runtime's aarch64 wheels, pinned to what the host's .venv resolved (so host and ARM run the
+# 3. The runtime's (and the serve extra's) aarch64 wheels, pinned to what the host's .venv resolved (so host and ARM run the
 #    same engine versions), for CPython 3.11. pip needs all four manylinux tags to accept every wheel.
 pins=$("$venv_py" - <<'PY'
 import importlib.metadata as md
-print(" ".join(f"{p}=={md.version(p)}" for p in ("numpy", "pillow", "ai-edge-litert", "onnxruntime")))
+# The runtime, and the serve extra (pure Python: its dependencies come along).
+runtime = ("numpy", "pillow", "ai-edge-litert", "onnxruntime")
+serve = ("starlette", "uvicorn", "prometheus-client", "python-multipart")
+print(" ".join(f"{p}=={md.version(p)}" for p in runtime + serve))
 PY
 )
 if [ "$(cat "$site/.pins" 2>/dev/null)" != "$pins" ]; then

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import warnings
 from pathlib import Path
@@ -207,3 +208,49 @@ def test_the_cli_as_a_user_runs_it(arm_run, mobilenet_int8, tmp_path):
     assert len(rows) == 1 and rows[0]["n_images"] == 3 and rows[0]["latency_ms_p50"] > 0
     env = json.loads((tmp_path / "bench" / "results.json").read_text())["environment"]
     assert env["machine"] == "aarch64" and "tensorflow" not in env["versions"]
+
+
+def test_serve_answers_a_classify_request_on_the_emulated_pi(arm_run, mobilenet_int8):
+    """`sportsedge serve` in the sandbox (Cortex-A72, no TensorFlow): one real photo over HTTP,
+    the same label as the host's runtime gives."""
+    import socket
+    import time
+
+    import httpx
+
+    from sportsedge.runtime import Classifier
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "QEMU_CPU": "cortex-a72"}
+    env.pop("PYTHONPATH", None)
+    proc = subprocess.Popen(
+        [str(arm_run), "-m", "sportsedge", "serve", str(mobilenet_int8), "--port", str(port), "--workers", "1"],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 300  # emulated: imports and the golden check take a while
+        while True:
+            assert proc.poll() is None, proc.stderr.read()
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the emulated server did not become ready"
+            time.sleep(1)
+        photo = real_images(1)[0]
+        answer = httpx.post(
+            f"http://127.0.0.1:{port}/v1/classify",
+            content=photo.read_bytes(),
+            headers={"Content-Type": "image/jpeg"},
+            timeout=120,
+        ).json()
+        assert answer["label"] == Classifier.load(mobilenet_int8).predict(photo, top_k=1)[0].label, answer
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=120)
+    assert proc.returncode == 0
