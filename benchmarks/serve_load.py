@@ -2,7 +2,11 @@
 the in-process Classifier in the same run.
 
     .venv/bin/python benchmarks/serve_load.py MODEL --images DIR [--workers 2] [--seconds 60]
-        [--requests 50000] [--max-queue 16]
+        [--requests 50000] [--max-queue 16] [--pin]
+
+--pin (needs taskset and 2+ cores): the server and the in-process run on the last core, `hey` on
+the others, so the load generator does not take the server's CPU (on a 2-core machine it would
+otherwise take a third of it). Use it with --workers 1.
 
 1. In-process: ``workers`` Classifiers in as many threads, each classifying JPEG bytes end to
    end (decode + preprocessing contract + inference), the same images the server gets: img/s.
@@ -20,6 +24,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import os
 import signal
 import socket
 import statistics
@@ -48,11 +53,14 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+PIN: dict[str, list[str]] = {"server": [], "client": []}  # taskset prefixes (--pin)
+
+
 def start(model: Path, port: int, workers: int, max_queue: int) -> tuple[subprocess.Popen, float]:
     t0 = time.monotonic()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sportsedge", "serve", str(model), "--port", str(port), "--workers", str(workers),
-         "--max-queue", str(max_queue)],
+        [*PIN["server"], sys.executable, "-m", "sportsedge", "serve", str(model), "--port", str(port),
+         "--workers", str(workers), "--max-queue", str(max_queue)],
         stderr=subprocess.DEVNULL,
     )  # fmt: skip
     while True:
@@ -69,7 +77,22 @@ def hey(url: str, body: Path, clients: int, requests: int | None = None, seconds
     """One row per request: status code and seconds (hey's CSV)."""
     limit = ["-z", f"{seconds}s"] if seconds else ["-n", str(requests)]
     out = subprocess.run(
-        ["hey", *limit, "-c", str(clients), "-m", "POST", "-T", "image/jpeg", "-D", str(body), "-o", "csv", url],
+        [
+            *PIN["client"],
+            "hey",
+            *limit,
+            "-c",
+            str(clients),
+            "-m",
+            "POST",
+            "-T",
+            "image/jpeg",
+            "-D",
+            str(body),
+            "-o",
+            "csv",
+            url,
+        ],
         capture_output=True,
         text=True,
         check=True,
@@ -113,7 +136,12 @@ def main() -> None:
     ap.add_argument("--max-queue", type=int, default=16)
     ap.add_argument("--requests", type=int, default=50_000)
     ap.add_argument("--seconds", type=int, default=60)
+    ap.add_argument("--pin", action="store_true", help="server on the last core, hey on the others")
     args = ap.parse_args()
+    if args.pin:
+        last = os.cpu_count() - 1
+        PIN["server"], PIN["client"] = ["taskset", "-c", str(last)], ["taskset", "-c", f"0-{last - 1}"]
+        os.sched_setaffinity(0, {last})  # the in-process measurement too
 
     files = sorted(args.images.rglob("*.jpg"))[:: max(1, len(sorted(args.images.rglob("*.jpg"))) // 50)][:50]
     jpegs = [f.read_bytes() for f in files]
@@ -147,7 +175,8 @@ def main() -> None:
           f"p99 of the 200s {1000 * p99:.1f} ms = {p99 / p50:.1f}x the unloaded p50")  # fmt: skip
 
     loader = subprocess.Popen(
-        ["hey", "-z", "30s", "-c", str(2 * args.workers), "-m", "POST", "-T", "image/jpeg", "-D", str(body), url],
+        [*PIN["client"], "hey", "-z", "30s", "-c", str(2 * args.workers), "-m", "POST", "-T", "image/jpeg",
+         "-D", str(body), url],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     time.sleep(3)

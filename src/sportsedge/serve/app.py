@@ -22,6 +22,7 @@ from .pool import InferencePool, QueueFull
 log = logging.getLogger("sportsedge.serve")
 RAW_TYPES = ("application/octet-stream",)  # plus every image/* type: Pillow recognises the bytes
 OPEN = ("/healthz",)  # the one endpoint without the token: a supervisor's liveness probe
+BUSY = "busy: every worker is taken and the queue is full"
 
 
 class HTTPError(Exception):
@@ -114,11 +115,13 @@ def build_app(pool: InferencePool, config: ServeConfig, metrics: Metrics, token:
         if not served.ready:
             raise HTTPError(503, f"not ready: {served.reason}", {"Retry-After": "5"})
         top_k = _top_k(request)
+        if pool.depth() >= config.max_queue:  # refused before its body is read: a full queue costs little
+            raise HTTPError(503, BUSY, {"Retry-After": "1"})
         data = await image_bytes(request, config.max_body_bytes)
         try:
             future = pool.submit(data, top_k)
         except QueueFull:
-            raise HTTPError(503, "busy: every worker is taken and the queue is full", {"Retry-After": "1"}) from None
+            raise HTTPError(503, BUSY, {"Retry-After": "1"}) from None
         remaining = config.timeout_s - (time.perf_counter() - t0)
         try:
             result = await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), max(remaining, 0.001))
