@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import zlib
@@ -146,13 +147,14 @@ def test_bad_input_is_one_json_line_and_the_server_keeps_serving(serve, labelled
     assert code == 0 and "Traceback" not in err
 
 
-def test_token_on_every_endpoint_but_healthz(serve, labelled_models, tmp_path):
+def test_token_on_every_endpoint_but_healthz_and_the_page(serve, labelled_models, tmp_path):
     token_file = tmp_path / "token"
     token_file.write_text(TOKEN + "\n")
     s = serve(labelled_models["tflite-fp32"], "--token-file", str(token_file))
     auth = {"Authorization": f"Bearer {TOKEN}"}
     assert httpx.get(s.url + "/healthz").status_code == 200
-    for path in ("/readyz", "/v1/models", "/metrics", "/"):
+    assert httpx.get(s.url + "/").status_code == 200  # the page holds no data; its requests carry the token
+    for path in ("/readyz", "/v1/models", "/metrics", "/openapi.json"):
         assert httpx.get(s.url + path).status_code == 401
         assert httpx.get(s.url + path, headers={"Authorization": "Bearer wrong"}).status_code == 401
         assert httpx.get(s.url + path, headers=auth).status_code == 200
@@ -302,3 +304,52 @@ def test_pixels_from_bytes_follow_the_image_contract(labelled_models):
     from_bytes = load_pixels(data, (32, 32))
     from_image = load_pixels(Image.open(io.BytesIO(data)), (32, 32))
     assert np.array_equal(from_bytes, from_image)
+
+
+def _chromium():
+    """Selenium driving Debian's Chromium headless, or a skip with the reason (a failure in CI)."""
+    webdriver = pytest.importorskip("selenium.webdriver")
+    missing = [p for p in ("/usr/bin/chromium", "/usr/bin/chromedriver") if not Path(p).exists()]
+    if missing:
+        reason = f"{', '.join(missing)} not installed (apt-get install chromium chromium-driver; .ci/run does)"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--no-first-run", f"--user-data-dir={tempfile.mkdtemp()}"):  # fmt: skip
+        options.add_argument(flag)
+    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+
+
+def test_the_page_classifies_a_dropped_photo_in_a_real_browser(serve, labelled_models, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN)
+    s = serve(labelled_models["tflite-int8"], "--token-file", str(token_file))
+    photo = tmp_path / "blue.jpg"
+    photo.write_bytes(_jpeg("blue"))
+    browser = _chromium()
+    try:
+        browser.get(f"{s.url}/#token={TOKEN}")  # the fragment stays in the browser; the page sends it as a header
+        wait = WebDriverWait(browser, 20)
+        wait.until(ec.text_to_be_present_in_element((By.ID, "model"), "3 classes"))
+        upload = browser.find_element(By.ID, "file")
+        browser.execute_script("arguments[0].hidden = false", upload)
+        upload.send_keys(str(photo))
+        wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, ".result .label")))
+        rows = browser.find_elements(By.CSS_SELECTOR, ".result")
+        labels = [r.find_element(By.CSS_SELECTOR, ".label").text for r in rows]
+        widths = [r.find_element(By.CSS_SELECTOR, ".bar").size["width"] for r in rows]
+        assert labels[0] == "blue" and sorted(labels) == ["blue", "green", "red"]
+        assert widths == sorted(widths, reverse=True) and widths[0] > widths[-1]  # bars by score
+        browser.save_screenshot(str(tmp_path / "page.png"))
+    finally:
+        browser.quit()

@@ -21,7 +21,10 @@ from .pool import InferencePool, QueueFull
 
 log = logging.getLogger("sportsedge.serve")
 RAW_TYPES = ("application/octet-stream",)  # plus every image/* type: Pillow recognises the bytes
-OPEN = ("/healthz",)  # the one endpoint without the token: a supervisor's liveness probe
+# Without the token: a supervisor's liveness probe, and the page itself, which holds no data (a
+# browser cannot send a bearer header when it opens a page; the page sends the token from its
+# URL's fragment, which never leaves the browser, with every request it makes).
+OPEN = ("/healthz", "/")
 BUSY = "busy: every worker is taken and the queue is full"
 
 
