@@ -353,3 +353,49 @@ def test_the_page_classifies_a_dropped_photo_in_a_real_browser(serve, labelled_m
         browser.save_screenshot(str(tmp_path / "page.png"))
     finally:
         browser.quit()
+
+
+def _events(url: str, wanted: int, timeout: float = 60.0) -> list[dict]:
+    """The first ``wanted`` label events of the server-sent event stream."""
+    found = []
+    with httpx.stream("GET", url, timeout=timeout) as response:
+        assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
+        for line in response.iter_lines():
+            if line.startswith("data: "):
+                found.append(json.loads(line[6:]))
+                if len(found) >= wanted:
+                    break
+    return found
+
+
+def test_camera_as_a_service(serve, labelled_models, tmp_path):
+    from sportsedge.clips import write_clip
+
+    pytest.importorskip("av")
+    clip = write_clip(tmp_path / "cam.mp4", [(solid(c), 1.0) for c in ("red", "green", "blue")], (32, 32), fps=10)
+    s = serve(labelled_models["tflite-int8"], "--camera", str(clip), "--camera-smooth", "0")
+    deadline = time.monotonic() + 30
+    while httpx.get(s.url + "/readyz").status_code != 200:
+        assert time.monotonic() < deadline, httpx.get(s.url + "/readyz").json()
+        time.sleep(0.1)
+    latest = httpx.get(s.url + "/v1/camera/latest").json()
+    assert latest["running"] and latest["label"] in ("red", "green", "blue") and latest["frame_t_s"] >= 0
+    events = _events(s.url + "/v1/camera/events", 3)  # the played clip loops: colours keep changing
+    labels = [e["label"] for e in events]
+    assert all(a != b for a, b in zip(labels[1:], labels[2:])) and len(set(labels)) >= 2, labels
+    code, _ = s.stop()  # an open event stream does not hold the drain
+    assert code == 0
+
+
+def test_a_missing_camera_is_reported_and_retried_not_fatal(serve, labelled_models):
+    s = serve(labelled_models["tflite-int8"], "--camera", "/dev/video-that-is-not-there")
+    deadline = time.monotonic() + 30
+    while "retrying" not in (httpx.get(s.url + "/v1/camera/latest").json()["error"] or ""):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    ready = httpx.get(s.url + "/readyz")
+    assert ready.status_code == 503 and "camera /dev/video-that-is-not-there" in ready.json()["error"]
+    assert _classify(s.url, _jpeg("green")).json()["label"] == "green"  # classify still serves
+    assert httpx.get(s.url + "/healthz").status_code == 200
+    no_camera = serve(labelled_models["tflite-int8"])
+    assert httpx.get(no_camera.url + "/v1/camera/latest").status_code == 404

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .cli_types import positive_float, positive_int
+from .cli_types import non_negative_float, positive_float, positive_int
 from .serve.config import ServeConfig
 
 
@@ -54,5 +54,19 @@ def add_serve(sub) -> None:
         default=None,
         metavar="FILE",
         help="require 'Authorization: Bearer TOKEN' (TOKEN: the file's first line) on every endpoint but /healthz",
+    )
+    p.add_argument(
+        "--camera",
+        metavar="DEVICE",
+        default=None,
+        help="also classify a V4L2 camera (0 = /dev/video0; a video file plays as one) in the background: "
+        "GET /v1/camera/latest and the event stream GET /v1/camera/events; a camera that fails is retried",
+    )
+    p.add_argument(
+        "--camera-smooth",
+        type=non_negative_float,
+        default=c.camera_smooth,
+        metavar="SECONDS",
+        help=f"seconds the camera's label is averaged over (default {c.camera_smooth:g})",
     )
     p.set_defaults(handler="sportsedge.serve.commands:serve_cmd")

@@ -106,10 +106,16 @@ def _top_k(request) -> int:
     return int(text)
 
 
-def build_app(pool: InferencePool, config: ServeConfig, metrics: Metrics, token: str | None):
+def build_app(
+    pool: InferencePool, config: ServeConfig, metrics: Metrics, token: str | None, camera=None, stopping=None
+):
+    """``camera``: a CameraService or None; ``stopping``: an asyncio.Event set on SIGTERM (ends
+    the event streams, so the drain does not wait for them)."""
+    import json
+
     from starlette.applications import Starlette
     from starlette.exceptions import HTTPException
-    from starlette.responses import HTMLResponse, Response
+    from starlette.responses import HTMLResponse, Response, StreamingResponse
     from starlette.routing import Route
 
     async def classify(request):
@@ -180,6 +186,8 @@ def build_app(pool: InferencePool, config: ServeConfig, metrics: Metrics, token:
             metrics.reloads.labels("failed").inc()
             raise HTTPError(422, f"reload failed, still serving {pool.served.path}: {err}") from None
         metrics.reloads.labels("swapped").inc()
+        if camera is not None:
+            camera.use_model(served.path)
         log.warning("reloaded %s (sha256 %s)", served.path, served.sha256[:12])
         return _json(200, {"reloaded": str(served.path), "sha256": served.sha256})
 
@@ -188,9 +196,41 @@ def build_app(pool: InferencePool, config: ServeConfig, metrics: Metrics, token:
 
     async def readyz(request):
         served = pool.served
-        if served.ready:
-            return _json(200, {"ready": True, "model": str(served.path)})
-        return _json(503, {"ready": False, "error": served.reason})
+        if not served.ready:
+            return _json(503, {"ready": False, "error": served.reason})
+        if camera is not None and camera.error is not None:
+            return _json(503, {"ready": False, "error": f"camera {camera.device}: {camera.error}"})
+        return _json(200, {"ready": True, "model": str(served.path)})
+
+    def _camera():
+        if camera is None:
+            raise HTTPError(404, "no camera here (start the server with --camera DEVICE)")
+        return camera
+
+    async def camera_latest(request):
+        return _json(200, _camera().latest())
+
+    async def camera_events(request):
+        cam = _camera()
+        q = cam.subscribe()
+
+        async def stream():
+            try:
+                latest = cam.latest()
+                if "label" in latest:  # where things stand, then every change
+                    now = {k: latest[k] for k in ("label", "score", "frame_t_s")}
+                    yield f"event: label\ndata: {json.dumps(now)}\n\n"
+                while stopping is None or not stopping.is_set():
+                    try:
+                        event = await asyncio.wait_for(q.get(), 1.0)
+                    except asyncio.TimeoutError:
+                        yield ": keep-alive\n\n"
+                        continue
+                    yield f"event: label\ndata: {json.dumps(event)}\n\n"
+            finally:
+                cam.unsubscribe(q)
+
+        return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
     async def prometheus(request):
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -216,6 +256,8 @@ def build_app(pool: InferencePool, config: ServeConfig, metrics: Metrics, token:
         Route("/v1/models", answered(models)),
         Route("/v1/models/reload", answered(reload), methods=["POST"]),
         Route("/v1/classify", answered(classify), methods=["POST"]),
+        Route("/v1/camera/latest", answered(camera_latest)),
+        Route("/v1/camera/events", answered(camera_events)),
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: starlette_error})
     return _Counted(_Guarded(app, token), metrics, {r.path for r in routes})

@@ -79,9 +79,16 @@ async def _serve(config: ServeConfig, token: str | None) -> int:
     metrics = make_metrics(lambda: holder[0].depth() if holder else 0)
     pool = InferencePool(served, config, observe=metrics.observe)
     holder.append(pool)
+    camera = None
+    if config.camera is not None:
+        from .camera_service import CameraService
+
+        camera = CameraService(config.camera, served.path, config.threads, config.camera_smooth)
+        camera.start()
+    stopping = asyncio.Event()
     server = _Server(
         uvicorn.Config(
-            build_app(pool, config, metrics, token),
+            build_app(pool, config, metrics, token, camera, stopping),
             host=config.host,
             port=config.port,
             log_level="warning",
@@ -99,12 +106,19 @@ async def _serve(config: ServeConfig, token: str | None) -> int:
             print(f"error: reload failed, still serving {pool.served.path}: {err}", file=sys.stderr, flush=True)
             return
         metrics.reloads.labels("swapped").inc()
+        if camera is not None:
+            camera.use_model(new.path)
         print(f"reloaded {new.path} (sha256 {new.sha256[:12]})", file=sys.stderr, flush=True)
 
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(reload_on_sighup()))
+
+    def stop():
+        stopping.set()  # event streams end; in-flight requests drain
+        server.stop()
+
     for sig in (signal.SIGTERM, signal.SIGINT):  # stop accepting, drain (bounded by --drain-s), exit 0
-        loop.add_signal_handler(sig, server.stop)
+        loop.add_signal_handler(sig, stop)
 
     async def announce():
         while not server.started and not server.should_exit:
@@ -123,6 +137,8 @@ async def _serve(config: ServeConfig, token: str | None) -> int:
         await server.serve()
     finally:
         announcer.cancel()
+        if camera is not None:
+            camera.stop()
         pool.close()
     if not server.started:
         raise UsageError(f"could not listen on {config.host}:{config.port} (in use, or not an address of this machine)")

@@ -18,7 +18,9 @@ class ServeConfig:
     max_body_mb: float = 20.0  # largest request body read; more gets 413 (a 12 MP JPEG is 3-8 MB)
     timeout_s: float = 10.0  # a request that waits longer than this in all gets 504
     drain_s: float = 10.0  # on SIGTERM: in-flight requests get this long to finish
-    token_file: str | None = None  # bearer token (first line of the file) on every endpoint but /healthz
+    token_file: str | None = None  # bearer token (first line of the file) on every endpoint but /healthz and /
+    camera: str | None = None  # also run the camera loop on this V4L2 device (or a video file played as one)
+    camera_smooth: float = 1.0  # seconds the camera's label is averaged over (VideoOptions.smooth)
 
     @property
     def max_body_bytes(self) -> int:
