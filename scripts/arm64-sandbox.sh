@@ -57,7 +57,7 @@ pins=$("$venv_py" - <<'PY'
 import importlib.metadata as md
 # The runtime, and the serve extra (pure Python: its dependencies come along).
 runtime = ("numpy", "pillow", "ai-edge-litert", "onnxruntime")
-serve = ("starlette", "uvicorn", "prometheus-client", "python-multipart")
+serve = ("starlette", "uvicorn", "httptools", "uvloop", "prometheus-client", "python-multipart")
 print(" ".join(f"{p}=={md.version(p)}" for p in runtime + serve))
 PY
 )

@@ -132,13 +132,19 @@ def build_app(
         except QueueFull:
             raise HTTPError(503, BUSY, {"Retry-After": "1"}) from None
         remaining = config.timeout_s - (time.perf_counter() - t0)
+        answer = asyncio.wrap_future(future)  # a timer, not wait_for: no extra task per request
+        late = []
+        timer = asyncio.get_running_loop().call_later(max(remaining, 0.001), lambda: late.append(answer.cancel()))
         try:
-            result = await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), max(remaining, 0.001))
-        except asyncio.TimeoutError:
-            future.cancel()  # still queued: the worker skips it
+            result = await answer
+        except asyncio.CancelledError:
+            if not late:  # the client went away: not ours to answer
+                raise
             raise HTTPError(504, f"no answer within {config.timeout_s:g} s (--timeout-s)") from None
         except InputError as err:
             raise HTTPError(400, err.reason if err.path == "<image bytes>" else str(err)) from None
+        finally:
+            timer.cancel()
         elapsed = time.perf_counter() - t0
         metrics.observe("request", elapsed)
         return _json(200, {**result, "end_to_end_ms": round(1000 * elapsed, 3)})

@@ -14,7 +14,7 @@ class ServeConfig:
     port: int = 8080  # TCP port
     workers: int = 2  # inference workers: one thread and one interpreter each (interpreters are not shared)
     threads: int = 1  # engine threads per interpreter (workers x threads ~ the board's cores)
-    max_queue: int = 16  # requests waiting for a worker; more get 503 with Retry-After at once
+    max_queue: int = 4  # requests waiting for a worker; more get 503 with Retry-After at once (docs/serve.md)
     max_body_mb: float = 20.0  # largest request body read; more gets 413 (a 12 MP JPEG is 3-8 MB)
     timeout_s: float = 10.0  # a request that waits longer than this in all gets 504
     drain_s: float = 10.0  # on SIGTERM: in-flight requests get this long to finish
