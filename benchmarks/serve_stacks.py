@@ -14,12 +14,12 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import socket
 import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
+
+from serve_load import free_port, rss_mb  # the same folder: these scripts run from it
 
 STACKS = {
     "starlette+uvicorn": """
@@ -58,20 +58,6 @@ class H(BaseHTTPRequestHandler):
 ThreadingHTTPServer(("127.0.0.1", PORT), H).serve_forever()
 """,
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def rss_mb(pid: int) -> float:
-    # The emulated Pi runs python under qemu-user: its RSS includes the emulator (about 10 MB).
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def hey(url: str, requests: int, clients: int) -> tuple[list[float], float]:
