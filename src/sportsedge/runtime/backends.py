@@ -35,8 +35,9 @@ class LiteRTBackend:
     thread_safe = False  # one Interpreter must not be invoked from two threads at once
 
     def __init__(self, path: Path, threads: int | None = None):
-        data = path.read_bytes()
-        if len(data) < 8 or data[4:8] != b"TFL3":
+        with open(path, "rb") as f:  # the header only: Classifier.load read and checked the whole file
+            head = f.read(8)
+        if len(head) < 8 or head[4:8] != b"TFL3":
             raise ModelError(path, "not a TFLite model (no TFL3 identifier; truncated or wrong file?)")
         Interpreter = litert_interpreter_class()
         try:

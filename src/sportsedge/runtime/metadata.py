@@ -253,11 +253,3 @@ def read_sidecar_dict(path: str | os.PathLike) -> dict | None:
         return json.loads(side.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as err:
         raise ModelError(side, f"unreadable metadata sidecar ({first_line(err)})") from None
-
-
-def read_sidecar(path: str | os.PathLike) -> ModelMetadata | None:
-    raw = read_sidecar_dict(path)
-    try:
-        return None if raw is None else ModelMetadata.from_dict(raw)
-    except (KeyError, ValueError, TypeError, AttributeError) as err:
-        raise ModelError(sidecar_path(path), f"unreadable metadata sidecar ({first_line(err)})") from None
