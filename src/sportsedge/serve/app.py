@@ -80,6 +80,23 @@ async def image_bytes(request, limit: int) -> bytes:
     return await files[0].read()
 
 
+async def reload_served(pool: InferencePool, path, config: ServeConfig, metrics: Metrics, camera=None):
+    """Reload (POST /v1/models/reload and SIGHUP): swap in ``path`` (default: the served file)
+    if its golden check passes, count the result, move the camera to it and log one line;
+    ModelError when it failed, the old model still serving."""
+    try:
+        served = await asyncio.to_thread(pool.reload, path, config)
+    except ModelError as err:
+        metrics.reloads.labels("failed").inc()
+        log.error("reload failed, still serving %s: %s", pool.served.path, err)
+        raise
+    metrics.reloads.labels("swapped").inc()
+    if camera is not None:
+        camera.use_model(served.path)
+    log.warning("reloaded %s (sha256 %s)", served.path, served.sha256[:12])
+    return served
+
+
 def answered(endpoint):
     """An endpoint whose every failure is a JSON answer: HTTPError as given, anything else a 500
     with one log line (a traceback only with SPORTSEDGE_DEBUG=1). Starlette's own handler for
@@ -181,20 +198,13 @@ def build_app(
         path = None
         if body.strip():
             try:
-                import json
-
                 path = json.loads(body).get("path")
             except (ValueError, AttributeError):
                 raise HTTPError(400, 'reload takes an empty body or {"path": "model file"}') from None
         try:
-            served = await asyncio.to_thread(pool.reload, path, config)
+            served = await reload_served(pool, path, config, metrics, camera)
         except ModelError as err:
-            metrics.reloads.labels("failed").inc()
             raise HTTPError(422, f"reload failed, still serving {pool.served.path}: {err}") from None
-        metrics.reloads.labels("swapped").inc()
-        if camera is not None:
-            camera.use_model(served.path)
-        log.warning("reloaded %s (sha256 %s)", served.path, served.sha256[:12])
         return _json(200, {"reloaded": str(served.path), "sha256": served.sha256})
 
     async def healthz(request):

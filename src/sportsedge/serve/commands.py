@@ -68,7 +68,7 @@ async def _serve(config: ServeConfig, token: str | None) -> int:
     import uvicorn
 
     _Server = _server_class()
-    from .app import build_app
+    from .app import build_app, reload_served
     from .metrics import make_metrics
     from .pool import InferencePool, load_served
 
@@ -99,16 +99,8 @@ async def _serve(config: ServeConfig, token: str | None) -> int:
     )
 
     async def reload_on_sighup():
-        try:
-            new = await asyncio.to_thread(pool.reload, None, config)
-        except ModelError as err:
-            metrics.reloads.labels("failed").inc()
-            print(f"error: reload failed, still serving {pool.served.path}: {err}", file=sys.stderr, flush=True)
-            return
-        metrics.reloads.labels("swapped").inc()
-        if camera is not None:
-            camera.use_model(new.path)
-        print(f"reloaded {new.path} (sha256 {new.sha256[:12]})", file=sys.stderr, flush=True)
+        with contextlib.suppress(ModelError):  # reload_served logged why; the old model keeps serving
+            await reload_served(pool, None, config, metrics, camera)
 
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(reload_on_sighup()))
