@@ -93,6 +93,8 @@ BAD = [
     (["pipeline", "--data", "d", "--out", "o", "--models", "cnn,nope"], "--models: unknown model 'nope'"),
     (["pipeline", "--data", "d", "--out", "o", "--cache-features", "-1"], "--cache-features: must be 0 or more"),
     (["evaluate", "r", "--split", "tset"], "--split: invalid choice"),
+    (["serve", "m.tflite", "--port", "70000"], "--port: must be a TCP port from 1 to 65535"),
+    (["serve", "m.tflite", "--workers", "0"], "--workers: must be at least 1"),
 ]
 
 

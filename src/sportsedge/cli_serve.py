@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .cli_types import non_negative_float, positive_float, positive_int
+from .cli_types import non_negative_float, positive_float, positive_int, tcp_port
 from .serve.config import ServeConfig
 
 
@@ -18,7 +18,7 @@ def add_serve(sub) -> None:
     )
     p.add_argument("model", help="a .tflite or .onnx file exported by sportsedge")
     p.add_argument("--host", default=c.host, help=f"address to listen on (default {c.host}: this machine only)")
-    p.add_argument("--port", type=positive_int, default=c.port, help=f"TCP port (default {c.port})")
+    p.add_argument("--port", type=tcp_port, default=c.port, help=f"TCP port (default {c.port})")
     p.add_argument(
         "--workers",
         type=positive_int,

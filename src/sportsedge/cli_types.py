@@ -55,6 +55,7 @@ non_negative_int = _checked(int, lambda v: v >= 0, "0 or more", "non_negative_in
 positive_float = _checked(float, lambda v: 0 < v < float("inf"), "a positive number", "positive_float")
 non_negative_float = _checked(float, lambda v: 0 <= v < float("inf"), "0 or a positive number", "non_negative_float")
 fraction = _checked(float, lambda v: 0 <= v <= 1, "a fraction from 0 to 1", "fraction")
+tcp_port = _checked(int, lambda v: 1 <= v <= 65535, "a TCP port from 1 to 65535", "tcp_port")
 below_one = _checked(float, lambda v: 0 <= v < 1, "from 0 up to (not including) 1", "below_one")
 
 
