@@ -399,3 +399,44 @@ def test_a_missing_camera_is_reported_and_retried_not_fatal(serve, labelled_mode
     assert httpx.get(s.url + "/healthz").status_code == 200
     no_camera = serve(labelled_models["tflite-int8"])
     assert httpx.get(no_camera.url + "/v1/camera/latest").status_code == 404
+
+
+class _Blocking:
+    """A stand-in classifier whose inference waits for the test's signal."""
+
+    def __init__(self):
+        self.go = threading.Semaphore(0)
+        self.metadata = type("M", (), {"model_name": "stub"})()
+
+    def preprocess(self, data):
+        return np.zeros((1, 1, 3), np.uint8)
+
+    def scores(self, batch):
+        self.go.acquire()
+        return np.ones((1, 2), np.float32)
+
+    def rank(self, scores, k):
+        from sportsedge.runtime.classifier import Prediction
+
+        return [Prediction("a", 0, 1.0)]
+
+
+def test_admission_counts_jobs_in_flight_and_frees_a_place_before_the_answer():
+    from sportsedge.serve.config import ServeConfig
+    from sportsedge.serve.pool import InferencePool, QueueFull, Served
+
+    clf = _Blocking()
+    pool = InferencePool(Served(Path("stub"), "0", (clf,), None, 0.0), ServeConfig("stub", workers=1, max_queue=1))
+    first, second = pool.submit(b"", 1), pool.submit(b"", 1)  # one runs, one waits
+    assert pool.full()
+    with pytest.raises(QueueFull):
+        pool.submit(b"", 1)
+    freed = threading.Event()
+    first.add_done_callback(lambda f: freed.set() if not pool.full() else None)  # seen as the answer lands
+    clf.go.release()
+    first.result(timeout=10)
+    assert freed.is_set()  # a caller's next request, sent on the answer, finds its place free
+    third = pool.submit(b"", 1)
+    clf.go.release(), clf.go.release()
+    assert second.result(timeout=10)["label"] == third.result(timeout=10)["label"] == "a"
+    pool.close()

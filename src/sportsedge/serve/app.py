@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 import logging
 import os
 import time
@@ -26,6 +27,7 @@ RAW_TYPES = ("application/octet-stream",)  # plus every image/* type: Pillow rec
 # URL's fragment, which never leaves the browser, with every request it makes).
 OPEN = ("/healthz", "/")
 BUSY = "busy: every worker is taken and the queue is full"
+CLASSIFY = "/v1/classify"
 
 
 class HTTPError(Exception):
@@ -128,8 +130,6 @@ def build_app(
 ):
     """``camera``: a CameraService or None; ``stopping``: an asyncio.Event set on SIGTERM (ends
     the event streams, so the drain does not wait for them)."""
-    import json
-
     from starlette.applications import Starlette
     from starlette.exceptions import HTTPException
     from starlette.responses import HTMLResponse, Response, StreamingResponse
@@ -141,8 +141,6 @@ def build_app(
         if not served.ready:
             raise HTTPError(503, f"not ready: {served.reason}", {"Retry-After": "5"})
         top_k = _top_k(request)
-        if pool.depth() >= config.max_queue:  # refused before its body is read: a full queue costs little
-            raise HTTPError(503, BUSY, {"Retry-After": "1"})
         data = await image_bytes(request, config.max_body_bytes)
         try:
             future = pool.submit(data, top_k)
@@ -271,12 +269,34 @@ def build_app(
         Route("/openapi.json", answered(openapi)),
         Route("/v1/models", answered(models)),
         Route("/v1/models/reload", answered(reload), methods=["POST"]),
-        Route("/v1/classify", answered(classify), methods=["POST"]),
+        Route(CLASSIFY, answered(classify), methods=["POST"]),
         Route("/v1/camera/latest", answered(camera_latest)),
         Route("/v1/camera/events", answered(camera_events)),
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: starlette_error})
-    return _Counted(_Guarded(app, token), metrics, {r.path for r in routes})
+    return _Counted(_Guarded(_Refused(app, pool), token), metrics, {r.path for r in routes})
+
+
+class _Refused:
+    """A classify request that finds the queue full, answered 503 before any routing: under
+    overload the event loop shares its core with inference, and keep-alive clients that retry at
+    once send thousands of these a second, so each one's cost is taken from the admitted ones."""
+
+    BODY = json.dumps({"error": BUSY}).encode()
+    HEADERS = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(BODY)).encode()),
+        (b"retry-after", b"1"),
+    ]
+
+    def __init__(self, app, pool: InferencePool):
+        self.app, self.pool = app, pool
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["path"] == CLASSIFY and scope["method"] == "POST" and self.pool.full():
+            await send({"type": "http.response.start", "status": 503, "headers": self.HEADERS})
+            return await send({"type": "http.response.body", "body": self.BODY})
+        return await self.app(scope, receive, send)
 
 
 class _Guarded:

@@ -4,6 +4,10 @@ the served model swapped atomically on reload.
 Decoding, the preprocessing contract and inference all run in the workers (Pillow and the
 engines release the GIL), so the event loop only moves bytes. A full queue is refused at once
 (the caller answers 503); a job still queued when its caller gave up is skipped.
+
+Admission counts jobs in flight (waiting or running) and frees a place the moment a worker sets
+its answer: counting only the waiting queue refused a client whose next request arrived before
+the worker had picked up the one behind it, at a load the queue was sized for.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ _TEST_DELAY_S = float(os.environ.get("SPORTSEDGE_TEST_INFER_DELAY_S", "0") or 0)
 
 
 class QueueFull(Exception):
-    """Every worker is busy and the queue holds ``max_queue`` requests."""
+    """Every worker is busy and ``max_queue`` more requests wait for one."""
 
 
 @dataclass(frozen=True)
@@ -76,7 +80,10 @@ class InferencePool:
     def __init__(self, served: Served, config: ServeConfig, observe=None):
         self.config = config
         self.served = served  # replaced whole on reload; a worker reads it once per job
-        self._queue: queue.Queue = queue.Queue(maxsize=config.max_queue)
+        self._queue: queue.Queue = queue.Queue()  # bounded by admission (_capacity), not here
+        self._capacity = config.workers + config.max_queue  # jobs in flight: running + waiting
+        self._in_flight = 0
+        self._count_lock = threading.Lock()
         self._observe = observe or (lambda name, seconds: None)  # metrics hook: (histogram, seconds)
         self._reload_lock = threading.Lock()
         self._threads = [
@@ -87,15 +94,24 @@ class InferencePool:
             t.start()
 
     def depth(self) -> int:
+        """Requests waiting for a worker."""
         return self._queue.qsize()
 
+    def full(self) -> bool:
+        return self._in_flight >= self._capacity
+
     def submit(self, data: bytes, top_k: int) -> Future:
+        with self._count_lock:
+            if self._in_flight >= self._capacity:
+                raise QueueFull
+            self._in_flight += 1
         job = _Job(data, top_k, Future(), time.perf_counter())
-        try:
-            self._queue.put_nowait(job)
-        except queue.Full:
-            raise QueueFull from None
+        self._queue.put_nowait(job)
         return job.future
+
+    def _done(self) -> None:
+        with self._count_lock:
+            self._in_flight -= 1
 
     def _work(self, index: int) -> None:
         while True:
@@ -103,6 +119,7 @@ class InferencePool:
             if job is None:
                 return
             if not job.future.set_running_or_notify_cancel():  # the caller gave up (timeout)
+                self._done()
                 continue
             started = time.perf_counter()
             self._observe("queue_wait", started - job.queued)
@@ -112,9 +129,11 @@ class InferencePool:
             try:
                 result = self._classify(served.classifiers[index], job)
             except Exception as err:  # InputError for bad images; anything else reported as a 500
+                self._done()
                 job.future.set_exception(err)
                 continue
             result["model"] = {"name": served.classifiers[index].metadata.model_name, "sha256": served.sha256}
+            self._done()  # before the answer: the caller's next request finds its place free
             job.future.set_result(result)
 
     def _classify(self, clf: Classifier, job: _Job) -> dict:
@@ -145,9 +164,6 @@ class InferencePool:
 
     def close(self, timeout: float = 5.0) -> None:
         for _ in self._threads:
-            try:
-                self._queue.put(None, timeout=timeout)
-            except queue.Full:
-                break
+            self._queue.put_nowait(None)
         for t in self._threads:
             t.join(timeout)
