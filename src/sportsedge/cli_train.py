@@ -8,6 +8,7 @@ from .cli_types import (
     below_one,
     comma_list,
     fraction,
+    int_range,
     non_negative_float,
     non_negative_int,
     one_of,
@@ -19,7 +20,10 @@ from .formats import FORMATS
 from .pipeline.config import PipelineConfig
 from .train.config import STRATEGIES, TrainConfig
 from .train.mobilenet import FT_STAGE2
-from .train.models import MODELS
+from .train.models import MAX_SIDE, MIN_SIDE, MODELS
+
+RESIZABLE = "mobilenet_v2* and efficientnet_lite*"
+input_side = int_range(MIN_SIDE, MAX_SIDE, "input_side")
 
 
 def add_train(sub) -> None:
@@ -114,6 +118,14 @@ def add_train(sub) -> None:
         help="two-stage models: the last N of the --finetune-epochs train the top blocks with their kernels "
         "rounded as full int8 will round them (activations too if the recipe says so), so int8 exports "
         f"lose less; 0 = none (default {ft.int8_epochs})",
+    )
+    p.add_argument(
+        "--input-size",
+        type=input_side,
+        default=None,
+        metavar="PX",
+        help=f"square input side for {RESIZABLE}: the same network and ImageNet weights at "
+        f"another size, a multiple of 32 from {MIN_SIDE} to {MAX_SIDE} (default: the model's own)",
     )
     p.set_defaults(handler="sportsedge.train.commands:train_cmd")
 
@@ -263,6 +275,14 @@ def add_pipeline(sub) -> None:
         type=comma_list(one_of(MODELS, "model"), "models"),
         default=PipelineConfig.models,
         help=f"comma list of: {', '.join(MODELS)} (default {models})",
+    )
+    p.add_argument(
+        "--input-sizes",
+        type=comma_list(input_side, "input sizes"),
+        default=PipelineConfig.input_sizes,
+        metavar="PX,...",
+        help="train each resizable model of --models at each of these square sizes, each its own row "
+        "(e.g. 224,160,128); other models at their own size (default: each model's own)",
     )
     export_options(p)
     bench_options(p)

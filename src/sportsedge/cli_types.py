@@ -59,6 +59,11 @@ tcp_port = _checked(int, lambda v: 1 <= v <= 65535, "a TCP port from 1 to 65535"
 below_one = _checked(float, lambda v: 0 <= v < 1, "from 0 up to (not including) 1", "below_one")
 
 
+def int_range(low: int, high: int, name: str):
+    """A whole number from ``low`` to ``high``."""
+    return _checked(int, lambda v: low <= v <= high, f"from {low} to {high}", name)
+
+
 def comma_list(item: Callable[[str], object], name: str = "list"):
     """A comma list whose every item goes through ``item`` (duplicates dropped, order kept)."""
 

@@ -20,6 +20,7 @@ FIELDS = (
     "format",
     "path",
     "size_bytes",
+    "macs",
     "threads",
     "load_ms",
     "latency_ms_p50",
@@ -52,6 +53,7 @@ _MD = (
     ("format", "format", "{}"),
     ("threads", "threads", "{}"),
     ("size MB", "size_bytes", "{:.2f}"),
+    ("MMACs", "macs", "{:.0f}"),
     ("load ms", "load_ms", "{:.0f}"),
     ("p50 ms (95% CI)", "latency_ms_p50", "{:.2f}"),
     ("p90 ms", "latency_ms_p90", "{:.2f}"),
@@ -74,7 +76,8 @@ _PERCENT = {"top1", "top5", "agreement_vs_fp32", "top5_overlap_vs_fp32"}
 LEGEND = (
     "p50: median of the rounds' medians +- the half-width of its 95% bootstrap interval over rounds; "
     "~ = unstable (half-width over 5% of p50); "
-    "+ = more threads not faster than 1 thread beyond noise; img/s: measured, N classifiers in N threads."
+    "+ = more threads not faster than 1 thread beyond noise; img/s: measured, N classifiers in N threads; "
+    "MMACs: millions of multiply-accumulates per inference, counted from the .tflite graph (ONNX: its model's)."
 )
 
 
@@ -86,7 +89,7 @@ def _cell(row: dict, key: str, fmt: str) -> str:
         ci = from_row(row)
         text = fmt.format(value) if ci is None else f"{value:.2f} ± {ci.half_width:.2f}"
         return text + ("~" if ci is not None and not ci.stable else "") + ("+" if row.get("no_thread_gain") else "")
-    if key == "size_bytes":
+    if key in ("size_bytes", "macs"):
         value = value / 1e6
     elif key in _PERCENT:
         value = 100 * value

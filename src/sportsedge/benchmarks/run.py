@@ -124,6 +124,7 @@ def _litert(config: BenchConfig, say):
 
 def bench(inputs, data, out, config: BenchConfig | None = None, keras_runs=(), say=print) -> list[dict]:
     config = config or BenchConfig()
+    from .macs import fill_by_model, tflite_macs
     from .plot import pareto_plot
     from .report import flag_thread_scaling, recommendation, write
 
@@ -147,11 +148,13 @@ def bench(inputs, data, out, config: BenchConfig | None = None, keras_runs=(), s
             "format": meta.format or path.suffix.lstrip("."),
             "path": str(path),
             "size_bytes": path.stat().st_size,
+            "macs": tflite_macs(path) if family_of(path) == "tflite" else None,
             **score(p, y),
         }
         arts.append((row, clf.input_size, y, clf.labels))
         probs.append(p)
         say(f"[{n}/{len(paths)}] accuracy {path.name}: top-1 {100 * row['top1']:.1f}%")
+    fill_by_model([a[0] for a in arts])
     reference = reference_rows([a[0] for a in arts])
     for model, i in reference.items():
         for j, (row, _, y, labels) in enumerate(arts):

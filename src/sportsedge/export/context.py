@@ -13,6 +13,7 @@ import numpy as np
 from ..outputs import OutputKind, probabilities
 from ..runtime.imagesets import full_range, label_index, list_stratified, load_images
 from ..train.config import RunRecord
+from ..train.models import MODELS
 from .config import AccuracyConfig, RangeFit, UserModel
 from .source import Source, SourceKind, model_sha256, source_kind
 
@@ -30,7 +31,7 @@ def resolve_source(path: str | Path, user: UserModel, calibration: str | None):
     source = Source(
         path=path,
         kind=kind,
-        name=record.model,
+        name=MODELS[record.model].variant(record.input_size) if record.model in MODELS else record.model,
         labels=record.classes,
         input_size=record.input_size,
         transform=None,

@@ -117,7 +117,7 @@ def _rebuild(spec: dict, job):
     with use_keras(tf_keras):
         # A clone holds only this graph: layers the builder shares with `features`/`head` get one node.
         model = tf_keras.models.clone_model(
-            get_model(spec["model"]).build(spec["num_classes"], spec["build_weights"]).model
+            get_model(spec["model"]).make(spec["num_classes"], spec["build_weights"], spec["input_size"]).model
         )
     _load_weights(model, spec["layers"], np.load(job / "weights.npz"), leaf_layers, ModelError)
     ref_probs = np.load(job / "reference_probs.npy")

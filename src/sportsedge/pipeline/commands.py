@@ -35,6 +35,7 @@ def pipeline_cmd(args) -> int:
         data=args.data,
         out=args.out,
         models=tuple(args.models),
+        input_sizes=tuple(args.input_sizes),
         formats=args.formats,
         weights=args.weights,
         epochs=args.epochs,

@@ -13,6 +13,7 @@ class PipelineConfig:
     data: str  # dataset folder with train/, valid/ and optionally test/
     out: str  # output folder (created; re-running on it resumes)
     models: tuple[str, ...] = ("cnn", "efficientnet_b0", "mobilenet_v2")  # registry names to train
+    input_sizes: tuple[int, ...] = ()  # each resizable model at each of these sides (px); () = their own
     formats: str = "all"  # export formats: "all" or a comma list
     weights: str | None = None  # for every model: imagenet, none or a file; None = each model's default
     epochs: int | None = None  # None = each recipe's

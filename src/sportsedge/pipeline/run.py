@@ -38,6 +38,22 @@ class _State:
         fileio.write_json(self.path, {"stages": self.stages})
 
 
+def variants(models, sizes, say=print) -> list[tuple[str, int | None]]:
+    """(model, input side or None for its own) of a sweep: every size for resizable models, their
+    own size once for the others."""
+    from ..train.models import get_model
+
+    out = []
+    for model in models:
+        entry = get_model(model)
+        if sizes and not entry.resizable:
+            say(f"note: {model} takes {entry.input_size[0]} px only; --input-sizes does not apply to it")
+        for side in sizes if sizes and entry.resizable else (None,):
+            if (model, entry.size(side)) not in [(m, get_model(m).size(s)) for m, s in out]:
+                out.append((model, side))
+    return out
+
+
 def run_pipeline(cfg: PipelineConfig, say=print) -> Path:
     from ..benchmarks.run import bench
     from ..export.run import export, parse_formats
@@ -54,10 +70,12 @@ def run_pipeline(cfg: PipelineConfig, say=print) -> Path:
     ds = scan_dataset(cfg.data, require=("train", "valid"))
     state = _State(out)
     plans = []  # (name, run folder, train config, fingerprint, already trained)
-    for name in cfg.models:
+    for model, side in variants(cfg.models, cfg.input_sizes, say):
+        entry = get_model(model)
+        name = entry.variant(entry.size(side))
         run = out / "runs" / name
         tc = TrainConfig(
-            model=name,
+            model=model,
             data=str(Path(cfg.data).resolve()),
             out=str(run),
             weights=cfg.weights,
@@ -66,13 +84,14 @@ def run_pipeline(cfg: PipelineConfig, say=print) -> Path:
             cache_features=cfg.cache_features,
             limit_per_class=cfg.limit_per_class,
             seed=cfg.seed,
+            input_size=side,
         )
         key = _fingerprint({k: v for k, v in tc.resolved().settings().items() if k not in ("out", "resume")})
         plans.append((name, run, tc, key, state.done(f"train:{name}", key) and (run / "model.keras").is_file()))
-    for name, _, _, _, trained in plans:  # fail now, not after an hour of CNN training, if weights cannot be had
-        entry = get_model(name)
+    for _, _, tc, _, trained in plans:  # fail now, not after an hour of CNN training, if weights cannot be had
+        entry = get_model(tc.model)
         if not trained and entry.resolve_weights(cfg.weights) == "imagenet":
-            entry.build(len(ds.classes), "imagenet")
+            entry.make(len(ds.classes), "imagenet", entry.size(tc.input_size))
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.monotonic()
     runs = []

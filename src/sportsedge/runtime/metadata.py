@@ -36,7 +36,7 @@ ONNX_META_KEY = "sportsedge"
 @dataclass(frozen=True)
 class ModelMetadata:
     labels: tuple[str, ...]  # class names in output order
-    model_name: str = ""  # registry name of the architecture, e.g. "mobilenet_v2"
+    model_name: str = ""  # registry name, e.g. "mobilenet_v2_ft"; "-160" appended when trained at 160 px
     input_size: tuple[int, int] | None = None  # (height, width) the model expects
     preprocessing: str = PREPROCESSING_VERSION  # version of the preprocessing contract
     format: str = ""  # export format name from sportsedge.formats, e.g. "tflite-int8"

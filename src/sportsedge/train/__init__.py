@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from . import mobilenet  # noqa: F401  (registers the MobileNetV2 models in models.MODELS; no TensorFlow)
+from . import lite, mobilenet  # noqa: F401  (register the MobileNetV2 and EfficientNet-Lite models; no TensorFlow)
 
 
 def require_tensorflow():

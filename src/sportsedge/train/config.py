@@ -41,6 +41,7 @@ class TrainConfig:
     finetune_blocks: int | None = None  # top blocks stage 2 unfreezes; None = the recipe's
     finetune_views: int | None = None  # train views cached at the block boundary; None = the recipe's
     finetune_int8_epochs: int | None = None  # of those, the last ones int8-aware; 0 = none; None = the recipe's
+    input_size: int | None = None  # square input side in px (resizable models); None = the model's own
 
     def resolved(self) -> RunRecord:
         """The settings actually used, recipe defaults filled in (results still empty)."""
@@ -68,7 +69,7 @@ class TrainConfig:
                 "cache_features": cache,
                 "early_stopping": patience,
                 "augmentation": asdict(recipe.augment) if self.augment else None,
-                "input_size": tuple(entry.input_size),
+                "input_size": entry.size(self.input_size),
                 "finetune": finetune and asdict(finetune),
             }
         )
@@ -181,7 +182,7 @@ class RunRecord:
 _FOLDED = ("finetune_epochs", "finetune_learning_rate", "finetune_blocks", "finetune_views", "finetune_int8_epochs")
 # What resolved() settles: every TrainConfig field, then what the recipe and registry add.
 _SETTING_KEYS = (
-    *(f.name for f in fields(TrainConfig) if f.name not in _FOLDED),
+    *(f.name for f in fields(TrainConfig) if f.name not in _FOLDED and f.name != "input_size"),
     "augmentation",
     "input_size",
     "finetune",

@@ -132,7 +132,7 @@ def train(config: TrainConfig, say=print) -> Path:
     t_wall = time.monotonic()
     strategy = STRATEGIES[config.strategy][0](tf)
     with strategy.scope():
-        built = get_model(config.model).build(len(ds.classes), rec.weights)
+        built = get_model(config.model).make(len(ds.classes), rec.weights, rec.input_size)
         stages = plan(rec, built, train_split, valid_split, out, bad)
     say(
         f"{config.model}: {len(ds.classes)} classes, {len(train_split)} train / {len(valid_split)} valid images, "

@@ -6,63 +6,38 @@ Imported by the ``train`` package itself, so any import of the registry register
 
 from __future__ import annotations
 
-from dataclasses import replace
-
-from .models import SEED_AUGMENT, Augment, Built, FineTune, Recipe, _application, keras_api, register_model, stack
+from .models import SEED_AUGMENT, Augment, Built, FineTune, Recipe, _application, keras_api, register_model
+from .transfer import transfer
 
 # The fine-tuned model's cache point: the residual add closing block 12 (14x14x96), the last
 # boundary before the stride-2 block 13, so blocks 13-16 and the 1x1 conv above it can train.
 FT_BOUNDARY = "block_12_add"
+OWN_SIZE = (224, 224)  # the ImageNet weights' size; others with --input-size
 
 
-def _mobilenet_v2(num_classes: int, weights: str, head_layers, boundary: str | None = None) -> Built:
+def _mobilenet_v2(num_classes: int, weights: str, head_layers, size, boundary: str | None = None) -> Built:
     keras = keras_api()
 
-    inp = keras.Input((224, 224, 3), name="pixels")
+    inp = keras.Input((*size, 3), name="pixels")
     x = keras.layers.Rescaling(1 / 127.5, offset=-1)(inp)
-    # Built on the rescaled tensor (not called as a layer) so `model` stays one flat graph;
-    # frozen BatchNormalization layers run in inference mode.
-    base = _application("MobileNetV2", weights, input_tensor=x, input_shape=(224, 224, 3))
-    base.trainable = False
-    # GAP has no weights: it belongs to the frozen part, so the cache holds 1280 floats per image.
-    pooled = keras.layers.GlobalAveragePooling2D()(base.output)
-    features = keras.Model(inp, pooled, name="features")
-    layers = [*head_layers, keras.layers.Dense(num_classes, activation="softmax")]
-    h_in = keras.Input(features.output.shape[1:], name="features_in")
-    head = keras.Model(h_in, stack(h_in, layers), name="head")
-    built = Built(keras.Model(inp, stack(pooled, layers)), features, head)
-    if boundary is None:
-        return built
-    cut = base.get_layer(boundary).output
-    try:
-        pool = keras.Model(cut, pooled, name="top_blocks")
-    except ValueError:  # tf-keras (QAT worker) cannot start a model at an inner tensor; it needs `model` only
-        return built
-    b_in = keras.Input(cut.shape[1:], name="boundary_in")
-    upper = keras.Model(b_in, stack(pool(b_in), layers), name="upper")
-    return replace(built, lower=keras.Model(inp, cut, name="lower"), upper=upper, pool=pool, blocks=_blocks(pool))
-
-
-def _blocks(top) -> tuple:
-    """The top's layers grouped by MobileNetV2 block ("block_13_expand" -> 13); the final 1x1 conv,
-    its batch norm and activation form the last group."""
-    keras = keras_api()
-
-    groups: dict[str, list] = {}
-    for layer in top.layers:
-        if isinstance(layer, keras.layers.InputLayer):
-            continue
-        parts = layer.name.split("_")
-        key = parts[1] if parts[0] == "block" else "top"
-        groups.setdefault(key, []).append(layer)
-    order = sorted((k for k in groups if k != "top"), key=int) + ["top"]
-    return tuple(tuple(groups[k]) for k in order if k in groups)
+    if tuple(size) == OWN_SIZE or weights == "none":
+        base = _application("MobileNetV2", weights, input_tensor=x, input_shape=(*size, 3))
+    else:
+        # Keras names its ImageNet file by input size and would download the one of this size; the
+        # weights do not depend on it (a fully convolutional network), so the 224-px file's serve.
+        base = _application("MobileNetV2", "none", input_tensor=x, input_shape=(*size, 3))
+        base.set_weights(_application("MobileNetV2", weights, input_shape=(*OWN_SIZE, 3)).get_weights())
+    return transfer(inp, base, num_classes, head_layers, boundary)
 
 
 @register_model(
-    "mobilenet_v2", (224, 224), Recipe(100, 30, 1e-3, None, SEED_AUGMENT, cache_views=1), application="MobileNetV2"
+    "mobilenet_v2",
+    (224, 224),
+    Recipe(100, 30, 1e-3, None, SEED_AUGMENT, cache_views=1),
+    application="MobileNetV2",
+    resizable=True,
 )
-def mobilenet_v2(num_classes: int, weights: str = "imagenet") -> Built:
+def mobilenet_v2(num_classes: int, weights: str = "imagenet", size=OWN_SIZE) -> Built:
     """MobileNetV2 frozen (inference mode) with the seed's 2x128 dense head."""
     keras = keras_api()
 
@@ -71,6 +46,7 @@ def mobilenet_v2(num_classes: int, weights: str = "imagenet") -> Built:
         num_classes,
         weights,
         [L.Dense(128, activation="relu"), L.Dropout(0.1), L.Dense(128, activation="relu"), L.Dropout(0.1)],
+        size,
     )
 
 
@@ -79,12 +55,13 @@ def mobilenet_v2(num_classes: int, weights: str = "imagenet") -> Built:
     (224, 224),
     Recipe(100, 30, 1e-3, None, SEED_AUGMENT, cache_views=1),
     application="MobileNetV2",
+    resizable=True,
 )
-def mobilenet_v2_linear(num_classes: int, weights: str = "imagenet") -> Built:
+def mobilenet_v2_linear(num_classes: int, weights: str = "imagenet", size=OWN_SIZE) -> Built:
     """MobileNetV2 frozen with one softmax layer (dropout 0.2): ~5 points over the seed head on small data."""
     keras = keras_api()
 
-    return _mobilenet_v2(num_classes, weights, [keras.layers.Dropout(0.2)])
+    return _mobilenet_v2(num_classes, weights, [keras.layers.Dropout(0.2)], size)
 
 
 # Stage 2 of mobilenet_v2_ft, measured on the shared subset (docs/training.md has the ablation).
@@ -110,9 +87,10 @@ FT_STAGE2 = FineTune(
     (224, 224),
     Recipe(100, 30, 1e-3, None, SEED_AUGMENT, cache_views=1, finetune=FT_STAGE2),
     application="MobileNetV2",
+    resizable=True,
 )
-def mobilenet_v2_ft(num_classes: int, weights: str = "imagenet") -> Built:
+def mobilenet_v2_ft(num_classes: int, weights: str = "imagenet", size=OWN_SIZE) -> Built:
     """mobilenet_v2_linear, then its top blocks fine-tuned on features cached at block 12."""
     keras = keras_api()
 
-    return _mobilenet_v2(num_classes, weights, [keras.layers.Dropout(0.2)], boundary=FT_BOUNDARY)
+    return _mobilenet_v2(num_classes, weights, [keras.layers.Dropout(0.2)], size, boundary=FT_BOUNDARY)

