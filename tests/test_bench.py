@@ -210,3 +210,26 @@ def test_the_reference_row_is_tflite_fp32(bench_out):
     out, _ = bench_out
     by_format = {r["format"]: r for r in json.loads((out / "results.json").read_text())["rows"]}
     assert by_format["tflite-fp32"]["agreement_vs_fp32"] == 1.0 and by_format["tflite-fp32"]["worst_classes"] == []
+
+
+def test_macs_are_counted_from_the_graph_and_onnx_rows_take_their_models(bench_out):
+    """The tiny model: Conv2D(4, 3x3) valid on 32x32x3 (30x30x4 outputs x 27) and Dense 4 -> 3."""
+    out, _ = bench_out
+    rows = json.loads((out / "results.json").read_text())["rows"]
+    assert {r["macs"] for r in rows} == {30 * 30 * 4 * 27 + 4 * 3}
+    assert {r["format"] for r in rows} >= {"onnx-fp32", "tflite-int8", "tflite-fp16"}
+
+
+def test_macs_of_depthwise_and_strided_layers(tmp_path):
+    import tensorflow as tf
+
+    from sportsedge.benchmarks.macs import tflite_macs
+
+    inp = tf.keras.Input((64, 48, 3))
+    x = tf.keras.layers.Conv2D(8, 3, strides=2, padding="same")(inp)  # 32x24x8 x 27
+    x = tf.keras.layers.DepthwiseConv2D(5, padding="same")(x)  # 32x24x8 x 25
+    x = tf.keras.layers.Conv2D(16, 1)(x)  # 32x24x16 x 8
+    x = tf.keras.layers.Dense(10)(tf.keras.layers.GlobalAveragePooling2D()(x))  # 16 x 10
+    path = tmp_path / "m.tflite"
+    path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(tf.keras.Model(inp, x)).convert())
+    assert tflite_macs(path) == 32 * 24 * 8 * 27 + 32 * 24 * 8 * 25 + 32 * 24 * 16 * 8 + 16 * 10

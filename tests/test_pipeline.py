@@ -9,6 +9,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from sportsedge.errors import UsageError
+
 
 @pytest.fixture(scope="session")
 def pipeline_out(tmp_path_factory, colour_dataset, tiny_registered):
@@ -165,3 +167,31 @@ def test_interrupted_training_stage_resumes(pipeline_out, tmp_path):
     assert [m.split()[1] for m in messages if m.startswith("epoch ")] == ["2/3", "3/3"]
     assert len(json.loads((run / "history.json").read_text())["loss"]) == 3
     assert (tmp_path / "out" / "report.html").is_file()
+
+
+def test_a_size_sweep_gives_each_resizable_model_every_size():
+    from sportsedge.pipeline.run import variants
+
+    notes = []
+    got = variants(("mobilenet_v2_ft", "cnn", "efficientnet_lite1", "mobilenet_v2_ft"), (224, 160), notes.append)
+    assert got == [
+        ("mobilenet_v2_ft", 224),
+        ("mobilenet_v2_ft", 160),
+        ("cnn", None),
+        ("efficientnet_lite1", 224),
+        ("efficientnet_lite1", 160),
+    ]  # fmt: skip (a model named twice runs once)
+    assert notes == ["note: cnn takes 224 px only; --input-sizes does not apply to it"]
+    assert variants(("mobilenet_v2",), ()) == [("mobilenet_v2", None)]
+    from sportsedge.train.models import get_model
+
+    names = [get_model(m).variant(get_model(m).size(s)) for m, s in got]
+    assert names == [
+        "mobilenet_v2_ft",
+        "mobilenet_v2_ft-160",
+        "cnn",
+        "efficientnet_lite1-224",
+        "efficientnet_lite1-160",
+    ]
+    with pytest.raises(UsageError, match="multiple of 32"):
+        variants(("mobilenet_v2",), (240,))
