@@ -61,7 +61,26 @@ def serve_cmd(args) -> int:
             file=sys.stderr,
             flush=True,
         )
-    return asyncio.run(_serve(config, token))
+    return _run(_serve(config, token))
+
+
+def _run(main) -> int:
+    """asyncio.run on uvloop when installed (the serve extra has it). uvicorn picks uvloop only
+    for a loop it starts itself; this process starts its own loop, so it chooses here."""
+    try:
+        import uvloop
+
+        loop = uvloop.new_event_loop()
+    except ImportError:
+        loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        return loop.run_until_complete(main)
+    finally:
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.run_until_complete(loop.shutdown_default_executor())
+        asyncio.set_event_loop(None)
+        loop.close()
 
 
 async def _serve(config: ServeConfig, token: str | None) -> int:
