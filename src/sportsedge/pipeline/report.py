@@ -36,6 +36,7 @@ def gather(out: Path, models: list[str], eval_split: str) -> dict:
                 "fit_seconds": rec
                 and (rec.train_wall_seconds if rec.train_wall_seconds is not None else rec.fit_seconds),
                 "weights": rec and rec.weights,
+                "input": rec and rec.input_size[0],
                 "stages": rec.stages if rec else [],
                 "history": hist,
             }
@@ -71,7 +72,7 @@ def _model_table(data: dict) -> tuple[list[str], list[list[str]]]:
     split = data["eval_split"]
     both = split != "valid"  # with no test/, valid/ is the evaluation split: one column, not two
     head = (
-        ["model", "weights", "epochs", "train s"]
+        ["model", "input px", "weights", "epochs", "train s"]
         + (["valid top-1 %"] if both else [])
         + [f"{split} top-1 %", f"{split} top-5 %", f"{split} macro-F1", f"{split} images"]
     )
@@ -81,6 +82,7 @@ def _model_table(data: dict) -> tuple[list[str], list[list[str]]]:
         body.append(
             [
                 m["model"],
+                str(m["input"] or "-"),
                 str(m["weights"]),
                 str(m["epochs"]),
                 f"{m['fit_seconds']:.0f}" if m["fit_seconds"] is not None else "-",

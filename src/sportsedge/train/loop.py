@@ -131,11 +131,13 @@ def train(config: TrainConfig, say=print) -> Path:
     bad = BadImageLog()
     t_wall = time.monotonic()
     strategy = STRATEGIES[config.strategy][0](tf)
+    entry = get_model(config.model)
+    name = entry.variant(rec.input_size)  # "mobilenet_v2_ft-160" at another size than its own
     with strategy.scope():
-        built = get_model(config.model).make(len(ds.classes), rec.weights, rec.input_size)
+        built = entry.make(len(ds.classes), rec.weights, rec.input_size)
         stages = plan(rec, built, train_split, valid_split, out, bad)
     say(
-        f"{config.model}: {len(ds.classes)} classes, {len(train_split)} train / {len(valid_split)} valid images, "
+        f"{name}: {len(ds.classes)} classes, {len(train_split)} train / {len(valid_split)} valid images, "
         f"weights {rec.weights}, cache_features {rec.cache_features}; "
         + "; ".join(f"{s.name}: {s.epochs} epochs, batch {s.batch_size}" for s in stages)
     )
@@ -148,7 +150,7 @@ def train(config: TrainConfig, say=print) -> Path:
     for split in dict.fromkeys(("valid", ds.eval_split)):
         m = evaluate_model(built.model, out, ds, split, rec, limit_per_class=config.limit_per_class)
         say(
-            f"{config.model} on {split}/: top-1 {m['top1']:.4f}  top-5 {m['top5']:.4f}  "
+            f"{name} on {split}/: top-1 {m['top1']:.4f}  top-5 {m['top5']:.4f}  "
             f"macro-F1 {m['macro_f1']:.4f}  ({m['n']} images) -> {out / f'eval-{split}'}"
         )
     return out

@@ -100,7 +100,10 @@ class ModelEntry:
         if not self.resizable:
             raise UsageError(f"{self.name} takes {self.input_size[0]} px only (--input-size is for: {_resizable()})")
         if not MIN_SIDE <= side <= MAX_SIDE or side % 32:
-            raise UsageError(f"--input-size must be a multiple of 32 from {MIN_SIDE} to {MAX_SIDE}, got {side}")
+            raise UsageError(
+                f"{self.name}: an input size must be a multiple of 32 from {MIN_SIDE} to {MAX_SIDE} "
+                f"(or its own, {self.input_size[0]}), got {side}"
+            )
         return (side, side)
 
     def make(self, num_classes: int, weights: str, size: tuple[int, int] | None = None) -> Built:
