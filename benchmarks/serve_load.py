@@ -2,7 +2,7 @@
 the in-process Classifier in the same run.
 
     .venv/bin/python benchmarks/serve_load.py MODEL --images DIR [--workers 2] [--seconds 60]
-        [--requests 50000] [--max-queue 16] [--pin]
+        [--requests 50000] [--max-queue Q] [--pin]
 
 --pin (needs taskset and 2+ cores): the server and the in-process run on the last core, `hey` on
 the others, so the load generator does not take the server's CPU (on a 2-core machine it would
@@ -56,11 +56,12 @@ def rss_mb(pid: int) -> float:
 PIN: dict[str, list[str]] = {"server": [], "client": []}  # taskset prefixes (--pin)
 
 
-def start(model: Path, port: int, workers: int, max_queue: int) -> tuple[subprocess.Popen, float]:
+def start(model: Path, port: int, workers: int, max_queue: int | None) -> tuple[subprocess.Popen, float]:
     t0 = time.monotonic()
+    queue = [] if max_queue is None else ["--max-queue", str(max_queue)]  # None: the server's default
     proc = subprocess.Popen(
         [*PIN["server"], sys.executable, "-m", "sportsedge", "serve", str(model), "--port", str(port),
-         "--workers", str(workers), "--max-queue", str(max_queue)],
+         "--workers", str(workers), *queue],
         stderr=subprocess.DEVNULL,
     )  # fmt: skip
     while True:
@@ -133,7 +134,7 @@ def main() -> None:
     ap.add_argument("model", type=Path)
     ap.add_argument("--images", type=Path, required=True)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--max-queue", type=int, default=16)
+    ap.add_argument("--max-queue", type=int, default=None, help="default: the server's (one per worker)")
     ap.add_argument("--requests", type=int, default=50_000)
     ap.add_argument("--seconds", type=int, default=60)
     ap.add_argument("--pin", action="store_true", help="server on the last core, hey on the others")
@@ -166,7 +167,7 @@ def main() -> None:
     print(f"unloaded p50 (1 client): {1000 * p50:.2f} ms; server RSS after 1,000: {rss_1k:.1f} MB, after "
           f"{1000 + args.requests + 500:,}: {rss_all:.1f} MB ({rss_all / rss_1k - 1:+.1%})")  # fmt: skip
 
-    clients = 8 * args.max_queue
+    clients = 8 * (args.workers if args.max_queue is None else args.max_queue)  # 8x what the queue holds
     over = hey(url, body, clients, seconds=args.seconds)
     codes = Counter(r["status"] for r in over)
     ok = [r["seconds"] for r in over if r["status"] == 200]

@@ -426,7 +426,9 @@ def test_admission_counts_jobs_in_flight_and_frees_a_place_before_the_answer():
     from sportsedge.serve.pool import InferencePool, QueueFull, Served
 
     clf = _Blocking()
-    pool = InferencePool(Served(Path("stub"), "0", (clf,), None, 0.0), ServeConfig("stub", workers=1, max_queue=1))
+    config = ServeConfig("stub", workers=1)  # the default queue: one waiting request per worker
+    assert config.queue_limit == 1 and ServeConfig("stub", workers=3).queue_limit == 3
+    pool = InferencePool(Served(Path("stub"), "0", (clf,), None, 0.0), config)
     first, second = pool.submit(b"", 1), pool.submit(b"", 1)  # one runs, one waits
     assert pool.full()
     with pytest.raises(QueueFull):

@@ -33,7 +33,7 @@ _TEST_DELAY_S = float(os.environ.get("SPORTSEDGE_TEST_INFER_DELAY_S", "0") or 0)
 
 
 class QueueFull(Exception):
-    """Every worker is busy and ``max_queue`` more requests wait for one."""
+    """Every worker is busy and ``queue_limit`` more requests wait for one."""
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ class InferencePool:
         self.config = config
         self.served = served  # replaced whole on reload; a worker reads it once per job
         self._queue: queue.Queue = queue.Queue()  # bounded by admission (_capacity), not here
-        self._capacity = config.workers + config.max_queue  # jobs in flight: running + waiting
+        self._capacity = config.workers + config.queue_limit  # jobs in flight: running + waiting
         self._in_flight = 0
         self._count_lock = threading.Lock()
         self._observe = observe or (lambda name, seconds: None)  # metrics hook: (histogram, seconds)

@@ -24,7 +24,7 @@ def _mobilenet_v2(num_classes: int, weights: str, head_layers, size, boundary: s
         base = _application("MobileNetV2", weights, input_tensor=x, input_shape=(*size, 3))
     else:
         # Keras names its ImageNet file by input size and would download the one of this size; the
-        # weights do not depend on it (a fully convolutional network), so the 224-px file's serve.
+        # weights do not depend on it (a fully convolutional network), so the 224-px file's weights serve.
         base = _application("MobileNetV2", "none", input_tensor=x, input_shape=(*size, 3))
         base.set_weights(_application("MobileNetV2", weights, input_shape=(*OWN_SIZE, 3)).get_weights())
     return transfer(inp, base, num_classes, head_layers, boundary)
