@@ -58,10 +58,10 @@ def test_report_numbers_match_stage_files(pipeline_out):
     md = (out / "report.md").read_text()
     metrics = json.loads((out / "runs/tiny/eval-test/metrics.json").read_text())
     valid = json.loads((out / "runs/tiny/eval-valid/metrics.json").read_text())
-    row = next(line for line in md.splitlines() if line.startswith("| tiny | none |"))
+    row = next(line for line in md.splitlines() if line.startswith("| tiny | 32 | none |"))  # model, input px, weights
     cells = [c.strip() for c in row.strip("|").split("|")]
-    assert cells[4] == f"{100 * valid['top1']:.1f}" and cells[5] == f"{100 * metrics['top1']:.1f}"
-    assert cells[7] == f"{metrics['macro_f1']:.3f}" and cells[8] == str(metrics["n"])
+    assert cells[5] == f"{100 * valid['top1']:.1f}" and cells[6] == f"{100 * metrics['top1']:.1f}"
+    assert cells[8] == f"{metrics['macro_f1']:.3f}" and cells[9] == str(metrics["n"])
     results = json.loads((out / "bench/results.json").read_text())["rows"]
     assert len(results) == 3
     for r in results:

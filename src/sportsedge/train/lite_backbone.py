@@ -20,8 +20,6 @@ import importlib
 import math
 from dataclasses import dataclass
 
-import numpy as np
-
 from ..errors import UsageError
 from .models import keras_api
 
@@ -144,7 +142,7 @@ _KERNEL = {
 }
 
 
-def load_torch_weights(model, state: dict[str, np.ndarray], source: str) -> dict[str, np.ndarray]:
+def load_torch_weights(model, state: dict, source: str) -> dict:
     """Set every backbone layer of ``model`` from a Lite state dict; returns the unused entries
     (the ImageNet classifier). UsageError naming ``source`` when a layer has no match or its
     shape differs (a file of another variant)."""
