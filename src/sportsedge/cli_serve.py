@@ -33,7 +33,7 @@ def add_serve(sub) -> None:
         type=positive_int,
         default=c.max_queue,
         help="requests waiting for a worker beyond those running; more get 503 with Retry-After at once "
-        "(default: one per worker, which keeps an admitted request's wait under two inference times; "
+        "(default: one per worker, which keeps an admitted request's answer within about two inference times; "
         "more absorbs bursts at the cost of the tail, docs/serve.md)",
     )
     p.add_argument(
