@@ -43,13 +43,14 @@ def variants(models, sizes, say=print) -> list[tuple[str, int | None]]:
     own size once for the others."""
     from ..train.models import get_model
 
-    out = []
+    out, seen = [], set()
     for model in models:
         entry = get_model(model)
         if sizes and not entry.resizable:
             say(f"note: {model} takes {entry.input_size[0]} px only; --input-sizes does not apply to it")
         for side in sizes if sizes and entry.resizable else (None,):
-            if (model, entry.size(side)) not in [(m, get_model(m).size(s)) for m, s in out]:
+            if (model, entry.size(side)) not in seen:  # a model or size named twice runs once
+                seen.add((model, entry.size(side)))
                 out.append((model, side))
     return out
 

@@ -7,11 +7,12 @@ Imported by the ``train`` package itself, so any import of the registry register
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import replace
 
 from .lite_backbone import VARIANTS, backbone, blocks, load_torch_weights, weights_file
 from .mobilenet import FT_STAGE2
-from .models import SEED_AUGMENT, Built, Recipe, _backbone_weights, keras_api, register_model
+from .models import IMAGENET_ON_DISK, SEED_AUGMENT, Built, Recipe, _backbone_weights, keras_api, register_model
 from .transfer import transfer
 
 LINEAR = Recipe(100, 30, 1e-3, None, SEED_AUGMENT, cache_views=1)  # as mobilenet_v2_linear
@@ -52,6 +53,7 @@ def _register(name: str) -> None:
 
     linear.__doc__ = f"{title} ({own[0]} px) frozen, one softmax layer; ImageNet weights from the lite extra."
     finetuned.__doc__ = f"efficientnet_{name}, then its top {above} blocks fine-tuned on features cached at {cut}."
+    IMAGENET_ON_DISK[title] = lambda: importlib.util.find_spec(VARIANTS[name].module) is not None
     common = {"application": title, "resizable": True}
     register_model(f"efficientnet_{name}", own, LINEAR, **common)(linear)
     # 5e-4, not MobileNetV2's 3e-4: Lite0 over seeds 0-2, 94.0% mean against 93.3% (docs/models.md)

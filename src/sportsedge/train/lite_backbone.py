@@ -83,17 +83,20 @@ def weights_file(name: str) -> str:
     return getattr(module, v.getter).get_model_file_path()
 
 
-def _conv(keras, x, filters, kernel, stride, name, symmetric):
+def _padded(keras, x, kernel, name, symmetric):
+    """(input, Keras padding) of a convolution: TF "same", or an explicit symmetric k//2 pad."""
     if symmetric and kernel > 1:
-        x = keras.layers.ZeroPadding2D(kernel // 2, name=f"{name}_pad")(x)
-    pad = "valid" if symmetric and kernel > 1 else "same"
+        return keras.layers.ZeroPadding2D(kernel // 2, name=f"{name}_pad")(x), "valid"
+    return x, "same"
+
+
+def _conv(keras, x, filters, kernel, stride, name, symmetric):
+    x, pad = _padded(keras, x, kernel, name, symmetric)
     return keras.layers.Conv2D(filters, kernel, stride, pad, use_bias=False, name=name)(x)
 
 
 def _depthwise(keras, x, kernel, stride, name, symmetric):
-    if symmetric:
-        x = keras.layers.ZeroPadding2D(kernel // 2, name=f"{name}_pad")(x)
-    pad = "valid" if symmetric else "same"
+    x, pad = _padded(keras, x, kernel, name, symmetric)
     return keras.layers.DepthwiseConv2D(kernel, stride, pad, use_bias=False, name=name)(x)
 
 

