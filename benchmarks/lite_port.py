@@ -4,7 +4,8 @@
 
 For each convention (TensorFlow "same" padding vs a symmetric k//2 pad; (x-127)/128 vs ImageNet's
 per-channel mean/std), the ported ImageNet classifier is run on:
-- scikit-image's sample photos with known ImageNet classes (a cat, an espresso, a rocket);
+- scikit-image's sample photos with known ImageNet classes (a cat, an espresso, a rocket), cropped
+  as ImageNet evaluation crops (the central 87.5% square at 224 px), then resized;
 - the sports images whose sport has an ImageNet class of its own (a basketball, a bobsled, a
   parachute...): the mean log-probability of that class, and how often it is in the top 5.
 The convention the weights were trained with gives the real objects higher probability.
@@ -50,13 +51,26 @@ PHOTOS = {
 IMAGENET_MEAN, IMAGENET_STD = np.array([123.675, 116.28, 103.53]), np.array([58.395, 57.12, 57.375])
 
 
+CROP_PADDING = 32  # EfficientNet's ImageNet evaluation keeps the central size/(size+32) of the short side
+
+
+def eval_crop(img: np.ndarray, size: int) -> np.ndarray:
+    """ImageNet's evaluation view of a photo: the central square of size/(size+32) of its short
+    side (87.5% at 224 px), as EfficientNet's own evaluation crops it, before the resize. Squashing
+    a 3:2 photo into a square instead distorts it, and is not how the weights were scored."""
+    h, w = img.shape[:2]
+    side = int(size / (size + CROP_PADDING) * min(h, w))
+    top, left = (h - side) // 2, (w - side) // 2
+    return np.ascontiguousarray(img[top : top + side, left : left + side])
+
+
 def sample_photos(size: int) -> dict[str, np.ndarray]:
+    """scikit-image's sample photos, each as ImageNet evaluation sees it, at size x size."""
     import skimage.data
-    from PIL import Image
 
     from sportsedge.runtime.preprocess import load_pixels
 
-    return {name: load_pixels(Image.fromarray(getattr(skimage.data, name)()), (size, size)) for name in PHOTOS}
+    return {name: load_pixels(eval_crop(getattr(skimage.data, name)(), size), (size, size)) for name in PHOTOS}
 
 
 def main() -> None:

@@ -195,3 +195,16 @@ def test_a_size_sweep_gives_each_resizable_model_every_size():
     ]
     with pytest.raises(UsageError, match="multiple of 32"):
         variants(("mobilenet_v2",), (240,))
+
+
+def test_a_size_only_some_models_take_is_skipped_for_the_others():
+    """240 is Lite1's own size but not a multiple of 32: the sweep runs it for Lite1 only, says
+    so, and still fails when no model takes a size."""
+    from sportsedge.pipeline.run import variants
+
+    notes = []
+    got = variants(("mobilenet_v2_ft", "efficientnet_lite1_ft"), (240, 160), notes.append)
+    assert got == [("mobilenet_v2_ft", 160), ("efficientnet_lite1_ft", 240), ("efficientnet_lite1_ft", 160)]
+    assert len(notes) == 1 and notes[0].startswith("note: 240 px skipped for mobilenet_v2_ft (")
+    with pytest.raises(UsageError, match="got 100"):
+        variants(("mobilenet_v2_ft", "efficientnet_lite1_ft"), (100, 160), notes.append)

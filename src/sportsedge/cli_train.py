@@ -282,7 +282,8 @@ def add_pipeline(sub) -> None:
         default=PipelineConfig.input_sizes,
         metavar="PX,...",
         help="train each resizable model of --models at each of these square sizes, each its own row "
-        "(e.g. 224,160,128); other models at their own size (default: each model's own)",
+        "(e.g. 224,160,128); other models at their own size; a size only some models take is "
+        "skipped for the rest, with a note (default: each model's own)",
     )
     export_options(p)
     bench_options(p)

@@ -40,18 +40,30 @@ class _State:
 
 def variants(models, sizes, say=print) -> list[tuple[str, int | None]]:
     """(model, input side or None for its own) of a sweep: every size for resizable models, their
-    own size once for the others."""
+    own size once for the others. A size only some models take (240 is Lite1's own, not a
+    multiple of 32) is skipped for the others with a note; a size no model takes fails."""
+    from ..errors import UsageError
     from ..train.models import get_model
 
-    out, seen = [], set()
+    out, seen, taken, refused = [], set(), set(), {}
     for model in models:
         entry = get_model(model)
         if sizes and not entry.resizable:
             say(f"note: {model} takes {entry.input_size[0]} px only; --input-sizes does not apply to it")
         for side in sizes if sizes and entry.resizable else (None,):
-            if (model, entry.size(side)) not in seen:  # a model or size named twice runs once
-                seen.add((model, entry.size(side)))
+            try:
+                size = entry.size(side)
+            except UsageError as err:
+                refused.setdefault(side, []).append((model, err))
+                continue
+            taken.add(side)
+            if (model, size) not in seen:  # a model or size named twice runs once
+                seen.add((model, size))
                 out.append((model, side))
+    for side, why in refused.items():
+        if side not in taken:
+            raise why[0][1]
+        say(f"note: {side} px skipped for {', '.join(m for m, _ in why)} ({why[0][1]})")
     return out
 
 
