@@ -63,9 +63,9 @@ def convert_qat(ctx, tell) -> Converted:
     np.save(job / "parity.npy", pixels)
     np.save(job / "reference_probs.npy", probs[:REFERENCE_IMAGES])  # Keras' outputs on the first ones
     np.save(job / "calibration.npy", ctx.calibration)
-    entry = get_model(ctx.model_name)
+    entry = get_model(ctx.record.model)  # the registry name: model_name has "-160" for a 160-px run
     spec = {
-        "model": ctx.model_name,
+        "model": ctx.record.model,
         "registry_module": entry.build.__module__,
         "num_classes": len(ctx.labels),
         # ImageNet-built backbones can differ in structure (EfficientNet adds a Rescaling), so the
