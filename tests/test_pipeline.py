@@ -208,3 +208,5 @@ def test_a_size_only_some_models_take_is_skipped_for_the_others():
     assert len(notes) == 1 and notes[0].startswith("note: 240 px skipped for mobilenet_v2_ft (")
     with pytest.raises(UsageError, match="got 100"):
         variants(("mobilenet_v2_ft", "efficientnet_lite1_ft"), (100, 160), notes.append)
+    with pytest.raises(UsageError, match="mobilenet_v2_ft takes none of --input-sizes 240"):
+        variants(("mobilenet_v2_ft", "efficientnet_lite1_ft"), (240,), notes.append)

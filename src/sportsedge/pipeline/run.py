@@ -41,15 +41,17 @@ class _State:
 def variants(models, sizes, say=print) -> list[tuple[str, int | None]]:
     """(model, input side or None for its own) of a sweep: every size for resizable models, their
     own size once for the others. A size only some models take (240 is Lite1's own, not a
-    multiple of 32) is skipped for the others with a note; a size no model takes fails."""
+    multiple of 32) is skipped for the others with a note; a size no model takes, or a model
+    left with no size, fails before any work."""
     from ..errors import UsageError
     from ..train.models import get_model
 
-    out, seen, taken, refused = [], set(), set(), {}
-    for model in models:
+    out, taken, refused = [], set(), {}  # refused: side -> [(model, why)]
+    for model in dict.fromkeys(models):  # a model named twice runs once
         entry = get_model(model)
         if sizes and not entry.resizable:
             say(f"note: {model} takes {entry.input_size[0]} px only; --input-sizes does not apply to it")
+        kept = []  # the sizes this model runs at
         for side in sizes if sizes and entry.resizable else (None,):
             try:
                 size = entry.size(side)
@@ -57,9 +59,13 @@ def variants(models, sizes, say=print) -> list[tuple[str, int | None]]:
                 refused.setdefault(side, []).append((model, err))
                 continue
             taken.add(side)
-            if (model, size) not in seen:  # a model or size named twice runs once
-                seen.add((model, size))
+            if size not in kept:  # a size named twice runs once
+                kept.append(size)
                 out.append((model, side))
+        if not kept:
+            raise UsageError(
+                f"{model} takes none of --input-sizes {','.join(map(str, sizes))}: {refused[sizes[0]][-1][1]}"
+            )
     for side, why in refused.items():
         if side not in taken:
             raise why[0][1]
