@@ -2,7 +2,7 @@
 # The 30-epoch MobileNetV2 time target at the full dataset's size, measured (not extrapolated):
 # a train/ split of 13,572 images built from symbolic links to the shared subset's 3,000 (cycling
 # through them; speed does not depend on which images), with valid/ and test/ of 500 each.
-#   [MODEL=mobilenet_v2_ft] bash benchmarks/mobilenet_full_size.sh [WORK_DIR]   (default model: mobilenet_v2)
+#   [MODEL=mobilenet_v2_ft] [TRAIN_ARGS="--input-size 160"] bash benchmarks/mobilenet_full_size.sh [WORK_DIR]   (default model: mobilenet_v2)
 set -euo pipefail
 work=${1:-/tmp/sportsedge-fullsize}
 model=${MODEL:-mobilenet_v2}
@@ -32,5 +32,5 @@ print("train images:", n)
 PY
 home=$(mktemp -d); cp -r ../shared/keras_home/. "$home"
 KERAS_HOME=$home /usr/bin/time -f "$model full-size wall %e s" .venv/bin/sportsedge train \
-  --model "$model" --data "$work/data" --out "$work/run"
+  --model "$model" --data "$work/data" --out "$work/run" ${TRAIN_ARGS:-}
 python3 -c "import json; c=json.load(open('$work/run/config.json')); print('train_wall_seconds', round(c['train_wall_seconds'],1), 'fit_seconds', round(c['fit_seconds'],1)); [print(s['name'], 'caching s', s['data_seconds'], 'fit s', s['fit_seconds']) for s in c.get('stages', [])]"
