@@ -244,10 +244,12 @@ def test_input_size_128_end_to_end(lite128_run, tmp_path):
 def test_qat_rebuilds_a_lite_model_at_its_run_size(lite128_run, tmp_path):
     """The QAT worker rebuilds the run's registry model (not its "-128" artifact name) in tf-keras,
     at the run's size, with the Lite weights, and carries the trained weights over exactly."""
-    import importlib.util
+    from sportsedge.errors import MissingDependencyError
+    from sportsedge.export.qat import require_qat
 
-    # find_spec, not importorskip: importing tfmot switches this whole process to tf-keras.
-    if importlib.util.find_spec("tensorflow_model_optimization") is None:
+    try:  # not importorskip: importing tfmot switches this whole process to tf-keras
+        require_qat()
+    except MissingDependencyError:
         pytest.skip("the qat extra is not installed")
     from sportsedge.export.config import ExportConfig, QatConfig
     from sportsedge.export.run import export, parse_formats

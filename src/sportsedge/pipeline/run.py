@@ -46,26 +46,23 @@ def variants(models, sizes, say=print) -> list[tuple[str, int | None]]:
     from ..errors import UsageError
     from ..train.models import get_model
 
-    out, taken, refused = [], set(), {}  # refused: side -> [(model, why)]
-    for model in dict.fromkeys(models):  # a model named twice runs once
+    out, refused = [], {}  # refused: side -> [(model, why)]
+    for model in dict.fromkeys(models):  # a model or size named twice runs once
         entry = get_model(model)
         if sizes and not entry.resizable:
             say(f"note: {model} takes {entry.input_size[0]} px only; --input-sizes does not apply to it")
-        kept = []  # the sizes this model runs at
-        for side in sizes if sizes and entry.resizable else (None,):
+        ran = len(out)
+        for side in dict.fromkeys(sizes) if sizes and entry.resizable else (None,):
             try:
-                size = entry.size(side)
+                entry.size(side)
             except UsageError as err:
                 refused.setdefault(side, []).append((model, err))
+                last_refusal = err
                 continue
-            taken.add(side)
-            if size not in kept:  # a size named twice runs once
-                kept.append(size)
-                out.append((model, side))
-        if not kept:
-            raise UsageError(
-                f"{model} takes none of --input-sizes {','.join(map(str, sizes))}: {refused[sizes[0]][-1][1]}"
-            )
+            out.append((model, side))
+        if len(out) == ran:
+            raise UsageError(f"{model} takes none of --input-sizes {','.join(map(str, sizes))}: {last_refusal}")
+    taken = {side for _, side in out}
     for side, why in refused.items():
         if side not in taken:
             raise why[0][1]
