@@ -22,8 +22,8 @@ install-runtime:
 
 # Lint and format check first (ruff, configured in pyproject.toml), then the suite.
 test: $(STAMP)
-	$(PY) -m ruff check src tests benchmarks
-	$(PY) -m ruff format --check src tests benchmarks
+	$(PY) -m ruff check src tests experiments
+	$(PY) -m ruff format --check src tests experiments
 	$(PY) -m pytest -q -m "not arm"
 
 # The runtime on emulated 64-bit ARM (Raspberry Pi 4 and 5 CPU models): builds the sandbox once

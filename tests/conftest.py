@@ -95,7 +95,7 @@ def tiny_models(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def labelled_models(tiny_models, tmp_path_factory) -> dict[str, Path]:
     """The tiny models with labels and input spec embedded by the runtime's metadata writer."""
-    from sportsedge.formats import FORMATS
+    from sportsedge.core.formats import FORMATS
     from sportsedge.runtime import Classifier, ModelMetadata, attach_metadata
     from sportsedge.runtime.golden import make_golden
 

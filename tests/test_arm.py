@@ -66,8 +66,8 @@ def scores_on_host(models: list[Path], pixels: np.ndarray) -> list[np.ndarray]:
 def assert_same_engine_answers(fmt_name: str, host: np.ndarray, device: np.ndarray) -> None:
     """Host and device scores at the format's golden-check bound (0 = bit-identical); the same top-1
     on these tiny-model inputs, whose classes are never near-tied."""
-    from sportsedge.formats import FORMATS
-    from sportsedge.metrics import predicted
+    from sportsedge.core.formats import FORMATS
+    from sportsedge.core.metrics import predicted
 
     atol = FORMATS[fmt_name].verify_atol
     diff = float(np.abs(host.astype(np.float64) - device).max())
@@ -276,8 +276,8 @@ def lite0_exported(tmp_path_factory, colour_dataset) -> tuple[Path, dict]:
 
 
 def test_lite0_exports_every_format_and_passes_the_golden_check_on_the_pi(arm_run, lite0_exported):
+    from sportsedge.core.formats import Status
     from sportsedge.export.run import parse_formats
-    from sportsedge.formats import Status
 
     out, manifest = lite0_exported
     arts = manifest["artifacts"]

@@ -10,8 +10,8 @@ import sys
 import numpy as np
 import pytest
 
-from sportsedge.benchmarks.plot import pareto_front
-from sportsedge.benchmarks.report import FIELDS, recommendation
+from sportsedge.bench.plot import pareto_front
+from sportsedge.bench.report import FIELDS, recommendation
 
 
 def bench_blocked(argv: list, blocked=("tensorflow", "keras", "tf2onnx")) -> subprocess.CompletedProcess:
@@ -93,7 +93,7 @@ def test_rows_complete_and_ordered(bench_out, exported):
 
 
 def test_fp32_agrees_with_itself_and_quantized_compared(bench_out, colour_dataset):
-    from sportsedge.metrics import predicted
+    from sportsedge.core.metrics import predicted
     from sportsedge.runtime import Classifier
     from sportsedge.runtime.imagesets import load_images
 
@@ -143,8 +143,8 @@ def test_pareto_front_and_recommendation():
 
 
 def test_bad_inputs(tmp_path, exported, colour_dataset):
-    from sportsedge.benchmarks.run import bench, discover
-    from sportsedge.errors import InputError
+    from sportsedge.bench.run import bench, discover
+    from sportsedge.core.errors import InputError
 
     with pytest.raises(InputError, match="no such model file"):
         discover([tmp_path / "nope.tflite"])
@@ -179,8 +179,8 @@ def test_without_matplotlib_results_are_still_written(exported, colour_dataset, 
 
 
 def test_keras_baseline_row(exported, tiny_run, colour_dataset, tmp_path):
-    from sportsedge.benchmarks.config import BenchConfig
-    from sportsedge.benchmarks.run import bench
+    from sportsedge.bench.config import BenchConfig
+    from sportsedge.bench.run import bench
 
     out_dir, _, _ = exported
     rows = bench(
@@ -201,7 +201,7 @@ def test_keras_baseline_row(exported, tiny_run, colour_dataset, tmp_path):
 def test_the_reference_row_is_tflite_fp32(bench_out):
     import json
 
-    from sportsedge.benchmarks.run import REFERENCE_FORMATS, reference_rows
+    from sportsedge.bench.run import REFERENCE_FORMATS, reference_rows
 
     rows = [{"model": "m", "format": f} for f in ("onnx-fp32", "tflite-int8", "tflite-fp32")]
     rows.append({"model": "n", "format": "onnx-fp32"})
@@ -223,7 +223,7 @@ def test_macs_are_counted_from_the_graph_and_onnx_rows_take_their_models(bench_o
 def test_macs_of_depthwise_and_strided_layers(tmp_path):
     import tensorflow as tf
 
-    from sportsedge.benchmarks.macs import tflite_macs
+    from sportsedge.bench.macs import tflite_macs
 
     inp = tf.keras.Input((64, 48, 3))
     x = tf.keras.layers.Conv2D(8, 3, strides=2, padding="same")(inp)  # 32x24x8 x 27

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from sportsedge import cli
-from sportsedge.benchmarks.report import flag_thread_scaling, recommendation, recommended
-from sportsedge.benchmarks.rounds import Timed, run_rounds, schedule, summarise
-from sportsedge.benchmarks.stats import interval
-from sportsedge.benchmarks.timing import TimingJob
+from sportsedge.bench.report import flag_thread_scaling, recommendation, recommended
+from sportsedge.bench.rounds import Timed, run_rounds, schedule, summarise
+from sportsedge.bench.stats import interval
+from sportsedge.bench.timing import TimingJob
 
 
 def _job(path="a.tflite", threads=1) -> TimingJob:
@@ -151,9 +151,9 @@ def test_compare_needs_two_readable_results(tmp_path, capsys):
 
 
 def test_missing_litert_benchmark_is_reported_once(exported, colour_dataset, tmp_path, monkeypatch):
-    from sportsedge.benchmarks import crosscheck
-    from sportsedge.benchmarks.config import BenchConfig
-    from sportsedge.benchmarks.run import bench
+    from sportsedge.bench import crosscheck
+    from sportsedge.bench.config import BenchConfig
+    from sportsedge.bench.run import bench
 
     monkeypatch.setattr(crosscheck, "find_tool", lambda: None)
     out_dir, _, _ = exported

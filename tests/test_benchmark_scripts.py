@@ -1,4 +1,4 @@
-"""The probe scripts under benchmarks/ that documented numbers come from keep working."""
+"""The probe scripts under experiments/ that documented numbers come from keep working."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 
 from conftest import LABELS, TINY_SIZE, _convert, solid
 
-BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+BENCHMARKS = Path(__file__).resolve().parent.parent / "experiments"
 
 
 def _script(name: str):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sportsedge.errors import InputError, ModelError
+from sportsedge.core.errors import InputError, ModelError
 from sportsedge.runtime import Classifier, MissingLabelsWarning
 
 from conftest import LABELS, TINY_SIZE, solid

@@ -131,10 +131,10 @@ def test_a_typo_in_the_model_name_is_reported_before_tensorflow_loads():
 
 
 def test_train_learning_rate_zero_is_not_the_recipe_default():
-    from sportsedge.errors import UsageError
+    from sportsedge.core.errors import UsageError
     from sportsedge.train.config import TrainConfig
 
     rec = TrainConfig(model="cnn", data="d", out="o", learning_rate=5e-4, epochs=3).resolved()
     assert rec.learning_rate == 5e-4 and rec.epochs == 3
-    with pytest.raises(UsageError, match="learning_rate must be positive"):
-        TrainConfig(model="cnn", data="d", out="o", learning_rate=0.0).resolved()
+    with pytest.raises(UsageError, match=r"learning_rate \(--learning-rate\) must be a positive number, got 0.0"):
+        TrainConfig(model="cnn", data="d", out="o", learning_rate=0.0)

@@ -8,8 +8,8 @@ import pytest
 from PIL import Image
 
 from sportsedge.cli import main
-from sportsedge.datatools import check_dataset, download
-from sportsedge.errors import SportsedgeError
+from sportsedge.core.errors import SportsedgeError
+from sportsedge.data.datasets import check_dataset, download
 
 from conftest import write_dataset
 

@@ -9,8 +9,8 @@ import sys
 import numpy as np
 import pytest
 
-from sportsedge.errors import InputError, UsageError
-from sportsedge.formats import FORMATS
+from sportsedge.core.errors import InputError, UsageError
+from sportsedge.core.formats import FORMATS
 
 from conftest import LABELS
 
@@ -127,7 +127,7 @@ def test_failed_parity_is_recorded_and_exits_nonzero(tmp_path, tiny_run, capsys,
     from dataclasses import replace
 
     from sportsedge.cli import main
-    from sportsedge.formats import FORMATS
+    from sportsedge.core.formats import FORMATS
 
     # A floor no export can reach (--min-agreement itself is a fraction, at most 1).
     monkeypatch.setitem(FORMATS, "tflite-int8", replace(FORMATS["tflite-int8"], min_agreement=1.01))
@@ -156,7 +156,7 @@ def test_exit_status_counts_only_the_formats_asked_for(tmp_path, tiny_run, capsy
     from dataclasses import replace
 
     from sportsedge.cli import main
-    from sportsedge.formats import FORMATS
+    from sportsedge.core.formats import FORMATS
 
     monkeypatch.setitem(FORMATS, "tflite-int8", replace(FORMATS["tflite-int8"], min_agreement=1.01))
 

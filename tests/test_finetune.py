@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from sportsedge.errors import UsageError
+from sportsedge.core.errors import UsageError
 from sportsedge.train.config import RunRecord, TrainConfig
 from sportsedge.train.models import get_model
 
@@ -163,7 +163,7 @@ def test_resume_across_the_stage_boundary(tmp_path, colour_dataset, tiny_ft, sto
 
 def test_pipeline_trains_exports_and_reports_a_two_stage_model(tmp_path, colour_dataset, tiny_ft):
     """`pipeline --models` takes a two-stage model: trained in both stages, exported, reported."""
-    from sportsedge.benchmarks.config import BenchConfig
+    from sportsedge.bench.config import BenchConfig
     from sportsedge.export.config import ExportConfig
     from sportsedge.pipeline.config import PipelineConfig
     from sportsedge.pipeline.run import run_pipeline

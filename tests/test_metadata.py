@@ -8,7 +8,7 @@ import zipfile
 
 import pytest
 
-from sportsedge.errors import ModelError
+from sportsedge.core.errors import ModelError
 from sportsedge.runtime import Classifier, ModelMetadata, attach_metadata, sidecar_path
 from sportsedge.runtime.metadata import read_tflite_metadata, split_tflite
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sportsedge import metrics
+from sportsedge.core import metrics
 
 
 def tied_scores(rows: int = 2000, classes: int = 10, seed: int = 0) -> np.ndarray:

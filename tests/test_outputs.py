@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sportsedge import cli, metrics
-from sportsedge.outputs import OutputKind, looks_like_probabilities, probabilities
+from sportsedge import cli
+from sportsedge.core import metrics
+from sportsedge.core.outputs import OutputKind, looks_like_probabilities, probabilities
 
 from conftest import LABELS, noisy, solid
 

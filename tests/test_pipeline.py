@@ -9,15 +9,16 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from sportsedge.errors import UsageError
+from sportsedge.core.errors import UsageError
 
 
 @pytest.fixture(scope="session")
 def pipeline_out(tmp_path_factory, colour_dataset, tiny_registered):
-    from sportsedge.benchmarks.config import BenchConfig
+    from sportsedge.bench.config import BenchConfig
     from sportsedge.export.config import ExportConfig
     from sportsedge.pipeline.config import PipelineConfig
     from sportsedge.pipeline.run import run_pipeline
+    from sportsedge.train.config import TrainConfig
 
     out = tmp_path_factory.mktemp("pipeline")
     messages = []
@@ -26,7 +27,7 @@ def pipeline_out(tmp_path_factory, colour_dataset, tiny_registered):
         out=str(out),
         models=(tiny_registered,),
         formats="tflite-fp32,tflite-int8,onnx-fp32",
-        epochs=3,
+        train=TrainConfig(epochs=3),
         export=ExportConfig(calibration_size=20, parity_size=9),
         bench=BenchConfig(threads=(1,), runs=20, warmup=2),
     )
@@ -103,7 +104,7 @@ def test_changed_settings_redo_the_stage(pipeline_out, tmp_path):
 
 
 def test_unknown_model_fails_before_work(tmp_path, colour_dataset):
-    from sportsedge.errors import UsageError
+    from sportsedge.core.errors import UsageError
     from sportsedge.pipeline.config import PipelineConfig
     from sportsedge.pipeline.run import run_pipeline
 
@@ -113,8 +114,8 @@ def test_unknown_model_fails_before_work(tmp_path, colour_dataset):
 
 
 def test_synthetic_dataset_is_deterministic(tmp_path):
-    from sportsedge.datatools import check_dataset
-    from sportsedge.synthetic import make_dataset
+    from sportsedge.data.datasets import check_dataset
+    from sportsedge.data.synthetic import make_dataset
 
     a = make_dataset(tmp_path / "a", per_class=(("train", 3), ("valid", 1), ("test", 1)))
     b = make_dataset(tmp_path / "b", per_class=(("train", 3), ("valid", 1), ("test", 1)))
@@ -129,7 +130,7 @@ def test_missing_imagenet_weights_fail_before_any_training(tmp_path, colour_data
     """Weights that cannot be had (offline, here simulated) stop the pipeline before any training."""
     import keras
 
-    from sportsedge.errors import UsageError
+    from sportsedge.core.errors import UsageError
     from sportsedge.pipeline.config import PipelineConfig
     from sportsedge.pipeline.run import run_pipeline
 

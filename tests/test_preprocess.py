@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sportsedge.errors import InputError
+from sportsedge.core.errors import InputError
 from sportsedge.runtime import load_pixels, open_image
 
 RED = (255, 0, 0)

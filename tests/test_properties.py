@@ -11,11 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from sportsedge.input_transform import PRESETS, PixelTransform
-from sportsedge.metrics import predicted, ranked
+from sportsedge.core.input_transform import PRESETS, PixelTransform
+from sportsedge.core.metrics import predicted, ranked
+from sportsedge.core.video_options import VideoOptions
 from sportsedge.runtime.preprocess import load_pixels
 from sportsedge.runtime.video import Smoother, select
-from sportsedge.video_options import VideoOptions
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 MODES = ("1", "L", "P", "RGB", "RGBA", "LA", "I", "I;16", "F", "CMYK", "YCbCr", "HSV")

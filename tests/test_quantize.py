@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from sportsedge.errors import MissingDependencyError, UsageError
+from sportsedge.core.errors import MissingDependencyError, UsageError
 
 
 @pytest.fixture(scope="session")

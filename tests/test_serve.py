@@ -369,7 +369,7 @@ def _events(url: str, wanted: int, timeout: float = 60.0) -> list[dict]:
 
 
 def test_camera_as_a_service(serve, labelled_models, tmp_path):
-    from sportsedge.clips import write_clip
+    from sportsedge.data.clips import write_clip
 
     pytest.importorskip("av")
     clip = write_clip(tmp_path / "cam.mp4", [(solid(c), 1.0) for c in ("red", "green", "blue")], (32, 32), fps=10)

@@ -17,7 +17,7 @@ PRIVATE = re.compile(  # the private modules and attributes themselves, not our 
 def test_private_names_appear_in_one_module_only():
     hits = sorted(
         str(p.relative_to(ROOT))
-        for folder in ("src", "benchmarks")
+        for folder in ("src", "experiments")
         for p in (ROOT / folder).rglob("*.py")
         if PRIVATE.search(re.sub(r"(?m)^\s*#.*$", "", p.read_text()))
     )
@@ -26,7 +26,7 @@ def test_private_names_appear_in_one_module_only():
 
 def test_a_missing_switch_fails_in_one_line_instead_of_being_set():
     pytest.importorskip("tensorflow")
-    from sportsedge.errors import SportsedgeError
+    from sportsedge.core.errors import SportsedgeError
     from sportsedge.export import tf_private
 
     class RenamedConverter:  # a TensorFlow whose converter lost the attribute
@@ -44,7 +44,7 @@ def test_a_missing_function_fails_in_one_line(monkeypatch):
     pytest.importorskip("tensorflow")
     from tensorflow.lite.python import convert
 
-    from sportsedge.errors import SportsedgeError
+    from sportsedge.core.errors import SportsedgeError
     from sportsedge.export import tf_private
 
     monkeypatch.delattr(convert, "mlir_quantize")

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from sportsedge.errors import UsageError
+from sportsedge.core.errors import UsageError
 from sportsedge.train.config import TrainConfig
 from sportsedge.train.models import MODELS, get_model
 

@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-from sportsedge.errors import InputError
+from sportsedge.core.errors import InputError
 from sportsedge.runtime import load_pixels
 from sportsedge.train.data import BadImageLog, image_stream, scan_dataset
 

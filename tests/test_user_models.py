@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from sportsedge import cli
-from sportsedge.formats import FORMATS
+from sportsedge.core.formats import FORMATS
 
 from conftest import LABELS, TINY_SIZE, noisy, solid
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from sportsedge.cli import main
-from sportsedge.formats import FORMATS
+from sportsedge.core.formats import FORMATS
 from sportsedge.runtime.golden import golden_bound
 
 
@@ -53,7 +53,7 @@ def _scale_largest_weight(path, factor: float) -> None:
 
 
 def test_altered_weights_fail_at_load_through_the_digest(exported, tmp_path, capsys):
-    from sportsedge.errors import ModelError
+    from sportsedge.core.errors import ModelError
     from sportsedge.runtime import Classifier
 
     out, _, _ = exported
@@ -75,7 +75,7 @@ def test_altered_weights_fail_at_load_through_the_digest(exported, tmp_path, cap
 def test_an_engine_that_computes_something_else_fails_the_golden_check(exported, tmp_path, capsys):
     """The digest proves the bytes; the golden check proves the engine. Altered weights sealed anew
     stand in for an engine whose kernels compute something else: only the golden check sees it."""
-    from sportsedge.errors import ModelError
+    from sportsedge.core.errors import ModelError
     from sportsedge.runtime import Classifier, attach_metadata
 
     out, _, _ = exported

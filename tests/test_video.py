@@ -20,7 +20,7 @@ pytest.importorskip("av", reason="the video extra (PyAV) is not installed")
 @pytest.fixture(scope="session")
 def clip(tmp_path_factory):
     """3 s at 10 frames/s: red, green, blue for one second each (noisy, as a camera sees them)."""
-    from sportsedge.clips import write_clip
+    from sportsedge.data.clips import write_clip
 
     path = tmp_path_factory.mktemp("video") / "colours.mp4"
     return write_clip(path, [(noisy(c, seed=i, size=(32, 32)), 1.0) for i, c in enumerate(LABELS)], (64, 64), fps=10)
@@ -235,7 +235,7 @@ def test_cli_camera_on_a_played_back_file(labelled_models, clip, capsys):
 def test_smoothing_window_means_the_same_at_any_fps(labelled_models, tmp_path, capsys, fps):
     """8 scenes of 3 s: with the window in seconds every scene is kept at every --fps and each
     boundary is found within one selection interval (a 5-frame window lost scenes at --fps 1)."""
-    from sportsedge.clips import write_clip
+    from sportsedge.data.clips import write_clip
 
     scenes = [LABELS[i % 3] for i in (0, 1, 2, 0, 2, 1, 0, 1)]
     clip = write_clip(tmp_path / "scenes.mp4", [(solid(c), 3.0) for c in scenes], (32, 32), fps=10)

@@ -1,1 +1,1 @@
-"""Export trained runs to every format in sportsedge.formats (needs the `train` extra)."""
+"""Export trained runs to every format in sportsedge.core.formats (needs the `train` extra)."""

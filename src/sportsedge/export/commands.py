@@ -7,34 +7,29 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..progress import say
-from ..train import require_tensorflow
+from sportsedge.train import require_tensorflow
+from sportsedge.util.progress import say
 
 if TYPE_CHECKING:
-    from .config import ExportConfig
+    from sportsedge.export.config import ExportConfig
 
 
 def export_config(args) -> ExportConfig:
     """The export settings of `export` or `pipeline` arguments (options a command lacks keep their defaults)."""
-    from .config import AccuracyConfig, ExportConfig, QatConfig, parse_remedies
+    from sportsedge.core.options import from_args
+    from sportsedge.export.config import AccuracyConfig, ExportConfig, QatConfig
 
-    given = vars(args)
-    user = user_model(args) if "labels" in given else None
-    accuracy = AccuracyConfig(
-        max_drop=args.max_drop, remedies=parse_remedies(args.remedies), activation_ranges=args.activation_ranges
-    )
-    qat = QatConfig(**{k: given[f"qat_{k}"] for k in ("epochs", "learning_rate", "train_size") if f"qat_{k}" in given})
-    plain = {
-        k: given[k] for k in ("calibration", "calibration_size", "parity_size", "min_agreement", "force") if k in given
-    }
-    return ExportConfig(**plain, accuracy=accuracy, qat=qat, **({"user": user} if user else {}))
+    nested = {"accuracy": from_args(AccuracyConfig, args), "qat": from_args(QatConfig, args, prefix="qat_")}
+    if "labels" in vars(args):
+        nested["user"] = user_model(args)
+    return from_args(ExportConfig, args, **nested)
 
 
 def user_model(args):
     """The UserModel of `export` arguments (the options describing a model that is not ours)."""
-    from ..input_transform import parse_transform
-    from ..runtime.modelspec import parse_size
-    from .config import UserModel
+    from sportsedge.core.input_transform import parse_transform
+    from sportsedge.export.config import UserModel
+    from sportsedge.runtime.modelspec import parse_size
 
     return UserModel(
         labels=args.labels,
@@ -47,9 +42,9 @@ def user_model(args):
 
 
 def export_cmd(args) -> int:
-    from ..formats import Status
-    from .qat import require_qat
-    from .run import export, parse_formats, resolve_sources
+    from sportsedge.core.formats import Status
+    from sportsedge.export.qat import require_qat
+    from sportsedge.export.run import export, parse_formats, resolve_sources
 
     # Typos and missing extras fail before TensorFlow loads.
     formats = parse_formats(args.formats, qat=args.qat)

@@ -9,8 +9,12 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING
 
+from sportsedge.core.errors import UsageError
+from sportsedge.core.formats import CALIBRATION_SIZE
+from sportsedge.core.options import FRACTION, NON_NEGATIVE, POSITIVE, POSITIVE_INT, check_bounds, option
+
 if TYPE_CHECKING:
-    from ..input_transform import PixelTransform
+    from sportsedge.core.input_transform import PixelTransform
 
 
 @dataclass(frozen=True)
@@ -40,20 +44,51 @@ class RangeFit(str, Enum):
         return self.value
 
 
+def _remedies_help() -> str:
+    return "remedies to try, in order: " + "; ".join(f"{r.name} ({r.help})" for r in REMEDIES.values()) + "; or none"
+
+
 @dataclass(frozen=True)
 class AccuracyConfig:
-    max_drop: float | None = 1.0  # top-1 points int8 may lose vs Keras on the parity set; None = no remedies
-    remedies: tuple[str, ...] = tuple(REMEDIES)  # tried in this order (--remedies)
+    max_drop: float | None = option(  # top-1 points int8 may lose vs Keras on the parity set; None = no remedies
+        1.0,
+        "top-1 points int8 may lose against Keras on the parity set before remedies are tried",
+        bound=NON_NEGATIVE,
+    )
+    remedies: tuple[str, ...] = option(  # tried in this order (--remedies)
+        tuple(REMEDIES), _remedies_help, parse=lambda text: parse_remedies(text)
+    )
     calibration_factor: int = 4  # the calibration remedy uses this many times --calibration-size images
-    activation_ranges: RangeFit = RangeFit.MSE  # how tflite-int8 fits activation ranges (--activation-ranges)
+    activation_ranges: RangeFit = option(  # how tflite-int8 fits activation ranges (--activation-ranges)
+        RangeFit.MSE,
+        "how each int8 activation's range is fitted to the calibration images: mse (least squared "
+        "int8 error, rare outliers clipped) or minmax (the converter's own min..max)",
+        parse=RangeFit,
+        choices=list(RangeFit),
+    )
+
+    def __post_init__(self) -> None:
+        check_bounds(self)
+        unknown = [r for r in self.remedies if r not in REMEDIES]
+        if unknown:
+            raise UsageError(f"unknown remedy {unknown[0]!r}; choose none or from {', '.join(REMEDIES)}")
 
 
 @dataclass(frozen=True)
 class QatConfig:
-    epochs: int = 2  # fine-tuning epochs with fake quantization (--qat-epochs)
-    learning_rate: float = 1e-5  # Adam's; small, the float model is already trained (--qat-learning-rate)
+    """Options of tflite-int8-qat; on the command line each is --qat-<field> (prefix "qat_")."""
+
+    epochs: int = option(2, "QAT fine-tuning epochs", bound=POSITIVE_INT)  # fine-tuning epochs with fake quantization
+    learning_rate: float = option(  # Adam's; small, the float model is already trained
+        1e-5, "QAT Adam learning rate", bound=POSITIVE
+    )
     batch_size: int = 32  # images per step
-    train_size: int | None = None  # train/ images used, stratified; None = all (--qat-train-size)
+    train_size: int | None = option(  # train/ images used, stratified; None = all
+        None, "train/ images used for QAT, stratified (default: all)", bound=POSITIVE_INT
+    )
+
+    def __post_init__(self) -> None:
+        check_bounds(self)
 
 
 @dataclass(frozen=True)
@@ -70,20 +105,29 @@ class UserModel:
 
 @dataclass(frozen=True)
 class ExportConfig:
-    calibration: str | None = None  # folder of real images for int8 calibration; None = the run's train/
-    calibration_size: int = 300  # calibration images
-    parity_size: int = 200  # valid/ images for the parity check
-    min_agreement: float | None = None  # overrides the table's parity floor for quantized formats
-    force: bool = False  # redo artifacts even when nothing changed
+    calibration: str | None = option(  # folder of real images for int8 calibration; None = the run's train/
+        None,
+        "folder of real images for int8 calibration (class subfolders or flat; default: the run's train/ "
+        "split; required for int8 formats of your own model)",
+    )
+    calibration_size: int = option(CALIBRATION_SIZE, "calibration images", bound=POSITIVE_INT)  # calibration images
+    parity_size: int = option(200, "valid/ images for the parity check", bound=POSITIVE_INT)  # parity images
+    min_agreement: float | None = option(  # overrides the table's parity floor for quantized formats
+        None,
+        "fail quantized formats whose top-1 agreement with Keras is below this (default: the table's)",
+        bound=FRACTION,
+    )
+    force: bool = option(False, "redo artifacts even when nothing changed")  # redo artifacts even when unchanged
     accuracy: AccuracyConfig = field(default_factory=AccuracyConfig)  # accuracy-aware tflite-int8
     qat: QatConfig = field(default_factory=QatConfig)  # tflite-int8-qat
     user: UserModel = field(default_factory=UserModel)  # for models that are not sportsedge runs
 
+    def __post_init__(self) -> None:
+        check_bounds(self)
+
 
 def parse_remedies(text: str) -> tuple[str, ...]:
     """--remedies: "none" or a comma list of REMEDIES names."""
-    from ..errors import UsageError
-
     if text.strip() == "none":
         return ()
     names = tuple(n.strip() for n in text.split(",") if n.strip())

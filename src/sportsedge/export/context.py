@@ -10,12 +10,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..outputs import OutputKind, probabilities
-from ..runtime.imagesets import full_range, label_index, list_stratified, load_images
-from ..train.config import RunRecord
-from ..train.models import MODELS
-from .config import AccuracyConfig, RangeFit, UserModel
-from .source import Source, SourceKind, model_sha256, source_kind
+from sportsedge.core.outputs import OutputKind, probabilities
+from sportsedge.export.config import AccuracyConfig, RangeFit, UserModel
+from sportsedge.export.source import Source, SourceKind, model_sha256, source_kind
+from sportsedge.runtime.imagesets import full_range, label_index, list_stratified, load_images
+from sportsedge.train.config import RunRecord
+from sportsedge.train.models import MODELS
 
 
 def resolve_source(path: str | Path, user: UserModel, calibration: str | None):
@@ -23,7 +23,7 @@ def resolve_source(path: str | Path, user: UserModel, calibration: str | None):
     path = Path(path)
     kind = source_kind(path)
     if kind is not SourceKind.RUN:
-        from .user_model import resolve
+        from sportsedge.export.user_model import resolve
 
         return resolve(path, kind, user, calibration)
     record = RunRecord.load(path)
@@ -95,7 +95,7 @@ class ExportContext:
             return self.model
         if self._loaded is not None:  # a user model: split before it was wrapped
             return self._loaded.logits
-        from .user_model import split_softmax
+        from sportsedge.export.user_model import split_softmax
 
         return split_softmax(self.model)
 
@@ -122,7 +122,7 @@ class ExportContext:
     def reference(self, pixels: np.ndarray) -> np.ndarray:
         """The source model's probabilities (the one output rule) for uint8 pixels: what every
         artifact is checked against."""
-        from .user_model import raw_outputs
+        from sportsedge.export.user_model import raw_outputs
 
         model = self._loaded.model if self.source.kind is SourceKind.ONNX else self.model
         return probabilities(raw_outputs(model, self.source.kind, pixels), self.source.output)
@@ -148,7 +148,7 @@ class ExportContext:
         """The parity check of a model file (``data`` before metadata) against Keras, or against
         ``reference`` probabilities; once per model bytes, so a remedy candidate that is kept is not
         run over the parity set again as the artifact."""
-        from .parity import check
+        from sportsedge.export.parity import check
 
         key = (hashlib.sha256(data).hexdigest(), fmt.name, reference is None)
         if key not in self._checked:
@@ -162,7 +162,7 @@ class ExportContext:
     def calibrated_float(self) -> bytes:
         """The float TFLite model with calibration statistics recorded, not applied: the
         per-op-set quantizations of the fallback remedy all start from it."""
-        from .tflite import calibrated_float
+        from sportsedge.export.tflite import calibrated_float
 
         return calibrated_float(self)
 
@@ -175,7 +175,7 @@ class ExportContext:
         """``calibrated_float`` with its activation ranges fitted (export/ranges.py), and the
         fit's summary for the manifest; computed once, shared by tflite-int8 and its remedies."""
         if self._fitted is None:
-            from .ranges import fit
+            from sportsedge.export.ranges import fit
 
             self._fitted = fit(self.calibrated_float, self.calibration, self.activation_ranges, tell)
         return self._fitted
@@ -187,7 +187,7 @@ class ExportContext:
         if self.source.kind is SourceKind.ONNX:
             path.write_bytes(self._loaded.model)
         else:
-            from .onnx import keras_to_onnx
+            from sportsedge.export.onnx import keras_to_onnx
 
             path.write_bytes(keras_to_onnx(self.model, self.input_size))
         return path
@@ -195,7 +195,7 @@ class ExportContext:
     @functools.cached_property
     def onnx_logits(self) -> tuple[Path, OutputKind]:
         """The float ONNX graph onnx-int8 quantizes: without its final softmax when it has one."""
-        from .onnx_wrap import cut_softmax
+        from sportsedge.export.onnx_wrap import cut_softmax
 
         cut = cut_softmax(self.onnx_fp32.read_bytes())
         if cut is None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..outputs import OutputKind
+from sportsedge.core.outputs import OutputKind
 
 Tell = Callable[[str], None]  # a progress line to the user's terminal while converter output is captured
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import MissingDependencyError
-from .converted import Converted
+from sportsedge.core.errors import MissingDependencyError
+from sportsedge.export.converted import Converted
 
 OPSET = 17  # tf2onnx fails on all three models from opset 19 on (measured)
 
@@ -15,8 +15,8 @@ def keras_to_onnx(model, input_size) -> bytes:
 
     try:
         import tf2onnx
-    except ImportError:
-        raise MissingDependencyError("tf2onnx", "train") from None
+    except ImportError as err:
+        raise MissingDependencyError("tf2onnx", "train") from err
     spec = (tf.TensorSpec((None, *input_size, 3), tf.float32, name="pixels"),)
     proto, _ = tf2onnx.convert.from_keras(model, input_signature=spec, opset=OPSET)
     return proto.SerializeToString()
@@ -34,8 +34,8 @@ def convert_int8(ctx, tell) -> Converted:
 
     try:
         import sympy  # noqa: F401  (quant_pre_process needs it for symbolic shapes)
-    except ImportError:
-        raise MissingDependencyError("sympy", "train") from None
+    except ImportError as err:
+        raise MissingDependencyError("sympy", "train") from err
     pixels = ctx.calibration
 
     class Reader(CalibrationDataReader):
@@ -52,7 +52,7 @@ def convert_int8(ctx, tell) -> Converted:
     quant_pre_process(str(source), str(pre))
     # The activation ranges tflite-int8 gets (least squared int8 error), through the public
     # TensorQuantOverrides option; minmax keeps onnxruntime's own calibration.
-    from .onnx_ranges import fitted_overrides
+    from sportsedge.export.onnx_ranges import fitted_overrides
 
     overrides, summary = fitted_overrides(pre, pixels, ctx.activation_ranges, tell)
     quantize_static(

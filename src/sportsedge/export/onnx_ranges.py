@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import RangeFit
-from .ranges import BINS, mse_range
+from sportsedge.export.config import RangeFit
+from sportsedge.export.ranges import BINS, mse_range
 
 WEIGHTED = ("Conv", "ConvTranspose", "MatMul", "Gemm")  # the first of these ends the baked preprocessing
 

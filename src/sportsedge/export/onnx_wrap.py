@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import MissingDependencyError, ModelError, first_line
-from ..input_transform import PixelTransform
-from .source import fixed_size, image_layout
+from sportsedge.core.errors import MissingDependencyError, ModelError, first_line
+from sportsedge.core.input_transform import PixelTransform
+from sportsedge.export.source import fixed_size, image_layout
 
 INPUT_NAME = "pixels"  # the wrapped graph's input, as our own exports name it (onnx.py feeds it by name)
 _FLOAT = 1  # onnx.TensorProto.FLOAT
@@ -18,8 +18,8 @@ _FLOAT = 1  # onnx.TensorProto.FLOAT
 def _onnx():
     try:
         import onnx
-    except ImportError:
-        raise MissingDependencyError("onnx", "train", "needed to export ONNX models") from None
+    except ImportError as err:
+        raise MissingDependencyError("onnx", "train", "needed to export ONNX models") from err
     return onnx
 
 
@@ -29,7 +29,7 @@ def load_onnx(path: Path, transform: PixelTransform, size: tuple[int, int] | Non
     try:
         model = onnx.load(str(path))
     except Exception as err:
-        raise ModelError(path, f"not a valid ONNX model ({first_line(err)})") from None
+        raise ModelError(path, f"not a valid ONNX model ({first_line(err)})") from err
     graph = model.graph
     weights = {t.name for t in graph.initializer}
     inputs = [i for i in graph.input if i.name not in weights]
@@ -89,7 +89,7 @@ def _wrap(onnx, model, name: str, t: PixelTransform, size, channels_first: bool,
     try:
         onnx.checker.check_model(model)
     except Exception as err:
-        raise ModelError(None, f"the wrapped ONNX model does not check ({first_line(err)})") from None
+        raise ModelError(None, f"the wrapped ONNX model does not check ({first_line(err)})") from err
     return model.SerializeToString()
 
 
@@ -102,7 +102,7 @@ def run_onnx(data: bytes, pixels: np.ndarray, where: Path | None = None) -> np.n
         x = pixels.astype(np.float32)
         return np.concatenate([sess.run(None, {INPUT_NAME: x[i : i + 1]})[0] for i in range(len(x))])
     except Exception as err:
-        raise ModelError(where, f"the model failed a test inference ({first_line(err)})") from None
+        raise ModelError(where, f"the model failed a test inference ({first_line(err)})") from err
 
 
 def cut_softmax(data: bytes) -> bytes | None:

@@ -1,6 +1,6 @@
 """The one parity checker: an exported file, run through the runtime, against the Keras model.
 
-Tolerances come from the format table (sportsedge.formats): float formats must match Keras
+Tolerances come from the format table (sportsedge.core.formats): float formats must match Keras
 closely (max |p_keras - p_export|) and agree on every top-1; quantized formats are judged by
 top-1 agreement (a warning below ``warn_agreement``, a failure below ``min_agreement``).
 """
@@ -11,9 +11,9 @@ import warnings
 
 import numpy as np
 
-from .. import metrics
-from ..formats import Format, Status
-from ..runtime import Classifier
+from sportsedge.core import metrics
+from sportsedge.core.formats import Format, Status
+from sportsedge.runtime import Classifier
 
 
 def check(

@@ -17,13 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import metrics
-from ..errors import MissingDependencyError, ModelError, UsageError
-from ..outputs import OutputKind
-from ..train.models import get_model, leaf_layers
-from .config import QatConfig
-from .converted import Converted
-from .qat_worker import Message, MessageKind
+from sportsedge.core import metrics
+from sportsedge.core.errors import MissingDependencyError, ModelError, UsageError
+from sportsedge.core.outputs import OutputKind
+from sportsedge.export.config import QatConfig
+from sportsedge.export.converted import Converted
+from sportsedge.export.qat_worker import Message, MessageKind
+from sportsedge.train.models import get_model, leaf_layers
 
 QAT_MODULES = ("tensorflow_model_optimization", "tf_keras")
 REFERENCE_IMAGES = 16  # parity images the worker's rebuild and fake-quant model are checked on
@@ -93,7 +93,7 @@ def convert_qat(ctx, tell) -> Converted:
 
 
 def _run_worker(spec: dict, tell) -> dict:
-    from . import qat_worker
+    from sportsedge.export import qat_worker
 
     mp = multiprocessing.get_context("spawn")  # a fresh interpreter: nothing of this process's TF/Keras
     messages = mp.Queue()
@@ -105,6 +105,7 @@ def _run_worker(spec: dict, tell) -> dict:
                 msg: Message = messages.get(timeout=1.0)
             except queue.Empty:
                 if not proc.is_alive():
+                    # from None: the Empty is our own poll timing out; why the worker died is in its log
                     raise ModelError(
                         None, f"QAT worker exited with code {proc.exitcode} (details in {spec['log']})"
                     ) from None

@@ -40,7 +40,7 @@ def main(spec: dict, messages) -> None:
     except BaseException as err:
         import traceback
 
-        from ..errors import first_line
+        from sportsedge.core.errors import first_line
 
         traceback.print_exc()
         messages.put(Message(MessageKind.ERROR, f"{type(err).__name__}: {first_line(err)}"))
@@ -54,9 +54,9 @@ def run(spec: dict, say) -> dict:
     import numpy as np
     import tensorflow as tf
 
-    from .. import metrics
-    from ..outputs import probabilities
-    from .tflite import int8_settings
+    from sportsedge.core import metrics
+    from sportsedge.core.outputs import probabilities
+    from sportsedge.export.tflite import int8_settings
 
     t0 = time.monotonic()
     job = Path(spec["job"])
@@ -109,8 +109,8 @@ def _rebuild(spec: dict, job):
     import numpy as np
     import tf_keras
 
-    from ..errors import ModelError
-    from ..train.models import get_model, leaf_layers, use_keras
+    from sportsedge.core.errors import ModelError
+    from sportsedge.train.models import get_model, leaf_layers, use_keras
 
     importlib.import_module(spec["registry_module"])  # registers models defined outside sportsedge
     _keras_home_for_tf_keras(job)
@@ -137,9 +137,9 @@ def _fake_quantized(model, calibration):
     import tensorflow_model_optimization as tfmot
     import tf_keras
 
-    from ..outputs import OutputKind
-    from .tf_private import default_8bit_registry
-    from .user_model import split_softmax
+    from sportsedge.core.outputs import OutputKind
+    from sportsedge.export.tf_private import default_8bit_registry
+    from sportsedge.export.user_model import split_softmax
 
     q = tfmot.quantization.keras
     logits = split_softmax(model, tf_keras)
@@ -161,8 +161,8 @@ def _training_set(spec: dict):
     """(uint8 pixels, class indices) of the stratified train/ images QAT fine-tunes on."""
     from pathlib import Path
 
-    from ..errors import ModelError
-    from ..runtime.imagesets import label_index, list_stratified, load_images
+    from sportsedge.core.errors import ModelError
+    from sportsedge.runtime.imagesets import label_index, list_stratified, load_images
 
     train = Path(spec["train_dir"])
     paths = list_stratified(train, spec["train_size"] or 10**9, spec["seed"])
@@ -179,7 +179,7 @@ def _fine_tune(qmodel, output, pixels, labels, spec: dict, say) -> list[dict]:
     import tensorflow as tf
     import tf_keras
 
-    from ..outputs import OutputKind
+    from sportsedge.core.outputs import OutputKind
 
     qmodel.compile(
         tf_keras.optimizers.Adam(spec["learning_rate"]),

@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from .config import RangeFit
+from sportsedge.export.config import RangeFit
 
 BINS = 2048  # histogram bins over each activation's min..max
 GRID = np.linspace(0.1, 1.0, 46)  # candidate range ends, as fractions of the observed min and max
@@ -33,7 +33,7 @@ def calibrated_ranges(model) -> tuple[dict[int, tuple[float, float]], set[int]]:
     """({tensor index: (min, max)} of the first subgraph's calibrated activations, inputs and
     outputs left out; the indices among them the graph computes from the pixels before its first
     conv or dense op: the baked preprocessing). ``model``: a flatbuffer ModelT."""
-    from .tf_private import schema as tflite_schema
+    from sportsedge.export.tf_private import schema as tflite_schema
 
     schema = tflite_schema()
 
@@ -60,7 +60,7 @@ def calibrated_ranges(model) -> tuple[dict[int, tuple[float, float]], set[int]]:
 def histograms(model_bytes: bytes, ranges: dict, pixels: np.ndarray, tell=None) -> tuple[dict, dict]:
     """Each activation's histogram (BINS over its min..max) and exact (min, max) on ``pixels``,
     through the float model."""
-    from ..runtime.backends import litert_interpreter_class
+    from sportsedge.runtime.backends import litert_interpreter_class
 
     Interpreter = litert_interpreter_class()
     resolver = sys.modules[Interpreter.__module__].OpResolverType
@@ -111,7 +111,7 @@ def fit(calibrated: bytes, pixels: np.ndarray, method: RangeFit, tell=None) -> t
     for the manifest; MINMAX returns it unchanged (the converter's own ranges)."""
     if method is RangeFit.MINMAX:
         return calibrated, {"activation_ranges": method.value}
-    from .tf_private import read_model, write_model
+    from sportsedge.export.tf_private import read_model, write_model
 
     model = read_model(calibrated)
     observed, preprocessing = calibrated_ranges(model)

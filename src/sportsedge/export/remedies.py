@@ -25,12 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import fileio
-from ..formats import FORMATS, Status
-from ..runtime.imagesets import full_range, list_stratified, load_images
-from .config import REMEDIES, AccuracyConfig, RangeFit
-from .converted import Converted
-from .tflite import calibrated, converter, int8_bytes, quantize, representative
+from sportsedge.core.formats import FORMATS, Status
+from sportsedge.export.config import REMEDIES, AccuracyConfig, RangeFit
+from sportsedge.export.converted import Converted
+from sportsedge.export.tflite import calibrated, converter, int8_bytes, quantize, representative
+from sportsedge.runtime.imagesets import full_range, list_stratified, load_images
+from sportsedge.util import fileio
 
 FALLBACK_STEPS = (1, 3, 10, 30)  # ops kept float, tried in turn
 SENSITIVITY_IMAGES = 32  # calibration images the per-op sensitivity is measured on
@@ -170,7 +170,7 @@ def _rank(figures: dict) -> tuple:
 def _measure(ctx, data: bytes, label: str | None) -> dict:
     """Drop, agreement and size of plain int8 (``label`` None) or a remedy's candidate, through the
     runtime like every parity check."""
-    from ..runtime import ModelMetadata, attach_metadata
+    from sportsedge.runtime import ModelMetadata, attach_metadata
 
     t0 = time.monotonic()
     safe = (label or PLAIN).replace(" ", "-")

@@ -12,17 +12,18 @@ import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from .. import __version__, fileio
-from ..errors import UsageError
-from ..formats import FORMATS, Format, Status
-from ..quiet import native_stderr_to
-from ..runtime import Classifier, ModelMetadata, attach_metadata, sidecar_path
-from ..runtime.golden import GOLDEN_VERSION, make_golden
-from ..runtime.preprocess import PREPROCESSING_VERSION
-from .config import ExportConfig, UserModel
-from .context import ExportContext, resolve_source
-from .converted import Converted
-from .source import Source, SourceKind
+from sportsedge import __version__
+from sportsedge.core.errors import UsageError
+from sportsedge.core.formats import FORMATS, Format, Status
+from sportsedge.export.config import ExportConfig, UserModel
+from sportsedge.export.context import ExportContext, resolve_source
+from sportsedge.export.converted import Converted
+from sportsedge.export.source import Source, SourceKind
+from sportsedge.runtime import Classifier, ModelMetadata, attach_metadata, sidecar_path
+from sportsedge.runtime.golden import GOLDEN_VERSION, make_golden
+from sportsedge.runtime.preprocess import PREPROCESSING_VERSION
+from sportsedge.util import fileio
+from sportsedge.util.quiet import native_stderr_to
 
 log = logging.getLogger("sportsedge.export")
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from .. import fileio
-from ..errors import InputError, ModelError, UsageError
-from ..input_transform import PixelTransform
-from ..outputs import OutputKind
+from sportsedge.core.errors import InputError, ModelError, UsageError
+from sportsedge.core.input_transform import PixelTransform
+from sportsedge.core.outputs import OutputKind
+from sportsedge.util import fileio
 
 
 class SourceKind(str, Enum):

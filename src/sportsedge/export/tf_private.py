@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 import inspect
 
-from ..errors import SportsedgeError
+from sportsedge.core.errors import SportsedgeError
 
 TESTED_WITH = "tensorflow 2.21.0, tensorflow-model-optimization 0.8"
 
@@ -38,8 +38,8 @@ class PrivateApiError(SportsedgeError):
 def _attr(module: str, name: str):
     try:
         return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError):
-        raise PrivateApiError(f"{module}.{name}") from None
+    except (ImportError, AttributeError) as err:
+        raise PrivateApiError(f"{module}.{name}") from err
 
 
 def mlir_quantize(calibrated_model: bytes, input_type, output_type, denylisted: list[str] | None = None) -> bytes:

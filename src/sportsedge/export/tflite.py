@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .converted import Converted
+from sportsedge.export.converted import Converted
 
 
 def converter(ctx, logits: bool = False):
@@ -66,7 +66,7 @@ def quantize(calibrated_model: bytes, denylisted: list[str] | None = None) -> by
     the ``denylisted`` ops' outputs left float."""
     import tensorflow as tf
 
-    from .tf_private import mlir_quantize  # the quantizer the converter itself ends with
+    from sportsedge.export.tf_private import mlir_quantize  # the quantizer the converter itself ends with
 
     return mlir_quantize(calibrated_model, tf.uint8, tf.uint8, denylisted)
 
@@ -74,7 +74,7 @@ def quantize(calibrated_model: bytes, denylisted: list[str] | None = None) -> by
 def int8_bytes(ctx, pixels=None, tell=None) -> bytes:
     """Full integer, calibrated on ``pixels`` (default: the context's calibration set), with the
     activation ranges fitted as the export's AccuracyConfig says (export/ranges.py)."""
-    from .config import RangeFit
+    from sportsedge.export.config import RangeFit
 
     if ctx.activation_ranges is RangeFit.MINMAX:  # the converter's own ranges: its public path alone
         _, conv = converter(ctx, logits=True)
@@ -82,7 +82,7 @@ def int8_bytes(ctx, pixels=None, tell=None) -> bytes:
         return conv.convert()
     if pixels is None:
         return quantize(ctx.fitted_float(tell)[0])
-    from .ranges import fit
+    from sportsedge.export.ranges import fit
 
     fitted, _ = fit(calibrated_float(ctx, pixels), pixels, ctx.activation_ranges, tell)
     return quantize(fitted)
@@ -94,7 +94,7 @@ def calibrated_float(ctx, pixels=None, logits: bool = True) -> bytes:
     final softmax, as full int8 converts it."""
     _, conv = converter(ctx, logits=logits)
     calibrated(conv, ctx.calibration if pixels is None else pixels)
-    from .tf_private import calibrate_only
+    from sportsedge.export.tf_private import calibrate_only
 
     calibrate_only(conv)  # TF's own switch (no public one): calibrate, do not quantize
     return conv.convert()

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError, ModelError, UsageError, first_line
-from ..input_transform import PixelTransform
-from ..outputs import OutputKind, looks_like_probabilities
-from ..runtime.modelspec import read_labels
-from .config import UserModel
-from .source import Source, SourceKind, fixed_size, image_layout, model_sha256
+from sportsedge.core.errors import InputError, ModelError, UsageError, first_line
+from sportsedge.core.input_transform import PixelTransform
+from sportsedge.core.outputs import OutputKind, looks_like_probabilities
+from sportsedge.export.config import UserModel
+from sportsedge.export.source import Source, SourceKind, fixed_size, image_layout, model_sha256
+from sportsedge.runtime.modelspec import read_labels
 
 DETECT_IMAGES = 16  # real images the output kind (probabilities or logits) is detected on
 _MISSING = (re.compile(r"Could not locate class '([^']+)'"), re.compile(r"Unknown \w+: '([^']+)'"))
@@ -55,8 +55,8 @@ def load_keras(path: Path, kind: SourceKind):
                     path,
                     f"needs the custom class {found.group(1)!r}, which Keras cannot find: save the model without it, "
                     "or register it (keras.saving.register_keras_serializable) in an imported module",
-                ) from None
-        raise ModelError(path, f"not a loadable Keras model ({first_line(err)})") from None
+                ) from err
+        raise ModelError(path, f"not a loadable Keras model ({first_line(err)})") from err
 
 
 def _saved_model(path: Path):
@@ -69,7 +69,7 @@ def _saved_model(path: Path):
     except Exception as err:
         raise ModelError(
             path, f"not a loadable SavedModel with a serving_default signature ({first_line(err)})"
-        ) from None
+        ) from err
     args, kwargs = sig.structured_input_signature
     specs = list(args) + list(kwargs.values())
     outputs = sig.structured_outputs
@@ -191,7 +191,7 @@ def resolve(path: Path, kind: SourceKind, opts: UserModel, calibration: str | No
         if d is not None and not d.is_dir():
             raise InputError(d, "image folder not found")
     if kind is SourceKind.ONNX:
-        from .onnx_wrap import load_onnx
+        from sportsedge.export.onnx_wrap import load_onnx
 
         wrapped, size, classes = load_onnx(path, opts.transform, opts.input_size)
         loaded = Loaded(wrapped)
@@ -226,7 +226,7 @@ def resolve(path: Path, kind: SourceKind, opts: UserModel, calibration: str | No
 def _output_kind(loaded, kind: SourceKind, opts: UserModel, images: Path, size) -> OutputKind:
     if opts.output != "auto":
         return OutputKind(opts.output)
-    from ..runtime.imagesets import list_stratified, load_images
+    from sportsedge.runtime.imagesets import list_stratified, load_images
 
     pixels, _ = load_images(list_stratified(images, DETECT_IMAGES, 0), size, "output detection")
     out = raw_outputs(loaded.model, kind, pixels)
@@ -237,7 +237,7 @@ def raw_outputs(model, kind: SourceKind, pixels: np.ndarray) -> np.ndarray:
     """A source model's raw outputs for uint8 pixels: a Keras model, or wrapped ONNX bytes
     through ONNX Runtime."""
     if kind is SourceKind.ONNX:
-        from .onnx_wrap import run_onnx
+        from sportsedge.export.onnx_wrap import run_onnx
 
         return run_onnx(model, pixels)
     return model.predict(pixels.astype(np.float32), batch_size=32, verbose=0)

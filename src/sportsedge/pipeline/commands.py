@@ -7,12 +7,12 @@ import logging
 from dataclasses import replace
 from pathlib import Path
 
-from ..progress import say
-from ..train import require_tensorflow
+from sportsedge.train import require_tensorflow
+from sportsedge.util.progress import say
 
 
 def _finish(out: Path) -> int:
-    from ..benchmarks.report import markdown, recommendation
+    from sportsedge.bench.report import markdown, recommendation
 
     results = json.loads((out / "bench" / "results.json").read_text())
     print(markdown(results["rows"]))
@@ -21,52 +21,47 @@ def _finish(out: Path) -> int:
     return 0
 
 
-def pipeline_cmd(args) -> int:
-    from ..benchmarks.commands import bench_config
-    from ..export.commands import export_config
-    from .config import PipelineConfig
-    from .run import run_pipeline
+def pipeline_config(args):
+    """The PipelineConfig of `pipeline` arguments: the training options are TrainConfig's own
+    (core.options), so a new training field reaches the pipeline without an edit here."""
+    from sportsedge.bench.commands import bench_config
+    from sportsedge.core.options import from_args
+    from sportsedge.export.commands import export_config
+    from sportsedge.pipeline.config import PipelineConfig
+    from sportsedge.train.config import PIPELINE_SKIPS, TrainConfig
 
     export = export_config(args)  # a remedy typo fails now, not after training
     bench = bench_config(args)
+    train = from_args(TrainConfig, args, **{k: getattr(TrainConfig(), k) for k in PIPELINE_SKIPS})
+    return from_args(PipelineConfig, args, train=train, export=export, bench=bench)
+
+
+def pipeline_cmd(args) -> int:
+    from sportsedge.pipeline.run import run_pipeline
+
+    cfg = pipeline_config(args)
     require_tensorflow()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    cfg = PipelineConfig(
-        data=args.data,
-        out=args.out,
-        models=tuple(args.models),
-        input_sizes=tuple(args.input_sizes),
-        formats=args.formats,
-        weights=args.weights,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        cache_features=args.cache_features,
-        limit_per_class=args.limit_per_class,
-        seed=args.seed,
-        export=export,
-        bench=bench,
-    )
     return _finish(run_pipeline(cfg, say=say))
 
 
 def demo_config(data: str, out: str):
     """The demo's settings: all three models and all formats, sized to finish in minutes on 2 cores.
     weights=auto: ImageNet weights when Keras already has them on disk, random otherwise (offline)."""
-    from .config import PipelineConfig
+    from sportsedge.pipeline.config import PipelineConfig
 
     base = PipelineConfig(data=data, out=out)
     return replace(
         base,
-        weights="auto",
-        epochs=8,
+        train=replace(base.train, weights="auto", epochs=8),
         export=replace(base.export, calibration_size=64, parity_size=48),
         bench=replace(base.bench, runs=100, warmup=10),
     )
 
 
 def demo_cmd(args) -> int:
-    from ..synthetic import make_dataset
-    from .run import run_pipeline
+    from sportsedge.data.synthetic import make_dataset
+    from sportsedge.pipeline.run import run_pipeline
 
     require_tensorflow()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -75,8 +70,8 @@ def demo_cmd(args) -> int:
     data = make_dataset(out / "data")
     cfg = demo_config(str(data), str(out))
     status = _finish(run_pipeline(cfg, say=say))
-    from ..train.config import RunRecord
-    from ..train.models import get_model
+    from sportsedge.train.config import RunRecord
+    from sportsedge.train.models import get_model
 
     random = [
         m
@@ -97,12 +92,12 @@ def demo_cmd(args) -> int:
 def _demo_video(out: Path, data: Path) -> None:
     """The video path in the tour: a clip of test/ scenes (2 s each, in class order) through `predict`,
     with the recommended artifact."""
-    from ..benchmarks.report import recommended
-    from ..clips import write_clip
-    from ..errors import MissingDependencyError
-    from ..runtime import Classifier
-    from ..runtime.preprocess import load_pixels
-    from ..runtime.video import classify_video, segment_lines
+    from sportsedge.bench.report import recommended
+    from sportsedge.core.errors import MissingDependencyError
+    from sportsedge.data.clips import write_clip
+    from sportsedge.runtime import Classifier
+    from sportsedge.runtime.preprocess import load_pixels
+    from sportsedge.runtime.video import classify_video, segment_lines
 
     rows = json.loads((out / "bench" / "results.json").read_text())["rows"]
     pick = recommended(rows)

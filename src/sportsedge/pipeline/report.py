@@ -11,10 +11,10 @@ import html
 import json
 from pathlib import Path
 
-from .. import fileio
-from ..benchmarks.report import markdown, markdown_table, recommendation, table
-from ..figures import pyplot, save_png
-from ..train.config import RunRecord
+from sportsedge.bench.report import markdown, markdown_table, recommendation, table
+from sportsedge.train.config import RunRecord
+from sportsedge.util import fileio
+from sportsedge.util.figures import pyplot, save_png
 
 
 def _load(path: Path):

@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
-from .. import fileio
-from ..formats import Status
-from .config import PipelineConfig
+from sportsedge.core.formats import Status
+from sportsedge.pipeline.config import PipelineConfig
+from sportsedge.util import fileio
 
 
 def _fingerprint(obj) -> str:
@@ -43,8 +43,8 @@ def variants(models, sizes, say=print) -> list[tuple[str, int | None]]:
     own size once for the others. A size only some models take (240 is Lite1's own, not a
     multiple of 32) is skipped for the others with a note; a size no model takes, or a model
     left with no size, fails before any work."""
-    from ..errors import UsageError
-    from ..train.models import get_model
+    from sportsedge.core.errors import UsageError
+    from sportsedge.train.models import get_model
 
     out, refused = [], {}  # refused: side -> [(model, why)]
     for model in dict.fromkeys(models):  # a model or size named twice runs once
@@ -71,13 +71,12 @@ def variants(models, sizes, say=print) -> list[tuple[str, int | None]]:
 
 
 def run_pipeline(cfg: PipelineConfig, say=print) -> Path:
-    from ..benchmarks.run import bench
-    from ..export.run import export, parse_formats
-    from ..train.config import TrainConfig
-    from ..train.data import scan_dataset
-    from ..train.loop import train
-    from ..train.models import get_model
-    from .report import write_report
+    from sportsedge.bench.run import bench
+    from sportsedge.export.run import export, parse_formats
+    from sportsedge.pipeline.report import write_report
+    from sportsedge.train.data import scan_dataset
+    from sportsedge.train.loop import train
+    from sportsedge.train.models import get_model
 
     out = Path(cfg.out)
     formats = parse_formats(cfg.formats)
@@ -90,23 +89,12 @@ def run_pipeline(cfg: PipelineConfig, say=print) -> Path:
         entry = get_model(model)
         name = entry.variant(entry.size(side))
         run = out / "runs" / name
-        tc = TrainConfig(
-            model=model,
-            data=str(Path(cfg.data).resolve()),
-            out=str(run),
-            weights=cfg.weights,
-            epochs=cfg.epochs,
-            batch_size=cfg.batch_size,
-            cache_features=cfg.cache_features,
-            limit_per_class=cfg.limit_per_class,
-            seed=cfg.seed,
-            input_size=side,
-        )
+        tc = cfg.for_run(model, side, run)
         key = _fingerprint({k: v for k, v in tc.resolved().settings().items() if k not in ("out", "resume")})
         plans.append((name, run, tc, key, state.done(f"train:{name}", key) and (run / "model.keras").is_file()))
     for _, _, tc, _, trained in plans:  # fail now, not after an hour of CNN training, if weights cannot be had
         entry = get_model(tc.model)
-        if not trained and entry.resolve_weights(cfg.weights) == "imagenet":
+        if not trained and entry.resolve_weights(tc.weights) == "imagenet":
             entry.make(len(ds.classes), "imagenet", entry.size(tc.input_size))
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.monotonic()
@@ -120,7 +108,7 @@ def run_pipeline(cfg: PipelineConfig, say=print) -> Path:
                 shutil.rmtree(run)  # a stale run of other settings (ours to replace)
             state.mark(f"train-started:{name}", key)
             say(f"== train {name}" + (" (resuming)" if resume else ""))
-            train(TrainConfig(**{**asdict(tc), "resume": resume}), say=say)
+            train(replace(tc, resume=resume), say=say)
             state.mark(f"train:{name}", key)
         runs.append(run)
     exports = out / "exports"

@@ -5,9 +5,15 @@ clf = Classifier.load("mobilenet_v2-tflite-int8.tflite")
 clf.predict("photo.jpg", top_k=3)   # [Prediction(label, index, score), ...]
 """
 
-from .classifier import Classifier, MissingLabelsWarning, Prediction, UnverifiedWarning
-from .metadata import ModelMetadata, attach_metadata, sidecar_path
-from .preprocess import IMAGE_EXTENSIONS, PREPROCESSING_VERSION, is_image_file, load_pixels, open_image
+from sportsedge.runtime.classifier import Classifier, MissingLabelsWarning, Prediction, UnverifiedWarning
+from sportsedge.runtime.metadata import ModelMetadata, attach_metadata, sidecar_path
+from sportsedge.runtime.preprocess import (
+    IMAGE_EXTENSIONS,
+    PREPROCESSING_VERSION,
+    is_image_file,
+    load_pixels,
+    open_image,
+)
 
 __all__ = [
     "Classifier",

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import MissingDependencyError, ModelError, first_line
-from ..quiet import native_stderr_to
+from sportsedge.core.errors import MissingDependencyError, ModelError, first_line
+from sportsedge.util.quiet import native_stderr_to
 
 
 def litert_interpreter_class():
@@ -23,10 +23,10 @@ def litert_interpreter_class():
     except ImportError:
         try:  # 32-bit ARM boards: ai-edge-litert has no wheels there
             from tflite_runtime.interpreter import Interpreter
-        except ImportError:
+        except ImportError as err:
             raise MissingDependencyError(
                 "ai-edge-litert", None, "or tflite-runtime on 32-bit ARM; needed for .tflite models"
-            ) from None
+            ) from err
     return Interpreter
 
 
@@ -47,7 +47,7 @@ class LiteRTBackend:
             # Damaged tensor names fail here (UnicodeDecodeError is a ValueError).
             inputs, outputs = self._interp.get_input_details(), self._interp.get_output_details()
         except (ValueError, RuntimeError) as err:
-            raise ModelError(path, f"not a loadable TFLite model ({first_line(err)})") from None
+            raise ModelError(path, f"not a loadable TFLite model ({first_line(err)})") from err
         if len(inputs) != 1 or len(outputs) != 1:
             raise ModelError(path, f"expected 1 input and 1 output, found {len(inputs)} and {len(outputs)}")
         inp, out = inputs[0], outputs[0]
@@ -81,8 +81,8 @@ class OnnxBackend:
     def __init__(self, path: Path, threads: int | None = None):
         try:
             import onnxruntime as ort
-        except ImportError:
-            raise MissingDependencyError("onnxruntime", None, "needed for .onnx models") from None
+        except ImportError as err:
+            raise MissingDependencyError("onnxruntime", None, "needed for .onnx models") from err
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads or 0  # 0 = onnxruntime's default (all cores)
         opts.inter_op_num_threads = 1
@@ -93,7 +93,7 @@ class OnnxBackend:
             with native_stderr_to(None), contextlib.redirect_stdout(io.StringIO()):
                 self._sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         except Exception as err:  # onnxruntime raises its own exception types per failure
-            raise ModelError(path, f"not a loadable ONNX model ({first_line(err)})") from None
+            raise ModelError(path, f"not a loadable ONNX model ({first_line(err)})") from err
         inputs, outputs = self._sess.get_inputs(), self._sess.get_outputs()
         if len(inputs) != 1 or len(outputs) != 1:
             raise ModelError(path, f"expected 1 input and 1 output, found {len(inputs)} and {len(outputs)}")

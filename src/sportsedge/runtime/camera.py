@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import InputError, first_line
-from ..video_options import VideoOptions
-from .video import Smoother, decode, frame_pixels, require_av
+from sportsedge.core.errors import InputError, first_line
+from sportsedge.core.video_options import VideoOptions
+from sportsedge.runtime.video import Smoother, decode, frame_pixels, require_av
 
 FrameSource = Callable[[], Iterator[tuple[float, np.ndarray]]]
 
@@ -34,7 +34,7 @@ def v4l2_source(device: str, size: tuple[int, int] | None = None) -> FrameSource
         try:
             container = av.open(name, format="v4l2")
         except (av.error.FFmpegError, OSError) as err:
-            raise InputError(name, f"cannot open the camera ({first_line(err)})") from None
+            raise InputError(name, f"cannot open the camera ({first_line(err)})") from err
         with container:
             stream = container.streams.video[0]
             t0 = None

@@ -17,14 +17,14 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..errors import ModelError, UsageError, first_line
-from ..formats import family_of
-from ..metrics import ranked
-from ..outputs import probabilities
-from .backends import BACKENDS, sniff_family
-from .golden import GoldenResult, check_golden
-from .metadata import ModelMetadata, read_metadata, sidecar_path
-from .preprocess import COMPATIBLE_VERSIONS, PREPROCESSING_VERSION, ImageSource, load_pixels
+from sportsedge.core.errors import ModelError, UsageError, first_line
+from sportsedge.core.formats import family_of
+from sportsedge.core.metrics import ranked
+from sportsedge.core.outputs import probabilities
+from sportsedge.runtime.backends import BACKENDS, sniff_family
+from sportsedge.runtime.golden import GoldenResult, check_golden
+from sportsedge.runtime.metadata import ModelMetadata, read_metadata, sidecar_path
+from sportsedge.runtime.preprocess import COMPATIBLE_VERSIONS, PREPROCESSING_VERSION, ImageSource, load_pixels
 
 
 class Prediction(NamedTuple):
@@ -102,7 +102,7 @@ class Classifier:
         try:  # one dry run: learns the class count and warms the engine up
             n_classes = backend.run(np.zeros(backend.input_shape, backend.input_dtype)).shape[-1]
         except (RuntimeError, ValueError) as err:
-            raise ModelError(path, f"model failed a test inference ({first_line(err)})") from None
+            raise ModelError(path, f"model failed a test inference ({first_line(err)})") from err
         unverified = verify and (meta is None or meta.golden is None)
         if meta is None or not meta.labels:
             warnings.warn(  # one line for a file that carries nothing of ours

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..metrics import predicted
+from sportsedge.core.metrics import predicted
 
 GOLDEN_VERSION = 1  # bump when golden_inputs() changes: older goldens then no longer apply
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
-from .preprocess import is_image_file, load_pixels
+from sportsedge.core.errors import InputError
+from sportsedge.runtime.preprocess import is_image_file, load_pixels
 
 log = logging.getLogger("sportsedge.images")
 

@@ -20,7 +20,7 @@ import json
 import os
 from collections.abc import Iterator
 
-from ..errors import ModelError
+from sportsedge.core.errors import ModelError
 
 INTEGRITY_KEY = "integrity"  # in the metadata JSON: {"algorithm", "model", "metadata"}
 ALGORITHM = "sha256"
@@ -122,7 +122,7 @@ def check(path: str | os.PathLike, family: str, body: bytes, meta: dict) -> bool
     try:
         digest = model_digest(family, body)
     except MalformedModel as err:
-        raise ModelError(path, f"damaged: not a valid {family} model ({err})") from None
+        raise ModelError(path, f"damaged: not a valid {family} model ({err})") from err
     if digest != record.get("model"):
         raise ModelError(path, "damaged: its bytes do not match the digest recorded at export (corrupted copy?)")
     return True

@@ -6,15 +6,15 @@ import warnings
 from dataclasses import replace
 from pathlib import Path
 
-from ..errors import ModelError, UsageError
+from sportsedge.core.errors import ModelError, UsageError
 
 
 def run(args) -> int:
-    from ..input_transform import parse_transform
-    from ..outputs import OutputKind, looks_like_probabilities
-    from .classifier import Classifier
-    from .metadata import ModelMetadata, attach_metadata, sidecar_path
-    from .modelspec import parse_size, read_labels
+    from sportsedge.core.input_transform import parse_transform
+    from sportsedge.core.outputs import OutputKind, looks_like_probabilities
+    from sportsedge.runtime.classifier import Classifier
+    from sportsedge.runtime.metadata import ModelMetadata, attach_metadata, sidecar_path
+    from sportsedge.runtime.modelspec import parse_size, read_labels
 
     path = Path(args.model)
     if args.labels is None:
@@ -49,14 +49,14 @@ def run(args) -> int:
     elif old.labels and transform == old.input_transform:
         kind = old.output
     else:  # detected through the transform: what the model actually sees
-        from .golden import golden_inputs
+        from sportsedge.runtime.golden import golden_inputs
 
         raw = clf.with_metadata(meta).outputs(golden_inputs(size))
         kind = OutputKind.PROBABILITIES if looks_like_probabilities(raw) else OutputKind.LOGITS
     meta = replace(meta, output=kind)
     if meta.golden is None:  # this machine's outputs, so `verify` and every load can check it elsewhere
-        from ..formats import FOREIGN_VERIFY_ATOL, FOREIGN_VERIFY_REL
-        from .golden import make_golden
+        from sportsedge.core.formats import FOREIGN_VERIFY_ATOL, FOREIGN_VERIFY_REL
+        from sportsedge.runtime.golden import make_golden
 
         meta = replace(meta, golden=make_golden(clf.with_metadata(meta), FOREIGN_VERIFY_ATOL, FOREIGN_VERIFY_REL))
     attach_metadata(path, meta)

@@ -18,14 +18,14 @@ import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .. import fileio
-from ..errors import MissingDependencyError, ModelError, first_line
-from ..formats import family_of
-from ..input_transform import PixelTransform
-from ..outputs import OutputKind
-from .golden import Golden
-from .integrity import onnx_props
-from .preprocess import PREPROCESSING_VERSION
+from sportsedge.core.errors import MissingDependencyError, ModelError, first_line
+from sportsedge.core.formats import family_of
+from sportsedge.core.input_transform import PixelTransform
+from sportsedge.core.outputs import OutputKind
+from sportsedge.runtime.golden import Golden
+from sportsedge.runtime.integrity import onnx_props
+from sportsedge.runtime.preprocess import PREPROCESSING_VERSION
+from sportsedge.util import fileio
 
 LABELS_FILE = "labels.txt"
 META_FILE = "sportsedge.json"
@@ -39,7 +39,7 @@ class ModelMetadata:
     model_name: str = ""  # registry name, e.g. "mobilenet_v2_ft"; "-160" appended when trained at 160 px
     input_size: tuple[int, int] | None = None  # (height, width) the model expects
     preprocessing: str = PREPROCESSING_VERSION  # version of the preprocessing contract
-    format: str = ""  # export format name from sportsedge.formats, e.g. "tflite-int8"
+    format: str = ""  # export format name from sportsedge.core.formats, e.g. "tflite-int8"
     source_run: str = ""  # training run the artifact was exported from
     extra: dict = field(default_factory=dict)  # anything else worth carrying (parity, versions)
     golden: Golden | None = None  # fixed inputs' scores for `sportsedge verify` (runtime/golden.py)
@@ -140,14 +140,14 @@ def read_metadata(path: str | os.PathLike, data: bytes, family: str) -> tuple[Mo
     Raises ModelError naming the file when the metadata is damaged or the recorded digests do not
     match the bytes (integrity.py); nothing here runs the model.
     """
-    from . import integrity
+    from sportsedge.runtime import integrity
 
     try:
         raw = _READERS[family](data)
     except integrity.MalformedModel as err:
-        raise ModelError(path, f"not a valid {family} model ({err})") from None
+        raise ModelError(path, f"not a valid {family} model ({err})") from err
     except (zipfile.BadZipFile, ValueError, UnicodeDecodeError, OSError, EOFError) as err:
-        raise ModelError(path, f"damaged: its metadata cannot be read ({first_line(err)})") from None
+        raise ModelError(path, f"damaged: its metadata cannot be read ({first_line(err)})") from err
     if raw is None:
         raw = read_sidecar_dict(path)
         if raw is None and _OUR_MARK in data:
@@ -160,7 +160,7 @@ def read_metadata(path: str | os.PathLike, data: bytes, family: str) -> tuple[Mo
     try:
         return ModelMetadata.from_dict(raw), sealed
     except (KeyError, ValueError, TypeError, AttributeError) as err:
-        raise ModelError(path, f"damaged: unreadable metadata ({first_line(err)})") from None
+        raise ModelError(path, f"damaged: unreadable metadata ({first_line(err)})") from err
 
 
 def read_tflite_metadata(data: bytes) -> ModelMetadata | None:
@@ -170,7 +170,7 @@ def read_tflite_metadata(data: bytes) -> ModelMetadata | None:
 
 def pack_tflite(flatbuffer: bytes, meta: ModelMetadata) -> bytes:
     """The flatbuffer with the metadata appended, sealed with its digests."""
-    from .integrity import seal
+    from sportsedge.runtime.integrity import seal
 
     sealed = seal("tflite", flatbuffer, meta.to_dict())
     buf = io.BytesIO()
@@ -196,13 +196,13 @@ def _attach_tflite(path: Path, meta: ModelMetadata) -> dict:
 def _attach_onnx(path: Path, meta: ModelMetadata) -> dict:
     try:
         import onnx
-    except ImportError:
-        raise MissingDependencyError("onnx", "train", "needed to write ONNX metadata") from None
+    except ImportError as err:
+        raise MissingDependencyError("onnx", "train", "needed to write ONNX metadata") from err
     try:
         model = onnx.load(str(path))
     except Exception as err:
-        raise ModelError(path, f"not a valid ONNX model ({err})") from None
-    from .integrity import model_digest, seal
+        raise ModelError(path, f"not a valid ONNX model ({err})") from err
+    from sportsedge.runtime.integrity import model_digest, seal
 
     props = {p.key: p.value for p in model.metadata_props if p.key not in (ONNX_META_KEY, ONNX_LABELS_KEY)}
     props[ONNX_LABELS_KEY] = "\n".join(meta.labels)
@@ -252,4 +252,4 @@ def read_sidecar_dict(path: str | os.PathLike) -> dict | None:
     try:
         return json.loads(side.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as err:
-        raise ModelError(side, f"unreadable metadata sidecar ({first_line(err)})") from None
+        raise ModelError(side, f"unreadable metadata sidecar ({first_line(err)})") from err

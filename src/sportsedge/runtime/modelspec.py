@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import InputError, UsageError
-from .imagesets import class_dirs
+from sportsedge.core.errors import InputError, UsageError
+from sportsedge.runtime.imagesets import class_dirs
 
 
 def read_labels(spec: str | Path) -> tuple[str, ...]:
@@ -22,7 +22,7 @@ def read_labels(spec: str | Path) -> tuple[str, ...]:
     try:
         labels = tuple(line.strip() for line in p.read_text(encoding="utf-8").splitlines() if line.strip())
     except (UnicodeDecodeError, OSError) as err:
-        raise InputError(p, f"unreadable labels file ({err})") from None
+        raise InputError(p, f"unreadable labels file ({err})") from err
     if not labels:
         raise InputError(p, "labels file is empty")
     if len(set(labels)) != len(labels):
@@ -35,8 +35,8 @@ def parse_size(text: str) -> tuple[int, int]:
     parts = text.lower().replace("x", " ").split()
     try:
         h, w = (int(parts[0]),) * 2 if len(parts) == 1 else map(int, parts)
-    except ValueError:
-        raise UsageError(f"--input-size takes HxW, e.g. 224x224: got {text!r}") from None
+    except ValueError as err:
+        raise UsageError(f"--input-size takes HxW, e.g. 224x224: got {text!r}") from err
     if h < 8 or w < 8:
         raise UsageError(f"--input-size {text!r} is too small")
     return h, w

@@ -7,12 +7,12 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..errors import InputError, MissingDependencyError, UsageError
-from ..video_options import VideoOptions
-from .classifier import Classifier
-from .imagesets import image_files
-from .preprocess import is_image_file
-from .video import classify_video, is_video_file, segment_lines
+from sportsedge.core.errors import InputError, MissingDependencyError, UsageError
+from sportsedge.core.video_options import VideoOptions
+from sportsedge.runtime.classifier import Classifier
+from sportsedge.runtime.imagesets import image_files
+from sportsedge.runtime.preprocess import is_image_file
+from sportsedge.runtime.video import classify_video, is_video_file, segment_lines
 
 
 def score_text(score: float) -> str:
@@ -89,7 +89,7 @@ def frame_text(f) -> str:
 
 
 def _camera(clf: Classifier, args) -> int:
-    from .camera import playback_source, run_camera, v4l2_source
+    from sportsedge.runtime.camera import playback_source, run_camera, v4l2_source
 
     live = sys.stderr.isatty()
     last = [0.0]

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ..errors import InputError, first_line
+from sportsedge.core.errors import InputError, first_line
 
 # Bump when any step below changes the pixels a model sees; stored in every exported artifact.
 # v2 = v1 + JPEG draft decoding for images at least DRAFT_FROM times the model input: identical
@@ -58,10 +58,10 @@ def open_image(path: str | os.PathLike, size: tuple[int, int] | None = None) -> 
     path = Path(path)
     try:
         nbytes = path.stat().st_size
-    except FileNotFoundError:
-        raise InputError(path, "no such file") from None
+    except FileNotFoundError as err:
+        raise InputError(path, "no such file") from err
     except OSError as err:
-        raise InputError(path, f"cannot read ({err.strerror or err})") from None
+        raise InputError(path, f"cannot read ({err.strerror or err})") from err
     if path.is_dir():
         raise InputError(path, "is a folder, not an image")
     if nbytes == 0:
@@ -91,12 +91,12 @@ def _decode(source, name, size: tuple[int, int] | None) -> Image.Image:
             return to_rgb(img, name)
     except InputError:
         raise
-    except UnidentifiedImageError:
-        raise InputError(name, "not an image (unrecognised format)") from None
-    except Image.DecompressionBombError:
-        raise InputError(name, f"image too large (over {MAX_PIXELS:,} pixels)") from None
+    except UnidentifiedImageError as err:
+        raise InputError(name, "not an image (unrecognised format)") from err
+    except Image.DecompressionBombError as err:
+        raise InputError(name, f"image too large (over {MAX_PIXELS:,} pixels)") from err
     except (OSError, SyntaxError, ValueError, EOFError) as err:
-        raise InputError(name, f"corrupt or truncated image ({first_line(err)})") from None
+        raise InputError(name, f"corrupt or truncated image ({first_line(err)})") from err
 
 
 def _draft(img: Image.Image, size: tuple[int, int]) -> None:
@@ -132,7 +132,7 @@ def to_rgb(img: Image.Image, path=None) -> Image.Image:
     try:
         return img.convert("RGB")
     except (ValueError, OSError) as err:
-        raise InputError(path, f"unsupported image mode {mode!r} ({first_line(err)})") from None
+        raise InputError(path, f"unsupported image mode {mode!r} ({first_line(err)})") from err
 
 
 def _high_depth_to_rgb(img: Image.Image) -> Image.Image:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 import warnings
 
-from ..errors import ModelError
-from .classifier import Classifier
+from sportsedge.core.errors import ModelError
+from sportsedge.runtime.classifier import Classifier
 
 
 def run(args) -> int:

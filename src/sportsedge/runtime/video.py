@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError, MissingDependencyError, first_line
-from ..metrics import predicted
-from ..video_options import VideoOptions
+from sportsedge.core.errors import InputError, MissingDependencyError, first_line
+from sportsedge.core.metrics import predicted
+from sportsedge.core.video_options import VideoOptions
 
 # Files `predict` treats as videos, by extension.
 VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".ts"})
@@ -34,8 +34,8 @@ def require_av():
     """PyAV, or a one-line error naming the extra."""
     try:
         import av
-    except ImportError:
-        raise MissingDependencyError("av", "video", "needed for video files and cameras") from None
+    except ImportError as err:
+        raise MissingDependencyError("av", "video", "needed for video files and cameras") from err
     return av
 
 
@@ -91,7 +91,7 @@ def decode(path: str | os.PathLike, size: tuple[int, int] | None = None) -> Iter
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, OSError, ValueError) as err:
-        raise InputError(path, f"not a readable video ({first_line(err)})") from None
+        raise InputError(path, f"not a readable video ({first_line(err)})") from err
     with container:
         if not container.streams.video:
             raise InputError(path, "no video stream")
@@ -105,7 +105,7 @@ def decode(path: str | os.PathLike, size: tuple[int, int] | None = None) -> Iter
                 n += 1
                 yield t, frame_pixels(frame, size)
         except (av.error.FFmpegError, EOFError) as err:
-            raise InputError(path, f"corrupt or truncated video after {n} frames ({first_line(err)})") from None
+            raise InputError(path, f"corrupt or truncated video after {n} frames ({first_line(err)})") from err
         expected = stream.frames  # from the container's index, when it has one (0 = unknown)
         if expected and n < expected:
             raise InputError(path, f"truncated video: {n} of {expected} frames decodable")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 
-from ..errors import MissingDependencyError
+from sportsedge.core.errors import MissingDependencyError
 
 # module -> package name of what the serve extra installs
 REQUIRED = {

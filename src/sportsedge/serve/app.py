@@ -13,12 +13,12 @@ import logging
 import os
 import time
 
-from ..errors import InputError, ModelError
-from .config import ServeConfig
-from .metrics import Metrics
-from .openapi import OPENAPI
-from .page import PAGE
-from .pool import InferencePool, QueueFull
+from sportsedge.core.errors import InputError, ModelError
+from sportsedge.serve.config import ServeConfig
+from sportsedge.serve.openapi import OPENAPI
+from sportsedge.serve.page import PAGE
+from sportsedge.serve.pool import InferencePool, QueueFull
+from sportsedge.serve.prometheus import Metrics
 
 log = logging.getLogger("sportsedge.serve")
 RAW_TYPES = ("application/octet-stream",)  # plus every image/* type: Pillow recognises the bytes
@@ -75,7 +75,7 @@ async def image_bytes(request, limit: int) -> bytes:
     try:
         form = await Request(request.scope, replay).form(max_files=1, max_fields=4, max_part_size=limit)
     except Exception as err:  # python-multipart's and Starlette's parse errors come in several types
-        raise HTTPError(400, f"unreadable multipart form ({type(err).__name__})") from None
+        raise HTTPError(400, f"unreadable multipart form ({type(err).__name__})") from err
     files = [v for v in form.values() if hasattr(v, "read")]
     if not files:
         raise HTTPError(400, "the multipart form holds no file (send the image as a file field)")
@@ -144,20 +144,20 @@ def build_app(
         data = await image_bytes(request, config.max_body_bytes)
         try:
             future = pool.submit(data, top_k)
-        except QueueFull:
-            raise HTTPError(503, BUSY, {"Retry-After": "1"}) from None
+        except QueueFull as err:
+            raise HTTPError(503, BUSY, {"Retry-After": "1"}) from err
         remaining = config.timeout_s - (time.perf_counter() - t0)
         answer = asyncio.wrap_future(future)  # a timer, not wait_for: no extra task per request
         late = []
         timer = asyncio.get_running_loop().call_later(max(remaining, 0.001), lambda: late.append(answer.cancel()))
         try:
             result = await answer
-        except asyncio.CancelledError:
+        except asyncio.CancelledError as err:
             if not late:  # the client went away: not ours to answer
                 raise
-            raise HTTPError(504, f"no answer within {config.timeout_s:g} s (--timeout-s)") from None
+            raise HTTPError(504, f"no answer within {config.timeout_s:g} s (--timeout-s)") from err
         except InputError as err:
-            raise HTTPError(400, err.reason if err.path == "<image bytes>" else str(err)) from None
+            raise HTTPError(400, err.reason if err.path == "<image bytes>" else str(err)) from err
         finally:
             timer.cancel()
         elapsed = time.perf_counter() - t0
@@ -197,12 +197,12 @@ def build_app(
         if body.strip():
             try:
                 path = json.loads(body).get("path")
-            except (ValueError, AttributeError):
-                raise HTTPError(400, 'reload takes an empty body or {"path": "model file"}') from None
+            except (ValueError, AttributeError) as err:
+                raise HTTPError(400, 'reload takes an empty body or {"path": "model file"}') from err
         try:
             served = await reload_served(pool, path, config, metrics, camera)
         except ModelError as err:
-            raise HTTPError(422, f"reload failed, still serving {pool.served.path}: {err}") from None
+            raise HTTPError(422, f"reload failed, still serving {pool.served.path}: {err}") from err
         return _json(200, {"reloaded": str(served.path), "sha256": served.sha256})
 
     async def healthz(request):

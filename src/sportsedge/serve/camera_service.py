@@ -14,7 +14,7 @@ import time
 import warnings
 from pathlib import Path
 
-from ..errors import SportsedgeError, first_line
+from sportsedge.core.errors import SportsedgeError, first_line
 
 RETRY_S = 2.0  # wait before opening a camera again after it failed or ended
 
@@ -69,8 +69,8 @@ class CameraService:
             self._publish({"label": label, "score": score, "frame_t_s": stats.last_t, "time": time.time()})
 
     def _run(self) -> None:
-        from ..runtime import Classifier
-        from ..runtime.camera import playback_source, run_camera, v4l2_source
+        from sportsedge.runtime import Classifier
+        from sportsedge.runtime.camera import playback_source, run_camera, v4l2_source
 
         while not self._stop.is_set():
             self._restart.clear()

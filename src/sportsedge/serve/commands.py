@@ -9,9 +9,9 @@ import signal
 import sys
 from pathlib import Path
 
-from ..errors import ModelError, UsageError
-from . import require_serve
-from .config import ServeConfig
+from sportsedge.core.errors import ModelError, UsageError
+from sportsedge.serve import require_serve
+from sportsedge.serve.config import ServeConfig
 
 log = logging.getLogger("sportsedge.serve")
 
@@ -41,7 +41,7 @@ def read_token(path: str | None) -> str | None:
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as err:
-        raise UsageError(f"{path}: cannot read the token file ({type(err).__name__})") from None
+        raise UsageError(f"{path}: cannot read the token file ({type(err).__name__})") from err
     token = lines[0].strip() if lines else ""
     if len(token) < 16:
         raise UsageError(f"{path}: the token (its first line) must be at least 16 characters")
@@ -50,8 +50,9 @@ def read_token(path: str | None) -> str | None:
 
 def serve_cmd(args) -> int:
     require_serve()
-    fields = ServeConfig.__dataclass_fields__
-    config = ServeConfig(**{k: v for k, v in vars(args).items() if k in fields and v is not None})
+    from sportsedge.core.options import from_args
+
+    config = from_args(ServeConfig, args)
     token = read_token(config.token_file)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
     if not config.loopback and token is None:
@@ -87,9 +88,9 @@ async def _serve(config: ServeConfig, token: str | None) -> int:
     import uvicorn
 
     _Server = _server_class()
-    from .app import build_app, reload_served
-    from .metrics import make_metrics
-    from .pool import InferencePool, load_served
+    from sportsedge.serve.app import build_app, reload_served
+    from sportsedge.serve.pool import InferencePool, load_served
+    from sportsedge.serve.prometheus import make_metrics
 
     served = await asyncio.to_thread(load_served, config.model, config)
     if not served.ready:
@@ -100,7 +101,7 @@ async def _serve(config: ServeConfig, token: str | None) -> int:
     holder.append(pool)
     camera = None
     if config.camera is not None:
-        from .camera_service import CameraService
+        from sportsedge.serve.camera_service import CameraService
 
         camera = CameraService(config.camera, served.path, config.threads, config.camera_smooth)
         camera.start()

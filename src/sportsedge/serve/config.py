@@ -1,27 +1,58 @@
-"""Settings of `sportsedge serve` (light: the CLI builds its options and help from these defaults)."""
+"""Settings of `sportsedge serve` (light: the CLI builds its options and help from these fields)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from sportsedge.core.options import NON_NEGATIVE, POSITIVE, POSITIVE_INT, TCP_PORT, check_bounds, option
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
 @dataclass(frozen=True)
 class ServeConfig:
-    model: str  # the .tflite/.onnx file served
-    host: str = "127.0.0.1"  # loopback by default: other machines reach it only when asked for
-    port: int = 8080  # TCP port
-    workers: int = 2  # inference workers: one thread and one interpreter each (interpreters are not shared)
-    threads: int = 1  # engine threads per interpreter (workers x threads ~ the board's cores)
-    max_queue: int | None = None  # requests waiting for a worker, beyond those running; more get 503 with
-    # Retry-After at once; None = one per worker, which bounds an admitted request's wait (docs/serve.md)
-    max_body_mb: float = 20.0  # largest request body read; more gets 413 (a 12 MP JPEG is 3-8 MB)
-    timeout_s: float = 10.0  # a request that waits longer than this in all gets 504
-    drain_s: float = 10.0  # on SIGTERM: in-flight requests get this long to finish
-    token_file: str | None = None  # bearer token (first line of the file) on every endpoint but /healthz and /
-    camera: str | None = None  # also run the camera loop on this V4L2 device (or a video file played as one)
-    camera_smooth: float = 1.0  # seconds the camera's label is averaged over (VideoOptions.smooth)
+    model: str = option(help="a .tflite or .onnx file exported by sportsedge", positional=True)  # the file served
+    host: str = option(  # loopback by default: other machines reach it only when asked for
+        "127.0.0.1", "address to listen on; 127.0.0.1 is this machine only"
+    )
+    port: int = option(8080, "TCP port", bound=TCP_PORT)  # TCP port
+    workers: int = option(  # inference workers: one thread and one interpreter each (interpreters are not shared)
+        2, "inference workers, one interpreter each", bound=POSITIVE_INT
+    )
+    threads: int = option(  # engine threads per interpreter (workers x threads ~ the board's cores)
+        1, "engine threads per worker", bound=POSITIVE_INT
+    )
+    max_queue: int | None = option(  # requests waiting for a worker beyond those running; None = one per worker
+        None,
+        "requests waiting for a worker beyond those running; more get 503 with Retry-After at once "
+        "(default: one per worker, which keeps an admitted request's answer within about two inference times; "
+        "more absorbs bursts at the cost of the tail, docs/serve.md)",
+        bound=POSITIVE_INT,
+    )
+    max_body_mb: float = option(  # largest request body read; more gets 413 (a 12 MP JPEG is 3-8 MB)
+        20.0, "largest request body in MB", bound=POSITIVE
+    )
+    timeout_s: float = option(10.0, "answer 504 past this many seconds", bound=POSITIVE)  # a request's whole wait
+    drain_s: float = option(  # on SIGTERM: in-flight requests get this long to finish
+        10.0, "on SIGTERM, seconds in-flight requests get to finish", bound=POSITIVE
+    )
+    token_file: str | None = option(  # bearer token (first line of the file) on every endpoint but /healthz and /
+        None,
+        "require 'Authorization: Bearer TOKEN' (TOKEN: the file's first line) on every endpoint but /healthz and /",
+        metavar="FILE",
+    )
+    camera: str | None = option(  # also run the camera loop on this V4L2 device (or a video file played as one)
+        None,
+        "also classify a V4L2 camera (0 = /dev/video0; a video file plays as one) in the background: "
+        "GET /v1/camera/latest and the event stream GET /v1/camera/events; a camera that fails is retried",
+        metavar="DEVICE",
+    )
+    camera_smooth: float = option(  # seconds the camera's label is averaged over (VideoOptions.smooth)
+        1.0, "seconds the camera's label is averaged over", bound=NON_NEGATIVE, metavar="SECONDS"
+    )
+
+    def __post_init__(self) -> None:
+        check_bounds(self)
 
     @property
     def queue_limit(self) -> int:

@@ -21,11 +21,11 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import fileio
-from ..errors import ModelError
-from ..runtime import Classifier
-from ..runtime.golden import GoldenResult
-from .config import ServeConfig
+from sportsedge.core.errors import ModelError
+from sportsedge.runtime import Classifier
+from sportsedge.runtime.golden import GoldenResult
+from sportsedge.serve.config import ServeConfig
+from sportsedge.util import fileio
 
 # Tests only: every job takes this long more, so saturation, timeouts and draining are reached
 # by counts on any machine, whatever its speed.

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import logging
 
-from ..progress import say
-from . import require_tensorflow
+from sportsedge.train import require_tensorflow
+from sportsedge.util.progress import say
 
 
 def train_cmd(args) -> int:
     require_tensorflow()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    from .config import TrainConfig
-    from .loop import train
+    from sportsedge.core.options import from_args
+    from sportsedge.train.config import TrainConfig
+    from sportsedge.train.loop import train
 
-    fields = TrainConfig.__dataclass_fields__
-    config = TrainConfig(**{k: v for k, v in vars(args).items() if k in fields})
+    config = from_args(TrainConfig, args)
     out = train(config, say=say)
     print(out)
     return 0
@@ -24,7 +24,7 @@ def train_cmd(args) -> int:
 def evaluate_cmd(args) -> int:
     require_tensorflow()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    from .evaluate import evaluate
+    from sportsedge.train.evaluate import evaluate
 
     m = evaluate(args.run_dir, args.data, args.split, args.limit_per_class)
     print(

@@ -6,9 +6,20 @@ import json
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
-from .. import fileio
-from ..errors import UsageError
-from .models import FineTune, Recipe, get_model
+from sportsedge.core.errors import UsageError
+from sportsedge.core.options import (
+    BELOW_ONE,
+    NON_NEGATIVE_INT,
+    POSITIVE,
+    POSITIVE_INT,
+    check_bounds,
+    int_between,
+    one_of,
+    option,
+)
+from sportsedge.train.mobilenet import FT_STAGE2
+from sportsedge.train.models import MAX_SIDE, MIN_SIDE, MODELS, FineTune, Recipe, get_model
+from sportsedge.util import fileio
 
 # tf.distribute strategy by --strategy name: (factory taking the tensorflow module, help text).
 STRATEGIES = {
@@ -18,45 +29,109 @@ STRATEGIES = {
 }
 
 
+def _models_help() -> str:
+    return f"one of: {', '.join(MODELS)}"
+
+
+RESIZABLE = "mobilenet_v2* and efficientnet_lite*"
+_FT = FT_STAGE2  # the two-stage recipe's stage 2, whose defaults the --finetune-* help quotes
+
+
 @dataclass(frozen=True)
 class TrainConfig:
-    model: str  # registry name: cnn, cnn_v1, efficientnet_b0, mobilenet_v2
-    data: str  # dataset folder with train/, valid/ and optionally test/
-    out: str  # run folder to write
-    weights: str | None = None  # imagenet, none, auto (imagenet if on disk) or a file; None = the model's default
-    epochs: int | None = None  # None = the recipe's
-    batch_size: int | None = None  # None = the recipe's
-    learning_rate: float | None = None  # None = the recipe's
-    augment: bool = True  # apply the recipe's augmentation to the training stream
-    cache_features: int | None = None  # train views of the frozen backbone's output to cache; 0 = off; None = recipe
-    early_stopping: int | None = None  # patience on val_loss; 0 = off; None = the recipe's
-    label_smoothing: float = 0.0  # cross-entropy label smoothing; 0 = the seed's plain loss
-    strategy: str = "default"  # a STRATEGIES name
-    seed: int = 0  # seeds Python, numpy, TF, shuffling and augmentation
-    resume: bool = False  # continue an interrupted run in `out`
-    jit_compile: bool = False  # XLA for fit; off: measured 1.46x slower steps with it on here
-    limit_per_class: int | None = None  # use at most N images per class and split (quick trials)
-    finetune_epochs: int | None = None  # stage 2 of a two-stage model; 0 = stage 1 only; None = the recipe's
-    finetune_learning_rate: float | None = None  # stage 2's peak learning rate; None = the recipe's
-    finetune_blocks: int | None = None  # top blocks stage 2 unfreezes; None = the recipe's
-    finetune_views: int | None = None  # train views cached at the block boundary; None = the recipe's
-    finetune_int8_epochs: int | None = None  # of those, the last ones int8-aware; 0 = none; None = the recipe's
-    input_size: int | None = None  # square input side in px (resizable models); None = the model's own
+    """One training run. Each field's option (core.options) is its --flag on `train`, and on
+    `pipeline` too unless PIPELINE_SKIPS names it: a new field reaches both with this one edit."""
+
+    # model, data and out are blank in a template (PipelineConfig.train) and required on `train`.
+    model: str = option("", _models_help, parse=one_of(MODELS, "model"), metavar="NAME", required=True)  # registry name
+    data: str = option("", "dataset folder with train/ and valid/ (and test/)", required=True)  # the dataset folder
+    out: str = option("", "run folder to create", required=True)  # run folder to write
+    weights: str | None = option(  # imagenet, none, auto (imagenet if on disk) or a file; None = the model's default
+        None,
+        "imagenet, none, auto (imagenet if already on disk) or a weights file (default: imagenet for "
+        "transfer models, none for the CNNs)",
+    )
+    epochs: int | None = option(None, "default: the recipe's", bound=POSITIVE_INT)  # None = the recipe's
+    batch_size: int | None = option(None, "default: the recipe's", bound=POSITIVE_INT)  # None = the recipe's
+    learning_rate: float | None = option(None, "default: the recipe's", bound=POSITIVE)  # None = the recipe's
+    augment: bool = option(True, "train without augmentation", negate=True)  # the recipe's augmentation on
+    cache_features: int | None = option(  # train views of the frozen backbone's output to cache; 0 = off
+        None,
+        "cache the frozen backbone's outputs for VIEWS views of the train set (view 1 clean, the rest "
+        "augmented); 0 = off (default: the recipe's; 1 for mobilenet_v2)",
+        bound=NON_NEGATIVE_INT,
+        metavar="VIEWS",
+    )
+    early_stopping: int | None = option(  # patience on val_loss; 0 = off; None = the recipe's
+        None, "patience on val_loss; 0 = off (default: the recipe's)", bound=NON_NEGATIVE_INT, metavar="PATIENCE"
+    )
+    label_smoothing: float = option(  # cross-entropy label smoothing; 0 = the seed's plain loss
+        0.0,
+        "label smoothing of the loss (0 is the seed's); 0.1 measured +0.9 points for mobilenet_v2",
+        bound=BELOW_ONE,
+    )
+    strategy: str = option(  # a STRATEGIES name
+        "default",
+        "tf.distribute strategy: " + "; ".join(f"{k} = {h}" for k, (_, h) in STRATEGIES.items()),
+        choices=tuple(STRATEGIES),
+    )
+    seed: int = option(0, "random seed", parse=int)  # seeds Python, numpy, TF, shuffling and augmentation
+    resume: bool = option(False, "continue an interrupted run in --out")  # continue an interrupted run in `out`
+    jit_compile: bool = option(False, "XLA-compile training steps (slower on CPU here)")  # measured 1.46x slower
+    limit_per_class: int | None = option(  # use at most N images per class and split (quick trials)
+        None, "use at most N images per class", bound=POSITIVE_INT
+    )
+    finetune_epochs: int | None = option(  # stage 2 of a two-stage model; 0 = stage 1 only; None = the recipe's
+        None,
+        f"two-stage models: epochs of stage 2 (the top blocks); 0 = head only (default {_FT.epochs})",
+        bound=NON_NEGATIVE_INT,
+        metavar="N",
+    )
+    finetune_learning_rate: float | None = option(  # stage 2's peak learning rate; None = the recipe's
+        None,
+        f"two-stage models: stage 2's peak learning rate, after warm-up (default {_FT.learning_rate:g})",
+        bound=POSITIVE,
+        metavar="LR",
+    )
+    finetune_blocks: int | None = option(  # top blocks stage 2 unfreezes; None = the recipe's
+        None,
+        f"two-stage models: top blocks stage 2 unfreezes (default: the recipe's, {_FT.blocks})",
+        bound=POSITIVE_INT,
+        metavar="N",
+    )
+    finetune_views: int | None = option(  # train views cached at the block boundary; None = the recipe's
+        None,
+        "two-stage models: most train views cached at the block boundary: 1 clean, 2 mirrored, 3+ augmented; "
+        f"fewer when views x train images exceeds {_FT.view_images:,} (default {_FT.views})",
+        bound=POSITIVE_INT,
+        metavar="N",
+    )
+    finetune_int8_epochs: int | None = option(  # of those, the last ones int8-aware; 0 = none; None = the recipe's
+        None,
+        "two-stage models: the last N of the --finetune-epochs train the top blocks with their kernels "
+        "rounded as full int8 will round them (activations too if the recipe says so), so int8 exports "
+        f"lose less; 0 = none (default {_FT.int8_epochs})",
+        bound=NON_NEGATIVE_INT,
+        metavar="N",
+    )
+    input_size: int | None = option(  # square input side in px (resizable models); None = the model's own
+        None,
+        f"square input side for {RESIZABLE}: the same network and ImageNet weights at another size, a "
+        f"multiple of 32 from {MIN_SIDE} to {MAX_SIDE} (default: the model's own)",
+        bound=int_between(MIN_SIDE, MAX_SIDE),
+        metavar="PX",
+    )
+
+    def __post_init__(self) -> None:
+        check_bounds(self)
+        if self.strategy not in STRATEGIES:
+            raise UsageError(f"unknown strategy {self.strategy!r} (choose from {', '.join(STRATEGIES)})")
 
     def resolved(self) -> RunRecord:
         """The settings actually used, recipe defaults filled in (results still empty)."""
         entry = get_model(self.model)
         recipe: Recipe = entry.recipe
-        if self.strategy not in STRATEGIES:
-            raise UsageError(f"unknown strategy {self.strategy!r} (choose from {', '.join(STRATEGIES)})")
         cache = recipe.cache_views if self.cache_features is None else self.cache_features
-        if not 0.0 <= self.label_smoothing < 1.0:
-            raise UsageError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
-        for name, value in (("epochs", self.epochs), ("batch_size", self.batch_size), ("cache_features", cache)):
-            if value is not None and value < (0 if name == "cache_features" else 1):
-                raise UsageError(f"{name} must be positive, got {value}")
-        if self.learning_rate is not None and not self.learning_rate > 0:
-            raise UsageError(f"learning_rate must be positive, got {self.learning_rate}")
         finetune = self._finetune(recipe)
         patience = recipe.early_stopping if self.early_stopping is None else (self.early_stopping or None)
         return RunRecord(
@@ -171,13 +246,16 @@ class RunRecord:
         try:
             raw = json.loads(path.read_text())
         except json.JSONDecodeError as err:
-            raise UsageError(f"{path}: not valid JSON ({err.msg}, line {err.lineno})") from None
+            raise UsageError(f"{path}: not valid JSON ({err.msg}, line {err.lineno})") from err
         return cls.from_dict(raw, str(path))
 
     def save(self, run_dir: str | Path) -> None:
         fileio.write_json(Path(run_dir) / "config.json", self.to_dict())
 
 
+# TrainConfig fields `pipeline` does not take: it names the model, data and run folder of each
+# run itself, resumes by its own state, and sweeps sizes with --input-sizes.
+PIPELINE_SKIPS = ("model", "data", "out", "resume", "input_size")
 # TrainConfig fields resolved() folds into the record's `finetune`.
 _FOLDED = ("finetune_epochs", "finetune_learning_rate", "finetune_blocks", "finetune_views", "finetune_int8_epochs")
 # What resolved() settles: every TrainConfig field, then what the recipe and registry add.

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError, UsageError
-from ..runtime.imagesets import SPLITS, class_dirs, image_files
-from ..runtime.preprocess import load_pixels
+from sportsedge.core.errors import InputError, UsageError
+from sportsedge.runtime.imagesets import SPLITS, class_dirs, image_files
+from sportsedge.runtime.preprocess import load_pixels
 
 log = logging.getLogger("sportsedge.data")
 

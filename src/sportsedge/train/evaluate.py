@@ -6,18 +6,19 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import fileio, metrics
-from ..errors import UsageError
-from .config import RunRecord
-from .data import BadImageLog, Dataset, limit_split, scan_dataset
-from .plots import confusion_plot, misclassified_grid
+from sportsedge.core import metrics
+from sportsedge.core.errors import UsageError
+from sportsedge.train.config import RunRecord
+from sportsedge.train.data import BadImageLog, Dataset, limit_split, scan_dataset
+from sportsedge.train.plots import confusion_plot, misclassified_grid
+from sportsedge.util import fileio
 
 
 def predict_split(model, ds: Dataset, split: str, size, batch: int = 32, limit_per_class: int | None = None):
     """(probabilities, labels, paths) for the readable images of a split, in file order."""
     import tensorflow as tf
 
-    from .data import image_stream
+    from sportsedge.train.data import image_stream
 
     s = limit_split(ds.split(split), limit_per_class)
     run = tf.function(lambda x: model(x, training=False), reduce_retracing=True)

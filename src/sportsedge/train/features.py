@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import fileio
-from ..progress import Progress
-from .data import BadImageLog, Split, image_stream
+from sportsedge.train.data import BadImageLog, Split, image_stream
+from sportsedge.util import fileio
+from sportsedge.util.progress import Progress
 
 
 def cache_key(split: Split, settings: dict) -> str:

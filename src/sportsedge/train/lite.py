@@ -10,10 +10,18 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import replace
 
-from .lite_backbone import VARIANTS, backbone, blocks, load_torch_weights, weights_file
-from .mobilenet import FT_STAGE2
-from .models import IMAGENET_ON_DISK, SEED_AUGMENT, Built, Recipe, _backbone_weights, keras_api, register_model
-from .transfer import transfer
+from sportsedge.train.lite_backbone import VARIANTS, backbone, blocks, load_torch_weights, weights_file
+from sportsedge.train.mobilenet import FT_STAGE2
+from sportsedge.train.models import (
+    IMAGENET_ON_DISK,
+    SEED_AUGMENT,
+    Built,
+    Recipe,
+    _backbone_weights,
+    keras_api,
+    register_model,
+)
+from sportsedge.train.transfer import transfer
 
 LINEAR = Recipe(100, 30, 1e-3, None, SEED_AUGMENT, cache_views=1)  # as mobilenet_v2_linear
 
@@ -33,7 +41,7 @@ def _lite(name: str, num_classes: int, weights: str, size, cut: str | None) -> B
     inp = keras.Input((*size, 3), name="pixels")
     base = keras.Model(inp, backbone(name, inp), name=f"efficientnet_{name}")
     if weights != "none":
-        from .torch_legacy import read_state_dict
+        from sportsedge.train.torch_legacy import read_state_dict
 
         path = weights_file(name) if weights == "imagenet" else _backbone_weights(weights)
         load_torch_weights(base, read_state_dict(path), path)  # the ImageNet classifier is left out

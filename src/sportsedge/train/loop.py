@@ -17,16 +17,16 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import fileio
-from ..envinfo import environment
-from ..errors import UsageError
-from ..progress import fmt_seconds
-from .config import STRATEGIES, RunRecord, TrainConfig
-from .data import BadImageLog, limit_split, scan_dataset
-from .distribute import build_from_local_batch
-from .evaluate import evaluate_model
-from .models import get_model
-from .stages import Stage, plan
+from sportsedge.core.errors import UsageError
+from sportsedge.train.config import STRATEGIES, RunRecord, TrainConfig
+from sportsedge.train.data import BadImageLog, limit_split, scan_dataset
+from sportsedge.train.distribute import build_from_local_batch
+from sportsedge.train.evaluate import evaluate_model
+from sportsedge.train.models import get_model
+from sportsedge.train.stages import Stage, plan
+from sportsedge.util import fileio
+from sportsedge.util.envinfo import environment
+from sportsedge.util.progress import fmt_seconds
 
 log = logging.getLogger("sportsedge.train")
 
@@ -285,7 +285,7 @@ def _finished_record(rec: RunRecord, stages, state: dict, fit_wall: float, wall:
 
 
 def save_run(out: Path, model, rec: RunRecord, history: dict) -> None:
-    from .plots import history_plot
+    from sportsedge.train.plots import history_plot
 
     with fileio.atomic_path(out / "model.keras") as tmp:
         model.save(str(tmp))

@@ -6,8 +6,17 @@ Imported by the ``train`` package itself, so any import of the registry register
 
 from __future__ import annotations
 
-from .models import SEED_AUGMENT, Augment, Built, FineTune, Recipe, _application, keras_api, register_model
-from .transfer import transfer
+from sportsedge.train.models import (
+    SEED_AUGMENT,
+    Augment,
+    Built,
+    FineTune,
+    Recipe,
+    _application,
+    keras_api,
+    register_model,
+)
+from sportsedge.train.transfer import transfer
 
 # The fine-tuned model's cache point: the residual add closing block 12 (14x14x96), the last
 # boundary before the stride-2 block 13, so blocks 13-16 and the 1x1 conv above it can train.

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import UsageError
+from sportsedge.core.errors import UsageError
 
 
 @dataclass(frozen=True)
@@ -222,7 +222,7 @@ def _application(name: str, weights: str, **kwargs):
         raise UsageError(
             f"cannot get {name}'s ImageNet weights ({str(err).splitlines()[0][:160]}); "
             "offline, put Keras' file under $KERAS_HOME/models/, or use --weights none or a file"
-        ) from None
+        ) from err
 
 
 def _cnn(num_classes: int, size: tuple[int, int], filters: tuple[int, ...], weights: str) -> Built:

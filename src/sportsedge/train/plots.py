@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..figures import pyplot as _pyplot
-from ..figures import save_png as _save
-from ..runtime.preprocess import load_pixels
+from sportsedge.runtime.preprocess import load_pixels
+from sportsedge.util.figures import pyplot as _pyplot
+from sportsedge.util.figures import save_png as _save
 
 
 def history_plot(history: dict, path: Path, title: str = "") -> None:

@@ -19,12 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UsageError
-from ..export.config import ExportConfig
-from .config import RunRecord
-from .data import Split, epoch_order, image_stream, training_stream
-from .features import cache_key, cached_extract
-from .models import Augment, Built, FineTune, augmentation_layers
+from sportsedge.core.errors import UsageError
+from sportsedge.core.formats import CALIBRATION_SIZE
+from sportsedge.train.config import RunRecord
+from sportsedge.train.data import Split, epoch_order, image_stream, training_stream
+from sportsedge.train.features import cache_key, cached_extract
+from sportsedge.train.models import Augment, Built, FineTune, augmentation_layers
 
 
 class StageName:
@@ -253,9 +253,8 @@ def _two_stages(rec: RunRecord, built: Built, train: Split, valid: Split, out: P
     return stages
 
 
-# Boundary features the int8-aware stage calibrates activation ranges on: the export's default
-# calibration size, read from its one place.
-CALIBRATION = ExportConfig.calibration_size
+# Boundary features the int8-aware stage calibrates activation ranges on: the export's default.
+CALIBRATION = CALIBRATION_SIZE
 
 
 def _int8_stage(built: Built, ft: FineTune, first: int, schedule, boundary: Callable, seed: int, top: dict) -> Stage:
@@ -263,7 +262,7 @@ def _int8_stage(built: Built, ft: FineTune, first: int, schedule, boundary: Call
     int8aware), on the same views and schedule."""
     import keras
 
-    from . import int8aware
+    from sportsedge.train import int8aware
 
     # One flat graph from the boundary up (``upper`` nests the top blocks as a model), sharing the layers.
     flat = keras.Model(built.lower.output, built.model.output)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UsageError
+from sportsedge.core.errors import UsageError
 
 MAGIC = 0x1950A86A20F9469CFC6C
 PROTOCOL = 1001
@@ -151,4 +151,4 @@ def read_state_dict(path: str | Path) -> dict[str, np.ndarray]:
             out[str(name)] = value.array()
         return out
     except (OSError, ValueError, KeyError, EOFError, struct.error, pickle.UnpicklingError) as err:
-        raise UsageError(f"{path}: cannot read it as a PyTorch state dict ({err})") from None
+        raise UsageError(f"{path}: cannot read it as a PyTorch state dict ({err})") from err

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .models import Built, keras_api, stack
+from sportsedge.train.models import Built, keras_api, stack
 
 
 def transfer(inp, base, num_classes: int, head_layers, boundary: str | None = None) -> Built:

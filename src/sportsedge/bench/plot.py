@@ -1,0 +1,64 @@
+"""pareto.png: latency against top-1, one colour per model, one marker per format, area by size."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sportsedge.util.figures import pyplot, save_png
+
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+
+
+def pareto_front(points: list[tuple[float, float]]) -> list[int]:
+    """Indices of the points no other point beats on both lower latency and higher accuracy."""
+    order = sorted(range(len(points)), key=lambda i: (points[i][0], -points[i][1]))
+    front, best = [], float("-inf")
+    for i in order:
+        if points[i][1] > best:
+            front.append(i)
+            best = points[i][1]
+    return front
+
+
+def pareto_plot(rows: list[dict], path: Path) -> None:
+    plt = pyplot("pareto.png")
+    from matplotlib.ticker import FormatStrFormatter
+
+    # One point per artifact: its best thread count.
+    best: dict[str, dict] = {}
+    for r in rows:
+        if r.get("top1") is not None and (
+            r["path"] not in best or r["latency_ms_p50"] < best[r["path"]]["latency_ms_p50"]
+        ):
+            best[r["path"]] = r
+    pts = list(best.values())
+    models = sorted({r["model"] for r in pts})
+    formats = sorted({r["format"] for r in pts})
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    fig, ax = plt.subplots(figsize=(9, 6))
+    for r in pts:
+        ax.scatter(
+            r["latency_ms_p50"],
+            100 * r["top1"],
+            s=40 + 40 * r["size_bytes"] / 1e6,
+            alpha=0.75,
+            color=colours[models.index(r["model"]) % len(colours)],
+            marker=MARKERS[formats.index(r["format"]) % len(MARKERS)],
+            edgecolors="black",
+            linewidths=0.5,
+        )
+    front = [pts[i] for i in pareto_front([(r["latency_ms_p50"], r["top1"]) for r in pts])]
+    ax.plot([r["latency_ms_p50"] for r in front], [100 * r["top1"] for r in front], "k--", lw=1, label="Pareto front")
+    for m in models:
+        ax.scatter([], [], color=colours[models.index(m) % len(colours)], label=m)
+    for f in formats:
+        ax.scatter([], [], color="grey", marker=MARKERS[formats.index(f) % len(MARKERS)], label=f)
+    ax.set_xscale("log")
+    for axis_formatter in (ax.xaxis.set_major_formatter, ax.xaxis.set_minor_formatter):
+        axis_formatter(FormatStrFormatter("%g"))  # plain 2, 3, 5 ms rather than 2x10^0
+    ax.set_xlabel("latency p50, batch 1 (ms, log scale; best thread count)")
+    ax.set_ylabel("top-1 accuracy (%)")
+    ax.set_title("Latency vs accuracy (marker area ~ file size)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    save_png(fig, path, dpi=110)

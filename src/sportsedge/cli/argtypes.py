@@ -1,0 +1,73 @@
+"""Argument types and the parser class of the command line (light: argparse only).
+
+One type per kind of number, so every option of that kind is range-checked where it is parsed,
+with the option named in argparse's own error line; and a parser that accepts options and
+positionals in any order (`predict MODEL --top-k 3 photo.jpg`).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from sportsedge.core.options import (
+    BELOW_ONE,
+    FRACTION,
+    NON_NEGATIVE,
+    NON_NEGATIVE_INT,
+    POSITIVE,
+    POSITIVE_INT,
+    TCP_PORT,
+    comma_list,
+    int_between,
+    one_of,
+)
+
+__all__ = ["IntermixedParser", "comma_list", "one_of"]
+
+
+class IntermixedParser(argparse.ArgumentParser):
+    """Options and positionals in any order: a leaf subcommand parses with argparse's intermixed
+    parser, which fills positionals only after every option is taken. Parsers that own subcommands
+    (the top level, `data`) keep the plain parse, which intermixing does not support."""
+
+    _intermixing = False
+
+    def _has_subcommands(self) -> bool:
+        return any(isinstance(a, argparse._SubParsersAction) for a in self._actions)
+
+    def parse_known_args(self, args=None, namespace=None):
+        if self._intermixing or self._has_subcommands():
+            return super().parse_known_args(args, namespace)
+        self._intermixing = True  # parse_known_intermixed_args calls parse_known_args twice
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing = False
+
+
+# The number types are the configs' bounds (core.options), so the command line and the configs
+# refuse a value with the same words.
+positive_int = POSITIVE_INT.parse
+non_negative_int = NON_NEGATIVE_INT.parse
+positive_float = POSITIVE.parse
+non_negative_float = NON_NEGATIVE.parse
+fraction = FRACTION.parse
+tcp_port = TCP_PORT.parse
+below_one = BELOW_ONE.parse
+
+
+def int_range(low: int, high: int, name: str):
+    """A whole number from ``low`` to ``high``."""
+    return int_between(low, high).parse
+
+
+def per_channel(text: str) -> str:
+    """One number for every channel or three (R,G,B), comma-separated; returned as given."""
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        # from None: argparse shows only this message; float()'s ValueError says the same
+        raise argparse.ArgumentTypeError(f"not a number or three comma-separated numbers: {text!r}") from None
+    if len(values) not in (1, 3):
+        raise argparse.ArgumentTypeError(f"takes 1 number or 3 (R,G,B), got {len(values)}: {text!r}")
+    return text

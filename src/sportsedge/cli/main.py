@@ -1,0 +1,101 @@
+"""`sportsedge` command line: parses arguments and calls library functions in-process.
+
+Only argparse and the light settings modules (dataclasses and name tables, no numpy) are imported
+here; each subcommand's handler is named as "module:function" and imported when that subcommand
+runs, so `sportsedge --help` stays instant and `predict` never pulls in TensorFlow. Defaults and
+choices are read from the settings dataclasses and tables, never typed here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import traceback
+import warnings
+
+from sportsedge import __version__
+from sportsedge.cli import models as cli_models
+from sportsedge.cli import runtime as cli_runtime
+from sportsedge.cli import serve as cli_serve
+from sportsedge.cli import train as cli_train
+from sportsedge.cli.argtypes import IntermixedParser
+
+# Exit statuses (README, "Commands"): 130 is Ctrl-C.
+EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+COMMANDS = (
+    cli_runtime.add_predict,
+    cli_runtime.add_verify,
+    cli_train.add_train,
+    cli_train.add_evaluate,
+    cli_train.add_export,
+    cli_models.add_label,
+    cli_runtime.add_bench,
+    cli_runtime.add_data,
+    cli_serve.add_serve,
+    cli_train.add_pipeline,
+    cli_train.add_demo,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = IntermixedParser(
+        prog="sportsedge",
+        description="Train image classifiers, export them to TFLite/ONNX, run and benchmark them on the edge.",
+    )
+    parser.add_argument("--version", action="version", version=f"sportsedge {__version__}")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+    for add in COMMANDS:
+        add(sub)
+    return parser
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def _resolve(spec: str):
+    module, _, func = spec.partition(":")
+    return getattr(importlib.import_module(module), func)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "handler"):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    check = getattr(args, "check", None)
+    if check is not None:  # rules across options (argparse's usage line and exit 2), before any import
+        check(args)
+    from sportsedge.core.errors import SportsedgeError
+
+    saved_showwarning, warnings.showwarning = warnings.showwarning, _one_line_warning
+    debug = bool(os.environ.get("SPORTSEDGE_DEBUG"))
+    try:
+        return _resolve(args.handler)(args)
+    except SportsedgeError as err:
+        if debug:  # the whole chain: what a library raised underneath, and where
+            traceback.print_exception(err, file=sys.stderr)
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `sportsedge predict ... | head`
+        sys.stderr.close()
+        return EXIT_OK
+    except Exception as err:  # a bug: keep it to one line unless asked for the traceback
+        if debug:
+            raise
+        print(f"internal error: {type(err).__name__}: {err} (set SPORTSEDGE_DEBUG=1 for a traceback)", file=sys.stderr)
+        return EXIT_INTERNAL
+    finally:
+        warnings.showwarning = saved_showwarning
+
+
+if __name__ == "__main__":
+    sys.exit(main())
