@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-train-qat-video-serve-lite-dev
 
-.PHONY: install install-runtime test test-arm pi-check demo clean
+.PHONY: install install-runtime test test-runtime test-arm pi-check demo clean
 
 # Full development environment: runtime + training/export + test tools.
 $(STAMP): pyproject.toml
@@ -25,6 +25,16 @@ test: $(STAMP)
 	$(PY) -m ruff check src tests experiments
 	$(PY) -m ruff format --check src tests experiments
 	$(PY) -m pytest -q -m "not arm"
+
+# The suite as a device runs it: a venv with the runtime and serve extra only (no TensorFlow), from
+# the committed model fixtures; the tests that need TensorFlow skip with their reason.
+RT_VENV := .venv-runtime
+test-runtime:
+	test -x $(RT_VENV)/bin/python || $(PYTHON) -m venv $(RT_VENV)
+	$(RT_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(RT_VENV)/bin/python -m pip install --quiet ".[serve]" pytest pytest-timeout hypothesis httpx
+	! $(RT_VENV)/bin/python -c "import tensorflow" 2>/dev/null
+	$(RT_VENV)/bin/python -m pytest -q -m "not arm" -p no:cacheprovider tests
 
 # The runtime on emulated 64-bit ARM (Raspberry Pi 4 and 5 CPU models): builds the sandbox once
 # (root: apt-get, debootstrap, binfmt), then the `arm` tests. SPORTSEDGE_REQUIRE_ARM=1 (CI) turns
@@ -48,4 +58,4 @@ demo: $(STAMP)
 	$(PY) -m sportsedge demo --out demo-out
 
 clean:
-	rm -rf $(VENV) build src/*.egg-info .pytest_cache
+	rm -rf $(VENV) $(RT_VENV) build src/*.egg-info .pytest_cache .mypy_cache

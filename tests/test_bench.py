@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -13,14 +13,16 @@ import pytest
 from sportsedge.bench.plot import pareto_front
 from sportsedge.bench.report import FIELDS, recommendation
 
+from isolation import TENSORFLOW_SIDE, run_python
 
-def bench_blocked(argv: list, blocked=("tensorflow", "keras", "tf2onnx")) -> subprocess.CompletedProcess:
+VIDEO = importlib.util.find_spec("av") is not None  # the video extra: the 1080p clip's frames/s
+PLOTS = importlib.util.find_spec("matplotlib") is not None  # the train extra's matplotlib: pareto.png
+
+
+def bench_blocked(argv: list, blocked=TENSORFLOW_SIDE) -> subprocess.CompletedProcess:
     """`sportsedge bench ARGV` in a subprocess where the ``blocked`` modules cannot be imported."""
-    code = (
-        f"import sys\nfor m in {tuple(blocked)!r}:\n    sys.modules[m] = None\n"
-        f"from sportsedge.cli import main\nsys.exit(main(['bench', *{[str(a) for a in argv]!r}]))\n"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    code = f"from sportsedge.cli import main\nsys.exit(main(['bench', *{[str(a) for a in argv]!r}]))\n"
+    proc = run_python(code, blocked)
     assert proc.returncode == 0, proc.stderr
     return proc
 
@@ -53,9 +55,12 @@ def bench_out(exported, colour_dataset, tmp_path_factory):
 
 def test_runs_without_tensorflow_and_writes_everything(bench_out):
     out, proc = bench_out
-    for f in ("results.json", "results.csv", "results.md", "pareto.png"):
+    for f in ("results.json", "results.csv", "results.md"):
         assert (out / f).stat().st_size > 0, f
-    assert (out / "pareto.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    if PLOTS:
+        assert (out / "pareto.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    else:  # a device without matplotlib: everything but the plot
+        assert not (out / "pareto.png").exists()
     from PIL import Image
 
     with Image.open(out / "media" / "camera-4056x3040.jpg") as img:
@@ -84,8 +89,10 @@ def test_rows_complete_and_ordered(bench_out, exported):
         assert ("throughput_shared_img_s" in r) == (r["path"].endswith(".onnx") and r["threads"] == 2)
         assert ("no_thread_gain" in r) == (r["threads"] == 2)
         assert r["peak_rss_mb"] > 10 and r["load_ms"] > 0 and r["e2e_ms_p50"] > 0
-        # A 4056x3040 JPEG and a 1080p clip made from the split: slower than a 32x32 file, and measured.
-        assert r["e2e_camera_ms_p50"] > r["e2e_ms_p50"] and r["video_fps"] > 0
+        # A 4056x3040 JPEG and (with the video extra) a 1080p clip made from the split, measured;
+        # no comparison of two timings here (benchmarks compare, tests count).
+        assert r["e2e_camera_ms_p50"] > 0
+        assert (r["video_fps"] > 0) if VIDEO else r["video_fps"] is None
         assert r["n_images"] == 9 and 0 <= r["top1"] <= r["top5"] <= 1
     assert res["environment"]["cores"] >= 1 and "numpy" in res["environment"]["versions"]
     with open(out / "results.csv") as f:
@@ -178,11 +185,11 @@ def test_without_matplotlib_results_are_still_written(exported, colour_dataset, 
     assert "warning: pareto.png not written: matplotlib is not installed" in proc.stderr
 
 
-def test_keras_baseline_row(exported, tiny_run, colour_dataset, tmp_path):
+def test_keras_baseline_row(fresh_export, tiny_run, colour_dataset, tmp_path):
     from sportsedge.bench.config import BenchConfig
     from sportsedge.bench.run import bench
 
-    out_dir, _, _ = exported
+    out_dir, _, _ = fresh_export  # the export of this very run
     rows = bench(
         [out_dir / "tiny-onnx-fp32.onnx"],
         colour_dataset / "test",
@@ -220,6 +227,7 @@ def test_macs_are_counted_from_the_graph_and_onnx_rows_take_their_models(bench_o
     assert {r["format"] for r in rows} >= {"onnx-fp32", "tflite-int8", "tflite-fp16"}
 
 
+@pytest.mark.tensorflow
 def test_macs_of_depthwise_and_strided_layers(tmp_path):
     import tensorflow as tf
 

@@ -6,8 +6,12 @@ import importlib.util
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from conftest import LABELS, TINY_SIZE, _convert, solid
+from conftest import LABELS, TINY_SIZE, solid
+from model_fixtures import _convert
+
+pytestmark = pytest.mark.tensorflow  # the probe scripts convert with TensorFlow
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "experiments"
 

@@ -9,11 +9,37 @@ import pytest
 from PIL import Image
 
 from sportsedge.core.errors import InputError, ModelError
+from sportsedge.core.formats import FORMATS as TABLE
 from sportsedge.runtime import Classifier, MissingLabelsWarning
 
 from conftest import LABELS, TINY_SIZE, solid
+from model_fixtures import TINY_FILES
 
-FORMATS = ["tflite-fp32", "tflite-int8", "onnx-fp32"]
+FORMATS = list(TINY_FILES)  # the hand-set colour models (committed in tests/fixtures/labelled)
+# Every format of the table has a committed tiny export (tests/fixtures/exported), or a reason here.
+NO_FIXTURE = {
+    f.name: "trains in its own process with the qat extra (tests/test_quantize.py)"
+    for f in TABLE.values()
+    if not f.in_all
+}
+EXPORTED = [name for name in TABLE if name not in NO_FIXTURE]
+
+
+def test_every_format_has_a_committed_fixture_or_a_reason(exported):
+    _, manifest, _ = exported
+    committed = {entry["format"] for entry in manifest["artifacts"].values()}
+    missing = [name for name in TABLE if name not in committed and name not in NO_FIXTURE]
+    assert not missing, f"formats with neither a fixture in tests/fixtures/exported nor a reason: {missing}"
+
+
+@pytest.mark.parametrize("fmt", EXPORTED)
+def test_every_format_loads_and_names_the_colours(fmt, exported):
+    out, manifest, _ = exported
+    (entry,) = [e for e in manifest["artifacts"].values() if e["format"] == fmt]
+    clf = Classifier.load(out / entry["path"])  # digest and golden check at load
+    assert clf.labels == tuple(sorted(LABELS)) and clf.metadata.format == fmt  # class folders, sorted
+    for colour in LABELS:
+        assert clf.predict(solid(colour), top_k=1)[0].label == colour
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

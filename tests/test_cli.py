@@ -12,6 +12,7 @@ from PIL import Image
 from sportsedge.cli import main
 
 from conftest import COLOURS
+from isolation import TIMEOUT_S
 
 
 @pytest.fixture
@@ -117,7 +118,7 @@ def test_help_and_predict_import_nothing_heavy(labelled_models, images):
         f"assert main(['predict', {str(labelled_models['tflite-fp32'])!r}, {str(images)!r}]) == 0\n"
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=TIMEOUT_S)
     assert proc.returncode == 0, proc.stderr
 
 
@@ -135,6 +136,7 @@ def test_python_dash_m(labelled_models, images):
         ],
         capture_output=True,
         text=True,
+        timeout=TIMEOUT_S,
     )
     assert proc.returncode == 0, proc.stderr
     assert "1. red" in proc.stdout

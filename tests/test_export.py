@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -13,10 +11,13 @@ from sportsedge.core.errors import InputError, UsageError
 from sportsedge.core.formats import FORMATS
 
 from conftest import LABELS
+from isolation import run_python
+
+pytestmark = pytest.mark.tensorflow  # trains or exports: needs the train extra
 
 
-def test_every_format_exported_and_passes_parity(exported):
-    out, manifest, _ = exported
+def test_every_format_exported_and_passes_parity(fresh_export):
+    out, manifest, _ = fresh_export
     arts = manifest["artifacts"]
     assert sorted(arts) == sorted(f"tiny-{f.name}{f.ext}" for f in FORMATS.values() if f.in_all)
     for name, entry in arts.items():
@@ -32,21 +33,20 @@ def test_every_format_exported_and_passes_parity(exported):
         assert p["agreement"] >= fmt.min_agreement and p["n"] == 9
 
 
-def test_int8_tflite_takes_raw_uint8_pixels(exported):
+def test_int8_tflite_takes_raw_uint8_pixels(fresh_export):
     from ai_edge_litert.interpreter import Interpreter
 
-    out, _, _ = exported
+    out, _, _ = fresh_export
     interp = Interpreter(model_path=str(out / "tiny-tflite-int8.tflite"))
     d = interp.get_input_details()[0]
     assert d["dtype"] == np.uint8 and d["quantization"] == (1.0, 0)
     assert interp.get_output_details()[0]["dtype"] == np.uint8
 
 
-def test_artifacts_load_without_tensorflow_and_carry_labels(exported):
-    out, manifest, _ = exported
+def test_artifacts_load_without_tensorflow_and_carry_labels(fresh_export):
+    out, manifest, _ = fresh_export
     paths = [str(out / n) for n in manifest["artifacts"]]
     code = (
-        "import sys\nfor m in ('tensorflow', 'keras', 'tf2onnx'):\n    sys.modules[m] = None\n"
         "import numpy as np\nfrom sportsedge.runtime import Classifier\n"
         f"for p in {paths!r}:\n"
         "    clf = Classifier.load(p)\n"
@@ -56,16 +56,16 @@ def test_artifacts_load_without_tensorflow_and_carry_labels(exported):
         "    assert top.label == 'blue', (p, top)\n"
         "print('ok')\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    proc = run_python(code)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "ok"
 
 
-def test_rerun_skips_unchanged_and_force_redoes(exported, tiny_run):
+def test_rerun_skips_unchanged_and_force_redoes(fresh_export, tiny_run):
     from sportsedge.export.config import ExportConfig
     from sportsedge.export.run import export, parse_formats
 
-    out, manifest, _ = exported
+    out, manifest, _ = fresh_export
     messages = []
     again = export(
         [tiny_run], parse_formats("tflite-fp32,onnx-fp32"), out, ExportConfig(calibration_size=30), say=messages.append
@@ -83,8 +83,8 @@ def test_rerun_skips_unchanged_and_force_redoes(exported, tiny_run):
     assert any("converting" in m for m in messages)
 
 
-def test_progress_is_ours_not_converter_spam(exported):
-    out, _, messages = exported
+def test_progress_is_ours_not_converter_spam(fresh_export):
+    out, _, messages = fresh_export
     assert len(messages) == 2 * sum(f.in_all for f in FORMATS.values())
     assert all(m.startswith("[") for m in messages)
     assert (out / "export.log").stat().st_size > 0  # the converters' chatter went here

@@ -11,6 +11,8 @@ from sportsedge.core.errors import UsageError
 from sportsedge.train.config import RunRecord, TrainConfig
 from sportsedge.train.models import get_model
 
+pytestmark = pytest.mark.tensorflow  # trains or exports: needs the train extra
+
 
 @pytest.fixture(scope="module")
 def tiny_ft(tiny_registered):

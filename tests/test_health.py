@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import LABELS, solid
+from isolation import TIMEOUT_S
 
 
 def test_atomic_path_keeps_the_old_file_when_the_body_raises(tmp_path):
@@ -29,6 +30,7 @@ def test_atomic_path_keeps_the_old_file_when_the_body_raises(tmp_path):
 
 def _nchw_mean_model(path, batch):
     """An ONNX classifier with an NCHW float input (batch fixed or dynamic): the per-channel mean / 255."""
+    pytest.importorskip("onnx", reason="builds the model with onnx (the train extra)")
     from onnx import TensorProto, helper, save
 
     inp = helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, 3, 8, 8])
@@ -80,7 +82,7 @@ assert clf.predict(np.full((32, 32, 3), (0, 0, 255), np.uint8), top_k=1)[0].labe
 assert used, "the fallback interpreter was not used"
 print("ok")
 """
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=TIMEOUT_S)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
 
 
@@ -105,6 +107,7 @@ def test_compare_names_the_classes_that_lost_recall():
     assert res["worst_classes"] == [{"class": "b", "recall_drop": 1.0}]  # c improved: not listed
 
 
+@pytest.mark.tensorflow
 @pytest.mark.parametrize("smoothing", [0.0, 0.1])
 def test_label_smoothed_loss_is_the_formula(smoothing):
     import keras

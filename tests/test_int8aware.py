@@ -7,6 +7,8 @@ import pytest
 
 from sportsedge.train import int8aware
 
+pytestmark = pytest.mark.tensorflow  # trains or exports: needs the train extra
+
 
 def test_snap_puts_each_channel_on_its_symmetric_int8_grid():
     rng = np.random.default_rng(0)

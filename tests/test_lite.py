@@ -16,6 +16,8 @@ import pytest
 from sportsedge.core.errors import UsageError
 from sportsedge.train.torch_legacy import MAGIC, PROTOCOL, read_state_dict
 
+pytestmark = pytest.mark.tensorflow  # trains or exports: needs the train extra
+
 # ---------------------------------------------------------------- the legacy format, written here
 
 

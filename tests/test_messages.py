@@ -103,6 +103,7 @@ def test_export_refuses_user_model_options_for_a_run(tiny_run, tmp_path, capsys)
 
 
 def test_camera_json_prints_a_json_summary(labelled_models, tmp_path, capsys):
+    pytest.importorskip("av", reason="the video extra (PyAV) plays the clip as a camera")
     from sportsedge.data.clips import write_clip
 
     clip = write_clip(tmp_path / "c.mp4", [(solid(c), 0.3) for c in LABELS], (32, 32), fps=10)

@@ -12,6 +12,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
+
+pytestmark = pytest.mark.tensorflow  # trains: needs the train extra
 
 WORKER = Path(__file__).with_name("multiworker_worker.py")
 TOLERANCE = 1e-6  # largest |weight difference| from the single-process run (measured 3e-8: float sums in another order)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 
@@ -10,6 +12,7 @@ from sportsedge.core import metrics
 from sportsedge.core.outputs import OutputKind, looks_like_probabilities, probabilities
 
 from conftest import LABELS, noisy, solid
+from model_fixtures import FIXTURES
 
 
 def test_logits_rule_is_a_stable_softmax():
@@ -107,9 +110,9 @@ def test_golden_check_compares_raw_outputs(exported):
 
 def test_label_a_model_converted_elsewhere(tmp_path, capsys):
     from sportsedge.runtime import Classifier
-    from test_user_models import _nchw_onnx
 
-    model = _nchw_onnx(tmp_path / "from_torch.onnx")  # expects 0..1 pixels, NCHW, ends in a softmax
+    model = tmp_path / "from_torch.onnx"  # expects 0..1 pixels, NCHW, ends in a softmax
+    shutil.copy(FIXTURES / "foreign" / "nchw-softmax.onnx", model)
     labels = tmp_path / "labels.txt"
     labels.write_text("\n".join(LABELS) + "\n")
     assert cli.main(["label", str(model), "--labels", str(labels), "--preprocess", "unit"]) == 0

@@ -11,6 +11,8 @@ import pytest
 
 from sportsedge.core.errors import UsageError
 
+pytestmark = pytest.mark.tensorflow  # trains or exports: needs the train extra
+
 
 @pytest.fixture(scope="session")
 def pipeline_out(tmp_path_factory, colour_dataset, tiny_registered):
@@ -98,7 +100,7 @@ def test_changed_settings_redo_the_stage(pipeline_out, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(out, copy)
     messages = []
-    run_pipeline(replace(cfg, out=str(copy), epochs=2), say=messages.append)
+    run_pipeline(replace(cfg, out=str(copy), train=replace(cfg.train, epochs=2)), say=messages.append)
     assert "== train tiny" in messages
     assert len(json.loads((copy / "runs/tiny/history.json").read_text())["loss"]) == 2
 

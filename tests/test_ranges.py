@@ -7,6 +7,8 @@ import pytest
 
 from sportsedge.export.ranges import BINS, mse_range
 
+pytestmark = pytest.mark.tensorflow  # trains or exports: needs the train extra
+
 
 def _histogram(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return np.histogram(values, BINS, (lo, hi))[0]

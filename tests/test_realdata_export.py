@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-pytestmark = [pytest.mark.realdata, pytest.mark.slow]
+pytestmark = [pytest.mark.realdata, pytest.mark.slow, pytest.mark.tensorflow]
 
 
 def test_mobilenet_v2_int8_on_real_images(shared_data, keras_home, tmp_path):

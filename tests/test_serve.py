@@ -23,11 +23,12 @@ import pytest
 from PIL import Image
 
 from conftest import solid
+from isolation import blocking
 
 httpx = pytest.importorskip("httpx")
 pytest.importorskip("starlette")
 
-BLOCK_TF = "import sys\nfor m in ('tensorflow', 'keras', 'tf_keras', 'tf2onnx'):\n    sys.modules[m] = None\n"
+BLOCK_TF = blocking()
 TOKEN = "s3cret-token-0123456789"
 
 
@@ -327,6 +328,7 @@ def _chromium():
 
 
 def test_the_page_classifies_a_dropped_photo_in_a_real_browser(serve, labelled_models, tmp_path):
+    pytest.importorskip("selenium", reason="selenium (the dev extra) drives the browser")
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.tensorflow  # trains or exports: needs the train extra
+
 ROOT = Path(__file__).resolve().parents[1]
 PRIVATE = re.compile(  # the private modules and attributes themselves, not our wrappers' names
     r"lite\.python(\.| import )convert|_experimental_calibrate_only|schema_py_generated|flatbuffer_utils"

@@ -13,6 +13,8 @@ from sportsedge.train.models import MODELS, get_model
 
 from conftest import TINY_SIZE
 
+pytestmark = pytest.mark.tensorflow  # trains or exports: needs the train extra
+
 
 @pytest.mark.parametrize("name", ["cnn", "cnn_v1", "efficientnet_b0", "mobilenet_v2"])
 def test_each_model_builds_and_fits_one_step(name):

@@ -13,6 +13,8 @@ from sportsedge.train.data import BadImageLog, image_stream, scan_dataset
 
 from conftest import TINY_SIZE, write_dataset
 
+pytestmark = pytest.mark.tensorflow  # trains or exports: needs the train extra
+
 
 def test_scan_kaggle_layout(colour_dataset):
     ds = scan_dataset(colour_dataset)

@@ -12,6 +12,8 @@ from sportsedge.core.formats import FORMATS
 
 from conftest import LABELS, TINY_SIZE, noisy, solid
 
+pytestmark = pytest.mark.tensorflow  # trains or exports: needs the train extra
+
 KERAS_FORMATS = "tflite-fp32,tflite-fp16,tflite-dynamic,tflite-int8,onnx-fp32,onnx-int8"
 
 

@@ -13,6 +13,7 @@ import pytest
 from sportsedge.cli import main
 
 from conftest import LABELS, noisy, solid
+from isolation import TIMEOUT_S
 
 pytest.importorskip("av", reason="the video extra (PyAV) is not installed")
 
@@ -104,7 +105,7 @@ def test_without_the_video_extra_images_still_run(labelled_models, clip, images)
         f"sys.exit(main(['predict', {str(labelled_models['tflite-int8'])!r}, {str(clip)!r}, "
         f"{str(images / 'green.png')!r}]))\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=TIMEOUT_S)
     assert proc.returncode == 1 and "1. green" in proc.stdout
     assert proc.stderr.count("\n") == 1 and 'pip install "sportsedge[video]"' in proc.stderr
 

@@ -84,6 +84,34 @@ def onnx_props(data: bytes) -> dict[str, str]:
     return props
 
 
+ONNX_GRAPH_FIELD = 7  # ModelProto.graph: a file without one is no model
+
+
+def _encode_varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def _len_field(number: int, payload: bytes) -> bytes:
+    return _encode_varint(number << 3 | _WIRE_LEN) + _encode_varint(len(payload)) + payload
+
+
+def onnx_with_props(data: bytes, props: dict[str, str]) -> bytes:
+    """The ONNX file with its ``metadata_props`` replaced by ``props`` (in that order), written
+    without onnx: every other field kept byte for byte (so the model digest is unchanged), the
+    props appended (protobuf allows a field anywhere; onnx reads them back the same)."""
+    fields = list(protobuf_fields(data))
+    if not any(number == ONNX_GRAPH_FIELD for number, *_ in fields):
+        raise MalformedModel("no graph: not an ONNX model")
+    kept = b"".join(data[start:end] for number, start, _, end in fields if number != ONNX_METADATA_FIELD)
+    entries = (_len_field(1, k.encode("utf-8")) + _len_field(2, v.encode("utf-8")) for k, v in props.items())
+    return kept + b"".join(_len_field(ONNX_METADATA_FIELD, entry) for entry in entries)
+
+
 def model_digest(family: str, body: bytes) -> str:
     """The digest of a model's bytes without its metadata: ``body`` is the flatbuffer (TFLite) or
     the whole serialized ONNX file."""

@@ -18,7 +18,7 @@ import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from sportsedge.core.errors import MissingDependencyError, ModelError, first_line
+from sportsedge.core.errors import ModelError, first_line
 from sportsedge.core.formats import family_of
 from sportsedge.core.input_transform import PixelTransform
 from sportsedge.core.outputs import OutputKind
@@ -194,34 +194,23 @@ def _attach_tflite(path: Path, meta: ModelMetadata) -> dict:
 
 
 def _attach_onnx(path: Path, meta: ModelMetadata) -> dict:
-    try:
-        import onnx
-    except ImportError as err:
-        raise MissingDependencyError("onnx", "train", "needed to write ONNX metadata") from err
-    try:
-        model = onnx.load(str(path))
-    except Exception as err:
-        raise ModelError(path, f"not a valid ONNX model ({err})") from err
-    from sportsedge.runtime.integrity import model_digest, seal
+    """metadata_props rewritten at the protobuf level (integrity.onnx_with_props): no onnx
+    package needed, so `sportsedge label` works on a runtime-only install too."""
+    from sportsedge.runtime.integrity import MalformedModel, onnx_with_props, seal
 
-    props = {p.key: p.value for p in model.metadata_props if p.key not in (ONNX_META_KEY, ONNX_LABELS_KEY)}
-    props[ONNX_LABELS_KEY] = "\n".join(meta.labels)
-    _set_props(model, props)
-    # The model digest leaves metadata_props out, so it is the same before and after the seal.
-    sealed = seal("onnx", model.SerializeToString(), meta.to_dict())
-    # Ours first: a file cut short loses the labels entry (also inside ours) before the sealed one.
-    _set_props(model, {ONNX_META_KEY: json.dumps(sealed), **props})
-    data = model.SerializeToString()
-    if model_digest("onnx", data) != sealed["integrity"]["model"]:
-        raise ModelError(path, "the model's bytes changed while its metadata was written (protobuf serialization)")
-    fileio.write_bytes(path, data)
+    data = path.read_bytes()
+    try:
+        existing = onnx_props(data)
+        props = {k: v for k, v in existing.items() if k not in (ONNX_META_KEY, ONNX_LABELS_KEY)}
+        props[ONNX_LABELS_KEY] = "\n".join(meta.labels)
+        # The model digest leaves metadata_props out, so it is the same before and after the seal.
+        sealed = seal("onnx", data, meta.to_dict())
+        # Ours first: a file cut short loses the labels entry (also inside ours) before the sealed one.
+        packed = onnx_with_props(data, {ONNX_META_KEY: json.dumps(sealed), **props})
+    except (MalformedModel, UnicodeDecodeError) as err:
+        raise ModelError(path, f"not a valid ONNX model ({first_line(err)})") from err
+    fileio.write_bytes(path, packed)
     return sealed
-
-
-def _set_props(model, props: dict[str, str]) -> None:
-    del model.metadata_props[:]
-    for key, value in props.items():
-        model.metadata_props.add(key=key, value=value)
 
 
 # ---------------------------------------------------------------- public API
