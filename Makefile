@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-train-qat-video-serve-lite-dev
+STAMP  := $(VENV)/.installed-train-qat-video-serve-lite-dev-mypy
 
 .PHONY: install install-runtime test test-runtime test-arm pi-check demo clean
 
@@ -20,10 +20,11 @@ install-runtime:
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet .
 
-# Lint and format check first (ruff, configured in pyproject.toml), then the suite.
+# Lint, format and type checks first (ruff and mypy, configured in pyproject.toml), then the suite.
 test: $(STAMP)
 	$(PY) -m ruff check src tests experiments
 	$(PY) -m ruff format --check src tests experiments
+	$(PY) -m mypy src/sportsedge
 	$(PY) -m pytest -q -m "not arm"
 
 # The suite as a device runs it: a venv with the runtime and serve extra only (no TensorFlow), from

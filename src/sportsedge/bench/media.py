@@ -33,7 +33,7 @@ def make_media(image_paths: list[str], folder: Path) -> MediaSet:
     folder.mkdir(parents=True, exist_ok=True)
     h, w = CAMERA_SIZE
     jpeg = folder / "camera-4056x3040.jpg"
-    Image.fromarray(load_pixels(image_paths[0])).resize((w, h), Image.BICUBIC).save(jpeg, "JPEG", quality=90)
+    Image.fromarray(load_pixels(image_paths[0])).resize((w, h), Image.Resampling.BICUBIC).save(jpeg, "JPEG", quality=90)
     try:
         from sportsedge.data.clips import write_clip
 

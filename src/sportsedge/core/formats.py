@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
 # Calibration images full int8 fits its activation ranges on: export's default (--calibration-size)
 # and the int8-aware training stage's, which must calibrate as the export will.
@@ -25,7 +26,7 @@ class Status(str, Enum):
     def __str__(self) -> str:
         return self.value
 
-    __format__ = str.__format__
+    __format__ = str.__format__  # type: ignore[assignment]  # f"{status}" prints the value, as str() does
 
 
 @dataclass(frozen=True)
@@ -55,8 +56,8 @@ def _formats(*rows: Format) -> dict[str, Format]:
     return {f.name: f for f in rows}
 
 
-_FLOAT_PARITY = dict(quantized=False, max_abs_diff=1e-4, min_agreement=1.00, warn_agreement=1.00)
-_INT8_PARITY = dict(quantized=True, max_abs_diff=None, min_agreement=0.80, warn_agreement=0.95)
+_FLOAT_PARITY: dict[str, Any] = dict(quantized=False, max_abs_diff=1e-4, min_agreement=1.00, warn_agreement=1.00)
+_INT8_PARITY: dict[str, Any] = dict(quantized=True, max_abs_diff=None, min_agreement=0.80, warn_agreement=0.95)
 
 FORMATS: dict[str, Format] = _formats(
     Format(

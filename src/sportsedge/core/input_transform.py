@@ -9,6 +9,7 @@ graph we did not build.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sportsedge.core.errors import UsageError
 
@@ -28,14 +29,14 @@ class PixelTransform:
     def identity(self) -> bool:
         return not self.bgr and self.scale == (1.0, 1.0, 1.0) and self.offset == (0.0, 0.0, 0.0)
 
-    def apply(self, pixels):
+    def apply(self, pixels: Any) -> Any:
         """Raw (..., 3) pixels -> the model's float32 input."""
         import numpy as np  # this module stays light: the CLI reads PRESETS to build --help
 
         x = np.asarray(pixels, np.float32)
         if self.bgr:
             x = x[..., ::-1]
-        return x * np.float32(self.scale) + np.float32(self.offset)
+        return x * np.asarray(self.scale, np.float32) + np.asarray(self.offset, np.float32)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "scale": list(self.scale), "offset": list(self.offset), "bgr": self.bgr}
@@ -45,7 +46,7 @@ class PixelTransform:
         return cls(str(d.get("name", "custom")), _triple(d["scale"]), _triple(d["offset"]), bool(d.get("bgr", False)))
 
 
-def _triple(v) -> tuple[float, float, float]:
+def _triple(v: Any) -> tuple[float, float, float]:
     vals = [float(x) for x in (v if isinstance(v, (list, tuple)) else [v])]
     if len(vals) == 1:
         vals *= 3
@@ -54,7 +55,7 @@ def _triple(v) -> tuple[float, float, float]:
     return tuple(vals)  # type: ignore[return-value]
 
 
-def _preset(name: str, scale, offset, bgr: bool = False) -> PixelTransform:
+def _preset(name: str, scale: Any, offset: Any, bgr: bool = False) -> PixelTransform:
     return PixelTransform(name, _triple(scale), _triple(offset), bgr)
 
 

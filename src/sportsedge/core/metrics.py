@@ -8,6 +8,8 @@ maxima), and top-k is its extension; int8 outputs tie often, so the rule must be
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 
@@ -19,7 +21,8 @@ def ranked(scores: np.ndarray, k: int | None = None) -> np.ndarray:
 
 def predicted(scores: np.ndarray) -> np.ndarray:
     """The top-1 class of each row: the first ``ranked`` class (argmax, first of tied maxima)."""
-    return np.asarray(scores).argmax(axis=-1)
+    top: np.ndarray = np.asarray(scores).argmax(axis=-1)
+    return top
 
 
 def top_k_accuracy(probs: np.ndarray, labels: np.ndarray, k: int) -> float:
@@ -65,7 +68,7 @@ def confusion_matrix(pred: np.ndarray, labels: np.ndarray, n_classes: int) -> np
     return cm
 
 
-def per_class(cm: np.ndarray, classes) -> dict:
+def per_class(cm: np.ndarray, classes: Sequence[str] | range) -> dict:
     """precision, recall, f1, support per class from a confusion matrix (0 where undefined)."""
     tp = np.diag(cm).astype(float)
     predicted, actual = cm.sum(axis=0), cm.sum(axis=1)

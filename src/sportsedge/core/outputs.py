@@ -11,6 +11,7 @@ numpy is imported in the functions: the CLI reads ``OutputKind`` to build `--hel
 from __future__ import annotations
 
 from enum import Enum
+from typing import Any
 
 
 class OutputKind(str, Enum):
@@ -22,10 +23,10 @@ class OutputKind(str, Enum):
     def __str__(self) -> str:
         return self.value
 
-    __format__ = str.__format__
+    __format__ = str.__format__  # type: ignore[assignment]  # f"{kind}" prints the value, as str() does
 
 
-def probabilities(outputs, kind: OutputKind | str):
+def probabilities(outputs: Any, kind: OutputKind | str) -> Any:
     """Rows of class probabilities (float32, each summing to 1) from a model's raw outputs (N, C)."""
     import numpy as np
 
@@ -40,7 +41,7 @@ def probabilities(outputs, kind: OutputKind | str):
     return out.astype(np.float32)
 
 
-def looks_like_probabilities(outputs, atol: float = 1e-3) -> bool:
+def looks_like_probabilities(outputs: Any, atol: float = 1e-3) -> bool:
     """True when every row is non-negative and sums to 1: how an unknown model's output is detected."""
     import numpy as np
 

@@ -14,7 +14,7 @@ class VideoOptions:
     # (a window in frames was 2.5 s at --fps 2 and 10 s at --fps 0.5). 0 = each frame on its own.
     smooth: float = 1.0
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.every < 1:
             raise ValueError(f"every must be at least 1, got {self.every}")
         if self.fps is not None and not self.fps > 0:

@@ -37,7 +37,7 @@ def write_clip(
             stream.options = {"crf": "18", "preset": "veryfast"}
         for pixels, seconds in stills:
             # Lanczos: a faithful enlargement, as a camera filming the scene would record it.
-            frame_px = np.asarray(Image.fromarray(pixels).resize((w, h), Image.LANCZOS))
+            frame_px = np.asarray(Image.fromarray(pixels).resize((w, h), Image.Resampling.LANCZOS))
             frame = av.VideoFrame.from_ndarray(frame_px, format="rgb24")
             for _ in range(max(1, round(seconds * fps))):
                 for packet in stream.encode(frame):

@@ -60,7 +60,9 @@ def check_dataset(root: str | Path, decode: bool = True) -> CheckReport:
     ref = "train" if "train" in present else present[0]
     rep.classes = tuple(class_dirs(root / ref))
     hashes: dict[str, list[tuple[str, Path]]] = defaultdict(list)
-    modes, sizes, unreadable, other = Counter(), Counter(), 0, 0
+    modes: Counter[str] = Counter()
+    sizes: Counter[tuple[int, int]] = Counter()
+    unreadable, other = 0, 0
     for split in present:
         found = class_dirs(root / split)
         missing, extra = sorted(set(rep.classes) - set(found)), sorted(set(found) - set(rep.classes))

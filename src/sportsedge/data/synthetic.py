@@ -80,7 +80,7 @@ SCENES = {f.__name__: f for f in (city, forest, ocean, sunset)}
 def render(name: str, rng) -> Image.Image:
     img = SCENES[name](rng)
     if rng.random() < 0.5:
-        img = img.transpose(Image.FLIP_LEFT_RIGHT)
+        img = img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     img = img.filter(ImageFilter.GaussianBlur(rng.uniform(0, 1.2)))
     noise = rng.normal(0, rng.uniform(3, 12), (SIZE, SIZE, 3))
     return Image.fromarray(np.clip(np.asarray(img, np.float32) + noise, 0, 255).astype(np.uint8))

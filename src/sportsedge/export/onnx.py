@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from sportsedge.core.errors import MissingDependencyError
 from sportsedge.export.converted import Converted
+
+if TYPE_CHECKING:
+    from sportsedge.export.context import ExportContext
+    from sportsedge.export.converted import Tell
+
 
 OPSET = 17  # tf2onnx fails on all three models from opset 19 on (measured)
 
@@ -22,11 +29,11 @@ def keras_to_onnx(model, input_size) -> bytes:
     return proto.SerializeToString()
 
 
-def convert_fp32(ctx, tell) -> Converted:
+def convert_fp32(ctx: ExportContext, tell: Tell) -> Converted:
     return Converted(ctx.onnx_fp32.read_bytes())
 
 
-def convert_int8(ctx, tell) -> Converted:
+def convert_int8(ctx: ExportContext, tell: Tell) -> Converted:
     """Static QDQ: per-channel QInt8 weights, QUInt8 activations (s8 activations made
     EfficientNet 3x slower than float here), calibrated on the same images as TFLite int8."""
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static

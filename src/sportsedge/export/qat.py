@@ -14,6 +14,7 @@ import multiprocessing
 import queue
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,6 +25,11 @@ from sportsedge.export.config import QatConfig
 from sportsedge.export.converted import Converted
 from sportsedge.export.qat_worker import Message, MessageKind
 from sportsedge.train.models import get_model, leaf_layers
+
+if TYPE_CHECKING:
+    from sportsedge.export.context import ExportContext
+    from sportsedge.export.converted import Tell
+
 
 QAT_MODULES = ("tensorflow_model_optimization", "tf_keras")
 REFERENCE_IMAGES = 16  # parity images the worker's rebuild and fake-quant model are checked on
@@ -49,7 +55,7 @@ def write_weights(model, path: Path) -> list[dict]:
     return layers
 
 
-def convert_qat(ctx, tell) -> Converted:
+def convert_qat(ctx: ExportContext, tell: Tell) -> Converted:
     require_qat()
     if not ctx.source.ours:
         raise UsageError(

@@ -22,6 +22,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -31,6 +32,11 @@ from sportsedge.export.converted import Converted
 from sportsedge.export.tflite import calibrated, converter, int8_bytes, quantize, representative
 from sportsedge.runtime.imagesets import full_range, list_stratified, load_images
 from sportsedge.util import fileio
+
+if TYPE_CHECKING:
+    from sportsedge.export.context import ExportContext
+    from sportsedge.export.converted import Tell
+
 
 FALLBACK_STEPS = (1, 3, 10, 30)  # ops kept float, tried in turn
 SENSITIVITY_IMAGES = 32  # calibration images the per-op sensitivity is measured on
@@ -122,7 +128,7 @@ def _remedy(name: str):
     return CANDIDATES[REMEDIES[name].name]
 
 
-def convert_int8_accurate(ctx, tell) -> Converted:
+def convert_int8_accurate(ctx: ExportContext, tell: Tell) -> Converted:
     """`tflite-int8`: post-training full int8, then remedies while it misses the bound: more than
     ``max_drop`` top-1 points lost, or a failed parity check (agreement below the format's floor)."""
     acc: AccuracyConfig = ctx.accuracy

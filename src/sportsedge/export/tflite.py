@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sportsedge.export.converted import Converted
+
+if TYPE_CHECKING:
+    from sportsedge.export.context import ExportContext
+    from sportsedge.export.converted import Tell
 
 
 def converter(ctx, logits: bool = False):
@@ -13,19 +19,19 @@ def converter(ctx, logits: bool = False):
     return tf, tf.lite.TFLiteConverter.from_saved_model(ctx.logits_saved_model if logits else ctx.saved_model)
 
 
-def convert_fp32(ctx, tell) -> Converted:
+def convert_fp32(ctx: ExportContext, tell: Tell) -> Converted:
     _, conv = converter(ctx)
     return Converted(conv.convert())
 
 
-def convert_fp16(ctx, tell) -> Converted:
+def convert_fp16(ctx: ExportContext, tell: Tell) -> Converted:
     tf, conv = converter(ctx)
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
     conv.target_spec.supported_types = [tf.float16]
     return Converted(conv.convert())
 
 
-def convert_dynamic(ctx, tell) -> Converted:
+def convert_dynamic(ctx: ExportContext, tell: Tell) -> Converted:
     tf, conv = converter(ctx)
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
     return Converted(conv.convert())

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -30,9 +31,24 @@ def litert_interpreter_class():
     return Interpreter
 
 
+class Backend(Protocol):
+    """What a Classifier runs on: one loaded model file of one family (the format table's
+    ``family``), a new engine a class of this shape in this module."""
+
+    family: str  # "tflite" or "onnx"
+    thread_safe: bool  # may one instance run from two threads at once
+    input_shape: tuple[int, ...]  # the model's input tensor shape, batch first
+    input_dtype: np.dtype  # float32 pixels or uint8 (full int8)
+    input_quant: tuple[float, int]  # (scale, zero point) of an int8 input; scale 0 = float
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        """Raw outputs (N, classes) of a batch already in the input's dtype and shape."""
+        ...
+
+
 class LiteRTBackend:
-    family = "tflite"
-    thread_safe = False  # one Interpreter must not be invoked from two threads at once
+    family: str = "tflite"
+    thread_safe: bool = False  # one Interpreter must not be invoked from two threads at once
 
     def __init__(self, path: Path, threads: int | None = None):
         with open(path, "rb") as f:  # the header only: Classifier.load read and checked the whole file
@@ -52,9 +68,10 @@ class LiteRTBackend:
             raise ModelError(path, f"expected 1 input and 1 output, found {len(inputs)} and {len(outputs)}")
         inp, out = inputs[0], outputs[0]
         self._in_index, self._out_index = inp["index"], out["index"]
-        self.input_shape = tuple(int(v) for v in inp["shape"])
-        self.input_dtype = np.dtype(inp["dtype"])
-        self.input_quant = tuple(inp["quantization"])  # (scale, zero_point); scale 0 = float
+        self.input_shape: tuple[int, ...] = tuple(int(v) for v in inp["shape"])
+        self.input_dtype: np.dtype = np.dtype(inp["dtype"])
+        scale, zero = inp["quantization"]  # scale 0 = float
+        self.input_quant: tuple[float, int] = (float(scale), int(zero))
         out_scale, out_zero = out["quantization"]
         self._out_quant = (out_scale, out_zero) if out_scale else None
 
@@ -75,8 +92,8 @@ _ORT_DTYPES = {"tensor(float)": np.float32, "tensor(uint8)": np.uint8, "tensor(i
 
 
 class OnnxBackend:
-    family = "onnx"
-    thread_safe = True  # InferenceSession.run is documented as thread-safe
+    family: str = "onnx"
+    thread_safe: bool = True  # InferenceSession.run is documented as thread-safe
 
     def __init__(self, path: Path, threads: int | None = None):
         try:
@@ -108,9 +125,9 @@ class OnnxBackend:
             raise ModelError(path, f"input {inp.name} has no fixed height and width: {inp.shape}")
         self._fixed_batch = shape[0] if shape[0] > 0 else None
         self._in_name, self._out_name = inp.name, outputs[0].name
-        self.input_shape = (1, h, w, 3)
-        self.input_dtype = np.dtype(_ORT_DTYPES[inp.type])
-        self.input_quant = (0.0, 0)
+        self.input_shape: tuple[int, ...] = (1, h, w, 3)
+        self.input_dtype: np.dtype = np.dtype(_ORT_DTYPES[inp.type])
+        self.input_quant: tuple[float, int] = (0.0, 0)
 
     def run(self, x: np.ndarray) -> np.ndarray:
         if self._nchw:

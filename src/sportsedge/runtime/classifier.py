@@ -21,7 +21,7 @@ from sportsedge.core.errors import ModelError, UsageError, first_line
 from sportsedge.core.formats import family_of
 from sportsedge.core.metrics import ranked
 from sportsedge.core.outputs import probabilities
-from sportsedge.runtime.backends import BACKENDS, sniff_family
+from sportsedge.runtime.backends import BACKENDS, Backend, sniff_family
 from sportsedge.runtime.golden import GoldenResult, check_golden
 from sportsedge.runtime.metadata import ModelMetadata, read_metadata, sidecar_path
 from sportsedge.runtime.preprocess import COMPATIBLE_VERSIONS, PREPROCESSING_VERSION, ImageSource, load_pixels
@@ -29,7 +29,7 @@ from sportsedge.runtime.preprocess import COMPATIBLE_VERSIONS, PREPROCESSING_VER
 
 class Prediction(NamedTuple):
     label: str  # class name (from the model's metadata, or "class_<index>" without it)
-    index: int  # position in the model's output
+    index: int  # type: ignore[assignment]  # position in the model's output (shadows tuple.index, as the API has it)
     score: float  # the class's probability (outputs.probabilities: the one rule, whatever the file's output)
 
 
@@ -61,7 +61,9 @@ def _not_a_model_file(path: Path) -> str:
 
 
 class Classifier:
-    def __init__(self, backend, path: Path, metadata: ModelMetadata, labels: Sequence[str], sealed: bool = False):
+    def __init__(
+        self, backend: Backend, path: Path, metadata: ModelMetadata, labels: Sequence[str], sealed: bool = False
+    ):
         self._backend = backend
         self.sealed = sealed  # the file's recorded digests were checked at load (runtime/integrity.py)
         self._lock = None if backend.thread_safe else threading.Lock()
@@ -117,7 +119,7 @@ class Classifier:
         elif len(meta.labels) != n_classes:
             raise ModelError(path, f"metadata has {len(meta.labels)} labels but the model outputs {n_classes} scores")
         else:
-            labels = meta.labels
+            labels = list(meta.labels)
         if meta.preprocessing not in COMPATIBLE_VERSIONS:
             warnings.warn(
                 f"{path}: exported for preprocessing {meta.preprocessing!r}, "

@@ -84,7 +84,8 @@ def list_stratified(folder: str | Path, count: int, seed: int = 0) -> list[Path]
     rng = np.random.default_rng(seed)
     for g in groups:
         rng.shuffle(g)
-    chosen, depth = [], 0
+    chosen: list[Path] = []
+    depth = 0
     while len(chosen) < count and any(depth < len(g) for g in groups):
         chosen += [g[depth] for g in groups if depth < len(g)][: count - len(chosen)]
         depth += 1
@@ -100,8 +101,8 @@ def load_images(paths: list[Path], size: tuple[int, int], what: str) -> tuple[np
             kept.append(p)
         except InputError as err:
             bad.append(err)
-    for err in bad[:5]:
-        log.warning("%s: skipping %s", what, err)
+    for skipped in bad[:5]:
+        log.warning("%s: skipping %s", what, skipped)
     if bad and not pixels:
         raise InputError(
             paths[0].parent.parent if len(paths) else None,

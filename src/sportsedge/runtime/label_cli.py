@@ -39,7 +39,7 @@ def run(args) -> int:
         old,
         labels=labels,
         model_name=args.name or old.model_name or path.stem,
-        input_size=tuple(size),
+        input_size=(int(size[0]), int(size[1])),
         input_transform=transform,
         golden=old.golden if transform == old.input_transform else None,
         extra={**old.extra, "labelled_by": "sportsedge label"},

@@ -61,7 +61,7 @@ class ModelMetadata:
         return cls(
             labels=tuple(str(x) for x in d.get("labels") or ()),
             model_name=str(d.get("model_name") or ""),
-            input_size=tuple(int(v) for v in size) if size else None,
+            input_size=(int(size[0]), int(size[1])) if size else None,
             preprocessing=str(d.get("preprocessing") or PREPROCESSING_VERSION),
             format=str(d.get("format") or ""),
             source_run=str(d.get("source_run") or ""),
@@ -187,7 +187,9 @@ def _attach_tflite(path: Path, meta: ModelMetadata) -> dict:
     flatbuffer, _ = split_tflite(data)
     packed = pack_tflite(flatbuffer, meta)
     fileio.write_bytes(path, packed)
-    return _tflite_meta_dict(packed)
+    written = _tflite_meta_dict(packed)
+    assert written is not None  # just packed: it reads back
+    return written
 
 
 # ---------------------------------------------------------------- ONNX: metadata_props
@@ -225,7 +227,7 @@ def attach_metadata(path: str | os.PathLike, meta: ModelMetadata, sidecar: bool 
     Writes atomically; also writes ``<file>.json`` unless ``sidecar`` is False.
     """
     path = Path(path)
-    writer = _WRITERS.get(family_of(path))
+    writer = _WRITERS.get(family_of(path) or "")
     if writer is None:
         raise ModelError(path, "unknown model type (expected .tflite or .onnx)")
     sealed = writer(path, meta)

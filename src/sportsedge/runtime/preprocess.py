@@ -143,8 +143,8 @@ def _high_depth_to_rgb(img: Image.Image) -> Image.Image:
     if img.mode == "F":
         arr8 = np.clip(np.round(arr), 0, 255).astype(np.uint8)
     else:
-        arr8 = (np.clip(arr.astype(np.int64), 0, 65535) * 255 + 32767) // 65535
-        arr8 = arr8.astype(np.uint8)
+        wide = (np.clip(arr.astype(np.int64), 0, 65535) * 255 + 32767) // 65535
+        arr8 = wide.astype(np.uint8)
     return Image.fromarray(arr8, "L").convert("RGB")
 
 
@@ -153,7 +153,7 @@ def resize(img: Image.Image, size: tuple[int, int]) -> Image.Image:
     h, w = size
     if img.size == (w, h):
         return img
-    return img.resize((w, h), Image.BILINEAR)
+    return img.resize((w, h), Image.Resampling.BILINEAR)
 
 
 def load_pixels(source: ImageSource, size: tuple[int, int] | None = None) -> np.ndarray:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,13 +118,14 @@ def select(frames: Iterator[tuple[float, np.ndarray]], options: VideoOptions):
     after its slot (a cut in a recording, a camera that stalled), the grid starts afresh at that
     frame instead of taking one frame per missed slot to catch up; so does a jump backwards.
     """
-    next_t = last = None
+    next_t: float | None = None
+    last: float | None = None
     for i, (t, px) in enumerate(frames):
         if options.fps:
             step = 1.0 / options.fps
-            fresh = next_t is None or t < last
-            if fresh or t >= next_t - 1e-6:
-                next_t = t + step if fresh or next_t + step <= t else next_t + step
+            fresh = next_t is None or last is None or t < last
+            if fresh or next_t is None or t >= next_t - 1e-6:
+                next_t = t + step if fresh or next_t is None or next_t + step <= t else next_t + step
                 last = t
                 yield t, px
         elif i % options.every == 0:
@@ -175,7 +176,7 @@ def segment_lines(segments) -> list[str]:
     return [f"  {clock(s.start_s)}-{clock(s.end_s)}  {s.label:<{width}}  {s.score:.2f}" for s in segments]
 
 
-def _prefetched(frames: Iterator, depth: int = 4) -> Iterator:
+def _prefetched(frames: Iterator, depth: int = 4) -> Generator:
     """Decode in a background thread (FFmpeg releases the GIL) while the caller classifies.
 
     When the caller stops early (closes this generator, or an exception leaves its loop), the

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import time
+from typing import Any
 
 from sportsedge.core.errors import InputError, ModelError
 from sportsedge.serve.config import ServeConfig
@@ -273,7 +274,8 @@ def build_app(
         Route("/v1/camera/latest", answered(camera_latest)),
         Route("/v1/camera/events", answered(camera_events)),
     ]
-    app = Starlette(routes=routes, exception_handlers={HTTPException: starlette_error})
+    handlers: dict[Any, Any] = {HTTPException: starlette_error}  # Starlette types handlers by Exception
+    app = Starlette(routes=routes, exception_handlers=handlers)
     return _Counted(_Guarded(_Refused(app, pool), token), metrics, {r.path for r in routes})
 
 

@@ -71,7 +71,7 @@ def _run(main) -> int:
     try:
         import uvloop
 
-        loop = uvloop.new_event_loop()
+        loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
     except ImportError:
         loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
@@ -114,7 +114,7 @@ async def _serve(config: ServeConfig, token: str | None) -> int:
             log_level="warning",
             access_log=False,
             lifespan="off",
-            timeout_graceful_shutdown=config.drain_s,
+            timeout_graceful_shutdown=config.drain_s,  # type: ignore[arg-type]  # uvicorn waits float seconds
         )
     )
 

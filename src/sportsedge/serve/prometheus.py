@@ -7,16 +7,17 @@ the HTTP codes; nothing per request, per client or per token is ever a label.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
 @dataclass(frozen=True)
 class Metrics:
-    registry: object  # prometheus_client.CollectorRegistry
-    requests: object  # Counter: sportsedge_requests_total{endpoint, status}
-    seconds: dict  # Histograms by stage: queue_wait, inference, request (end to end)
-    reloads: object  # Counter: sportsedge_model_reloads_total{result}
+    registry: Any  # prometheus_client.CollectorRegistry (imported lazily: the serve extra)
+    requests: Any  # Counter: sportsedge_requests_total{endpoint, status}
+    seconds: dict[str, Any]  # Histograms by stage: queue_wait, inference, request (end to end)
+    reloads: Any  # Counter: sportsedge_model_reloads_total{result}
 
     def observe(self, stage: str, seconds: float) -> None:
         self.seconds[stage].observe(seconds)

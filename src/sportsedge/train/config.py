@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
 from sportsedge.core.errors import UsageError
 from sportsedge.core.options import (
@@ -158,7 +159,7 @@ class TrainConfig:
             "views": self.finetune_views,
             "int8_epochs": self.finetune_int8_epochs,
         }
-        given = {k: v for k, v in given.items() if v is not None}
+        given: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
         if recipe.finetune is None:
             if given:
                 raise UsageError(f"{self.model} has one training stage: --finetune-* options do not apply")

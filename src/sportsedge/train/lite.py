@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import replace
+from typing import Any
 
 from sportsedge.train.lite_backbone import VARIANTS, backbone, blocks, load_torch_weights, weights_file
 from sportsedge.train.mobilenet import FT_STAGE2
@@ -62,7 +63,7 @@ def _register(name: str) -> None:
     linear.__doc__ = f"{title} ({own[0]} px) frozen, one softmax layer; ImageNet weights from the lite extra."
     finetuned.__doc__ = f"efficientnet_{name}, then its top {above} blocks fine-tuned on features cached at {cut}."
     IMAGENET_ON_DISK[title] = lambda: importlib.util.find_spec(VARIANTS[name].module) is not None
-    common = {"application": title, "resizable": True}
+    common: dict[str, Any] = {"application": title, "resizable": True}
     register_model(f"efficientnet_{name}", own, LINEAR, **common)(linear)
     # 5e-4, not MobileNetV2's 3e-4: Lite0 over seeds 0-2, 94.0% mean against 93.3% (docs/models.md)
     ft = replace(LINEAR, finetune=replace(FT_STAGE2, blocks=above, learning_rate=5e-4))

@@ -96,7 +96,7 @@ class ModelEntry:
     def size(self, side: int | None) -> tuple[int, int]:
         """The input size of a run asking for ``side`` px (None: the model's own)."""
         if side is None or (side, side) == tuple(self.input_size):
-            return tuple(self.input_size)
+            return (self.input_size[0], self.input_size[1])
         if not self.resizable:
             raise UsageError(f"{self.name} takes {self.input_size[0]} px only (--input-size is for: {_resizable()})")
         if not MIN_SIDE <= side <= MAX_SIDE or side % 32:
@@ -108,7 +108,7 @@ class ModelEntry:
 
     def make(self, num_classes: int, weights: str, size: tuple[int, int] | None = None) -> Built:
         """The model at ``size`` (None: its own)."""
-        size = tuple(size or self.input_size)
+        size = (size or self.input_size)[0], (size or self.input_size)[1]
         if not self.resizable:
             return self.build(num_classes, weights)
         return self.build(num_classes, weights, size=size)

@@ -39,9 +39,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     # The temp name ends with the target's name: savers that insist on a suffix
     # (".keras", ".weights.h5") accept it.
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=f"-{path.name}", dir=path.parent)
+    fd, name = tempfile.mkstemp(prefix=".tmp-", suffix=f"-{path.name}", dir=path.parent)
     os.close(fd)
-    tmp = Path(tmp)
+    tmp = Path(name)
     # mkstemp makes 0600 files; outputs should get the permissions a plain open() would.
     os.chmod(tmp, 0o666 & ~current_umask())
     try:
