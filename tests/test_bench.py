@@ -241,3 +241,24 @@ def test_macs_of_depthwise_and_strided_layers(tmp_path):
     path = tmp_path / "m.tflite"
     path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(tf.keras.Model(inp, x)).convert())
     assert tflite_macs(path) == 32 * 24 * 8 * 27 + 32 * 24 * 8 * 25 + 32 * 24 * 16 * 8 + 16 * 10
+
+
+def test_classes_are_checked_before_any_image_is_decoded(exported, tmp_path, monkeypatch):
+    from PIL import Image
+
+    from sportsedge.bench import run
+    from sportsedge.bench.config import BenchConfig
+    from sportsedge.core.errors import InputError
+
+    (tmp_path / "data" / "purple").mkdir(parents=True)
+    Image.new("RGB", (32, 32)).save(tmp_path / "data" / "purple" / "0.png")
+
+    def no_decoding(*args, **kw):
+        raise AssertionError("images decoded before the classes were checked")
+
+    monkeypatch.setattr(run, "load_images", no_decoding)
+    out_dir, _, _ = exported
+    with pytest.raises(InputError, match="the data has classes the model does not know: purple"):
+        run.bench(
+            [out_dir / "tiny-onnx-fp32.onnx"], tmp_path / "data", tmp_path / "out", BenchConfig(), say=lambda m: None
+        )

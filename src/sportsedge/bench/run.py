@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -88,8 +89,29 @@ def _job(path: str, threads: int, pixels: np.ndarray, paths: list[str], cfg: Ben
     )
 
 
-def _keras_timed(keras_runs, cfg: BenchConfig, pixel_cache, image_paths, names, data, say) -> list[tuple]:
-    """(row template, labels y, class names, Timed) of the Keras baseline rows, one per run and thread count."""
+@dataclass(frozen=True)
+class Scored:
+    """One artifact after its accuracy pass, before timing."""
+
+    row: dict  # the results row so far: identity, size, MACs and accuracy columns
+    input_size: tuple[int, int]  # (height, width) its images were decoded at (the pixel cache's key)
+    y: np.ndarray  # the true class index of each image it was scored on
+    labels: tuple[str, ...]  # its class names, output order
+    probs: np.ndarray  # (images, classes) probabilities
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A Keras baseline row to time (bench --keras), one per run and thread count."""
+
+    template: dict  # the row's identity and size columns
+    y: np.ndarray  # true class index of each image
+    labels: tuple[str, ...]  # the run's class names
+    timed: Timed  # its timing job
+
+
+def _keras_timed(keras_runs, cfg: BenchConfig, pixel_cache, image_paths, names, data, say) -> list[Baseline]:
+    """The Keras baseline rows to time, one per run and thread count."""
     from sportsedge.bench.keras_baseline import measure_keras, run_info
 
     out = []
@@ -105,7 +127,8 @@ def _keras_timed(keras_runs, cfg: BenchConfig, pixel_cache, image_paths, names, 
         }
         for t in cfg.threads:
             job = _job(str(run_dir), t, pixels, kept_paths, cfg, score_pixels=pixels)
-            out.append((template, y, info["labels"], Timed(job, measure_keras, f"keras {info['model']} threads {t}")))
+            timed = Timed(job, measure_keras, f"keras {info['model']} threads {t}")
+            out.append(Baseline(template, y, tuple(info["labels"]), timed))
     return out
 
 
@@ -122,24 +145,15 @@ def _litert(config: BenchConfig, say):
     return lambda job: litert_median_ms(tool, job.path, job.threads, job.runs, job.warmup)
 
 
-def bench(inputs, data, out, config: BenchConfig | None = None, keras_runs=(), say=print) -> list[dict]:
-    config = config or BenchConfig()
-    from sportsedge.bench.macs import fill_by_model, tflite_macs
-    from sportsedge.bench.plot import pareto_plot
-    from sportsedge.bench.report import flag_thread_scaling, recommendation, write
+def _score(paths: list[Path], image_paths, names, data, config: BenchConfig, pixel_cache: dict, say) -> list[Scored]:
+    """The accuracy pass: every artifact on every image, in this process."""
+    from sportsedge.bench.macs import tflite_macs
 
-    out = Path(out)
-    paths = discover(inputs)
-    image_paths, names = labelled_images(data)
-    if len(image_paths) < 200:  # below that, "within 1 point" is within one or two images
-        say(
-            f"note: {len(image_paths)} images in {data}: one image is {100 / max(len(image_paths), 1):.1f} points of "
-            "top-1, so accuracy differences smaller than that mean nothing"
-        )
-    arts, probs, pixel_cache = [], [], {}
+    scored = []
     for n, path in enumerate(paths, 1):
         clf = _load(path, config.verify)
-        pixels, kept_names, kept_paths = _pixels_for(pixel_cache, clf.input_size, image_paths, names, data, say)
+        label_indices(names, clf.labels, path)  # classes that do not match fail before any decoding
+        pixels, kept_names, _ = _pixels_for(pixel_cache, clf.input_size, image_paths, names, data, say)
         y = label_indices(kept_names, clf.labels, path)
         p = np.concatenate([clf.scores(pixels[i : i + 64]) for i in range(0, len(pixels), 64)])
         meta = clf.metadata
@@ -151,47 +165,36 @@ def bench(inputs, data, out, config: BenchConfig | None = None, keras_runs=(), s
             "macs": tflite_macs(path) if family_of(path) == "tflite" else None,
             **score(p, y),
         }
-        arts.append((row, clf.input_size, y, clf.labels))
-        probs.append(p)
+        scored.append(Scored(row, clf.input_size, y, tuple(clf.labels), p))
         say(f"[{n}/{len(paths)}] accuracy {path.name}: top-1 {100 * row['top1']:.1f}%")
-    fill_by_model([a[0] for a in arts])
-    reference = reference_rows([a[0] for a in arts])
-    for model, i in reference.items():
-        for j, (row, _, y, labels) in enumerate(arts):
-            if row["model"] == model and len(probs[j]) == len(probs[i]):
-                row.update(compare(probs[j], probs[i], y, labels))
-    media = None
-    if config.camera_runs:
-        from sportsedge.bench.media import make_media
+    return scored
 
-        say("making a 4056x3040 JPEG and a 1080p clip from the split's images ...")
-        media = make_media(image_paths, out / "media")
-    templates, timed = [], []
-    for row, size, _, _ in arts:
-        pixels, _, kept_paths = pixel_cache[size]
+
+def _agree_with(reference: dict[str, int], scored: list[Scored], row: dict, probs: np.ndarray, y, labels) -> None:
+    """Fill ``row``'s agreement columns against its model's float32 reference, where there is one."""
+    i = reference.get(row["model"])
+    if i is not None and len(scored[i].probs) == len(probs):
+        row.update(compare(probs, scored[i].probs, y, labels))
+
+
+def _timed(scored: list[Scored], pixel_cache: dict, media, config: BenchConfig) -> list[tuple[dict, Timed]]:
+    """(row so far, timing job) of every artifact and thread count."""
+    out = []
+    for s in scored:
+        pixels, _, kept_paths = pixel_cache[s.input_size]
         for t in config.threads:
             job = _job(
-                row["path"], t, pixels, kept_paths, config, media=media, throughput_images=config.throughput_images
+                s.row["path"], t, pixels, kept_paths, config, media=media, throughput_images=config.throughput_images
             )
-            check = config.cross_check and family_of(row["path"]) == "tflite"
-            templates.append(row)
-            timed.append(Timed(job, measure, f"{Path(row['path']).name} threads {t}", cross_check=check))
-    baseline = _keras_timed(keras_runs, config, pixel_cache, image_paths, names, data, say)
-    say(f"timing {len(timed) + len(baseline)} rows in {config.rounds} interleaved rounds, each in a fresh process")
-    results = run_rounds(timed + [b[3] for b in baseline], config.rounds, measure_in_child, say, _litert(config, say))
-    rows = [
-        {**row, "threads": t.job.threads, **summarise(res, t.job)} for row, t, res in zip(templates, timed, results)
-    ]
-    keras_rows = []
-    for (template, y, labels, t), res in zip(baseline, results[len(timed) :]):
-        p = res[0].pop("probs")
-        row = {**template, **score(p, y), "threads": t.job.threads, **summarise(res, t.job)}
-        i = reference.get(row["model"])
-        if i is not None and len(probs[i]) == len(p):
-            row.update(compare(p, probs[i], y, labels))
-        keras_rows.append(row)
-    rows = keras_rows + rows  # the baseline first, in thread order
-    flag_thread_scaling(rows)
+            check = config.cross_check and family_of(s.row["path"]) == "tflite"
+            out.append((s.row, Timed(job, measure, f"{Path(s.row['path']).name} threads {t}", cross_check=check)))
+    return out
+
+
+def _write(out: Path, rows: list[dict], data, config: BenchConfig, say) -> None:
+    from sportsedge.bench.plot import pareto_plot
+    from sportsedge.bench.report import write
+
     meta = {
         "data": str(data),
         "runs": config.runs,
@@ -207,5 +210,65 @@ def bench(inputs, data, out, config: BenchConfig | None = None, keras_runs=(), s
         pareto_plot(rows, out / "pareto.png")
     except MissingDependencyError as err:  # the runtime-only install has no matplotlib
         say(f"warning: pareto.png not written: {err}")
+
+
+def bench(inputs, data, out, config: BenchConfig | None = None, keras_runs=(), say=print) -> list[dict]:
+    """Benchmark exported models on a split folder and write the results.
+
+    Args:
+        inputs: .tflite/.onnx files and export folders (a folder's manifest order; FAILED ones left out).
+        data: a split folder with one folder per class (normally test/).
+        out: the folder for results.json, results.csv, results.md and pareto.png.
+        config: the timing settings (BenchConfig's defaults when None).
+        keras_runs: run folders whose Keras models become baseline rows (needs the train extra).
+        say: where progress lines go.
+
+    Returns:
+        The rows, one per artifact and thread count (the Keras baselines first).
+
+    Raises:
+        InputError: a model file or folder that is not there or cannot be used, or classes that do
+            not match the model's labels.
+        UsageError: nothing to benchmark.
+    """
+    config = config or BenchConfig()
+    from sportsedge.bench.macs import fill_by_model
+    from sportsedge.bench.report import flag_thread_scaling, recommendation
+
+    out = Path(out)
+    paths = discover(inputs)
+    image_paths, names = labelled_images(data)
+    if len(image_paths) < 200:  # below that, "within 1 point" is within one or two images
+        say(
+            f"note: {len(image_paths)} images in {data}: one image is {100 / max(len(image_paths), 1):.1f} points of "
+            "top-1, so accuracy differences smaller than that mean nothing"
+        )
+    pixel_cache: dict = {}
+    scored = _score(paths, image_paths, names, data, config, pixel_cache, say)
+    fill_by_model([s.row for s in scored])
+    reference = reference_rows([s.row for s in scored])
+    for s in scored:
+        _agree_with(reference, scored, s.row, s.probs, s.y, s.labels)
+    media = None
+    if config.camera_runs:
+        from sportsedge.bench.media import make_media
+
+        say("making a 4056x3040 JPEG and a 1080p clip from the split's images ...")
+        media = make_media(image_paths, out / "media")
+    timed = _timed(scored, pixel_cache, media, config)
+    baseline = _keras_timed(keras_runs, config, pixel_cache, image_paths, names, data, say)
+    say(f"timing {len(timed) + len(baseline)} rows in {config.rounds} interleaved rounds, each in a fresh process")
+    jobs = [t for _, t in timed] + [b.timed for b in baseline]
+    results = run_rounds(jobs, config.rounds, measure_in_child, say, _litert(config, say))
+    rows = [{**row, "threads": t.job.threads, **summarise(res, t.job)} for (row, t), res in zip(timed, results)]
+    keras_rows = []
+    for b, res in zip(baseline, results[len(timed) :]):
+        p = res[0].pop("probs")
+        row = {**b.template, **score(p, b.y), "threads": b.timed.job.threads, **summarise(res, b.timed.job)}
+        _agree_with(reference, scored, row, p, b.y, b.labels)
+        keras_rows.append(row)
+    rows = keras_rows + rows  # the baseline first, in thread order
+    flag_thread_scaling(rows)
+    _write(out, rows, data, config, say)
     say(recommendation(rows))
     return rows

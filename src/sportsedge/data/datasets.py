@@ -38,13 +38,46 @@ def _inspect(path: Path):
         return img.mode, img.size
 
 
+@dataclass
+class _Scan:
+    """What the walk over the images found, for the summary and the duplicate check."""
+
+    hashes: dict[str, list[tuple[str, Path]]] = field(default_factory=lambda: defaultdict(list))  # sha256 -> places
+    modes: Counter[str] = field(default_factory=Counter)  # Pillow mode -> images
+    sizes: Counter[tuple[int, int]] = field(default_factory=Counter)  # (width, height) -> images
+    other: int = 0  # non-image files ignored
+
+
 def check_dataset(root: str | Path, decode: bool = True) -> CheckReport:
-    """Validate a dataset folder in the Kaggle layout; never raises for problems in the data."""
+    """Validate a dataset folder in the Kaggle layout; never raises for problems in the data.
+
+    Args:
+        root: the folder holding train/, valid/ and optionally test/.
+        decode: open every image (modes, sizes, unreadable files); False only hashes them.
+
+    Returns:
+        The report: errors, warnings, per-split counts, cross-split duplicates, a summary.
+    """
     root = Path(root)
     rep = CheckReport(root)
+    present = _splits(root, rep)
+    if not present:
+        return rep
+    ref = "train" if "train" in present else present[0]
+    rep.classes = tuple(class_dirs(root / ref))
+    scan = _Scan()
+    for split in present:
+        _scan_split(root, split, ref, rep, scan, decode)
+    _summarise(rep, scan, present)
+    _cross_split_duplicates(rep, scan)
+    return rep
+
+
+def _splits(root: Path, rep: CheckReport) -> list[str]:
+    """The splits present; the layout errors (not a folder, a single split, no train/) into ``rep``."""
     if not root.is_dir():
         rep.errors.append(f"{root}: not a folder")
-        return rep
+        return []
     present = [s for s in SPLITS if (root / s).is_dir()]
     if not present and class_dirs(root):  # valid/ itself: class folders, no splits
         rep.classes = tuple(class_dirs(root))
@@ -52,55 +85,45 @@ def check_dataset(root: str | Path, decode: bool = True) -> CheckReport:
             f"{root}: a single split ({len(rep.classes)} class folders), not a dataset: check the folder above it, "
             f"which holds train/ and valid/ ({root.resolve().parent})"
         )
-        return rep
+        return []
     if "train" not in present:
         rep.errors.append(f"{root}: no train/ split (found: {', '.join(present) or 'nothing'})")
-    if not present:
-        return rep
-    ref = "train" if "train" in present else present[0]
-    rep.classes = tuple(class_dirs(root / ref))
-    hashes: dict[str, list[tuple[str, Path]]] = defaultdict(list)
-    modes: Counter[str] = Counter()
-    sizes: Counter[tuple[int, int]] = Counter()
-    unreadable, other = 0, 0
-    for split in present:
-        found = class_dirs(root / split)
-        missing, extra = sorted(set(rep.classes) - set(found)), sorted(set(found) - set(rep.classes))
-        if missing or extra:
-            rep.errors.append(
-                f"{root / split}: class folders differ from {ref}/: "
-                + "; ".join(
-                    x for x in (f"missing {missing[:5]}" if missing else "", f"extra {extra[:5]}" if extra else "") if x
-                )
-            )
-        rep.counts[split] = {}
-        for name in found:
-            listing = image_files(root / split / name)
-            images = listing.images
-            other += listing.other
-            rep.counts[split][name] = len(images)
-            if not images:
-                rep.errors.append(f"{root / split / name}: no images")
-            for p in images:
-                hashes[hashlib.sha256(p.read_bytes()).hexdigest()].append((split, p))
-                if not decode:
-                    continue
-                try:
-                    mode, size = _inspect(p)
-                except Exception as err:  # Pillow raises many types for broken files
-                    unreadable += 1
-                    rep.errors.append(f"{p}: unreadable ({first_line(err)})")
-                    continue
-                modes[mode] += 1
-                sizes[size] += 1
+    return present
+
+
+def _scan_split(root: Path, split: str, ref: str, rep: CheckReport, scan: _Scan, decode: bool) -> None:
+    found = class_dirs(root / split)
+    missing, extra = sorted(set(rep.classes) - set(found)), sorted(set(found) - set(rep.classes))
+    if missing or extra:
+        differ = [f"missing {missing[:5]}" if missing else "", f"extra {extra[:5]}" if extra else ""]
+        rep.errors.append(f"{root / split}: class folders differ from {ref}/: " + "; ".join(x for x in differ if x))
+    rep.counts[split] = {}
+    for name in found:
+        listing = image_files(root / split / name)
+        scan.other += listing.other
+        rep.counts[split][name] = len(listing.images)
+        if not listing.images:
+            rep.errors.append(f"{root / split / name}: no images")
+        for p in listing.images:
+            scan.hashes[hashlib.sha256(p.read_bytes()).hexdigest()].append((split, p))
+            if not decode:
+                continue
+            try:
+                mode, size = _inspect(p)
+            except Exception as err:  # Pillow raises many types for broken files
+                rep.errors.append(f"{p}: unreadable ({first_line(err)})")
+                continue
+            scan.modes[mode] += 1
+            scan.sizes[size] += 1
+
+
+def _summarise(rep: CheckReport, scan: _Scan, present: list[str]) -> None:
     for split in present:
         per = list(rep.counts[split].values())
         if per:
-            rep.summary.append(
-                f"{split}: {len(per)} classes, {sum(per)} images, {min(per)}-{max(per)} per class"
-                if min(per) != max(per)
-                else f"{split}: {len(per)} classes, {sum(per)} images, {per[0]} per class"
-            )
+            spread = f"{min(per)}-{max(per)}" if min(per) != max(per) else f"{per[0]}"
+            rep.summary.append(f"{split}: {len(per)} classes, {sum(per)} images, {spread} per class")
+    modes, sizes = scan.modes, scan.sizes
     if modes:
         rep.summary.append("modes: " + ", ".join(f"{m} {n}" for m, n in modes.most_common()))
         common = sizes.most_common(1)[0][0]
@@ -113,9 +136,12 @@ def check_dataset(root: str | Path, decode: bool = True) -> CheckReport:
                 f"{sum(n for m, n in modes.items() if m != 'RGB')} images are not RGB "
                 f"({', '.join(m for m in modes if m != 'RGB')}): converted to RGB when loaded"
             )
-    if other:
-        rep.warnings.append(f"{other} non-image files ignored")
-    for group in hashes.values():
+    if scan.other:
+        rep.warnings.append(f"{scan.other} non-image files ignored")
+
+
+def _cross_split_duplicates(rep: CheckReport, scan: _Scan) -> None:
+    for group in scan.hashes.values():
         splits = {s for s, _ in group}
         if len(splits) > 1:
             first = group[0][1]
@@ -125,7 +151,6 @@ def check_dataset(root: str | Path, decode: bool = True) -> CheckReport:
             f"{len(rep.duplicates)} images are byte-identical to an image in another split "
             f"(e.g. {rep.duplicates[0][0]} = {rep.duplicates[0][1]}): they inflate eval scores"
         )
-    return rep
 
 
 def print_report(rep: CheckReport, show_duplicates: int = 5) -> int:

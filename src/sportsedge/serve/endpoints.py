@@ -1,0 +1,220 @@
+"""The service's endpoints, one function each, reading what they serve from ``app.state.serve``
+(a ServeState) so that each can be called, and tested, on its own."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sportsedge.core.errors import InputError, ModelError
+from sportsedge.serve.config import ServeConfig
+from sportsedge.serve.http import BUSY, HTTPError, image_bytes, json_response, read_body
+from sportsedge.serve.openapi import OPENAPI
+from sportsedge.serve.page import PAGE
+from sportsedge.serve.pool import InferencePool, QueueFull
+from sportsedge.serve.prometheus import Metrics
+
+log = logging.getLogger("sportsedge.serve")
+
+
+@dataclass(frozen=True)
+class ServeState:
+    """What the endpoints serve: set once on ``app.state.serve`` by build_app."""
+
+    pool: InferencePool  # the workers and the served model (swapped on reload)
+    config: ServeConfig  # the server's settings
+    metrics: Metrics  # the Prometheus registry and its instruments
+    camera: Any = None  # a CameraService, or None without --camera
+    stopping: asyncio.Event | None = None  # set on SIGTERM: the event streams end
+
+
+def state(request: Any) -> ServeState:
+    served: ServeState = request.app.state.serve
+    return served
+
+
+async def reload_served(pool: InferencePool, path, config: ServeConfig, metrics: Metrics, camera=None):
+    """Reload (POST /v1/models/reload and SIGHUP): swap in ``path`` (default: the served file)
+    if its golden check passes, count the result, move the camera to it and log one line;
+    ModelError when it failed, the old model still serving."""
+    try:
+        served = await asyncio.to_thread(pool.reload, path, config)
+    except ModelError as err:
+        metrics.reloads.labels("failed").inc()
+        log.error("reload failed, still serving %s: %s", pool.served.path, err)
+        raise
+    metrics.reloads.labels("swapped").inc()
+    if camera is not None:
+        camera.use_model(served.path)
+    log.warning("reloaded %s (sha256 %s)", served.path, served.sha256[:12])
+    return served
+
+
+async def classify(request):
+    """POST /v1/classify: the image's top-k classes (503 busy or not ready, 504 past --timeout-s)."""
+    s = state(request)
+    pool, config, metrics = s.pool, s.config, s.metrics
+    t0 = time.perf_counter()
+    served = pool.served
+    if not served.ready:
+        raise HTTPError(503, f"not ready: {served.reason}", {"Retry-After": "5"})
+    top_k = _top_k(request)
+    data = await image_bytes(request, config.max_body_bytes)
+    try:
+        future = pool.submit(data, top_k)
+    except QueueFull as err:
+        raise HTTPError(503, BUSY, {"Retry-After": "1"}) from err
+    remaining = config.timeout_s - (time.perf_counter() - t0)
+    answer = asyncio.wrap_future(future)  # a timer, not wait_for: no extra task per request
+    late = []
+    timer = asyncio.get_running_loop().call_later(max(remaining, 0.001), lambda: late.append(answer.cancel()))
+    try:
+        result = await answer
+    except asyncio.CancelledError as err:
+        if not late:  # the client went away: not ours to answer
+            raise
+        raise HTTPError(504, f"no answer within {config.timeout_s:g} s (--timeout-s)") from err
+    except InputError as err:
+        raise HTTPError(400, err.reason if err.path == "<image bytes>" else str(err)) from err
+    finally:
+        timer.cancel()
+    elapsed = time.perf_counter() - t0
+    metrics.observe("request", elapsed)
+    return json_response(200, {**result, "end_to_end_ms": round(1000 * elapsed, 3)})
+
+
+async def models(request):
+    """GET /v1/models: what is served, and how it was checked."""
+    pool, config = state(request).pool, state(request).config
+    served = pool.served
+    clf = served.classifiers[0]
+    meta = clf.metadata
+    golden = served.golden
+    return json_response(
+        200,
+        {
+            "model_name": meta.model_name,
+            "path": str(served.path),
+            "sha256": served.sha256,
+            "format": meta.format,
+            "labels": list(clf.labels),
+            "input": {"height": clf.input_size[0], "width": clf.input_size[1], "dtype": str(clf.input_dtype)},
+            "preprocessing": meta.preprocessing,
+            "output": str(meta.output),
+            "digest_checked": clf.sealed,
+            "golden_check": None
+            if golden is None
+            else {"ok": golden.ok, "max_diff": golden.max_diff, "allowed": golden.atol, "inputs": golden.inputs},
+            "ready": served.ready,
+            "loaded_at": served.loaded_at,
+            "workers": config.workers,
+            "threads_per_worker": config.threads,
+        },
+    )
+
+
+async def reload(request):
+    """POST /v1/models/reload: swap in the file (or another) if its golden check passes."""
+    s = state(request)
+    body = await read_body(request, 64 * 1024)
+    path = None
+    if body.strip():
+        try:
+            path = json.loads(body).get("path")
+        except (ValueError, AttributeError) as err:
+            raise HTTPError(400, 'reload takes an empty body or {"path": "model file"}') from err
+    try:
+        served = await reload_served(s.pool, path, s.config, s.metrics, s.camera)
+    except ModelError as err:
+        raise HTTPError(422, f"reload failed, still serving {s.pool.served.path}: {err}") from err
+    return json_response(200, {"reloaded": str(served.path), "sha256": served.sha256})
+
+
+async def healthz(request):
+    """GET /healthz: the process answers (no token needed)."""
+    return json_response(200, {"status": "alive"})
+
+
+async def readyz(request):
+    """GET /readyz: 200 once the model (and the camera, if any) work."""
+    served, camera = state(request).pool.served, state(request).camera
+    if not served.ready:
+        return json_response(503, {"ready": False, "error": served.reason})
+    if camera is not None and camera.error is not None:
+        return json_response(503, {"ready": False, "error": f"camera {camera.device}: {camera.error}"})
+    return json_response(200, {"ready": True, "model": str(served.path)})
+
+
+def _camera(request):
+    camera = state(request).camera
+    if camera is None:
+        raise HTTPError(404, "no camera here (start the server with --camera DEVICE)")
+    return camera
+
+
+async def camera_latest(request):
+    """GET /v1/camera/latest: the camera's newest label."""
+    return json_response(200, _camera(request).latest())
+
+
+async def camera_events(request):
+    """GET /v1/camera/events: server-sent events, one per label change, until SIGTERM."""
+    from starlette.responses import StreamingResponse
+
+    cam, stopping = _camera(request), state(request).stopping
+    q = cam.subscribe()
+
+    async def stream():
+        try:
+            latest = cam.latest()
+            if "label" in latest:  # where things stand, then every change
+                now = {k: latest[k] for k in ("label", "score", "frame_t_s")}
+                yield f"event: label\ndata: {json.dumps(now)}\n\n"
+            while stopping is None or not stopping.is_set():
+                try:
+                    event = await asyncio.wait_for(q.get(), 1.0)
+                except asyncio.TimeoutError:
+                    yield ": keep-alive\n\n"
+                    continue
+                yield f"event: label\ndata: {json.dumps(event)}\n\n"
+        finally:
+            cam.unsubscribe(q)
+
+    return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+
+async def prometheus(request):
+    """GET /metrics: Prometheus' text format."""
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+    from starlette.responses import Response
+
+    return Response(generate_latest(state(request).metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+async def page(request):
+    """GET /: the page (no token needed: it holds no data)."""
+    from starlette.responses import HTMLResponse
+
+    return HTMLResponse(PAGE)
+
+
+async def openapi(request):
+    """GET /openapi.json."""
+    return json_response(200, OPENAPI)
+
+
+async def starlette_error(request, exc):
+    """Starlette's own 404/405, as our JSON errors."""
+    text = {404: f"no such endpoint: {request.method} {request.url.path}", 405: "method not allowed here"}
+    return json_response(exc.status_code, {"error": text.get(exc.status_code, str(exc.detail))})
+
+
+def _top_k(request) -> int:
+    text = request.query_params.get("top_k", "5")
+    if not text.isdigit() or int(text) < 1:
+        raise HTTPError(400, f"top_k must be a whole number of at least 1, got {text!r}")
+    return int(text)

@@ -1,0 +1,99 @@
+"""HTTP plumbing of the service: JSON errors, bounded bodies, the image of a request.
+
+Every error is a JSON object {"error": one line}; nothing a client sends can make a traceback
+reach it or the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+log = logging.getLogger("sportsedge.serve")
+RAW_TYPES = ("application/octet-stream",)  # plus every image/* type: Pillow recognises the bytes
+# Without the token: a supervisor's liveness probe, and the page itself, which holds no data (a
+# browser cannot send a bearer header when it opens a page; the page sends the token from its
+# URL's fragment, which never leaves the browser, with every request it makes).
+OPEN = ("/healthz", "/")
+BUSY = "busy: every worker is taken and the queue is full"
+CLASSIFY = "/v1/classify"
+
+
+class HTTPError(Exception):
+    def __init__(self, status: int, message: str, headers: dict | None = None):
+        super().__init__(message)
+        self.status, self.message, self.headers = status, message, headers or {}
+
+
+def json_response(status: int, body: dict, headers: dict | None = None):
+    from starlette.responses import JSONResponse
+
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def read_body(request, limit: int) -> bytes:
+    """The body, reading no further than ``limit`` bytes (413 past it)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise HTTPError(413, f"body of {int(declared):,} bytes is over the limit of {limit:,} (--max-body-mb)")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPError(413, f"body is over the limit of {limit:,} bytes (--max-body-mb)")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def image_bytes(request, limit: int) -> bytes:
+    """The image of a classify request: the raw body, or the one file of a multipart form."""
+    from starlette.requests import Request
+
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if not (ctype.startswith("image/") or ctype in RAW_TYPES or ctype == "multipart/form-data"):
+        raise HTTPError(
+            415, f"unsupported content type {ctype or '(none)'!r}: send an image/* body or a multipart form"
+        )
+    body = await read_body(request, limit)
+    if ctype != "multipart/form-data":
+        return body
+
+    async def replay():
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    try:
+        form = await Request(request.scope, replay).form(max_files=1, max_fields=4, max_part_size=limit)
+    except Exception as err:  # python-multipart's and Starlette's parse errors come in several types
+        raise HTTPError(400, f"unreadable multipart form ({type(err).__name__})") from err
+    files = [v for v in form.values() if hasattr(v, "read")]
+    if not files:
+        raise HTTPError(400, "the multipart form holds no file (send the image as a file field)")
+    return await files[0].read()
+
+
+def answered(endpoint: Callable[[Any], Awaitable[Any]]) -> Callable[[Any], Awaitable[Any]]:
+    """An endpoint whose every failure is a JSON answer: HTTPError as given, anything else a 500
+    with one log line (a traceback only with SPORTSEDGE_DEBUG=1). Starlette's own handler for
+    Exception would answer and then re-raise, and uvicorn would log the traceback."""
+
+    async def run(request):
+        try:
+            return await endpoint(request)
+        except HTTPError as err:
+            return json_response(err.status, {"error": err.message}, err.headers)
+        except Exception as err:
+            log.error("internal error on %s: %s: %s", request.url.path, type(err).__name__, str(err)[:200])
+            if os.environ.get("SPORTSEDGE_DEBUG"):
+                log.exception("traceback")
+            return json_response(500, {"error": f"internal error ({type(err).__name__}); see the server's log"})
+
+    return run
+
+
+def _top_k(request) -> int:
+    text = request.query_params.get("top_k", "5")
+    if not text.isdigit() or int(text) < 1:
+        raise HTTPError(400, f"top_k must be a whole number of at least 1, got {text!r}")
+    return int(text)

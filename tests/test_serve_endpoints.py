@@ -1,0 +1,78 @@
+"""Each endpoint in-process through Starlette's TestClient (no server, no port): the app that
+`sportsedge serve` runs, built by build_app on a real pool over the committed tiny model."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+
+from conftest import LABELS, solid
+
+pytest.importorskip("starlette", reason="the serve extra")
+TOKEN = "a-token-of-enough-length"
+
+
+@pytest.fixture
+def client(labelled_models):
+    from starlette.testclient import TestClient
+
+    from sportsedge.serve.app import build_app
+    from sportsedge.serve.config import ServeConfig
+    from sportsedge.serve.pool import InferencePool, load_served
+    from sportsedge.serve.prometheus import make_metrics
+
+    config = ServeConfig(model=str(labelled_models["tflite-int8"]), workers=1)
+    pool = InferencePool(load_served(config.model, config), config)
+    metrics = make_metrics(pool.depth)
+    with TestClient(build_app(pool, config, metrics, TOKEN)) as c:
+        c.headers["Authorization"] = f"Bearer {TOKEN}"
+        yield c
+    pool.close()
+
+
+def _png(colour: str) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(solid(colour)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_classify(client):
+    r = client.post("/v1/classify?top_k=2", content=_png("green"), headers={"Content-Type": "image/png"})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["label"] == "green" and len(body["top_k"]) == 2 and body["end_to_end_ms"] > 0
+
+
+def test_classify_refuses_what_is_no_image(client):
+    r = client.post("/v1/classify", content=b"text", headers={"Content-Type": "text/plain"})
+    assert r.status_code == 415 and "unsupported content type" in r.json()["error"]
+    r = client.post("/v1/classify?top_k=0", content=_png("red"), headers={"Content-Type": "image/png"})
+    assert r.status_code == 400 and "top_k" in r.json()["error"]
+
+
+def test_models(client):
+    body = client.get("/v1/models").json()
+    assert body["labels"] == list(LABELS) and body["digest_checked"] is True and body["workers"] == 1
+
+
+def test_health_ready_metrics_openapi_and_page(client):
+    assert client.get("/healthz").json() == {"status": "alive"}
+    assert client.get("/readyz").json()["ready"] is True
+    assert "sportsedge_requests_total" in client.get("/metrics").text
+    assert client.get("/openapi.json").json()["openapi"].startswith("3.")
+    assert client.get("/", headers={"Authorization": ""}).status_code == 200  # the page needs no token
+
+
+def test_the_token_is_required_and_unknown_paths_answer_json(client):
+    assert client.get("/v1/models", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    r = client.get("/nowhere")
+    assert r.status_code == 404 and r.json()["error"] == "no such endpoint: GET /nowhere"
+
+
+def test_reload_and_the_camera_without_one(client):
+    r = client.post("/v1/models/reload", content=b"")
+    assert r.status_code == 200 and r.json()["reloaded"].endswith("colour-int8.tflite")
+    assert client.post("/v1/models/reload", content=b"not json").status_code == 400
+    assert client.get("/v1/camera/latest").status_code == 404
