@@ -31,12 +31,14 @@ class IntermixedParser(argparse.ArgumentParser):
     (the top level, `data`) keep the plain parse, which intermixing does not support."""
 
     _intermixing = False
+    owns_subcommands = False  # set by add_subparsers (public API: no look at argparse's private actions)
 
-    def _has_subcommands(self) -> bool:
-        return any(isinstance(a, argparse._SubParsersAction) for a in self._actions)
+    def add_subparsers(self, **kwargs):
+        self.owns_subcommands = True
+        return super().add_subparsers(**kwargs)
 
     def parse_known_args(self, args=None, namespace=None):
-        if self._intermixing or self._has_subcommands():
+        if self._intermixing or self.owns_subcommands:
             return super().parse_known_args(args, namespace)
         self._intermixing = True  # parse_known_intermixed_args calls parse_known_args twice
         try:

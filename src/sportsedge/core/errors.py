@@ -39,3 +39,22 @@ def first_line(err: BaseException) -> str:
     """The first line of an exception's message (library errors can span many lines)."""
     text = str(err).strip().splitlines()
     return text[0] if text else type(err).__name__
+
+
+class PrivateApiError(SportsedgeError):
+    """A dependency's private entry point we rely on is missing or changed: one line naming it,
+    the installed version and the version it was tested with (each door module raises it)."""
+
+    def __init__(self, what: str, installed: str, tested_with: str, hint: str = ""):
+        msg = f"{installed} has no {what} (sportsedge was tested with {tested_with})"
+        super().__init__(f"{msg}; {hint}" if hint else msg)
+
+
+def version_of(distribution: str) -> str:
+    """'name version' of an installed distribution, for PrivateApiError ('name ?' if unknown)."""
+    from importlib import metadata
+
+    try:
+        return f"{distribution} {metadata.version(distribution)}"
+    except metadata.PackageNotFoundError:
+        return f"{distribution} ?"

@@ -225,6 +225,8 @@ def _left_float(model, registry, L) -> dict[str, str]:
       with float on 3% of images; the converter quantizes these kernels per channel instead;
     - layers tfmot has no quantize config for (BatchNormalization is folded, so it counts as supported).
     """
+    from sportsedge.export import tf_private
+
     why = {}
     for layer in model.layers:
         if isinstance(layer, L.InputLayer):
@@ -234,7 +236,7 @@ def _left_float(model, registry, L) -> dict[str, str]:
         elif isinstance(layer, L.DepthwiseConv2D):
             why[layer.name] = "depthwise"
         elif isinstance(layer, L.BatchNormalization):
-            src = layer._inbound_nodes[0].inbound_layers
+            src = tf_private.inbound_layer(layer)
             if isinstance(src, L.DepthwiseConv2D):
                 why[layer.name] = "depthwise"
         elif not registry.supports(layer):

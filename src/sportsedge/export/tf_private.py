@@ -86,3 +86,12 @@ def default_8bit_registry():
     """tfmot's registry of how each Keras layer is quantized (QAT worker only: tf-keras process)."""
     module = "tensorflow_model_optimization.python.core.quantization.keras.default_8bit.default_8bit_quantize_registry"
     return _attr(module, "Default8BitQuantizeRegistry")()
+
+
+def inbound_layer(layer):
+    """The layer feeding ``layer`` (tf_keras, in the QAT worker): ``_inbound_nodes`` has no public
+    equivalent for a layer of a functional model."""
+    nodes = getattr(layer, "_inbound_nodes", None)
+    if not nodes or not hasattr(nodes[0], "inbound_layers"):
+        raise PrivateApiError("tf_keras Layer._inbound_nodes[0].inbound_layers")
+    return nodes[0].inbound_layers

@@ -16,25 +16,6 @@ from sportsedge.serve.config import ServeConfig
 log = logging.getLogger("sportsedge.serve")
 
 
-def _server_class():
-    import uvicorn
-
-    class Server(uvicorn.Server):
-        """uvicorn's server with our signal handling: its own re-raises SIGTERM after the drain,
-        which would end the process by the signal instead of exit status 0."""
-
-        @contextlib.contextmanager
-        def capture_signals(self):
-            yield
-
-        def stop(self) -> None:
-            if self.should_exit:  # a second Ctrl-C/SIGTERM: stop waiting for the drain
-                self.force_exit = True
-            self.should_exit = True
-
-    return Server
-
-
 def read_token(path: str | None) -> str | None:
     if path is None:
         return None
@@ -87,7 +68,9 @@ def _run(main) -> int:
 async def _serve(config: ServeConfig, token: str | None) -> int:
     import uvicorn
 
-    _Server = _server_class()
+    from sportsedge.serve.uvicorn_private import server_class
+
+    _Server = server_class()
     from sportsedge.serve.app import build_app, reload_served
     from sportsedge.serve.pool import InferencePool, load_served
     from sportsedge.serve.prometheus import make_metrics

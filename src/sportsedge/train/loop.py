@@ -8,6 +8,7 @@ after every epoch (atomically), so Ctrl-C or a crash loses at most the epoch in 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import shutil
@@ -20,8 +21,8 @@ import numpy as np
 from sportsedge.core.errors import UsageError
 from sportsedge.train.config import STRATEGIES, RunRecord, TrainConfig
 from sportsedge.train.data import BadImageLog, limit_split, scan_dataset
-from sportsedge.train.distribute import build_from_local_batch
 from sportsedge.train.evaluate import evaluate_model
+from sportsedge.train.keras_private import multi_worker_fit
 from sportsedge.train.models import get_model
 from sportsedge.train.stages import Stage, plan
 from sportsedge.util import fileio
@@ -206,35 +207,35 @@ def _fit_stages(config: TrainConfig, out: Path, stages, state: dict, strategy, m
                 weighted_metrics=["accuracy"],
                 jit_compile=config.jit_compile,
             )
-        if multi_worker:
-            build_from_local_batch(stage.model, strategy, tf)
-        if stage.name == resumed_stage:
-            stage.model.optimizer.build(stage.model.trainable_variables)  # so Adam's moments load too
-            stage.model.load_weights(str(checkpoint))
-            say(f"resuming after epoch {done}" + (f" ({stage.name})" if len(stages) > 1 else ""))
-        if done >= stage.end:
-            continue
-        first = max(done, stage.first_epoch)
-        t0 = time.monotonic()
-        train_ds, valid_ds, steps = stage.data(first)
-        data_seconds[stage.name] = data_seconds.get(stage.name, 0.0) + time.monotonic() - t0
-        stopper = None
-        if stage.early_stopping:
-            stopper = keras.callbacks.EarlyStopping(
-                "val_loss", patience=stage.early_stopping, restore_best_weights=True
-            )
-        resumed = state.get("early_stopping") if stage.name == resumed_stage else None
-        progress = _epoch_callback(keras, out, stage, total, history, data_seconds, say, stopper, resumed)
-        # The stopper and the stage's own callbacks first: progress saves their state.
-        callbacks = [c for c in (stopper, *stage.callbacks, progress) if c is not None]
-        t0 = time.monotonic()
-        _fit(stage, train_ds, valid_ds, first, steps, callbacks, out, say)
-        fit_wall += time.monotonic() - t0
-        done = stage.end
-        if len(stages) > 1:
-            # The stage is over (early stopping may have restored its best weights): the next starts here.
-            _save_checkpoint(out, stage, {"epoch": done, "history": history, "data_seconds": data_seconds})
-            resumed_stage = stage.name
+        # The multi-worker patches hold for this stage's fit only (train/keras_private.py).
+        with multi_worker_fit(stage.model, strategy, tf) if multi_worker else contextlib.nullcontext():
+            if stage.name == resumed_stage:
+                stage.model.optimizer.build(stage.model.trainable_variables)  # so Adam's moments load too
+                stage.model.load_weights(str(checkpoint))
+                say(f"resuming after epoch {done}" + (f" ({stage.name})" if len(stages) > 1 else ""))
+            if done >= stage.end:
+                continue
+            first = max(done, stage.first_epoch)
+            t0 = time.monotonic()
+            train_ds, valid_ds, steps = stage.data(first)
+            data_seconds[stage.name] = data_seconds.get(stage.name, 0.0) + time.monotonic() - t0
+            stopper = None
+            if stage.early_stopping:
+                stopper = keras.callbacks.EarlyStopping(
+                    "val_loss", patience=stage.early_stopping, restore_best_weights=True
+                )
+            resumed = state.get("early_stopping") if stage.name == resumed_stage else None
+            progress = _epoch_callback(keras, out, stage, total, history, data_seconds, say, stopper, resumed)
+            # The stopper and the stage's own callbacks first: progress saves their state.
+            callbacks = [c for c in (stopper, *stage.callbacks, progress) if c is not None]
+            t0 = time.monotonic()
+            _fit(stage, train_ds, valid_ds, first, steps, callbacks, out, say)
+            fit_wall += time.monotonic() - t0
+            done = stage.end
+            if len(stages) > 1:
+                # The stage is over (early stopping may have restored its best weights): the next starts here.
+                _save_checkpoint(out, stage, {"epoch": done, "history": history, "data_seconds": data_seconds})
+                resumed_stage = stage.name
     return fit_wall
 
 
