@@ -107,8 +107,25 @@ def user_options_given(user: UserModel) -> list[str]:
 
 
 def export(models: list, formats: list[Format], out: str | Path, config: ExportConfig | None = None, say=print) -> dict:
-    """Export runs or user models (paths, or what resolve_sources returned); returns the manifest.
-    Entries with status FAILED mean a parity check failed."""
+    """Export runs or user models to every format asked for, each parity-checked.
+
+    Args:
+        models: run folders, .keras/.h5 files, SavedModel folders or float .onnx files (or what
+            resolve_sources returned).
+        formats: rows of the format table (``parse_formats("all")``).
+        out: the folder for the artifacts and manifest.json (re-running skips unchanged artifacts).
+        config: the export settings (ExportConfig's defaults when None).
+        say: where progress lines go.
+
+    Returns:
+        The manifest: ``{"artifacts": {file name: entry}}``; an entry with status FAILED failed
+        its parity check (and is left out of benchmarks).
+
+    Raises:
+        UsageError: settings that do not fit the models (e.g. int8 of your own model without
+            --calibration).
+        ModelError: a source model that cannot be loaded.
+    """
     config = config or ExportConfig()
     resolved = resolve_sources(models, formats, config)
     out = Path(out)

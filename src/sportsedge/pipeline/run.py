@@ -71,6 +71,19 @@ def variants(models, sizes, say=print) -> list[tuple[str, int | None]]:
 
 
 def run_pipeline(cfg: PipelineConfig, say=print) -> Path:
+    """Train, evaluate, export, benchmark and report; each finished stage is skipped on a re-run.
+
+    Args:
+        cfg: the pipeline's settings; ``cfg.train`` applies to every model of the sweep.
+        say: where progress lines go.
+
+    Returns:
+        The output folder, holding report.md and report.html.
+
+    Raises:
+        UsageError: an unknown model, a size no model takes, or weights that cannot be had.
+        InputError: a dataset folder without train/ and valid/.
+    """
     from sportsedge.bench.run import bench
     from sportsedge.export.run import export, parse_formats
     from sportsedge.pipeline.report import write_report

@@ -47,6 +47,8 @@ class Backend(Protocol):
 
 
 class LiteRTBackend:
+    """A .tflite file on ai-edge-litert's Interpreter (tflite_runtime's where that is all there is)."""
+
     family: str = "tflite"
     thread_safe: bool = False  # one Interpreter must not be invoked from two threads at once
 
@@ -76,6 +78,7 @@ class LiteRTBackend:
         self._out_quant = (out_scale, out_zero) if out_scale else None
 
     def run(self, x: np.ndarray) -> np.ndarray:
+        """Raw outputs (N, classes) of a batch, one invoke per image (exported with batch 1)."""
         interp, results = self._interp, []
         for i in range(x.shape[0]):  # exported with batch 1: invoke per image
             interp.set_tensor(self._in_index, x[i : i + 1])
@@ -92,6 +95,8 @@ _ORT_DTYPES = {"tensor(float)": np.float32, "tensor(uint8)": np.uint8, "tensor(i
 
 
 class OnnxBackend:
+    """An .onnx file on onnxruntime's CPU execution provider."""
+
     family: str = "onnx"
     thread_safe: bool = True  # InferenceSession.run is documented as thread-safe
 
@@ -130,6 +135,7 @@ class OnnxBackend:
         self.input_quant: tuple[float, int] = (0.0, 0)
 
     def run(self, x: np.ndarray) -> np.ndarray:
+        """Raw outputs (N, classes) of a batch (NCHW models get it transposed)."""
         if self._nchw:
             x = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
         if self._fixed_batch == 1 and x.shape[0] > 1:

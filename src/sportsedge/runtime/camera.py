@@ -72,6 +72,7 @@ class LatencyHistogram:
         self.last = 0.0
 
     def add(self, ms: float) -> None:
+        """Count one classified frame that took ``ms`` end to end."""
         b = int(np.log(max(ms, self.LOW_MS) / self.LOW_MS) / np.log(self.RATIO))
         self.counts[min(b, self.BINS - 1)] += 1
         self.n += 1
@@ -98,6 +99,7 @@ class CameraStats:
     last_t: float | None = None  # source time of the newest classified frame
 
     def to_dict(self) -> dict:
+        """The summary as `predict --camera --json` prints it."""
         median = self.latency.quantile(0.5)
         return {
             "frames_classified": self.classified,
@@ -110,6 +112,7 @@ class CameraStats:
         }
 
     def summary(self) -> str:
+        """The summary as one line for the terminal."""
         fps = self.classified / self.seconds if self.seconds else 0.0
         median = self.latency.quantile(0.5)
         lat = "-" if median is None else f"{median:.1f}"

@@ -28,6 +28,8 @@ from sportsedge.runtime.preprocess import COMPATIBLE_VERSIONS, PREPROCESSING_VER
 
 
 class Prediction(NamedTuple):
+    """One class of a ranked answer."""
+
     label: str  # class name (from the model's metadata, or "class_<index>" without it)
     index: int  # type: ignore[assignment]  # position in the model's output (shadows tuple.index, as the API has it)
     score: float  # the class's probability (outputs.probabilities: the one rule, whatever the file's output)
@@ -61,6 +63,12 @@ def _not_a_model_file(path: Path) -> str:
 
 
 class Classifier:
+    """An exported .tflite/.onnx classifier, checked at load, that takes raw RGB images.
+
+    Load one with :meth:`Classifier.load`; then :meth:`predict` (one image: a path, a PIL image
+    or an HxWx3 uint8 array) or :meth:`predict_batch`. Preprocessing is the one training used
+    (Pillow decode, bilinear resize to the model's size, the model's pixel transform)."""
+
     def __init__(
         self, backend: Backend, path: Path, metadata: ModelMetadata, labels: Sequence[str], sealed: bool = False
     ):
@@ -88,6 +96,19 @@ class Classifier:
         engine sees the bytes: a damaged copy raises ModelError naming the file. ``verify`` (the
         default) also runs the file's golden check (two inferences, see :meth:`verify`) and raises
         ModelError if it fails; a file that carries no golden check loads with a warning.
+
+        Args:
+            path: a .tflite or .onnx file (exported by sportsedge, or labelled with `sportsedge label`).
+            threads: engine threads; None = the engine's default.
+            verify: run the golden check now (the digests are checked either way).
+
+        Returns:
+            The classifier, warmed up by one inference.
+
+        Raises:
+            ModelError: the file is missing, empty, damaged, of an unknown type, or fails its golden check.
+            UsageError: ``threads`` below 1.
+            MissingDependencyError: the file's engine (ai-edge-litert or onnxruntime) is not installed.
         """
         path = Path(path)
         if not path.is_file() or path.suffix.lower() in _NOT_EXPORTED:
@@ -186,7 +207,19 @@ class Classifier:
             return self._backend.run(x)
 
     def predict(self, image: ImageSource, top_k: int = 5) -> list[Prediction]:
-        """Ranked top-k predictions for a path, a PIL image or an HxWx3 uint8 array."""
+        """Ranked top-k predictions for one image.
+
+        Args:
+            image: a path, a PIL image or an HxWx3 uint8 array (any size and mode: it is decoded,
+                converted to RGB and resized as in training).
+            top_k: how many classes to return, best first (at most the model's class count).
+
+        Returns:
+            ``Prediction(label, index, score)`` tuples, scores as probabilities.
+
+        Raises:
+            InputError: an image that cannot be read, naming it.
+        """
         return self.rank(self.scores(self.preprocess(image)[None])[0], top_k)
 
     def predict_batch(self, images: Sequence[ImageSource], top_k: int = 5) -> list[list[Prediction]]:

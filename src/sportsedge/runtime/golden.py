@@ -21,16 +21,20 @@ GOLDEN_VERSION = 1  # bump when golden_inputs() changes: older goldens then no l
 
 @dataclass(frozen=True)
 class Golden:
+    """The golden check an export stores: two fixed inputs, the scores they gave there, and the tolerance."""
+
     seed: int  # golden_inputs(input size, seed) are the inputs
     scores: tuple[tuple[float, ...], ...]  # the exporter's runtime raw outputs (Classifier.outputs), one row per input
     atol: float  # largest |difference| a correct engine may show on another machine, in output units (golden_bound)
     version: int = GOLDEN_VERSION  # of golden_inputs()
 
     def to_dict(self) -> dict:
+        """As stored in the model's metadata."""
         return {"seed": self.seed, "scores": [list(r) for r in self.scores], "atol": self.atol, "version": self.version}
 
     @classmethod
     def from_dict(cls, d: dict) -> Golden:
+        """From the model's metadata."""
         return cls(
             int(d["seed"]),
             tuple(tuple(float(v) for v in r) for r in d["scores"]),
@@ -41,6 +45,8 @@ class Golden:
 
 @dataclass(frozen=True)
 class GoldenResult:
+    """The golden check run on this machine's engine."""
+
     ok: bool  # every score within atol (for bit-exact formats, atol 0, that means the same top-1 too)
     max_diff: float  # largest |score - golden score|
     atol: float  # the bound it was held to
@@ -48,6 +54,7 @@ class GoldenResult:
     inputs: int  # inputs checked
 
     def describe(self) -> str:
+        """One line: passed or failed, and by how much."""
         text = f"{self.inputs} inputs, max |diff| {self.max_diff:.1e} (allowed {self.atol:.1e})"
         return text + (f", top-1 differs on {self.top1_changed}" if self.top1_changed else "")
 

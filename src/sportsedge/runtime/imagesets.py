@@ -32,6 +32,8 @@ def _hidden(name: str) -> bool:
 
 @dataclass(frozen=True)
 class Listing:
+    """A folder's image files, and how many other files it held."""
+
     images: tuple[Path, ...]  # image files, sorted by path
     other: int  # files that are not images (by extension), hidden ones not counted
 

@@ -126,6 +126,7 @@ def model_digest(family: str, body: bytes) -> str:
 
 
 def metadata_digest(meta: dict) -> str:
+    """The digest of a metadata dict without its own integrity record."""
     rest = {k: v for k, v in meta.items() if k != INTEGRITY_KEY}
     return hashlib.new(ALGORITHM, json.dumps(rest, sort_keys=True).encode("utf-8")).hexdigest()
 

@@ -10,6 +10,7 @@ from sportsedge.core.errors import ModelError, UsageError
 
 
 def run(args) -> int:
+    """`sportsedge label`: put labels and an input spec inside a model converted elsewhere."""
     from sportsedge.core.input_transform import parse_transform
     from sportsedge.core.outputs import OutputKind, looks_like_probabilities
     from sportsedge.runtime.classifier import Classifier

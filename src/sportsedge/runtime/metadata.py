@@ -35,6 +35,8 @@ ONNX_META_KEY = "sportsedge"
 
 @dataclass(frozen=True)
 class ModelMetadata:
+    """What an export embeds in every model file beside its weights (docs: metadata fields)."""
+
     labels: tuple[str, ...]  # class names in output order
     model_name: str = ""  # registry name, e.g. "mobilenet_v2_ft"; "-160" appended when trained at 160 px
     input_size: tuple[int, int] | None = None  # (height, width) the model expects
@@ -47,6 +49,7 @@ class ModelMetadata:
     input_transform: PixelTransform | None = None  # applied by the runtime to raw pixels (`sportsedge label`)
 
     def to_dict(self) -> dict:
+        """JSON-ready, as embedded."""
         d = asdict(self)
         d["labels"] = list(self.labels)
         d["input_size"] = list(self.input_size) if self.input_size else None
@@ -57,6 +60,7 @@ class ModelMetadata:
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelMetadata:
+        """From embedded JSON (fields this version does not know are ignored)."""
         size = d.get("input_size")
         return cls(
             labels=tuple(str(x) for x in d.get("labels") or ()),
@@ -73,6 +77,7 @@ class ModelMetadata:
 
 
 def sidecar_path(model_path: str | os.PathLike) -> Path:
+    """The ``<model file>.json`` beside a model, read when the file carries no metadata."""
     p = Path(model_path)
     return p.with_name(p.name + ".json")
 
@@ -164,6 +169,7 @@ def read_metadata(path: str | os.PathLike, data: bytes, family: str) -> tuple[Mo
 
 
 def read_tflite_metadata(data: bytes) -> ModelMetadata | None:
+    """The metadata inside a .tflite's bytes, or None when it carries none."""
     raw = _tflite_meta_dict(data)
     return None if raw is None else ModelMetadata.from_dict(raw)
 
@@ -237,6 +243,7 @@ def attach_metadata(path: str | os.PathLike, meta: ModelMetadata, sidecar: bool 
 
 
 def read_sidecar_dict(path: str | os.PathLike) -> dict | None:
+    """The sidecar JSON of a model file, or None when there is none."""
     side = sidecar_path(path)
     if not side.is_file():
         return None

@@ -21,6 +21,7 @@ def score_text(score: float) -> str:
 
 
 def is_media_file(path) -> bool:
+    """An image or a video file, by extension."""
     return is_image_file(path) or is_video_file(path)
 
 
@@ -120,6 +121,7 @@ def video_options(args) -> VideoOptions:
 
 
 def run(args) -> int:
+    """`sportsedge predict`: exit 0 all inputs classified, 1 some failed, 2 bad model or usage."""
     if args.camera is None and not args.paths:
         raise UsageError("give image or video PATHs, or --camera DEVICE")
     items = [] if args.camera is not None else list(expand_paths(args.paths))

@@ -46,6 +46,7 @@ ImageSource = str | os.PathLike | Image.Image | np.ndarray | bytes  # bytes: an 
 
 
 def is_image_file(path: str | os.PathLike) -> bool:
+    """An image file by extension (names starting with '.' never are)."""
     return Path(path).suffix.lower() in IMAGE_EXTENSIONS
 
 

@@ -10,6 +10,7 @@ from sportsedge.runtime.classifier import Classifier
 
 
 def run(args) -> int:
+    """`sportsedge verify`: exit 0 all checks passed, 1 a check failed or a model has none."""
     failed = 0
     for path in args.models:
         try:

@@ -27,6 +27,7 @@ VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", "
 
 
 def is_video_file(path: str | os.PathLike) -> bool:
+    """A video file by extension (VIDEO_EXTENSIONS)."""
     return Path(path).suffix.lower() in VIDEO_EXTENSIONS
 
 
@@ -41,6 +42,8 @@ def require_av():
 
 @dataclass(frozen=True)
 class FramePrediction:
+    """One classified frame of a video."""
+
     t_s: float  # presentation time of the frame, seconds from the start
     index: int  # class index of the smoothed scores' top-1 (what segments are made of)
     label: str  # its name
@@ -51,6 +54,8 @@ class FramePrediction:
 
 @dataclass(frozen=True)
 class Segment:
+    """A run of frames whose smoothed label is the same."""
+
     start_s: float  # time of the segment's first classified frame
     end_s: float  # time of the next segment's first frame, or the end of what was decoded
     index: int  # class index
@@ -60,6 +65,8 @@ class Segment:
 
 @dataclass(frozen=True)
 class VideoResult:
+    """A video file's classified frames and segments; ``error`` says where a damaged file stopped."""
+
     path: str  # the video file
     frames: tuple[FramePrediction, ...]  # every classified frame, in time order
     segments: tuple[Segment, ...]  # runs of one label
@@ -142,6 +149,7 @@ class Smoother:
         self.window: deque = deque(maxlen=max_frames)  # (t, scores)
 
     def __call__(self, t: float, scores: np.ndarray) -> np.ndarray:
+        """The mean scores of the last ``window`` seconds, this frame's included."""
         if self.window and t < self.window[-1][0]:  # time went backwards: a new stream
             self.window.clear()
         self.window.append((t, scores))
@@ -158,6 +166,7 @@ class Smoother:
 
 
 def segments_of(frames: list[FramePrediction], end_s: float) -> tuple[Segment, ...]:
+    """Consecutive frames of the same smoothed label, as segments ending at ``end_s``."""
     out: list[Segment] = []
     start = 0
     for i in range(1, len(frames) + 1):

@@ -20,6 +20,8 @@ RETRY_S = 2.0  # wait before opening a camera again after it failed or ended
 
 
 class CameraService:
+    """The camera loop of `serve --camera`, in a thread: the newest label, and events on each change."""
+
     def __init__(self, device: str, model_path, threads: int, smooth: float):
         self.device, self.threads, self.smooth = device, threads, smooth
         self._model_path = Path(model_path)
@@ -32,9 +34,11 @@ class CameraService:
         self._thread = threading.Thread(target=self._run, daemon=True, name="sportsedge-camera-service")
 
     def start(self) -> None:
+        """Start the loop's thread."""
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop the loop and wait for its thread."""
         self._stop.set()
         self._restart.set()
         self._thread.join(timeout=10)
@@ -45,15 +49,18 @@ class CameraService:
         self._restart.set()
 
     def latest(self) -> dict:
+        """The newest label, score and frame time (or the camera's error)."""
         with self._lock:
             return {"device": self.device, "running": self.error is None, "error": self.error, **(self._latest or {})}
 
     def subscribe(self) -> asyncio.Queue:
+        """A queue that receives every label change from now on."""
         q: asyncio.Queue = asyncio.Queue(maxsize=64)
         self._subscribers.append((asyncio.get_running_loop(), q))
         return q
 
     def unsubscribe(self, q: asyncio.Queue) -> None:
+        """Stop sending changes to ``q``."""
         self._subscribers = [(loop, s) for loop, s in self._subscribers if s is not q]
 
     def _publish(self, event: dict) -> None:

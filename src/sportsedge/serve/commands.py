@@ -17,6 +17,7 @@ log = logging.getLogger("sportsedge.serve")
 
 
 def read_token(path: str | None) -> str | None:
+    """The bearer token: the first line of ``path`` (at least 16 characters), or None without a file."""
     if path is None:
         return None
     try:
@@ -30,6 +31,7 @@ def read_token(path: str | None) -> str | None:
 
 
 def serve_cmd(args) -> int:
+    """`sportsedge serve`: load and check the model, then serve until SIGTERM (exit 0)."""
     require_serve()
     from sportsedge.core.options import from_args
 

@@ -11,6 +11,8 @@ LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 @dataclass(frozen=True)
 class ServeConfig:
+    """Settings of `sportsedge serve`; each field is its --option (core.options)."""
+
     model: str = option(help="a .tflite or .onnx file exported by sportsedge", positional=True)  # the file served
     host: str = option(  # loopback by default: other machines reach it only when asked for
         "127.0.0.1", "address to listen on; 127.0.0.1 is this machine only"
@@ -61,8 +63,10 @@ class ServeConfig:
 
     @property
     def max_body_bytes(self) -> int:
+        """``max_body_mb`` in bytes."""
         return int(self.max_body_mb * 1024 * 1024)
 
     @property
     def loopback(self) -> bool:
+        """True when only this machine can reach the server."""
         return self.host in LOOPBACK or self.host.startswith("127.")

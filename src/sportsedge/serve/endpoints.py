@@ -33,6 +33,7 @@ class ServeState:
 
 
 def state(request: Any) -> ServeState:
+    """What the app serves (build_app put it on ``app.state.serve``)."""
     served: ServeState = request.app.state.serve
     return served
 

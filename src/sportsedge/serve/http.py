@@ -22,12 +22,15 @@ CLASSIFY = "/v1/classify"
 
 
 class HTTPError(Exception):
+    """An answer other than 200, as a JSON error: status, one line, headers."""
+
     def __init__(self, status: int, message: str, headers: dict | None = None):
         super().__init__(message)
         self.status, self.message, self.headers = status, message, headers or {}
 
 
 def json_response(status: int, body: dict, headers: dict | None = None):
+    """A JSON answer."""
     from starlette.responses import JSONResponse
 
     return JSONResponse(body, status_code=status, headers=headers)

@@ -48,10 +48,12 @@ class Served:
 
     @property
     def ready(self) -> bool:
+        """True when the model's golden check passed here (or it carries none)."""
         return self.golden is not None and self.golden.ok
 
     @property
     def reason(self) -> str:
+        """Why the model is not ready (empty when it is)."""
         if self.golden is None:
             return f"{self.path}: carries no golden check, so this machine's engine is unverified"
         return "" if self.golden.ok else f"{self.path}: golden check FAILED ({self.golden.describe()})"
@@ -77,6 +79,11 @@ class _Job:
 
 
 class InferencePool:
+    """Worker threads, one Classifier each, and the bounded queue of requests waiting for them.
+
+    A request is admitted only while running + waiting < workers + queue_limit (503 past it), so
+    an admitted request's wait is bounded; a reload swaps the served model between jobs."""
+
     def __init__(self, served: Served, config: ServeConfig, observe=None):
         self.config = config
         self.served = served  # replaced whole on reload; a worker reads it once per job
@@ -98,9 +105,11 @@ class InferencePool:
         return self._queue.qsize()
 
     def full(self) -> bool:
+        """True when a request now would be refused (every worker busy, the queue full)."""
         return self._in_flight >= self._capacity
 
     def submit(self, data: bytes, top_k: int) -> Future:
+        """Queue one image's classification; QueueFull when the pool is full."""
         with self._count_lock:
             if self._in_flight >= self._capacity:
                 raise QueueFull
@@ -163,6 +172,7 @@ class InferencePool:
             return new
 
     def close(self, timeout: float = 5.0) -> None:
+        """Stop the workers after the jobs they hold, waiting at most ``timeout`` s for each."""
         for _ in self._threads:
             self._queue.put_nowait(None)
         for t in self._threads:

@@ -14,12 +14,15 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 
 @dataclass(frozen=True)
 class Metrics:
+    """The service's Prometheus instruments, in a registry of their own."""
+
     registry: Any  # prometheus_client.CollectorRegistry (imported lazily: the serve extra)
     requests: Any  # Counter: sportsedge_requests_total{endpoint, status}
     seconds: dict[str, Any]  # Histograms by stage: queue_wait, inference, request (end to end)
     reloads: Any  # Counter: sportsedge_model_reloads_total{result}
 
     def observe(self, stage: str, seconds: float) -> None:
+        """Record ``seconds`` in the histogram of ``stage``."""
         self.seconds[stage].observe(seconds)
 
 
