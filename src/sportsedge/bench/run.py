@@ -17,6 +17,7 @@ from sportsedge.bench.rounds import Timed, run_rounds, summarise
 from sportsedge.bench.timing import TimingJob, measure, measure_in_child
 from sportsedge.core.errors import InputError, MissingDependencyError, UsageError
 from sportsedge.core.formats import FORMATS, Status, family_of
+from sportsedge.core.records import BenchRow, ManifestEntry
 from sportsedge.runtime import Classifier
 from sportsedge.runtime.imagesets import evenly_spaced, load_images
 from sportsedge.util.envinfo import environment
@@ -33,7 +34,7 @@ def discover(inputs: list[str | Path]) -> list[Path]:
         if p.is_dir():
             manifest = p / "manifest.json"
             if manifest.is_file():
-                arts = json.loads(manifest.read_text())["artifacts"]
+                arts: dict[str, ManifestEntry] = json.loads(manifest.read_text())["artifacts"]
                 found += [p / name for name, e in arts.items() if e.get("status") != Status.FAILED]
             else:
                 files = sorted(f for f in p.iterdir() if f.suffix in MODEL_EXTS)
@@ -212,7 +213,7 @@ def _write(out: Path, rows: list[dict], data, config: BenchConfig, say) -> None:
         say(f"warning: pareto.png not written: {err}")
 
 
-def bench(inputs, data, out, config: BenchConfig | None = None, keras_runs=(), say=print) -> list[dict]:
+def bench(inputs, data, out, config: BenchConfig | None = None, keras_runs=(), say=print) -> list[BenchRow]:
     """Benchmark exported models on a split folder and write the results.
 
     Args:

@@ -15,6 +15,7 @@ from pathlib import Path
 from sportsedge import __version__
 from sportsedge.core.errors import UsageError
 from sportsedge.core.formats import FORMATS, Format, Status
+from sportsedge.core.records import Manifest
 from sportsedge.export.config import ExportConfig, UserModel
 from sportsedge.export.context import ExportContext, resolve_source
 from sportsedge.export.converted import Converted
@@ -106,7 +107,9 @@ def user_options_given(user: UserModel) -> list[str]:
     return [opt for key, opt in names.items() if getattr(user, key) != getattr(default, key)]
 
 
-def export(models: list, formats: list[Format], out: str | Path, config: ExportConfig | None = None, say=print) -> dict:
+def export(
+    models: list, formats: list[Format], out: str | Path, config: ExportConfig | None = None, say=print
+) -> Manifest:
     """Export runs or user models to every format asked for, each parity-checked.
 
     Args:

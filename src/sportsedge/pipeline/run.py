@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from sportsedge.core.formats import Status
 from sportsedge.pipeline.config import PipelineConfig
+from sportsedge.train.config import TrainConfig
 from sportsedge.util import fileio
 
 
@@ -70,6 +71,17 @@ def variants(models, sizes, say=print) -> list[tuple[str, int | None]]:
     return out
 
 
+@dataclass(frozen=True)
+class Plan:
+    """One training run of the sweep, as planned before any work."""
+
+    name: str  # the run's name: the model, with its input side if not its own (mobilenet_v2_ft-160)
+    run: Path  # its run folder, OUT/runs/<name>
+    train: TrainConfig  # its settings
+    key: str  # fingerprint of the resolved settings: unchanged = the finished run is kept
+    trained: bool  # finished with these settings in an earlier session
+
+
 def run_pipeline(cfg: PipelineConfig, say=print) -> Path:
     """Train, evaluate, export, benchmark and report; each finished stage is skipped on a re-run.
 
@@ -84,11 +96,9 @@ def run_pipeline(cfg: PipelineConfig, say=print) -> Path:
         UsageError: an unknown model, a size no model takes, or weights that cannot be had.
         InputError: a dataset folder without train/ and valid/.
     """
-    from sportsedge.bench.run import bench
     from sportsedge.export.run import export, parse_formats
     from sportsedge.pipeline.report import write_report
     from sportsedge.train.data import scan_dataset
-    from sportsedge.train.loop import train
     from sportsedge.train.models import get_model
 
     out = Path(cfg.out)
@@ -97,37 +107,63 @@ def run_pipeline(cfg: PipelineConfig, say=print) -> Path:
         get_model(m)  # unknown names fail before any work
     ds = scan_dataset(cfg.data, require=("train", "valid"))
     state = _State(out)
-    plans = []  # (name, run folder, train config, fingerprint, already trained)
+    plans = _plans(cfg, out, state, say)
+    for plan in plans:  # fail now, not after an hour of CNN training, if weights cannot be had
+        tc, entry = plan.train, get_model(plan.train.model)
+        if not plan.trained and entry.resolve_weights(tc.weights) == "imagenet":
+            entry.make(len(ds.classes), "imagenet", entry.size(tc.input_size))
+    out.mkdir(parents=True, exist_ok=True)
+    t_start = time.monotonic()
+    runs = [_train(plan, state, say) for plan in plans]
+    exports = out / "exports"
+    say(f"== export {len(runs)} model(s) x {len(formats)} format(s)")
+    manifest = export(runs, formats, exports, cfg.export, say=say)
+    _bench(cfg, manifest, exports, Path(cfg.data) / ds.eval_split, state, say)
+    say("== report")
+    write_report(out, [r.name for r in runs], ds.eval_split)
+    failed = [n for n, e in manifest["artifacts"].items() if e["status"] == Status.FAILED]
+    if failed:
+        say(f"warning: parity check FAILED for {', '.join(failed)} (left out of the benchmark)")
+    say(f"pipeline finished in {time.monotonic() - t_start:.0f}s: {out / 'report.html'}")
+    return out
+
+
+def _plans(cfg: PipelineConfig, out: Path, state: _State, say) -> list[Plan]:
+    from sportsedge.train.models import get_model
+
+    plans = []
     for model, side in variants(cfg.models, cfg.input_sizes, say):
         entry = get_model(model)
         name = entry.variant(entry.size(side))
         run = out / "runs" / name
         tc = cfg.for_run(model, side, run)
         key = _fingerprint({k: v for k, v in tc.resolved().settings().items() if k not in ("out", "resume")})
-        plans.append((name, run, tc, key, state.done(f"train:{name}", key) and (run / "model.keras").is_file()))
-    for _, _, tc, _, trained in plans:  # fail now, not after an hour of CNN training, if weights cannot be had
-        entry = get_model(tc.model)
-        if not trained and entry.resolve_weights(tc.weights) == "imagenet":
-            entry.make(len(ds.classes), "imagenet", entry.size(tc.input_size))
-    out.mkdir(parents=True, exist_ok=True)
-    t_start = time.monotonic()
-    runs = []
-    for name, run, tc, key, trained in plans:
-        if trained:
-            say(f"== train {name}: unchanged, skipped")
-        else:
-            resume = (run / "state.json").is_file() and state.stages.get(f"train-started:{name}") == key
-            if run.exists() and not resume:
-                shutil.rmtree(run)  # a stale run of other settings (ours to replace)
-            state.mark(f"train-started:{name}", key)
-            say(f"== train {name}" + (" (resuming)" if resume else ""))
-            train(replace(tc, resume=resume), say=say)
-            state.mark(f"train:{name}", key)
-        runs.append(run)
-    exports = out / "exports"
-    say(f"== export {len(runs)} model(s) x {len(formats)} format(s)")
-    manifest = export(runs, formats, exports, cfg.export, say=say)
-    eval_split = Path(cfg.data) / ds.eval_split
+        plans.append(Plan(name, run, tc, key, state.done(f"train:{name}", key) and (run / "model.keras").is_file()))
+    return plans
+
+
+def _train(plan: Plan, state: _State, say) -> Path:
+    """Train one planned run (or resume it, or skip it when finished with the same settings)."""
+    from sportsedge.train.loop import train
+
+    name, run, key = plan.name, plan.run, plan.key
+    if plan.trained:
+        say(f"== train {name}: unchanged, skipped")
+        return run
+    resume = (run / "state.json").is_file() and state.stages.get(f"train-started:{name}") == key
+    if run.exists() and not resume:
+        shutil.rmtree(run)  # a stale run of other settings (ours to replace)
+    state.mark(f"train-started:{name}", key)
+    say(f"== train {name}" + (" (resuming)" if resume else ""))
+    train(replace(plan.train, resume=resume), say=say)
+    state.mark(f"train:{name}", key)
+    return run
+
+
+def _bench(cfg: PipelineConfig, manifest: dict, exports: Path, eval_split: Path, state: _State, say) -> None:
+    """Benchmark the exports, unless the same files were benchmarked with the same settings."""
+    from sportsedge.bench.run import bench
+
     benched = [e for e in manifest["artifacts"].values() if e["status"] != Status.FAILED]  # as bench's discover()
     bench_key = _fingerprint(
         {
@@ -136,17 +172,10 @@ def run_pipeline(cfg: PipelineConfig, say=print) -> Path:
             "bench": asdict(cfg.bench),  # every setting: rounds, e2e and camera runs too
         }
     )
-    bench_dir = out / "bench"
+    bench_dir = Path(cfg.out) / "bench"
     if state.done("bench", bench_key) and (bench_dir / "results.json").is_file():
         say("== bench: unchanged, skipped")
-    else:
-        say(f"== bench on {eval_split}")
-        bench([exports], eval_split, bench_dir, cfg.bench, say=say)
-        state.mark("bench", bench_key)
-    say("== report")
-    write_report(out, [r.name for r in runs], ds.eval_split)
-    failed = [n for n, e in manifest["artifacts"].items() if e["status"] == Status.FAILED]
-    if failed:
-        say(f"warning: parity check FAILED for {', '.join(failed)} (left out of the benchmark)")
-    say(f"pipeline finished in {time.monotonic() - t_start:.0f}s: {out / 'report.html'}")
-    return out
+        return
+    say(f"== bench on {eval_split}")
+    bench([exports], eval_split, bench_dir, cfg.bench, say=say)
+    state.mark("bench", bench_key)
