@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -18,7 +18,7 @@ from sportsedge.core.errors import MissingDependencyError, ModelError, first_lin
 from sportsedge.util.quiet import native_stderr_to
 
 
-def litert_interpreter_class():
+def litert_interpreter_class() -> Any:
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
@@ -87,7 +87,8 @@ class LiteRTBackend:
         scores = np.stack(results) if len(results) > 1 else results[0][None]
         if self._out_quant is not None:
             scale, zero = self._out_quant
-            return (scores.astype(np.float32) - zero) * np.float32(scale)
+            result: np.ndarray = (scores.astype(np.float32) - zero) * np.float32(scale)
+            return result
         return scores.astype(np.float32, copy=False)
 
 
@@ -141,7 +142,8 @@ class OnnxBackend:
         if self._fixed_batch == 1 and x.shape[0] > 1:
             parts = [self._sess.run([self._out_name], {self._in_name: x[i : i + 1]})[0] for i in range(len(x))]
             return np.concatenate(parts).astype(np.float32, copy=False)
-        return self._sess.run([self._out_name], {self._in_name: x})[0].astype(np.float32, copy=False)
+        result: np.ndarray = self._sess.run([self._out_name], {self._in_name: x})[0].astype(np.float32, copy=False)
+        return result
 
 
 BACKENDS = {b.family: b for b in (LiteRTBackend, OnnxBackend)}

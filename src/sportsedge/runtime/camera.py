@@ -9,17 +9,22 @@ back at real-time pace in tests.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from sportsedge.core.errors import InputError, first_line
 from sportsedge.core.video_options import VideoOptions
 from sportsedge.runtime.video import Smoother, decode, frame_pixels, require_av
+
+if TYPE_CHECKING:
+    from sportsedge.runtime.classifier import Classifier
 
 FrameSource = Callable[[], Iterator[tuple[float, np.ndarray]]]
 
@@ -28,7 +33,7 @@ def v4l2_source(device: str, size: tuple[int, int] | None = None) -> FrameSource
     """Frames of a V4L2 camera ("0" means /dev/video0) through PyAV; shrunk by FFmpeg's scaler to
     ``size`` (height, width) when given, as the video-file path does."""
 
-    def frames():
+    def frames() -> Iterator[tuple[float, np.ndarray]]:
         av = require_av()
         name = f"/dev/video{device}" if device.isdigit() else device
         try:
@@ -46,10 +51,10 @@ def v4l2_source(device: str, size: tuple[int, int] | None = None) -> FrameSource
     return frames
 
 
-def playback_source(path, size: tuple[int, int] | None = None, speed: float = 1.0) -> FrameSource:
+def playback_source(path: str | os.PathLike, size: tuple[int, int] | None = None, speed: float = 1.0) -> FrameSource:
     """A video file delivered at its own pace (``speed`` times real time), like a camera would."""
 
-    def frames():
+    def frames() -> Iterator[tuple[float, np.ndarray]]:
         start = time.monotonic()
         for t, px in decode(path, size):
             delay = start + t / speed - time.monotonic()
@@ -66,7 +71,7 @@ class LatencyHistogram:
 
     LOW_MS, RATIO, BINS = 0.01, 1.01, 1621  # 0.01 * 1.01**1620 ~ 1e5 ms
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.counts = np.zeros(self.BINS, np.int64)
         self.n = 0
         self.last = 0.0
@@ -83,7 +88,8 @@ class LatencyHistogram:
         if not self.n:
             return None
         b = int(np.searchsorted(np.cumsum(self.counts), q * self.n, side="left"))
-        return self.LOW_MS * self.RATIO ** (b + 0.5)
+        result: float | None = self.LOW_MS * self.RATIO ** (b + 0.5)
+        return result
 
 
 @dataclass
@@ -126,13 +132,13 @@ class CameraStats:
 class _Newest:
     """A one-frame slot: put() replaces, take() waits for a frame it has not returned before."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._cond = threading.Condition()
         self._item = None
         self.finished = False
         self.error: BaseException | None = None
 
-    def put(self, item) -> bool:
+    def put(self, item: Any) -> bool:
         with self._cond:
             replaced = self._item is not None
             self._item = item
@@ -144,7 +150,7 @@ class _Newest:
             self.finished, self.error = True, error
             self._cond.notify()
 
-    def take(self, timeout: float = 0.5):
+    def take(self, timeout: float = 0.5) -> Any:
         with self._cond:
             self._cond.wait_for(lambda: self._item is not None or self.finished, timeout)
             item, self._item = self._item, None
@@ -152,7 +158,7 @@ class _Newest:
 
 
 def run_camera(
-    clf,
+    clf: Classifier,
     source: FrameSource,
     smooth: float = VideoOptions.smooth,
     seconds: float | None = None,
@@ -165,7 +171,7 @@ def run_camera(
     slot, stats, smoother = _Newest(), CameraStats(), Smoother(smooth)
     stop = stop or threading.Event()
 
-    def grab():
+    def grab() -> None:
         try:
             for item in source():
                 if stop.is_set():
@@ -192,7 +198,16 @@ def run_camera(
     return stats
 
 
-def _loop(clf, slot: _Newest, stats: CameraStats, smoother, stop, elapsed, seconds, on_frame) -> None:
+def _loop(
+    clf: Classifier,
+    slot: _Newest,
+    stats: CameraStats,
+    smoother: Smoother,
+    stop: threading.Event,
+    elapsed: Callable[[], float],
+    seconds: float | None,
+    on_frame: Callable[[str, float, CameraStats], None] | None,
+) -> None:
     while not stop.is_set() and (seconds is None or elapsed() < seconds):
         item = slot.take()
         if item is None:

@@ -186,13 +186,15 @@ class Classifier:
         scale, zero = self._quant
         info = np.iinfo(self.input_dtype)
         q = np.round(values.astype(np.float32) / scale + zero)
-        return np.clip(q, info.min, info.max).astype(self.input_dtype)
+        result: np.ndarray = np.clip(q, info.min, info.max).astype(self.input_dtype)
+        return result
 
     # ------------------------------------------------------------ inference
 
     def scores(self, pixels: np.ndarray) -> np.ndarray:
         """Class probabilities (N, classes) float32 for preprocessed pixels (N, H, W, 3) uint8."""
-        return probabilities(self.outputs(pixels), self.output)
+        result: np.ndarray = probabilities(self.outputs(pixels), self.output)
+        return result
 
     def outputs(self, pixels: np.ndarray) -> np.ndarray:
         """The file's raw outputs (N, classes), dequantized to float32: logits or probabilities as

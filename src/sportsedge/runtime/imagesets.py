@@ -13,8 +13,10 @@ do not match real photos.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -38,7 +40,7 @@ class Listing:
     other: int  # files that are not images (by extension), hidden ones not counted
 
 
-def image_files(folder: Path, recursive: bool = True, accept=is_image_file) -> Listing:
+def image_files(folder: Path, recursive: bool = True, accept: Callable[[Path], bool] = is_image_file) -> Listing:
     """The image files in ``folder`` (below it too when ``recursive``), hidden entries skipped;
     ``accept`` widens what counts (e.g. videos too, for `predict`)."""
     images, other = [], 0
@@ -62,13 +64,13 @@ def scan_classes(folder: Path) -> dict[str, Listing]:
     return {name: image_files(folder / name) for name in class_dirs(folder)}
 
 
-def evenly_spaced(items, count: int):
+def evenly_spaced(items: Any, count: int) -> Any:
     """Up to ``count`` of ``items`` at a regular step from the first (a list, tuple or array):
     spread over a sorted split, so every class is represented roughly equally."""
     return items[:: max(1, len(items) // count)][:count]
 
 
-def label_index(names, labels) -> np.ndarray:
+def label_index(names: Sequence[str], labels: Sequence[str]) -> np.ndarray:
     """The position of each class name in ``labels`` (a model's output order); -1 where it has none."""
     index = {name: i for i, name in enumerate(labels)}
     return np.array([index.get(n, -1) for n in names], dtype=np.int64)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import warnings
 from dataclasses import replace
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 from sportsedge.core.errors import ModelError, UsageError
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     """`sportsedge label`: put labels and an input spec inside a model converted elsewhere."""
     from sportsedge.core.input_transform import parse_transform
     from sportsedge.core.outputs import OutputKind, looks_like_probabilities

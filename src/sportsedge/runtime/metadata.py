@@ -116,7 +116,8 @@ def _tflite_meta_dict(data: bytes) -> dict | None:
     with zipfile.ZipFile(io.BytesIO(archive)) as zf:
         names = set(zf.namelist())
         if META_FILE in names:
-            return json.loads(zf.read(META_FILE))  # zipfile checks each entry's CRC-32
+            result: dict = json.loads(zf.read(META_FILE))  # zipfile checks each entry's CRC-32
+            return result
         if LABELS_FILE in names:  # metadata written by other TFLite tooling
             text = zf.read(LABELS_FILE).decode("utf-8")
             return {"labels": [line for line in text.splitlines() if line]}
@@ -126,7 +127,8 @@ def _tflite_meta_dict(data: bytes) -> dict | None:
 def _onnx_meta_dict(data: bytes) -> dict | None:
     props = onnx_props(data)
     if ONNX_META_KEY in props:
-        return json.loads(props[ONNX_META_KEY])
+        result: dict = json.loads(props[ONNX_META_KEY])
+        return result
     if ONNX_LABELS_KEY in props:
         return {"labels": [x for x in props[ONNX_LABELS_KEY].splitlines() if x]}
     return None
@@ -248,6 +250,7 @@ def read_sidecar_dict(path: str | os.PathLike) -> dict | None:
     if not side.is_file():
         return None
     try:
-        return json.loads(side.read_text(encoding="utf-8"))
+        result: dict = json.loads(side.read_text(encoding="utf-8"))
+        return result
     except (ValueError, UnicodeDecodeError) as err:
         raise ModelError(side, f"unreadable metadata sidecar ({first_line(err)})") from err

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sportsedge.core.errors import InputError, MissingDependencyError, UsageError
 from sportsedge.core.video_options import VideoOptions
@@ -14,13 +17,17 @@ from sportsedge.runtime.imagesets import image_files
 from sportsedge.runtime.preprocess import is_image_file
 from sportsedge.runtime.video import classify_video, is_video_file, segment_lines
 
+if TYPE_CHECKING:
+    from sportsedge.runtime.camera import CameraStats
+    from sportsedge.runtime.video import FramePrediction
+
 
 def score_text(score: float) -> str:
     """Four decimals, or two significant digits below 0.0001: a small probability is not 0."""
     return f"{score:.4f}" if score >= 1e-4 or score == 0 else f"{score:.1e}"
 
 
-def is_media_file(path) -> bool:
+def is_media_file(path: str | os.PathLike) -> bool:
     """An image or a video file, by extension."""
     return is_image_file(path) or is_video_file(path)
 
@@ -38,12 +45,12 @@ def expand_paths(paths: list[str]) -> Iterator[Path | InputError]:
             yield path  # missing or odd files are reported by the loader, naming them
 
 
-def _error(err) -> int:
+def _error(err: BaseException) -> int:
     print(f"error: {err}", file=sys.stderr, flush=True)
     return 1
 
 
-def _image(clf: Classifier, path: Path, args) -> int:
+def _image(clf: Classifier, path: Path, args: argparse.Namespace) -> int:
     try:
         preds = clf.predict(path, top_k=args.top_k)
     except InputError as err:
@@ -57,8 +64,8 @@ def _image(clf: Classifier, path: Path, args) -> int:
     return 0
 
 
-def _video(clf: Classifier, path: Path, args, options: VideoOptions) -> int:
-    def frame_line(f):
+def _video(clf: Classifier, path: Path, args: argparse.Namespace, options: VideoOptions) -> int:
+    def frame_line(f: FramePrediction) -> None:
         row = {"path": str(path), "t_s": round(f.t_s, 3), "label": f.own_label, "score": f.own_score}
         print(json.dumps({**row, "smoothed_label": f.label, "smoothed_score": f.score}), flush=True)
 
@@ -83,19 +90,19 @@ def _video(clf: Classifier, path: Path, args, options: VideoOptions) -> int:
     return _error(result.error) if result.error else 0
 
 
-def frame_text(f) -> str:
+def frame_text(f: FramePrediction) -> str:
     """A classified frame: its own label, then the smoothed one where they differ."""
     text = f"  {f.t_s:7.2f}s  {f.own_label}  {f.own_score:.4f}"
     return text if f.own_label == f.label else f"{text}  (smoothed: {f.label} {f.score:.4f})"
 
 
-def _camera(clf: Classifier, args) -> int:
+def _camera(clf: Classifier, args: argparse.Namespace) -> int:
     from sportsedge.runtime.camera import playback_source, run_camera, v4l2_source
 
     live = sys.stderr.isatty()
     last = [0.0]
 
-    def show(label, score, stats):
+    def show(label: str, score: float, stats: CameraStats) -> None:
         fps = stats.classified / stats.seconds if stats.seconds else 0.0
         line = f"{label}  {score:.2f}  {fps:5.1f} frames/s  {stats.latency.last:6.1f} ms"
         if live:
@@ -114,13 +121,13 @@ def _camera(clf: Classifier, args) -> int:
     return 0
 
 
-def video_options(args) -> VideoOptions:
+def video_options(args: argparse.Namespace) -> VideoOptions:
     """The options given, each None one at VideoOptions' default."""
     given = {k: getattr(args, k) for k in ("every", "fps", "smooth") if getattr(args, k) is not None}
     return VideoOptions(**given)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     """`sportsedge predict`: exit 0 all inputs classified, 1 some failed, 2 bad model or usage."""
     if args.camera is None and not args.paths:
         raise UsageError("give image or video PATHs, or --camera DEVICE")

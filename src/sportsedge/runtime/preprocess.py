@@ -17,6 +17,7 @@ import io
 import os
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -78,7 +79,7 @@ def image_from_bytes(data: bytes, size: tuple[int, int] | None = None, name: str
     return _decode(io.BytesIO(data), name, size)
 
 
-def _decode(source, name, size: tuple[int, int] | None) -> Image.Image:
+def _decode(source: Any, name: Any, size: tuple[int, int] | None) -> Image.Image:
     try:
         with warnings.catch_warnings():
             # We apply our own pixel limit below, before decoding.
@@ -109,7 +110,7 @@ def _draft(img: Image.Image, size: tuple[int, int]) -> None:
         img.draft(img.mode, (side, side))
 
 
-def _check_size(path, size: tuple[int, int]) -> None:
+def _check_size(path: Any, size: tuple[int, int]) -> None:
     w, h = size
     if w * h > MAX_PIXELS:
         raise InputError(path, f"image too large ({w}x{h} pixels, limit {MAX_PIXELS:,})")
@@ -117,7 +118,7 @@ def _check_size(path, size: tuple[int, int]) -> None:
         raise InputError(path, f"image has no pixels ({w}x{h})")
 
 
-def to_rgb(img: Image.Image, path=None) -> Image.Image:
+def to_rgb(img: Image.Image, path: Any = None) -> Image.Image:
     """Convert any Pillow mode to 8-bit RGB, applying EXIF orientation first."""
     with contextlib.suppress(Exception):  # a broken EXIF block should not make a readable image unusable
         img = ImageOps.exif_transpose(img)

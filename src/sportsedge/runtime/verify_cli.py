@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 import warnings
 
@@ -9,7 +10,7 @@ from sportsedge.core.errors import ModelError
 from sportsedge.runtime.classifier import Classifier
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     """`sportsedge verify`: exit 0 all checks passed, 1 a check failed or a model has none."""
     failed = 0
     for path in args.models:

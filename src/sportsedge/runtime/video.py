@@ -11,16 +11,20 @@ from __future__ import annotations
 import os
 import threading
 from collections import deque
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from sportsedge.core.errors import InputError, MissingDependencyError, first_line
 from sportsedge.core.metrics import predicted
 from sportsedge.core.video_options import VideoOptions
+
+if TYPE_CHECKING:
+    from sportsedge.runtime.classifier import Classifier
 
 # Files `predict` treats as videos, by extension.
 VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".ts"})
@@ -31,7 +35,7 @@ def is_video_file(path: str | os.PathLike) -> bool:
     return Path(path).suffix.lower() in VIDEO_EXTENSIONS
 
 
-def require_av():
+def require_av() -> Any:
     """PyAV, or a one-line error naming the extra."""
     try:
         import av
@@ -73,12 +77,13 @@ class VideoResult:
     error: InputError | None = None  # decoding stopped here; frames and segments are what came before
 
 
-def frame_pixels(frame, size: tuple[int, int] | None = None) -> np.ndarray:
+def frame_pixels(frame: Any, size: tuple[int, int] | None = None) -> np.ndarray:
     """A decoded frame as HxWx3 uint8 RGB; with ``size`` (height, width), FFmpeg's scaler converts
     and shrinks it in one pass (area filter)."""
     if size is not None:
         frame = frame.reformat(width=size[1], height=size[0], format="rgb24", interpolation="AREA")
-    return frame.to_ndarray(format="rgb24")
+    result: np.ndarray = frame.to_ndarray(format="rgb24")
+    return result
 
 
 def decode(path: str | os.PathLike, size: tuple[int, int] | None = None) -> Iterator[tuple[float, np.ndarray]]:
@@ -118,7 +123,7 @@ def decode(path: str | os.PathLike, size: tuple[int, int] | None = None) -> Iter
             raise InputError(path, f"truncated video: {n} of {expected} frames decodable")
 
 
-def select(frames: Iterator[tuple[float, np.ndarray]], options: VideoOptions):
+def select(frames: Iterator[tuple[float, np.ndarray]], options: VideoOptions) -> Iterator[tuple[float, np.ndarray]]:
     """The frames to classify: every Nth, or at most ``fps`` per second of video time.
 
     With ``fps`` the schedule is a grid of 1/fps steps. When a frame comes a whole step or more
@@ -155,9 +160,10 @@ class Smoother:
         self.window.append((t, scores))
         while len(self.window) > 1 and self.window[0][0] <= t - self.seconds + 1e-9:
             self.window.popleft()
-        return np.mean([s for _, s in self.window], axis=0)
+        result: np.ndarray = np.mean([s for _, s in self.window], axis=0)
+        return result
 
-    def classify(self, clf, t: float, pixels: np.ndarray) -> tuple[tuple[int, float], tuple[int, float]]:
+    def classify(self, clf: Classifier, t: float, pixels: np.ndarray) -> tuple[tuple[int, float], tuple[int, float]]:
         """Add one frame's scores: (smoothed top-1, the frame's own top-1), each (class index, score)."""
         own = clf.scores(clf.preprocess(pixels)[None])[0]
         s = self(t, own)
@@ -179,7 +185,7 @@ def segments_of(frames: list[FramePrediction], end_s: float) -> tuple[Segment, .
     return tuple(out)
 
 
-def segment_lines(segments) -> list[str]:
+def segment_lines(segments: Sequence[Segment]) -> list[str]:
     """`predict`'s text for segments: "  00:00.0-00:12.4  basketball  0.93", labels aligned."""
     width = max((len(s.label) for s in segments), default=0)
     return [f"  {clock(s.start_s)}-{clock(s.end_s)}  {s.label:<{width}}  {s.score:.2f}" for s in segments]
@@ -195,7 +201,7 @@ def _prefetched(frames: Iterator, depth: int = 4) -> Generator:
     ready, done, stop = threading.Condition(), object(), threading.Event()
     error: list[BaseException] = []
 
-    def worker():
+    def worker() -> None:
         try:
             for item in frames:
                 with ready:
@@ -235,7 +241,7 @@ def _prefetched(frames: Iterator, depth: int = 4) -> Generator:
 
 
 def classify_video(
-    clf,
+    clf: Classifier,
     path: str | os.PathLike,
     options: VideoOptions | None = None,
     on_frame: Callable[[FramePrediction], None] | None = None,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hmac
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sportsedge.serve import endpoints as ep
 from sportsedge.serve.config import ServeConfig
@@ -14,6 +14,9 @@ from sportsedge.serve.endpoints import ServeState, reload_served
 from sportsedge.serve.http import BUSY, CLASSIFY, OPEN, answered, json_response
 from sportsedge.serve.pool import InferencePool
 from sportsedge.serve.prometheus import Metrics
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["build_app", "reload_served"]
 
@@ -77,10 +80,10 @@ class _Refused:
         (b"retry-after", b"1"),
     ]
 
-    def __init__(self, app, pool: InferencePool):
+    def __init__(self, app: ASGIApp, pool: InferencePool) -> None:
         self.app, self.pool = app, pool
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == CLASSIFY and scope["method"] == "POST" and self.pool.full():
             await send({"type": "http.response.start", "status": 503, "headers": self.HEADERS})
             return await send({"type": "http.response.body", "body": self.BODY})
@@ -90,10 +93,10 @@ class _Refused:
 class _Guarded:
     """Bearer-token auth on every path but OPEN (ASGI middleware)."""
 
-    def __init__(self, app, token: str | None):
+    def __init__(self, app: ASGIApp, token: str | None) -> None:
         self.app, self.expected = app, None if token is None else f"Bearer {token}".encode()
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and self.expected is not None and scope["path"] not in OPEN:
             given = dict(scope["headers"]).get(b"authorization", b"")
             if not hmac.compare_digest(given, self.expected):
@@ -107,15 +110,15 @@ class _Guarded:
 class _Counted:
     """Counts every answer by endpoint (the route template; others as "other") and status."""
 
-    def __init__(self, app, metrics: Metrics, paths: set[str]):
+    def __init__(self, app: ASGIApp, metrics: Metrics, paths: set[str]) -> None:
         self.app, self.metrics, self.paths = app, metrics, paths
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         endpoint = scope["path"] if scope["path"] in self.paths else "other"
 
-        async def counted(message):
+        async def counted(message: Message) -> None:
             if message["type"] == "http.response.start":
                 self.metrics.requests.labels(endpoint, str(message["status"])).inc()
             await send(message)

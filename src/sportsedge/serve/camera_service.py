@@ -13,6 +13,7 @@ import threading
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 from sportsedge.core.errors import SportsedgeError, first_line
 
@@ -22,7 +23,7 @@ RETRY_S = 2.0  # wait before opening a camera again after it failed or ended
 class CameraService:
     """The camera loop of `serve --camera`, in a thread: the newest label, and events on each change."""
 
-    def __init__(self, device: str, model_path, threads: int, smooth: float):
+    def __init__(self, device: str, model_path: str | Path, threads: int, smooth: float) -> None:
         self.device, self.threads, self.smooth = device, threads, smooth
         self._model_path = Path(model_path)
         self._stop = threading.Event()
@@ -43,7 +44,7 @@ class CameraService:
         self._restart.set()
         self._thread.join(timeout=10)
 
-    def use_model(self, path) -> None:
+    def use_model(self, path: str | Path) -> None:
         """After a reload: the loop restarts on the new file."""
         self._model_path = Path(path)
         self._restart.set()
@@ -67,7 +68,7 @@ class CameraService:
         for loop, q in list(self._subscribers):
             loop.call_soon_threadsafe(_put_or_drop, q, event)
 
-    def _on_frame(self, label: str, score: float, stats) -> None:
+    def _on_frame(self, label: str, score: float, stats: Any) -> None:
         with self._lock:
             changed = self._latest is None or self._latest["label"] != label
             self._latest = {"label": label, "score": score, "frame_t_s": stats.last_t, "updated_at": time.time()}

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import logging
 import signal
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 from sportsedge.core.errors import ModelError, UsageError
 from sportsedge.serve import require_serve
@@ -30,7 +33,7 @@ def read_token(path: str | None) -> str | None:
     return token
 
 
-def serve_cmd(args) -> int:
+def serve_cmd(args: argparse.Namespace) -> int:
     """`sportsedge serve`: load and check the model, then serve until SIGTERM (exit 0)."""
     require_serve()
     from sportsedge.core.options import from_args
@@ -48,7 +51,7 @@ def serve_cmd(args) -> int:
     return _run(_serve(config, token))
 
 
-def _run(main) -> int:
+def _run(main: Coroutine[Any, Any, int]) -> int:
     """asyncio.run on uvloop when installed (the serve extra has it). uvicorn picks uvloop only
     for a loop it starts itself; this process starts its own loop, so it chooses here."""
     try:
@@ -59,7 +62,8 @@ def _run(main) -> int:
         loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
-        return loop.run_until_complete(main)
+        result: int = loop.run_until_complete(main)
+        return result
     finally:
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.run_until_complete(loop.shutdown_default_executor())
@@ -103,21 +107,21 @@ async def _serve(config: ServeConfig, token: str | None) -> int:
         )
     )
 
-    async def reload_on_sighup():
+    async def reload_on_sighup() -> None:
         with contextlib.suppress(ModelError):  # reload_served logged why; the old model keeps serving
             await reload_served(pool, None, config, metrics, camera)
 
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(reload_on_sighup()))
 
-    def stop():
+    def stop() -> None:
         stopping.set()  # event streams end; in-flight requests drain
         server.stop()
 
     for sig in (signal.SIGTERM, signal.SIGINT):  # stop accepting, drain (bounded by --drain-s), exit 0
         loop.add_signal_handler(sig, stop)
 
-    async def announce():
+    async def announce() -> None:
         while not server.started and not server.should_exit:
             await asyncio.sleep(0.05)
         if server.started:

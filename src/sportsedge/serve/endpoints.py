@@ -7,8 +7,10 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sportsedge.core.errors import InputError, ModelError
 from sportsedge.serve.config import ServeConfig
@@ -17,6 +19,12 @@ from sportsedge.serve.openapi import OPENAPI
 from sportsedge.serve.page import PAGE
 from sportsedge.serve.pool import InferencePool, QueueFull
 from sportsedge.serve.prometheus import Metrics
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+    from sportsedge.serve.pool import Served
 
 log = logging.getLogger("sportsedge.serve")
 
@@ -38,7 +46,9 @@ def state(request: Any) -> ServeState:
     return served
 
 
-async def reload_served(pool: InferencePool, path, config: ServeConfig, metrics: Metrics, camera=None):
+async def reload_served(
+    pool: InferencePool, path: str | Path | None, config: ServeConfig, metrics: Metrics, camera: Any = None
+) -> Served:
     """Reload (POST /v1/models/reload and SIGHUP): swap in ``path`` (default: the served file)
     if its golden check passes, count the result, move the camera to it and log one line;
     ModelError when it failed, the old model still serving."""
@@ -55,7 +65,7 @@ async def reload_served(pool: InferencePool, path, config: ServeConfig, metrics:
     return served
 
 
-async def classify(request):
+async def classify(request: Request) -> Response:
     """POST /v1/classify: the image's top-k classes (503 busy or not ready, 504 past --timeout-s)."""
     s = state(request)
     pool, config, metrics = s.pool, s.config, s.metrics
@@ -88,7 +98,7 @@ async def classify(request):
     return json_response(200, {**result, "end_to_end_ms": round(1000 * elapsed, 3)})
 
 
-async def models(request):
+async def models(request: Request) -> Response:
     """GET /v1/models: what is served, and how it was checked."""
     pool, config = state(request).pool, state(request).config
     served = pool.served
@@ -118,7 +128,7 @@ async def models(request):
     )
 
 
-async def reload(request):
+async def reload(request: Request) -> Response:
     """POST /v1/models/reload: swap in the file (or another) if its golden check passes."""
     s = state(request)
     body = await read_body(request, 64 * 1024)
@@ -135,12 +145,12 @@ async def reload(request):
     return json_response(200, {"reloaded": str(served.path), "sha256": served.sha256})
 
 
-async def healthz(request):
+async def healthz(request: Request) -> Response:
     """GET /healthz: the process answers (no token needed)."""
     return json_response(200, {"status": "alive"})
 
 
-async def readyz(request):
+async def readyz(request: Request) -> Response:
     """GET /readyz: 200 once the model (and the camera, if any) work."""
     served, camera = state(request).pool.served, state(request).camera
     if not served.ready:
@@ -150,26 +160,26 @@ async def readyz(request):
     return json_response(200, {"ready": True, "model": str(served.path)})
 
 
-def _camera(request):
+def _camera(request: Request) -> Any:
     camera = state(request).camera
     if camera is None:
         raise HTTPError(404, "no camera here (start the server with --camera DEVICE)")
     return camera
 
 
-async def camera_latest(request):
+async def camera_latest(request: Request) -> Response:
     """GET /v1/camera/latest: the camera's newest label."""
     return json_response(200, _camera(request).latest())
 
 
-async def camera_events(request):
+async def camera_events(request: Request) -> Response:
     """GET /v1/camera/events: server-sent events, one per label change, until SIGTERM."""
     from starlette.responses import StreamingResponse
 
     cam, stopping = _camera(request), state(request).stopping
     q = cam.subscribe()
 
-    async def stream():
+    async def stream() -> AsyncIterator[str]:
         try:
             latest = cam.latest()
             if "label" in latest:  # where things stand, then every change
@@ -188,7 +198,7 @@ async def camera_events(request):
     return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
 
-async def prometheus(request):
+async def prometheus(request: Request) -> Response:
     """GET /metrics: Prometheus' text format."""
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
     from starlette.responses import Response
@@ -196,25 +206,25 @@ async def prometheus(request):
     return Response(generate_latest(state(request).metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
-async def page(request):
+async def page(request: Request) -> Response:
     """GET /: the page (no token needed: it holds no data)."""
     from starlette.responses import HTMLResponse
 
     return HTMLResponse(PAGE)
 
 
-async def openapi(request):
+async def openapi(request: Request) -> Response:
     """GET /openapi.json."""
     return json_response(200, OPENAPI)
 
 
-async def starlette_error(request, exc):
+async def starlette_error(request: Request, exc: Any) -> Response:
     """Starlette's own 404/405, as our JSON errors."""
     text = {404: f"no such endpoint: {request.method} {request.url.path}", 405: "method not allowed here"}
     return json_response(exc.status_code, {"error": text.get(exc.status_code, str(exc.detail))})
 
 
-def _top_k(request) -> int:
+def _top_k(request: Request) -> int:
     text = request.query_params.get("top_k", "5")
     if not text.isdigit() or int(text) < 1:
         raise HTTPError(400, f"top_k must be a whole number of at least 1, got {text!r}")

@@ -9,7 +9,12 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.types import Message
 
 log = logging.getLogger("sportsedge.serve")
 RAW_TYPES = ("application/octet-stream",)  # plus every image/* type: Pillow recognises the bytes
@@ -29,14 +34,14 @@ class HTTPError(Exception):
         self.status, self.message, self.headers = status, message, headers or {}
 
 
-def json_response(status: int, body: dict, headers: dict | None = None):
+def json_response(status: int, body: dict, headers: dict | None = None) -> Response:
     """A JSON answer."""
     from starlette.responses import JSONResponse
 
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-async def read_body(request, limit: int) -> bytes:
+async def read_body(request: Request, limit: int) -> bytes:
     """The body, reading no further than ``limit`` bytes (413 past it)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -50,7 +55,7 @@ async def read_body(request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def image_bytes(request, limit: int) -> bytes:
+async def image_bytes(request: Request, limit: int) -> bytes:
     """The image of a classify request: the raw body, or the one file of a multipart form."""
     from starlette.requests import Request
 
@@ -63,7 +68,7 @@ async def image_bytes(request, limit: int) -> bytes:
     if ctype != "multipart/form-data":
         return body
 
-    async def replay():
+    async def replay() -> Message:
         return {"type": "http.request", "body": body, "more_body": False}
 
     try:
@@ -76,12 +81,12 @@ async def image_bytes(request, limit: int) -> bytes:
     return await files[0].read()
 
 
-def answered(endpoint: Callable[[Any], Awaitable[Any]]) -> Callable[[Any], Awaitable[Any]]:
+def answered(endpoint: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
     """An endpoint whose every failure is a JSON answer: HTTPError as given, anything else a 500
     with one log line (a traceback only with SPORTSEDGE_DEBUG=1). Starlette's own handler for
     Exception would answer and then re-raise, and uvicorn would log the traceback."""
 
-    async def run(request):
+    async def run(request: Request) -> Response:
         try:
             return await endpoint(request)
         except HTTPError as err:
@@ -93,10 +98,3 @@ def answered(endpoint: Callable[[Any], Awaitable[Any]]) -> Callable[[Any], Await
             return json_response(500, {"error": f"internal error ({type(err).__name__}); see the server's log"})
 
     return run
-
-
-def _top_k(request) -> int:
-    text = request.query_params.get("top_k", "5")
-    if not text.isdigit() or int(text) < 1:
-        raise HTTPError(400, f"top_k must be a whole number of at least 1, got {text!r}")
-    return int(text)

@@ -17,6 +17,7 @@ import queue
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,7 +85,9 @@ class InferencePool:
     A request is admitted only while running + waiting < workers + queue_limit (503 past it), so
     an admitted request's wait is bounded; a reload swaps the served model between jobs."""
 
-    def __init__(self, served: Served, config: ServeConfig, observe=None):
+    def __init__(
+        self, served: Served, config: ServeConfig, observe: Callable[[str, float], None] | None = None
+    ) -> None:
         self.config = config
         self.served = served  # replaced whole on reload; a worker reads it once per job
         self._queue: queue.Queue = queue.Queue()  # bounded by admission (_capacity), not here

@@ -6,6 +6,7 @@ the HTTP codes; nothing per request, per client or per token is ever a label.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +27,7 @@ class Metrics:
         self.seconds[stage].observe(seconds)
 
 
-def make_metrics(queue_depth) -> Metrics:
+def make_metrics(queue_depth: Callable[[], int]) -> Metrics:
     """``queue_depth``: a function returning the requests waiting for a worker now."""
     from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 

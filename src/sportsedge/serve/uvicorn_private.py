@@ -7,6 +7,7 @@ naming it and the version this was tested with, instead of silently exiting by t
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 from sportsedge.core.errors import PrivateApiError, version_of
@@ -23,7 +24,7 @@ def server_class() -> Any:
 
     class Server(uvicorn.Server):
         @contextlib.contextmanager
-        def capture_signals(self):
+        def capture_signals(self) -> Iterator[None]:
             yield
 
         def stop(self) -> None:
