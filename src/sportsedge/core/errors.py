@@ -16,7 +16,7 @@ class UsageError(SportsedgeError):
 class InputError(SportsedgeError):
     """An input file (image, dataset entry) that cannot be used; names the file."""
 
-    def __init__(self, path: str | os.PathLike | None, reason: str):
+    def __init__(self, path: str | os.PathLike[str] | None, reason: str):
         self.path = None if path is None else os.fspath(path)
         self.reason = reason
         super().__init__(f"{self.path}: {reason}" if self.path else reason)

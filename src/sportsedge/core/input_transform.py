@@ -38,11 +38,11 @@ class PixelTransform:
             x = x[..., ::-1]
         return x * np.asarray(self.scale, np.float32) + np.asarray(self.offset, np.float32)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "scale": list(self.scale), "offset": list(self.offset), "bgr": self.bgr}
 
     @classmethod
-    def from_dict(cls, d: dict) -> PixelTransform:
+    def from_dict(cls, d: dict[str, Any]) -> PixelTransform:
         return cls(str(d.get("name", "custom")), _triple(d["scale"]), _triple(d["offset"]), bool(d.get("bgr", False)))
 
 

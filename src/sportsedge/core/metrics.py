@@ -9,6 +9,7 @@ maxima), and top-k is its extension; int8 outputs tie often, so the rule must be
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -68,7 +69,7 @@ def confusion_matrix(pred: np.ndarray, labels: np.ndarray, n_classes: int) -> np
     return cm
 
 
-def per_class(cm: np.ndarray, classes: Sequence[str] | range) -> dict:
+def per_class(cm: np.ndarray, classes: Sequence[str] | range) -> dict[Any, dict[str, float]]:
     """precision, recall, f1, support per class from a confusion matrix (0 where undefined)."""
     tp = np.diag(cm).astype(float)
     predicted, actual = cm.sum(axis=0), cm.sum(axis=1)
@@ -95,7 +96,7 @@ def macro_f1(pred: np.ndarray, labels: np.ndarray, n_classes: int) -> float:
     return float(np.mean([rows[i]["f1"] for i in np.flatnonzero(present)])) if present.any() else float("nan")
 
 
-def summary(probs: np.ndarray, labels: np.ndarray) -> dict:
+def summary(probs: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
     """The standard numbers: top1, top5, loss, macro_f1, n."""
     pred = predicted(probs)
     return {
@@ -107,7 +108,7 @@ def summary(probs: np.ndarray, labels: np.ndarray) -> dict:
     }
 
 
-def report_text(rows: dict) -> str:
+def report_text(rows: dict[str, Any]) -> str:
     """A scikit-learn-style text classification report."""
     width = max(12, *(len(str(k)) for k in rows))
     lines = [f"{'':>{width}}  precision    recall  f1-score   support", ""]

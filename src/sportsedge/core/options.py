@@ -60,10 +60,10 @@ def int_between(low: int, high: int) -> Bound:
     return Bound(lambda v: low <= v <= high, f"from {low} to {high}")
 
 
-def comma_list(item: Callable[[str], Any], name: str = "list") -> Callable[[str], tuple]:
+def comma_list(item: Callable[[str], Any], name: str = "list") -> Callable[[str], tuple[Any, ...]]:
     """A comma list whose every item goes through ``item`` (duplicates dropped, order kept)."""
 
-    def parse(text: str) -> tuple:
+    def parse(text: str) -> tuple[Any, ...]:
         parts = [p.strip() for p in text.split(",") if p.strip()]
         if not parts:
             raise argparse.ArgumentTypeError(f"empty list: {text!r}")
@@ -114,7 +114,7 @@ def option(default: Any = dataclasses.MISSING, help: str | Callable[[], str] = "
     return dataclasses.field(default=default, metadata=meta)
 
 
-def options_of(cls: type) -> dict[str, tuple[dataclasses.Field, Option]]:
+def options_of(cls: type) -> dict[str, tuple[dataclasses.Field[Any], Option]]:
     return {f.name: (f, f.metadata["option"]) for f in dataclasses.fields(cls) if "option" in f.metadata}
 
 
@@ -131,7 +131,7 @@ def check_bounds(config: Any) -> None:
                 raise UsageError(f"{name} ({flag}) must be {opt.bound.rule}, got {bad[0]}")
 
 
-def _default_text(f: dataclasses.Field, opt: Option) -> str | None:
+def _default_text(f: dataclasses.Field[Any], opt: Option) -> str | None:
     if opt.default_text is not None:
         return opt.default_text
     if f.default is dataclasses.MISSING or f.default is None or isinstance(f.default, bool):

@@ -51,7 +51,9 @@ def v4l2_source(device: str, size: tuple[int, int] | None = None) -> FrameSource
     return frames
 
 
-def playback_source(path: str | os.PathLike, size: tuple[int, int] | None = None, speed: float = 1.0) -> FrameSource:
+def playback_source(
+    path: str | os.PathLike[str], size: tuple[int, int] | None = None, speed: float = 1.0
+) -> FrameSource:
     """A video file delivered at its own pace (``speed`` times real time), like a camera would."""
 
     def frames() -> Iterator[tuple[float, np.ndarray]]:
@@ -100,11 +102,11 @@ class CameraStats:
     classified: int = 0  # frames the model saw
     dropped: int = 0  # frames replaced by a newer one before the model got to them
     latency: LatencyHistogram = field(default_factory=LatencyHistogram)  # preprocess + inference per frame
-    labels: Counter = field(default_factory=Counter)  # smoothed top-1 label -> classified frames (one per class)
+    labels: Counter[str] = field(default_factory=Counter)  # smoothed top-1 label -> classified frames
     seconds: float = 0.0  # wall time of the run
     last_t: float | None = None  # source time of the newest classified frame
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """The summary as `predict --camera --json` prints it."""
         median = self.latency.quantile(0.5)
         return {

@@ -89,7 +89,7 @@ class Classifier:
         self._transform = transform if transform is not None and not transform.identity else None
 
     @classmethod
-    def load(cls, path: str | os.PathLike, threads: int | None = None, verify: bool = True) -> Classifier:
+    def load(cls, path: str | os.PathLike[str], threads: int | None = None, verify: bool = True) -> Classifier:
         """Load a model file; the backend is chosen from its extension (or its first bytes).
 
         The digests the file records (runtime/integrity.py) are always checked first, before any

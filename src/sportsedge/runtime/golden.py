@@ -11,7 +11,7 @@ seed (numpy's PCG64 stream is the same on every platform), so the file stores on
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -32,12 +32,12 @@ class Golden:
     atol: float  # largest |difference| a correct engine may show on another machine, in output units (golden_bound)
     version: int = GOLDEN_VERSION  # of golden_inputs()
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """As stored in the model's metadata."""
         return {"seed": self.seed, "scores": [list(r) for r in self.scores], "atol": self.atol, "version": self.version}
 
     @classmethod
-    def from_dict(cls, d: dict) -> Golden:
+    def from_dict(cls, d: dict[str, Any]) -> Golden:
         """From the model's metadata."""
         return cls(
             int(d["seed"]),

@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator
+from typing import Any
 
 from sportsedge.core.errors import ModelError
 
@@ -125,20 +126,20 @@ def model_digest(family: str, body: bytes) -> str:
     return h.hexdigest()
 
 
-def metadata_digest(meta: dict) -> str:
+def metadata_digest(meta: dict[str, Any]) -> str:
     """The digest of a metadata dict without its own integrity record."""
     rest = {k: v for k, v in meta.items() if k != INTEGRITY_KEY}
     return hashlib.new(ALGORITHM, json.dumps(rest, sort_keys=True).encode("utf-8")).hexdigest()
 
 
-def seal(family: str, body: bytes, meta: dict) -> dict:
+def seal(family: str, body: bytes, meta: dict[str, Any]) -> dict[str, Any]:
     """``meta`` (a JSON-ready dict) with the digests of ``body`` and of itself."""
     plain = json.loads(json.dumps({k: v for k, v in meta.items() if k != INTEGRITY_KEY}))
     record = {"algorithm": ALGORITHM, "model": model_digest(family, body), "metadata": metadata_digest(plain)}
     return {**plain, INTEGRITY_KEY: record}
 
 
-def check(path: str | os.PathLike, family: str, body: bytes, meta: dict) -> bool:
+def check(path: str | os.PathLike[str], family: str, body: bytes, meta: dict[str, Any]) -> bool:
     """Raise ModelError naming the file when its recorded digests do not match; False when it
     records none (exported by an older sportsedge or another tool), True when both match."""
     record = meta.get(INTEGRITY_KEY)

@@ -17,6 +17,7 @@ import re
 import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sportsedge.core.errors import ModelError, first_line
 from sportsedge.core.formats import family_of
@@ -43,12 +44,12 @@ class ModelMetadata:
     preprocessing: str = PREPROCESSING_VERSION  # version of the preprocessing contract
     format: str = ""  # export format name from sportsedge.core.formats, e.g. "tflite-int8"
     source_run: str = ""  # training run the artifact was exported from
-    extra: dict = field(default_factory=dict)  # anything else worth carrying (parity, versions)
+    extra: dict[str, Any] = field(default_factory=dict[str, Any])  # anything else worth carrying (parity, versions)
     golden: Golden | None = None  # fixed inputs' scores for `sportsedge verify` (runtime/golden.py)
     output: OutputKind = OutputKind.PROBABILITIES  # logits: the runtime applies the softmax (outputs.py)
     input_transform: PixelTransform | None = None  # applied by the runtime to raw pixels (`sportsedge label`)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """JSON-ready, as embedded."""
         d = asdict(self)
         d["labels"] = list(self.labels)
@@ -59,7 +60,7 @@ class ModelMetadata:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> ModelMetadata:
+    def from_dict(cls, d: dict[str, Any]) -> ModelMetadata:
         """From embedded JSON (fields this version does not know are ignored)."""
         size = d.get("input_size")
         return cls(
@@ -76,7 +77,7 @@ class ModelMetadata:
         )
 
 
-def sidecar_path(model_path: str | os.PathLike) -> Path:
+def sidecar_path(model_path: str | os.PathLike[str]) -> Path:
     """The ``<model file>.json`` beside a model, read when the file carries no metadata."""
     p = Path(model_path)
     return p.with_name(p.name + ".json")
@@ -106,7 +107,7 @@ def split_tflite(data: bytes) -> tuple[bytes, bytes | None]:
 _OUR_ENTRY = re.compile(rb"PK\x03\x04.{26}(?:labels\.txt|sportsedge\.json)", re.S)
 
 
-def _tflite_meta_dict(data: bytes) -> dict | None:
+def _tflite_meta_dict(data: bytes) -> dict[str, Any] | None:
     """The metadata JSON appended to a .tflite (or one built from labels.txt of other tooling)."""
     _, archive = split_tflite(data)
     if archive is None:
@@ -116,7 +117,7 @@ def _tflite_meta_dict(data: bytes) -> dict | None:
     with zipfile.ZipFile(io.BytesIO(archive)) as zf:
         names = set(zf.namelist())
         if META_FILE in names:
-            result: dict = json.loads(zf.read(META_FILE))  # zipfile checks each entry's CRC-32
+            result: dict[str, Any] = json.loads(zf.read(META_FILE))  # zipfile checks each entry's CRC-32
             return result
         if LABELS_FILE in names:  # metadata written by other TFLite tooling
             text = zf.read(LABELS_FILE).decode("utf-8")
@@ -124,10 +125,10 @@ def _tflite_meta_dict(data: bytes) -> dict | None:
     return None
 
 
-def _onnx_meta_dict(data: bytes) -> dict | None:
+def _onnx_meta_dict(data: bytes) -> dict[str, Any] | None:
     props = onnx_props(data)
     if ONNX_META_KEY in props:
-        result: dict = json.loads(props[ONNX_META_KEY])
+        result: dict[str, Any] = json.loads(props[ONNX_META_KEY])
         return result
     if ONNX_LABELS_KEY in props:
         return {"labels": [x for x in props[ONNX_LABELS_KEY].splitlines() if x]}
@@ -135,13 +136,24 @@ def _onnx_meta_dict(data: bytes) -> dict | None:
 
 
 _READERS = {"tflite": _tflite_meta_dict, "onnx": _onnx_meta_dict}
-_BODIES = {"tflite": lambda data: split_tflite(data)[0], "onnx": lambda data: data}
+
+
+def _tflite_body(data: bytes) -> bytes:
+    return split_tflite(data)[0]
+
+
+def _onnx_body(data: bytes) -> bytes:
+    return data
+
+
+# What the model digest covers, by family: the flatbuffer without our appended ZIP, or the whole ONNX file.
+_BODIES = {"tflite": _tflite_body, "onnx": _onnx_body}
 # Our metadata JSON always holds this key: a file whose bytes contain it but whose metadata cannot
 # be found has damaged metadata, not none.
 _OUR_MARK = b'"golden"'
 
 
-def read_metadata(path: str | os.PathLike, data: bytes, family: str) -> tuple[ModelMetadata | None, bool]:
+def read_metadata(path: str | os.PathLike[str], data: bytes, family: str) -> tuple[ModelMetadata | None, bool]:
     """A model file's metadata (inside it, else its sidecar) and whether its digests were checked.
 
     Raises ModelError naming the file when the metadata is damaged or the recorded digests do not
@@ -188,7 +200,7 @@ def pack_tflite(flatbuffer: bytes, meta: ModelMetadata) -> bytes:
     return flatbuffer + buf.getvalue()
 
 
-def _attach_tflite(path: Path, meta: ModelMetadata) -> dict:
+def _attach_tflite(path: Path, meta: ModelMetadata) -> dict[str, Any]:
     data = path.read_bytes()
     if len(data) < 8 or data[4:8] != b"TFL3":
         raise ModelError(path, "not a TFLite flatbuffer (no TFL3 identifier)")
@@ -203,7 +215,7 @@ def _attach_tflite(path: Path, meta: ModelMetadata) -> dict:
 # ---------------------------------------------------------------- ONNX: metadata_props
 
 
-def _attach_onnx(path: Path, meta: ModelMetadata) -> dict:
+def _attach_onnx(path: Path, meta: ModelMetadata) -> dict[str, Any]:
     """metadata_props rewritten at the protobuf level (integrity.onnx_with_props): no onnx
     package needed, so `sportsedge label` works on a runtime-only install too."""
     from sportsedge.runtime.integrity import MalformedModel, onnx_with_props, seal
@@ -228,7 +240,7 @@ def _attach_onnx(path: Path, meta: ModelMetadata) -> dict:
 _WRITERS = {"tflite": _attach_tflite, "onnx": _attach_onnx}
 
 
-def attach_metadata(path: str | os.PathLike, meta: ModelMetadata, sidecar: bool = True) -> dict:
+def attach_metadata(path: str | os.PathLike[str], meta: ModelMetadata, sidecar: bool = True) -> dict[str, Any]:
     """Embed ``meta`` in an existing .tflite/.onnx file (replacing any we wrote before), sealed
     with the digests of the model and of itself (integrity.py); returns the JSON written.
 
@@ -244,13 +256,13 @@ def attach_metadata(path: str | os.PathLike, meta: ModelMetadata, sidecar: bool 
     return sealed
 
 
-def read_sidecar_dict(path: str | os.PathLike) -> dict | None:
+def read_sidecar_dict(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     """The sidecar JSON of a model file, or None when there is none."""
     side = sidecar_path(path)
     if not side.is_file():
         return None
     try:
-        result: dict = json.loads(side.read_text(encoding="utf-8"))
+        result: dict[str, Any] = json.loads(side.read_text(encoding="utf-8"))
         return result
     except (ValueError, UnicodeDecodeError) as err:
         raise ModelError(side, f"unreadable metadata sidecar ({first_line(err)})") from err

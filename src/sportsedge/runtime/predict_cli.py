@@ -27,7 +27,7 @@ def score_text(score: float) -> str:
     return f"{score:.4f}" if score >= 1e-4 or score == 0 else f"{score:.1e}"
 
 
-def is_media_file(path: str | os.PathLike) -> bool:
+def is_media_file(path: str | os.PathLike[str]) -> bool:
     """An image or a video file, by extension."""
     return is_image_file(path) or is_video_file(path)
 

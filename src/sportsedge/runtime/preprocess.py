@@ -43,15 +43,15 @@ MAX_PIXELS = 89_478_485
 # Files that `predict` and dataset scans treat as images, by extension.
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
 
-ImageSource = str | os.PathLike | Image.Image | np.ndarray | bytes  # bytes: an encoded image (an HTTP body)
+ImageSource = str | os.PathLike[str] | Image.Image | np.ndarray | bytes  # bytes: an encoded image (an HTTP body)
 
 
-def is_image_file(path: str | os.PathLike) -> bool:
+def is_image_file(path: str | os.PathLike[str]) -> bool:
     """An image file by extension (names starting with '.' never are)."""
     return Path(path).suffix.lower() in IMAGE_EXTENSIONS
 
 
-def open_image(path: str | os.PathLike, size: tuple[int, int] | None = None) -> Image.Image:
+def open_image(path: str | os.PathLike[str], size: tuple[int, int] | None = None) -> Image.Image:
     """Decode an image file to an 8-bit RGB PIL image, or raise InputError naming the file.
 
     ``size`` (height, width): the size it will be resized to; a JPEG much larger than that is

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".ts"})
 
 
-def is_video_file(path: str | os.PathLike) -> bool:
+def is_video_file(path: str | os.PathLike[str]) -> bool:
     """A video file by extension (VIDEO_EXTENSIONS)."""
     return Path(path).suffix.lower() in VIDEO_EXTENSIONS
 
@@ -86,7 +86,7 @@ def frame_pixels(frame: Any, size: tuple[int, int] | None = None) -> np.ndarray:
     return result
 
 
-def decode(path: str | os.PathLike, size: tuple[int, int] | None = None) -> Iterator[tuple[float, np.ndarray]]:
+def decode(path: str | os.PathLike[str], size: tuple[int, int] | None = None) -> Iterator[tuple[float, np.ndarray]]:
     """(time in seconds, HxWx3 uint8 RGB) for every frame of the first video stream; with ``size``
     (height, width), FFmpeg's scaler converts and shrinks each frame in one pass (area filter).
 
@@ -151,7 +151,7 @@ class Smoother:
 
     def __init__(self, seconds: float, max_frames: int = 1000):
         self.seconds = float(seconds)
-        self.window: deque = deque(maxlen=max_frames)  # (t, scores)
+        self.window: deque[Any] = deque(maxlen=max_frames)  # (t, scores)
 
     def __call__(self, t: float, scores: np.ndarray) -> np.ndarray:
         """The mean scores of the last ``window`` seconds, this frame's included."""
@@ -191,13 +191,13 @@ def segment_lines(segments: Sequence[Segment]) -> list[str]:
     return [f"  {clock(s.start_s)}-{clock(s.end_s)}  {s.label:<{width}}  {s.score:.2f}" for s in segments]
 
 
-def _prefetched(frames: Iterator, depth: int = 4) -> Generator:
+def _prefetched(frames: Iterator[Any], depth: int = 4) -> Generator[Any, None, None]:
     """Decode in a background thread (FFmpeg releases the GIL) while the caller classifies.
 
     When the caller stops early (closes this generator, or an exception leaves its loop), the
     thread is told to stop, closes ``frames`` (and with it the container) and is joined.
     """
-    slots: deque = deque()
+    slots: deque[Any] = deque()
     ready, done, stop = threading.Condition(), object(), threading.Event()
     error: list[BaseException] = []
 
@@ -242,7 +242,7 @@ def _prefetched(frames: Iterator, depth: int = 4) -> Generator:
 
 def classify_video(
     clf: Classifier,
-    path: str | os.PathLike,
+    path: str | os.PathLike[str],
     options: VideoOptions | None = None,
     on_frame: Callable[[FramePrediction], None] | None = None,
 ) -> VideoResult:

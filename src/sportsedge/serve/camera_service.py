@@ -29,9 +29,9 @@ class CameraService:
         self._stop = threading.Event()
         self._restart = threading.Event()  # stop the current run (a reload), then start again
         self._lock = threading.Lock()
-        self._latest: dict | None = None
+        self._latest: dict[str, Any] | None = None
         self.error: str | None = "starting"  # why the camera is not delivering frames now, or None
-        self._subscribers: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue]] = []
+        self._subscribers: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue[Any]]] = []
         self._thread = threading.Thread(target=self._run, daemon=True, name="sportsedge-camera-service")
 
     def start(self) -> None:
@@ -49,22 +49,22 @@ class CameraService:
         self._model_path = Path(path)
         self._restart.set()
 
-    def latest(self) -> dict:
+    def latest(self) -> dict[str, Any]:
         """The newest label, score and frame time (or the camera's error)."""
         with self._lock:
             return {"device": self.device, "running": self.error is None, "error": self.error, **(self._latest or {})}
 
-    def subscribe(self) -> asyncio.Queue:
+    def subscribe(self) -> asyncio.Queue[Any]:
         """A queue that receives every label change from now on."""
-        q: asyncio.Queue = asyncio.Queue(maxsize=64)
+        q: asyncio.Queue[Any] = asyncio.Queue(maxsize=64)
         self._subscribers.append((asyncio.get_running_loop(), q))
         return q
 
-    def unsubscribe(self, q: asyncio.Queue) -> None:
+    def unsubscribe(self, q: asyncio.Queue[Any]) -> None:
         """Stop sending changes to ``q``."""
         self._subscribers = [(loop, s) for loop, s in self._subscribers if s is not q]
 
-    def _publish(self, event: dict) -> None:
+    def _publish(self, event: dict[str, Any]) -> None:
         for loop, q in list(self._subscribers):
             loop.call_soon_threadsafe(_put_or_drop, q, event)
 
@@ -99,7 +99,7 @@ class CameraService:
             self._restart.wait(RETRY_S)
 
 
-def _put_or_drop(q: asyncio.Queue, event: dict) -> None:
+def _put_or_drop(q: asyncio.Queue[Any], event: dict[str, Any]) -> None:
     if q.full():  # a slow reader loses its oldest event, not the server its memory
         q.get_nowait()
     q.put_nowait(event)

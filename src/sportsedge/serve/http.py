@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -29,12 +29,12 @@ CLASSIFY = "/v1/classify"
 class HTTPError(Exception):
     """An answer other than 200, as a JSON error: status, one line, headers."""
 
-    def __init__(self, status: int, message: str, headers: dict | None = None):
+    def __init__(self, status: int, message: str, headers: dict[str, Any] | None = None):
         super().__init__(message)
         self.status, self.message, self.headers = status, message, headers or {}
 
 
-def json_response(status: int, body: dict, headers: dict | None = None) -> Response:
+def json_response(status: int, body: dict[str, Any], headers: dict[str, Any] | None = None) -> Response:
     """A JSON answer."""
     from starlette.responses import JSONResponse
 

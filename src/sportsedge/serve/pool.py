@@ -21,6 +21,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sportsedge.core.errors import ModelError
 from sportsedge.runtime import Classifier
@@ -43,7 +44,7 @@ class Served:
 
     path: Path  # the file
     sha256: str  # of the file's bytes, as `sha256sum` prints it
-    classifiers: tuple  # one Classifier per worker
+    classifiers: tuple[Any, ...]  # one Classifier per worker
     golden: GoldenResult | None  # its golden check on this machine; None: the file carries none
     loaded_at: float  # time.time() of the load
 
@@ -75,7 +76,7 @@ def load_served(path: str | Path, config: ServeConfig) -> Served:
 class _Job:
     data: bytes  # the encoded image
     top_k: int
-    future: Future
+    future: Future[dict[str, Any]]
     queued: float  # time.perf_counter() at submit
 
 
@@ -90,7 +91,7 @@ class InferencePool:
     ) -> None:
         self.config = config
         self.served = served  # replaced whole on reload; a worker reads it once per job
-        self._queue: queue.Queue = queue.Queue()  # bounded by admission (_capacity), not here
+        self._queue: queue.Queue[Any] = queue.Queue()  # bounded by admission (_capacity), not here
         self._capacity = config.workers + config.queue_limit  # jobs in flight: running + waiting
         self._in_flight = 0
         self._count_lock = threading.Lock()
@@ -111,7 +112,7 @@ class InferencePool:
         """True when a request now would be refused (every worker busy, the queue full)."""
         return self._in_flight >= self._capacity
 
-    def submit(self, data: bytes, top_k: int) -> Future:
+    def submit(self, data: bytes, top_k: int) -> Future[dict[str, Any]]:
         """Queue one image's classification; QueueFull when the pool is full."""
         with self._count_lock:
             if self._in_flight >= self._capacity:
@@ -148,7 +149,7 @@ class InferencePool:
             self._done()  # before the answer: the caller's next request finds its place free
             job.future.set_result(result)
 
-    def _classify(self, clf: Classifier, job: _Job) -> dict:
+    def _classify(self, clf: Classifier, job: _Job) -> dict[str, Any]:
         t0 = time.perf_counter()
         pixels = clf.preprocess(job.data)
         t1 = time.perf_counter()
