@@ -14,14 +14,29 @@ def _module_name(path: Path, root: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+def _runtime_nodes(tree: ast.AST):
+    """Every node but those under ``if TYPE_CHECKING:``: an import only the type checker runs
+    cannot form a cycle when the code runs (tests/test_layers.py still counts it as a dependency)."""
+    todo = [tree]
+    while todo:
+        node = todo.pop()
+        yield node
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and ast.unparse(child.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING"):
+                todo.extend(child.orelse)
+                continue
+            todo.append(child)
+
+
 def import_graph(root: Path = PACKAGE) -> dict[str, set[str]]:
-    """module -> the package's modules it imports (``from .x import y`` names x, or x.y if a module)."""
+    """module -> the package's modules it imports when it runs (``from .x import y`` names x, or
+    x.y if a module)."""
     files = {_module_name(p, root): p for p in root.rglob("*.py")}
     graph: dict[str, set[str]] = {}
     for name, path in files.items():
         package = name if path.name == "__init__.py" else name.rpartition(".")[0]
         edges = set()
-        for node in ast.walk(ast.parse(path.read_text())):
+        for node in _runtime_nodes(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom):
                 base = package.split(".")[: len(package.split(".")) - node.level + 1] if node.level else []
                 target = ".".join(base + ([node.module] if node.module else []))
@@ -71,3 +86,16 @@ def test_cycle_finder_finds_a_function_level_cycle(tmp_path):
     (pkg / "b.py").write_text("def f():\n    from .a import g\n")
     cycle = find_cycle(import_graph(pkg))
     assert cycle is not None and set(cycle) == {"sportsedge.a", "sportsedge.b"}
+
+
+def test_an_import_for_the_type_checker_only_is_no_cycle(tmp_path):
+    pkg = tmp_path / "sportsedge"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("from .b import f\n")
+    (pkg / "b.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .a import g\n")
+    assert find_cycle(import_graph(pkg)) is None
+    (pkg / "b.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    pass\nelse:\n    from .a import g\n"
+    )
+    assert find_cycle(import_graph(pkg)) is not None  # the else branch runs
