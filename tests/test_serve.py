@@ -357,6 +357,57 @@ def test_the_page_classifies_a_dropped_photo_in_a_real_browser(serve, labelled_m
         browser.quit()
 
 
+# A token as `head -c 24 /dev/urandom | base64` makes them, with the characters URLs treat specially.
+B64_TOKEN = "+ik6ZNELi3p+AWslewVY3ftBa0q/LGBN=="
+
+
+@pytest.mark.parametrize("written", ["raw", "percent-encoded"])
+def test_the_page_reads_a_base64_token_from_the_fragment(serve, labelled_models, tmp_path, written):
+    pytest.importorskip("selenium", reason="selenium (the dev extra) drives the browser")
+    from urllib.parse import quote
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    token_file = tmp_path / "token"
+    token_file.write_text(B64_TOKEN + "\n")
+    s = serve(labelled_models["tflite-int8"], "--token-file", str(token_file))
+    fragment = B64_TOKEN if written == "raw" else quote(B64_TOKEN, safe="")
+    browser = _chromium()
+    try:
+        browser.get(f"{s.url}/#token={fragment}")
+        WebDriverWait(browser, 20).until(ec.text_to_be_present_in_element((By.ID, "model"), "3 classes"))
+        assert not browser.find_element(By.ID, "auth").is_displayed()
+        browser.save_screenshot(str(tmp_path / "page-token.png"))
+    finally:
+        browser.quit()
+
+
+def test_the_page_without_a_token_asks_for_one(serve, labelled_models, tmp_path):
+    pytest.importorskip("selenium", reason="selenium (the dev extra) drives the browser")
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    token_file = tmp_path / "token"
+    token_file.write_text(B64_TOKEN + "\n")
+    s = serve(labelled_models["tflite-int8"], "--token-file", str(token_file))
+    browser = _chromium()
+    try:
+        browser.get(f"{s.url}/")
+        wait = WebDriverWait(browser, 20)
+        wait.until(ec.text_to_be_present_in_element((By.ID, "model"), "needs the token"))  # not "loading..."
+        assert browser.find_element(By.ID, "auth").is_displayed()
+        browser.save_screenshot(str(tmp_path / "page-no-token.png"))
+        browser.find_element(By.ID, "token").send_keys(B64_TOKEN)
+        browser.find_element(By.CSS_SELECTOR, "#auth button").click()
+        wait.until(ec.text_to_be_present_in_element((By.ID, "model"), "3 classes"))
+        assert not browser.find_element(By.ID, "auth").is_displayed()
+    finally:
+        browser.quit()
+
+
 def _events(url: str, wanted: int, timeout: float = 60.0) -> list[dict]:
     """The first ``wanted`` label events of the server-sent event stream."""
     found = []
