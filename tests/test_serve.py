@@ -265,6 +265,24 @@ def test_a_damaged_model_file_stops_the_start_in_one_line(labelled_models, tmp_p
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "cut.onnx" in proc.stderr
 
 
+def test_a_taken_port_is_one_error_line_and_exit_2(labelled_models):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        proc = subprocess.run(
+            [sys.executable, "-m", "sportsedge", "serve", str(labelled_models["onnx-fp32"]), "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert proc.returncode == 2, proc.stderr
+    why = "the port is taken by another program (choose another with --port)"
+    assert proc.stderr == f"error: cannot listen on 127.0.0.1:{port}: {why}\n"
+
+
 def test_non_loopback_without_token_warns_once(labelled_models):
     proc = subprocess.Popen(
         [

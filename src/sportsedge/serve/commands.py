@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import logging
 import signal
+import socket
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
@@ -33,6 +35,25 @@ def read_token(path: str | None) -> str | None:
     return token
 
 
+def listen(host: str, port: int) -> socket.socket:
+    """The server's listening socket, bound before anything else is loaded: a port that is taken,
+    or an address that is not this machine's, is one line naming it (uvicorn would log an ERROR
+    line and exit by itself)."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as err:
+        raise UsageError(f"cannot listen on {host}:{port}: not an address of this machine ({err.strerror})") from err
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: restarts bind at once
+    try:
+        sock.bind(address)
+    except OSError as err:
+        sock.close()
+        why = "the port is taken by another program" if err.errno == errno.EADDRINUSE else err.strerror
+        raise UsageError(f"cannot listen on {host}:{port}: {why} (choose another with --port)") from err
+    return sock
+
+
 def serve_cmd(args: argparse.Namespace) -> int:
     """`sportsedge serve`: load and check the model, then serve until SIGTERM (exit 0)."""
     require_serve()
@@ -40,6 +61,7 @@ def serve_cmd(args: argparse.Namespace) -> int:
 
     config = from_args(ServeConfig, args)
     token = read_token(config.token_file)
+    sock = listen(config.host, config.port)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
     if not config.loopback and token is None:
         print(
@@ -48,7 +70,7 @@ def serve_cmd(args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
-    return _run(_serve(config, token))
+    return _run(_serve(config, token, sock))
 
 
 def _run(main: Coroutine[Any, Any, int]) -> int:
@@ -71,7 +93,7 @@ def _run(main: Coroutine[Any, Any, int]) -> int:
         loop.close()
 
 
-async def _serve(config: ServeConfig, token: str | None) -> int:
+async def _serve(config: ServeConfig, token: str | None, sock: socket.socket) -> int:
     import uvicorn
 
     from sportsedge.serve.uvicorn_private import server_class
@@ -135,7 +157,7 @@ async def _serve(config: ServeConfig, token: str | None) -> int:
 
     announcer = loop.create_task(announce())
     try:
-        await server.serve()
+        await server.serve(sockets=[sock])
     finally:
         announcer.cancel()
         if camera is not None:

@@ -55,7 +55,8 @@ async function loadModel() {
     }
     if (!r.ok) { modelLine.textContent = "Model: " + (m.error || ("HTTP " + r.status)); return; }
     auth.hidden = true;
-    modelLine.textContent = "Model: " + (m.model_name || m.path) + " (" + m.format + ", " + m.labels.length + " classes)";
+    const name = m.model_name || m.path;
+    modelLine.textContent = "Model: " + name + " (" + m.format + ", " + m.labels.length + " classes)";
   } catch (e) {
     modelLine.textContent = "Model: the server does not answer (" + e + ")";
   }
