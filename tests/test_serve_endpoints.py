@@ -76,3 +76,18 @@ def test_reload_and_the_camera_without_one(client):
     assert r.status_code == 200 and r.json()["reloaded"].endswith("colour-int8.tflite")
     assert client.post("/v1/models/reload", content=b"not json").status_code == 400
     assert client.get("/v1/camera/latest").status_code == 404
+
+
+def test_the_docs_endpoint_table_is_the_server_s():
+    # docs/serve.md's table names every route, and says "no" token exactly for the open ones.
+    import re
+    from pathlib import Path
+
+    from sportsedge.serve.app import ROUTES
+    from sportsedge.serve.http import OPEN
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "serve.md").read_text()
+    rows = re.findall(r"^\| `(GET|POST) (/[^`?]*)[^`]*` \|.*\| (\*\*no\*\*|yes) \|$", doc, re.M)
+    table = {path: token == "yes" for _, path, token in rows}
+    assert set(table) == set(ROUTES)
+    assert {path for path, needs in table.items() if not needs} == set(OPEN)
