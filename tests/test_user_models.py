@@ -404,3 +404,14 @@ def test_int8_of_a_user_model_needs_calibration(user_files, colour_dataset, tmp_
     files, labels = user_files
     argv = _argv(files["keras"], tmp_path / "o", "tflite-int8", labels, "raw", colour_dataset / "valid")
     assert "tflite-int8 needs --calibration DIR" in _error_line(capsys, argv)
+
+
+@pytest.mark.parametrize("cut", ["half", "empty"])
+def test_a_truncated_keras_file_says_damaged(user_files, colour_dataset, tmp_path, capsys, cut):
+    files, labels = user_files
+    data = files["keras"].read_bytes()
+    trunc = tmp_path / "trunc.keras"
+    trunc.write_bytes(data[: len(data) // 2] if cut == "half" else b"")
+    argv = _argv(trunc, tmp_path / "o", "tflite-fp32", labels, "raw", colour_dataset / "valid")
+    line = _error_line(capsys, argv)
+    assert "damaged or truncated .keras" in line and "File not found" not in line and str(trunc) in line

@@ -42,6 +42,9 @@ def load_keras(path: Path, kind: SourceKind):
 
     if kind is SourceKind.SAVED_MODEL:
         return _saved_model(path)
+    damaged = _damaged_keras_archive(path)
+    if damaged:
+        raise ModelError(path, damaged)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -57,6 +60,28 @@ def load_keras(path: Path, kind: SourceKind):
                     "or register it (keras.saving.register_keras_serializable) in an imported module",
                 ) from err
         raise ModelError(path, f"not a loadable Keras model ({first_line(err)})") from err
+
+
+def _damaged_keras_archive(path: Path) -> str | None:
+    """Why a .keras file is damaged, or None: it is a ZIP archive (config.json, model.weights.h5),
+    and Keras reports a cut one as "File not found", which sends a user looking in the wrong place."""
+    import zipfile
+
+    if path.suffix.lower() != ".keras":
+        return None
+    if path.stat().st_size == 0:
+        return "empty file: damaged or truncated .keras"
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError) as err:
+        return f"damaged or truncated .keras (not a readable ZIP archive: {first_line(err)})"
+    if bad is not None:
+        return f"damaged .keras: {bad} inside it fails its CRC check"
+    if "config.json" not in names:
+        return "not a Keras 3 .keras archive (no config.json inside)"
+    return None
 
 
 def _saved_model(path: Path):
