@@ -59,7 +59,8 @@ def test_text_output_frames_and_smoothing(labelled_models, clip, capsys):
     code, out, _ = _run(capsys, "predict", labelled_models["onnx-fp32"], clip)
     lines = out.splitlines()
     assert code == 0 and lines[0] == f"{clip}  (30 frames classified)"
-    assert lines[1].split()[:2] == ["00:00.0-00:01.4", "red"]  # the 1 s mean (10 frames) switches 0.4 s late
+    # the 1 s window is centred on each frame of a file: the label switches where the colour does
+    assert lines[1].split()[:2] == ["00:00.0-00:01.0", "red"]
     assert [line.split()[1] for line in lines[1:]] == list(LABELS)
     code, out, _ = _run(capsys, "predict", labelled_models["onnx-fp32"], clip, "--json", "--frames", "--every", "3")
     rows = [json.loads(line) for line in out.splitlines()]
@@ -230,6 +231,33 @@ def test_cli_camera_on_a_played_back_file(labelled_models, clip, capsys):
     assert code == 0 and out.count("\n") == 1 and "frames classified in" in out and "most seen: " in out
     assert all(c in out for c in LABELS)  # the three colours went by
     assert err.count("\n") >= 1 and "frames/s" in err  # live lines (one a second when not a terminal)
+
+
+def test_file_segments_start_where_the_scenes_change(labelled_models, tmp_path, capsys):
+    """20 scenes of 3 s at 10 frames/s, the default --smooth 1: every boundary within one sampled
+    frame (0.1 s) of the scene change. The camera's causal window put each 0.4-0.5 s late."""
+    from sportsedge.data.clips import write_clip
+
+    scenes = [LABELS[(i + i // 3) % 3] for i in range(20)]  # every scene a change, in no fixed cycle
+    clip = write_clip(tmp_path / "scenes.mp4", [(solid(c), 3.0) for c in scenes], (32, 32), fps=10)
+    code, out, _ = _run(capsys, "predict", labelled_models["tflite-int8"], clip, "--json")
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and [r["label"] for r in rows] == scenes
+    for i, r in enumerate(rows):
+        assert abs(r["start_s"] - 3 * i) <= 0.1 + 1e-6, (i, r)
+        assert abs(r["end_s"] - 3 * (i + 1)) <= 0.1 + 1e-6, (i, r)
+
+
+def test_the_camera_smooths_causally(labelled_models):
+    # A live camera cannot look ahead: its label follows a change about half the window later.
+    from sportsedge.runtime import Classifier
+    from sportsedge.runtime.video import Smoother
+
+    clf = Classifier.load(labelled_models["tflite-int8"])
+    smooth = Smoother(1.0)
+    labels = [clf.labels[smooth.classify(clf, i / 10, solid("red" if i < 10 else "green"))[0][0]] for i in range(20)]
+    first_green = labels.index("green") / 10
+    assert 1.4 <= first_green <= 1.6  # the change is at 1.0 s
 
 
 @pytest.mark.parametrize("fps", ["2", "1", "0.5"])

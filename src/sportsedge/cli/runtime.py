@@ -62,8 +62,9 @@ def add_predict(sub) -> None:
         type=non_negative_float,
         default=None,
         metavar="SECONDS",
-        help="label each classified frame by the mean scores of the last SECONDS of video (a window in time, "
-        f"whatever --fps or --every pick); 0 = each frame on its own (default {v.smooth:g})",
+        help="label each classified frame by the mean scores of SECONDS of video: centred on the frame for a "
+        "file (segments start where the scenes change), the last SECONDS for a camera; a window in time, "
+        f"whatever --fps or --every pick; 0 = each frame on its own (default {v.smooth:g})",
     )
     g.add_argument(
         "--frames", action="store_true", help="also print every classified frame (t_s, its own label, the smoothed one)"

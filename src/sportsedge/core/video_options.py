@@ -9,9 +9,10 @@ from dataclasses import dataclass
 class VideoOptions:
     every: int = 1  # classify every Nth decoded frame
     fps: float | None = None  # instead of --every: classify at most this many frames per second of video
-    # A frame's label is the mean of the scores classified in the last `smooth` seconds of video
-    # time (itself included): a window in seconds means the same whatever --fps or --every pick
-    # (a window in frames was 2.5 s at --fps 2 and 10 s at --fps 0.5). 0 = each frame on its own.
+    # A frame's label is the mean of the scores classified in `smooth` seconds of video time: for a
+    # file centred on the frame (it can look ahead, so segments start at the scene change), for a
+    # camera the last `smooth` seconds (it cannot). A window in seconds means the same whatever
+    # --fps or --every pick (one in frames was 2.5 s at --fps 2 and 10 s at --fps 0.5). 0 = off.
     smooth: float = 1.0
 
     def __post_init__(self) -> None:

@@ -171,6 +171,39 @@ class Smoother:
         return (i, float(s[i])), (j, float(own[j]))
 
 
+class CentredSmoother:
+    """For video files, which can look ahead: a frame's label is the mean of the scores within
+    ``seconds`` of video centred on it (half before, half after), so a segment starts where the
+    scene changes instead of half a window late, as a live camera's causal window must
+    (Smoother). Frames come out once their look-ahead has arrived (``push``), the rest at the
+    end (``flush``); bounded by ``max_frames`` like Smoother."""
+
+    def __init__(self, seconds: float, max_frames: int = 1000):
+        self.half = float(seconds) / 2
+        self.window: deque[tuple[float, np.ndarray]] = deque(maxlen=max_frames)  # (t, scores) within reach
+        self.pending: deque[tuple[float, Any]] = deque(maxlen=max_frames)  # (t, item) awaiting look-ahead
+
+    def push(self, t: float, scores: np.ndarray, item: Any) -> list[tuple[Any, np.ndarray]]:
+        """Add one frame; returns (item, smoothed scores) of every frame whose window is complete."""
+        self.window.append((t, scores))
+        self.pending.append((t, item))
+        return self._ready(t)
+
+    def flush(self) -> list[tuple[Any, np.ndarray]]:
+        """The frames still waiting (the end of the video is their look-ahead)."""
+        return self._ready(float("inf"))
+
+    def _ready(self, now: float) -> list[tuple[Any, np.ndarray]]:
+        out = []
+        while self.pending and self.pending[0][0] + self.half <= now + 1e-9:
+            centre, item = self.pending.popleft()
+            while self.window and self.window[0][0] < centre - self.half - 1e-9:
+                self.window.popleft()
+            near = [s for t, s in self.window if t <= centre + self.half + 1e-9]
+            out.append((item, np.mean(near, axis=0)))
+        return out
+
+
 def segments_of(frames: list[FramePrediction], end_s: float) -> tuple[Segment, ...]:
     """Consecutive frames of the same smoothed label, as segments ending at ``end_s``."""
     out: list[Segment] = []
@@ -246,18 +279,31 @@ def classify_video(
     options: VideoOptions | None = None,
     on_frame: Callable[[FramePrediction], None] | None = None,
 ) -> VideoResult:
-    """Classify a video file's selected frames; never raises for a damaged file (see ``error``)."""
+    """Classify a video file's selected frames; never raises for a damaged file (see ``error``).
+
+    Each frame is labelled by the scores of ``options.smooth`` seconds centred on it
+    (CentredSmoother): a file can look ahead, so segments start where the scenes change.
+    """
     options = options or VideoOptions()
-    smooth, frames, error = Smoother(options.smooth), [], None
+    smooth, error = CentredSmoother(options.smooth), None
+    frames: list[FramePrediction] = []
+
+    def emit(ready: list[tuple[Any, np.ndarray]]) -> None:
+        for (t, j, own), scores in ready:
+            i = int(predicted(scores))
+            frames.append(FramePrediction(t, i, clf.labels[i], float(scores[i]), clf.labels[j], own))
+            if on_frame is not None:
+                on_frame(frames[-1])
+
     try:
         with closing(_prefetched(select(decode(path, clf.input_size), options))) as stream:
             for t, px in stream:
-                (i, score), (j, own) = smooth.classify(clf, t, px)
-                frames.append(FramePrediction(t, i, clf.labels[i], score, clf.labels[j], own))
-                if on_frame is not None:
-                    on_frame(frames[-1])
+                own = clf.scores(clf.preprocess(px)[None])[0]
+                j = int(predicted(own))
+                emit(smooth.push(t, own, (t, j, float(own[j]))))
     except InputError as err:
         error = err
+    emit(smooth.flush())  # a damaged file keeps the frames it had
     # The last segment runs one frame interval past its last classified frame.
     step = frames[-1].t_s - frames[-2].t_s if len(frames) > 1 else 0.0
     end = frames[-1].t_s + step if frames else 0.0
