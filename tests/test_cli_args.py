@@ -138,3 +138,35 @@ def test_train_learning_rate_zero_is_not_the_recipe_default():
     assert rec.learning_rate == 5e-4 and rec.epochs == 3
     with pytest.raises(UsageError, match=r"learning_rate \(--learning-rate\) must be a positive number, got 0.0"):
         TrainConfig(model="cnn", data="d", out="o", learning_rate=0.0)
+
+
+@pytest.mark.parametrize(
+    ("argv", "suggested"),
+    [
+        (["predict", "m.tflite", "--topk", "3"], "--top-k"),
+        (["predict", "m.tflite", "--top_k", "3"], "--top-k"),
+        (["predict", "m.tflite", "--jsn"], "--json"),
+        (["export", "run", "--out", "o", "--max_drop", "1"], "--max-drop"),
+    ],
+)
+def test_a_mistyped_option_is_suggested_with_the_subcommand_usage(argv, suggested, capsys):
+    from sportsedge.cli import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    err = capsys.readouterr().err
+    assert stop.value.code == 2
+    assert err.startswith(f"usage: sportsedge {argv[0]} ")  # the subcommand's own usage
+    assert err.strip().endswith(
+        f"unrecognized option {argv[2] if argv[0] == 'predict' else argv[4]} (did you mean {suggested}?)"
+    )
+
+
+def test_format_families_stand_for_their_post_training_formats():
+    from sportsedge.core.formats import FORMATS
+    from sportsedge.export.run import parse_formats
+
+    assert [f.name for f in parse_formats("onnx")] == ["onnx-fp32", "onnx-int8"]
+    tflite = [f.name for f in parse_formats("tflite")]
+    assert tflite == [f.name for f in FORMATS.values() if f.family == "tflite" and f.in_all]
+    assert [f.name for f in parse_formats("tflite-int8,onnx,tflite-int8")] == ["tflite-int8", "onnx-fp32", "onnx-int8"]

@@ -42,9 +42,28 @@ class IntermixedParser(argparse.ArgumentParser):
             return super().parse_known_args(args, namespace)
         self._intermixing = True  # parse_known_intermixed_args calls parse_known_args twice
         try:
-            return self.parse_known_intermixed_args(args, namespace)
+            parsed, extras = self.parse_known_intermixed_args(args, namespace)
         finally:
             self._intermixing = False
+        unknown = [a for a in extras if a.startswith("-") and a != "-"]
+        if unknown:  # this subcommand's usage and a suggestion, not the top level's usage
+            self.error(unknown_option(unknown[0], self.option_names()))
+        return parsed, extras
+
+    def option_names(self) -> list[str]:
+        return [s for a in self._actions for s in a.option_strings if s.startswith("--")]
+
+
+def unknown_option(given: str, known: list[str]) -> str:
+    """"unrecognized option --topk (did you mean --top-k?)": close matches by spelling, with the
+    underscores and missing dashes people type."""
+    import difflib
+
+    name = given.split("=", 1)[0]
+    tried = {name, name.replace("_", "-"), "--" + name.lstrip("-")}
+    close = [m for t in tried for m in difflib.get_close_matches(t, known, n=1, cutoff=0.6)]
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return f"unrecognized option {name}{hint}"
 
 
 # The number types are the configs' bounds (core.options), so the command line and the configs

@@ -10,7 +10,7 @@ from sportsedge.cli.argtypes import (
 )
 from sportsedge.cli.models import model_options
 from sportsedge.cli.runtime import bench_options
-from sportsedge.core.formats import FORMATS
+from sportsedge.core.formats import FORMATS, format_groups
 from sportsedge.core.options import add_options
 from sportsedge.export.config import AccuracyConfig, ExportConfig, QatConfig
 from sportsedge.pipeline.config import PipelineConfig
@@ -53,8 +53,9 @@ def export_options(p) -> None:
     p.add_argument(
         "--formats",
         default=PipelineConfig.formats,
-        help=f"all, or a comma list of: {post}, {opt_in} "
-        f"(default {PipelineConfig.formats}: every post-training format, i.e. all but {opt_in})",
+        help=f"a comma list of formats ({post}, {opt_in}) or groups: all (every post-training format, i.e. "
+        f"all but {opt_in}), {', '.join(g for g in format_groups() if g != 'all')} (that family's) "
+        f"(default {PipelineConfig.formats})",
     )
     add_options(p, ExportConfig, ("calibration_size", "parity_size"))
     g = p.add_argument_group("accuracy-aware int8 (tflite-int8)")

@@ -160,3 +160,11 @@ FAMILY_BY_EXT: dict[str, str] = {f.ext: f.family for f in FORMATS.values()}
 def family_of(path: str | Path) -> str | None:
     """Backend family for a model file, from its extension (None if unknown)."""
     return FAMILY_BY_EXT.get(Path(path).suffix.lower())
+
+
+def format_groups() -> dict[str, list[Format]]:
+    """Names that stand for several formats in --formats: ``all`` (every post-training format) and
+    each family (``tflite``, ``onnx``: that family's post-training formats)."""
+    post = [f for f in FORMATS.values() if f.in_all]
+    families = dict.fromkeys(f.family for f in post)
+    return {"all": post, **{fam: [f for f in post if f.family == fam] for fam in families}}

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sportsedge import __version__
 from sportsedge.core.errors import UsageError
-from sportsedge.core.formats import FORMATS, Format, Status
+from sportsedge.core.formats import FORMATS, Format, Status, format_groups
 from sportsedge.core.records import Manifest
 from sportsedge.export.config import ExportConfig, UserModel
 from sportsedge.export.context import ExportContext, resolve_source
@@ -38,15 +38,17 @@ def parse_formats(text: str, qat: bool = False) -> list[Format]:
 
 
 def _named_formats(text: str) -> list[Format]:
-    if text.strip() == "all":
-        return [f for f in FORMATS.values() if f.in_all]
+    """Format names, comma-separated; a group name (all, tflite, onnx) stands for its formats."""
+    groups = format_groups()
     names = [n.strip() for n in text.split(",") if n.strip()]
-    unknown = [n for n in names if n not in FORMATS]
+    unknown = [n for n in names if n not in FORMATS and n not in groups]
     if unknown or not names:
         raise UsageError(
-            f"unknown format {', '.join(map(repr, unknown)) or '(none)'}; choose from all, {', '.join(FORMATS)}"
+            f"unknown format {', '.join(map(repr, unknown)) or '(none)'}; choose from "
+            f"{', '.join(groups)}, {', '.join(FORMATS)}"
         )
-    return [FORMATS[n] for n in dict.fromkeys(names)]
+    chosen = [f for n in names for f in (groups[n] if n in groups else [FORMATS[n]])]
+    return list(dict.fromkeys(chosen))
 
 
 def _converter(fmt: Format):
