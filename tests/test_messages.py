@@ -158,3 +158,29 @@ def test_bench_says_what_one_image_is_worth_and_checks_each_file(exported, colou
     attach_metadata(bad, meta, sidecar=False)
     code, _, err = _run(capsys, "bench", bad, "--data", colour_dataset / "test", "--out", tmp_path / "c")
     assert code == 2 and err.strip().splitlines()[-1].startswith(f"error: {bad}: ")
+
+
+@pytest.mark.parametrize(
+    ("make", "said"),
+    [
+        (lambda d: d / "nothere", "no such file or directory"),
+        (lambda d: d, "is a directory"),
+        (lambda d: (d / "t").write_bytes(b"\xff\xfe\xfa") and d / "t", "not UTF-8 text"),
+    ],
+)
+def test_token_file_errors_are_words(tmp_path, make, said):
+    from sportsedge.core.errors import UsageError
+    from sportsedge.serve.commands import read_token
+
+    path = make(tmp_path)
+    with pytest.raises(UsageError) as err:
+        read_token(str(path))
+    assert str(err.value) == f"{path}: cannot read the token file: {said}"
+
+
+def test_a_broken_video_says_what_is_wrong_in_words(labelled_models, tmp_path, capsys):
+    pytest.importorskip("av", reason="the video extra (PyAV)")
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"not a video at all")
+    code, _, err = _run(capsys, "predict", labelled_models["tflite-int8"], bad)
+    assert code == 1 and err == f"error: {bad}: not a readable video: invalid data found when processing input\n"

@@ -55,7 +55,7 @@ class IntermixedParser(argparse.ArgumentParser):
 
 
 def unknown_option(given: str, known: list[str]) -> str:
-    """"unrecognized option --topk (did you mean --top-k?)": close matches by spelling, with the
+    """ "unrecognized option --topk (did you mean --top-k?)": close matches by spelling, with the
     underscores and missing dashes people type."""
     import difflib
 

@@ -35,6 +35,16 @@ class MissingDependencyError(SportsedgeError):
         super().__init__(f"{msg} ({hint})" if hint else msg)
 
 
+def in_words(err: BaseException) -> str:
+    """An OS or FFmpeg error as a person would say it: its strerror without the errno and the
+    path the caller names anyway ("Invalid data found when processing input", "No such file or
+    directory"); other errors as first_line."""
+    text = getattr(err, "strerror", None)
+    if isinstance(text, str) and text:
+        return text[0].lower() + text[1:]
+    return first_line(err)
+
+
 def first_line(err: BaseException) -> str:
     """The first line of an exception's message (library errors can span many lines)."""
     text = str(err).strip().splitlines()

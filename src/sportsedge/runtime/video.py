@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sportsedge.core.errors import InputError, MissingDependencyError, first_line
+from sportsedge.core.errors import InputError, MissingDependencyError, in_words
 from sportsedge.core.metrics import predicted
 from sportsedge.core.video_options import VideoOptions
 
@@ -103,7 +103,7 @@ def decode(path: str | os.PathLike[str], size: tuple[int, int] | None = None) ->
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, OSError, ValueError) as err:
-        raise InputError(path, f"not a readable video ({first_line(err)})") from err
+        raise InputError(path, f"not a readable video: {in_words(err)}") from err
     with container:
         if not container.streams.video:
             raise InputError(path, "no video stream")
@@ -117,7 +117,7 @@ def decode(path: str | os.PathLike[str], size: tuple[int, int] | None = None) ->
                 n += 1
                 yield t, frame_pixels(frame, size)
         except (av.error.FFmpegError, EOFError) as err:
-            raise InputError(path, f"corrupt or truncated video after {n} frames ({first_line(err)})") from err
+            raise InputError(path, f"corrupt or truncated video after {n} frames: {in_words(err)}") from err
         expected = stream.frames  # from the container's index, when it has one (0 = unknown)
         if expected and n < expected:
             raise InputError(path, f"truncated video: {n} of {expected} frames decodable")

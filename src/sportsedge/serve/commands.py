@@ -14,7 +14,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-from sportsedge.core.errors import ModelError, UsageError
+from sportsedge.core.errors import ModelError, UsageError, in_words
 from sportsedge.serve import require_serve
 from sportsedge.serve.config import ServeConfig
 
@@ -27,8 +27,10 @@ def read_token(path: str | None) -> str | None:
         return None
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as err:
-        raise UsageError(f"{path}: cannot read the token file ({type(err).__name__})") from err
+    except UnicodeDecodeError as err:
+        raise UsageError(f"{path}: cannot read the token file: not UTF-8 text") from err
+    except OSError as err:
+        raise UsageError(f"{path}: cannot read the token file: {in_words(err)}") from err
     token = lines[0].strip() if lines else ""
     if len(token) < 16:
         raise UsageError(f"{path}: the token (its first line) must be at least 16 characters")
