@@ -184,3 +184,16 @@ def test_a_broken_video_says_what_is_wrong_in_words(labelled_models, tmp_path, c
     bad.write_bytes(b"not a video at all")
     code, _, err = _run(capsys, "predict", labelled_models["tflite-int8"], bad)
     assert code == 1 and err == f"error: {bad}: not a readable video: invalid data found when processing input\n"
+
+
+def test_predict_json_has_one_record_per_input_in_order(labelled_models, photo, tmp_path, capsys):
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not a png")
+    missing = tmp_path / "missing.png"
+    code, out, err = _run(capsys, "predict", labelled_models["tflite-int8"], photo, broken, missing, photo, "--json")
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert code == 1 and [r["path"] for r in rows] == [str(photo), str(broken), str(missing), str(photo)]
+    assert "predictions" in rows[0] and "predictions" in rows[3]
+    assert rows[1] == {"path": str(broken), "error": "not an image (unrecognised format)"}
+    assert rows[2] == {"path": str(missing), "error": "no such file"}
+    assert err.count("\n") == 2  # the error lines stay on stderr

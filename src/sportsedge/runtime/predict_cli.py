@@ -45,8 +45,14 @@ def expand_paths(paths: list[str]) -> Iterator[Path | InputError]:
             yield path  # missing or odd files are reported by the loader, naming them
 
 
-def _error(err: BaseException) -> int:
+def _error(err: BaseException, args: argparse.Namespace | None = None, path: str | Path | None = None) -> int:
+    """One error line on stderr; with --json also the input's record on stdout, so a reader of
+    stdout sees every input, in order, failures included."""
     print(f"error: {err}", file=sys.stderr, flush=True)
+    if args is not None and args.json:
+        where = path if path is not None else getattr(err, "path", None)
+        reason = err.reason if isinstance(err, InputError) and str(where) == str(err.path) else str(err)
+        print(json.dumps({"path": None if where is None else str(where), "error": reason}), flush=True)
     return 1
 
 
@@ -54,7 +60,7 @@ def _image(clf: Classifier, path: Path, args: argparse.Namespace) -> int:
     try:
         preds = clf.predict(path, top_k=args.top_k)
     except InputError as err:
-        return _error(err)
+        return _error(err, args, path)
     if args.json:
         print(json.dumps({"path": str(path), "predictions": [p._asdict() for p in preds]}), flush=True)
     else:
@@ -72,7 +78,7 @@ def _video(clf: Classifier, path: Path, args: argparse.Namespace, options: Video
     try:
         result = classify_video(clf, path, options, on_frame=frame_line if args.json and args.frames else None)
     except MissingDependencyError as err:  # the runtime-only install: images still run
-        return _error(err)
+        return _error(err, args, path)
     if args.json:
         for s in result.segments:
             row = {
@@ -87,7 +93,7 @@ def _video(clf: Classifier, path: Path, args: argparse.Namespace, options: Video
         lines = [frame_text(f) for f in result.frames] if args.frames else []
         lines += segment_lines(result.segments)
         print("\n".join([f"{path}  ({len(result.frames)} frames classified)", *lines]), flush=True)
-    return _error(result.error) if result.error else 0
+    return _error(result.error, args, path) if result.error else 0
 
 
 def frame_text(f: FramePrediction) -> str:
@@ -142,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
     failed = 0
     for item in items:
         if isinstance(item, InputError):
-            failed += _error(item)
+            failed += _error(item, args)
         elif is_video_file(item):
             failed += _video(clf, item, args, options)
         else:
