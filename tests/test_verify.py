@@ -26,8 +26,9 @@ def test_every_export_carries_a_golden_check_that_passes_here(exported, capsys):
         assert golden.atol == golden_bound(np.asarray(golden.scores), fmt.verify_atol, fmt.verify_rel)
         assert golden.atol >= fmt.verify_atol
     assert main(["verify", *map(str, paths)]) == 0
-    lines = capsys.readouterr().out.splitlines()
+    *lines, summary = capsys.readouterr().out.splitlines()
     assert len(lines) == len(paths) and all(": OK (2 inputs, max |diff|" in line for line in lines)
+    assert summary == f"all {len(paths)} passed"
 
 
 def _scale_largest_weight(path, factor: float) -> None:
@@ -113,3 +114,27 @@ def test_golden_inputs_are_fixed():
     # The stream is numpy's PCG64, the same on every platform: pin its first values.
     assert x[0, 0, 0].tolist() == [95, 130, 194]
     assert x[1, -1, -1].tolist() == [255, 255, 255] and x[1, 0, 0].tolist() == [0, 0, 0]
+
+
+def test_verify_takes_folders_one_line_per_file_and_a_summary(labelled_models, tiny_models, tmp_path, capsys):
+    from sportsedge.cli import main
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code = main(["verify", str(labelled_models["onnx-fp32"].parent), str(tiny_models["onnx-fp32"]), str(empty)])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert out.count(": OK (") == 3 and out.splitlines()[-1] == "3 passed, 2 failed"
+    assert f"error: {empty}: no .tflite or .onnx files in this folder" in err
+    assert f"`sportsedge label {tiny_models['onnx-fp32']} --labels labels.txt" in err  # the fix for a foreign file
+
+
+def test_a_file_without_our_metadata_says_what_is_assumed(tiny_models, capsys):
+    import pytest
+
+    from sportsedge.runtime import Classifier, MissingLabelsWarning
+
+    with pytest.warns(MissingLabelsWarning) as caught:
+        Classifier.load(tiny_models["onnx-fp32"])
+    text = str(caught[0].message)
+    assert "raw RGB 0..255 pixels assumed as its input" in text and "sportsedge label" in text

@@ -129,8 +129,10 @@ class Classifier:
         unverified = verify and (meta is None or meta.golden is None)
         if meta is None or not meta.labels:
             warnings.warn(  # one line for a file that carries nothing of ours
-                f"{path}: no labels inside the model or in {sidecar_path(path).name}; naming classes by index"
-                + ("; it carries no golden check either (not verified)" if unverified else ""),
+                f"{path}: no labels inside the model or in {sidecar_path(path).name}: classes named by index and "
+                f"raw RGB 0..255 pixels assumed as its input"
+                + ("; no golden check either (not verified)" if unverified else "")
+                + f". To name them: sportsedge label {path} --labels labels.txt --preprocess ...",
                 MissingLabelsWarning,
                 stacklevel=2,
             )
@@ -166,7 +168,9 @@ class Classifier:
         catches broken kernels, corrupted copies and incompatible engines on the device."""
         if self.metadata.golden is None:
             raise ModelError(
-                self.path, "carries no golden check (exported by an older sportsedge or another tool: re-export it)"
+                self.path,
+                "carries no golden check: re-export it, or for a model converted elsewhere give it one with "
+                f"`sportsedge label {self.path} --labels labels.txt --preprocess ...`",
             )
         return check_golden(self, self.metadata.golden)
 

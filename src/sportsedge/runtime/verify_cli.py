@@ -5,15 +5,36 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
+from pathlib import Path
 
 from sportsedge.core.errors import ModelError
+from sportsedge.core.formats import FORMATS
 from sportsedge.runtime.classifier import Classifier
+
+MODEL_EXTS = {f.ext for f in FORMATS.values()}
+
+
+def _models(paths: list[str]) -> list[Path | ModelError]:
+    """Files as given; a folder's .tflite/.onnx files (recursively, sorted); an empty folder an error."""
+    found: list[Path | ModelError] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            inside = sorted(p for p in path.rglob("*") if p.suffix.lower() in MODEL_EXTS and not p.name.startswith("."))
+            found += inside or [ModelError(path, "no .tflite or .onnx files in this folder")]
+        else:
+            found.append(path)
+    return found
 
 
 def run(args: argparse.Namespace) -> int:
     """`sportsedge verify`: exit 0 all checks passed, 1 a check failed or a model has none."""
-    failed = 0
-    for path in args.models:
+    failed = passed = 0
+    for path in _models(args.models):
+        if isinstance(path, ModelError):
+            print(f"error: {path}", file=sys.stderr, flush=True)
+            failed += 1
+            continue
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # a missing-labels warning is not this command's news
@@ -24,7 +45,10 @@ def run(args: argparse.Namespace) -> int:
             continue
         if result.ok:
             print(f"{path}: OK ({result.describe()})", flush=True)
+            passed += 1
         else:
             print(f"error: {path}: golden check FAILED ({result.describe()})", file=sys.stderr, flush=True)
             failed += 1
+    if passed + failed > 1:
+        print(f"{passed} passed, {failed} failed" if failed else f"all {passed} passed", flush=True)
     return 1 if failed else 0
