@@ -132,8 +132,8 @@ def test_fully_trained_int8_files_pass_verify(arm_run, cpu, mobilenet_trained):
     files = [mobilenet_trained["tflite-int8"], mobilenet_trained["onnx-int8"]]
     proc = arm(arm_run, cpu, "-m", "sportsedge", "verify", *files)
     assert proc.returncode == 0, proc.stderr
-    lines = proc.stdout.splitlines()
-    assert len(lines) == 2 and all(": OK (" in line for line in lines), proc.stdout
+    *lines, summary = proc.stdout.splitlines()
+    assert len(lines) == 2 and all(": OK (" in line for line in lines) and summary == "all 2 passed", proc.stdout
 
 
 def real_images(count: int = 20) -> list[Path]:
@@ -285,5 +285,5 @@ def test_lite0_exports_every_format_and_passes_the_golden_check_on_the_pi(arm_ru
     assert all(e["status"] != Status.FAILED for e in arts.values()), {n: e["status"] for n, e in arts.items()}
     proc = arm(arm_run, "cortex-a72", "-m", "sportsedge", "verify", *(out / n for n in arts), timeout=1200)
     assert proc.returncode == 0, proc.stderr
-    lines = proc.stdout.splitlines()
-    assert len(lines) == 6 and all(": OK (" in line for line in lines), proc.stdout
+    *lines, summary = proc.stdout.splitlines()
+    assert len(lines) == 6 and all(": OK (" in line for line in lines) and summary == "all 6 passed", proc.stdout
