@@ -91,3 +91,29 @@ def test_the_docs_endpoint_table_is_the_server_s():
     table = {path: token == "yes" for _, path, token in rows}
     assert set(table) == set(ROUTES)
     assert {path for path, needs in table.items() if not needs} == set(OPEN)
+
+
+def test_access_log_lines_never_hold_the_token_or_the_body(labelled_models, caplog):
+    from starlette.testclient import TestClient
+
+    from sportsedge.serve.app import build_app
+    from sportsedge.serve.config import ServeConfig
+    from sportsedge.serve.pool import InferencePool, load_served
+    from sportsedge.serve.prometheus import make_metrics
+
+    config = ServeConfig(model=str(labelled_models["tflite-int8"]), workers=1, access_log=True)
+    pool = InferencePool(load_served(config.model, config), config)
+    app = build_app(pool, config, make_metrics(pool.depth), TOKEN)
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "image/png"}
+    try:
+        with caplog.at_level("INFO", logger="sportsedge.access"), TestClient(app) as c:
+            c.post("/v1/classify?top_k=1", content=_png("red"), headers=headers)
+            c.get("/v1/models")  # no token: 401
+    finally:
+        pool.close()
+    lines = [r.getMessage() for r in caplog.records if r.name == "sportsedge.access"]
+    assert len(lines) == 2
+    method, path, status, ms, size = lines[0].split()
+    assert (method, path, status) == ("POST", "/v1/classify", "200") and ms.endswith("ms") and size.endswith("B")
+    assert lines[1].startswith("GET /v1/models 401 ")
+    assert all(TOKEN not in line and "top_k" not in line for line in lines)

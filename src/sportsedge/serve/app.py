@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 from sportsedge.serve import endpoints as ep
@@ -19,6 +21,7 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["build_app", "reload_served"]
+access = logging.getLogger("sportsedge.access")
 
 # path -> (endpoint, methods): the whole API (docs/serve.md and serve/openapi.py describe it).
 ROUTES = {
@@ -65,7 +68,8 @@ def build_app(
     handlers: dict[Any, Any] = {HTTPException: ep.starlette_error}  # Starlette types handlers by Exception
     app = Starlette(routes=routes, exception_handlers=handlers)
     app.state.serve = ServeState(pool, config, metrics, camera, stopping)
-    return _Counted(_Guarded(_Refused(app, pool), token), metrics, set(ROUTES))
+    counted = _Counted(_Guarded(_Refused(app, pool), token), metrics, set(ROUTES))
+    return _AccessLog(counted) if config.access_log else counted
 
 
 class _Refused:
@@ -124,3 +128,30 @@ class _Counted:
             await send(message)
 
         return await self.app(scope, receive, counted)
+
+
+class _AccessLog:
+    """--access-log: one line per answer on stderr: method, path, status, milliseconds, body bytes.
+    Never the query string, a header (the token) or a body."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        t0, status, size = time.perf_counter(), 0, 0
+
+        async def logged(message: Message) -> None:
+            nonlocal status, size
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body":
+                size += len(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, logged)
+        finally:
+            ms = 1000 * (time.perf_counter() - t0)
+            access.info("%s %s %d %.1fms %dB", scope["method"], scope["path"], status, ms, size)

@@ -65,6 +65,8 @@ def serve_cmd(args: argparse.Namespace) -> int:
     token = read_token(config.token_file)
     sock = listen(config.host, config.port)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
+    if config.access_log:
+        logging.getLogger("sportsedge.access").setLevel(logging.INFO)
     if not config.loopback and token is None:
         print(
             f"warning: serving on {config.host} without --token-file: anyone who reaches port {config.port} "

@@ -53,6 +53,10 @@ class ServeConfig:
         1.0, "seconds the camera's label is averaged over", bound=NON_NEGATIVE, metavar="SECONDS"
     )
 
+    access_log: bool = option(  # one stderr line per request; never the token, the query or the body
+        False, "log one line per request on stderr: method, path, status, ms, bytes (never the token or the body)"
+    )
+
     def __post_init__(self) -> None:
         check_bounds(self)
 
