@@ -262,3 +262,23 @@ def test_classes_are_checked_before_any_image_is_decoded(exported, tmp_path, mon
         run.bench(
             [out_dir / "tiny-onnx-fp32.onnx"], tmp_path / "data", tmp_path / "out", BenchConfig(), say=lambda m: None
         )
+
+
+def test_an_unlabelled_folder_is_timed_but_not_scored(exported, colour_dataset, tmp_path):
+    import shutil
+
+    from sportsedge.bench.config import BenchConfig
+    from sportsedge.bench.run import bench
+
+    flat = tmp_path / "photos"
+    flat.mkdir()
+    for i, f in enumerate(sorted((colour_dataset / "test").rglob("*.*"))):
+        shutil.copy(f, flat / f"{i}{f.suffix}")
+    messages = []
+    out, _, _ = exported
+    config = BenchConfig(threads=(1,), runs=4, rounds=1, warmup=1, e2e_runs=1, camera_runs=0, throughput_images=0)
+    rows = bench([out], flat, tmp_path / "out", config, say=messages.append)
+    assert len(rows) == 6 and all(r["top1"] is None and r["latency_ms_p50"] > 0 for r in rows)
+    assert all(r["n_images"] == 9 and r["agreement_vs_fp32"] is not None for r in rows)
+    assert sum("no class folders" in m for m in messages) == 1  # said once
+    assert messages[-1].startswith("Fastest (no accuracy figures: unlabelled images): ")

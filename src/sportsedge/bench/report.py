@@ -146,7 +146,12 @@ def _describe(r: dict) -> str:
 def recommendation(rows: list[dict], within: float = 0.01) -> str:
     ties = tied(rows, within)
     if not ties:
-        return "no accuracy figures: nothing to recommend"
+        timed = [r for r in rows if r.get("latency_ms_p50") is not None]
+        if not timed:
+            return "no accuracy figures: nothing to recommend"
+        fastest = min(timed, key=lambda r: r["latency_ms_p50"])
+        what = f"{fastest['model']} {fastest['format']}: {_describe(fastest)}"
+        return f"Fastest (no accuracy figures: unlabelled images): {what}"
     pick = ties[0]
     best = max(r["top1"] for r in rows if r.get("top1") is not None)
     head = f"Fastest within {100 * within:.0f} point of the best top-1 ({100 * best:.1f}%): "

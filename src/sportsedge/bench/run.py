@@ -69,7 +69,8 @@ def _pixels_for(cache: dict, size, image_paths, names, data, say):
         say(f"decoding {len(image_paths)} images from {data} at {size[0]}x{size[1]} ...")
         pixels, kept = load_images([Path(p) for p in image_paths], size, "benchmark")
         keep = {str(k) for k in kept}
-        cache[size] = (pixels, [nm for p, nm in zip(image_paths, names) if p in keep], [str(k) for k in kept])
+        kept_names = None if names is None else [nm for p, nm in zip(image_paths, names) if p in keep]
+        cache[size] = (pixels, kept_names, [str(k) for k in kept])
     return cache[size]
 
 
@@ -119,7 +120,7 @@ def _keras_timed(keras_runs, cfg: BenchConfig, pixel_cache, image_paths, names, 
     for run_dir in keras_runs:
         info = run_info(run_dir)
         pixels, kept_names, kept_paths = _pixels_for(pixel_cache, info["input_size"], image_paths, names, data, say)
-        y = label_indices(kept_names, info["labels"], run_dir)
+        y = None if names is None else label_indices(kept_names, info["labels"], run_dir)
         template = {
             "model": info["model"],
             "format": "keras-fp32",
@@ -153,9 +154,10 @@ def _score(paths: list[Path], image_paths, names, data, config: BenchConfig, pix
     scored = []
     for n, path in enumerate(paths, 1):
         clf = _load(path, config.verify)
-        label_indices(names, clf.labels, path)  # classes that do not match fail before any decoding
+        if names is not None:
+            label_indices(names, clf.labels, path)  # classes that do not match fail before any decoding
         pixels, kept_names, _ = _pixels_for(pixel_cache, clf.input_size, image_paths, names, data, say)
-        y = label_indices(kept_names, clf.labels, path)
+        y = None if names is None else label_indices(kept_names, clf.labels, path)
         p = np.concatenate([clf.scores(pixels[i : i + 64]) for i in range(0, len(pixels), 64)])
         meta = clf.metadata
         row = {
@@ -167,7 +169,8 @@ def _score(paths: list[Path], image_paths, names, data, config: BenchConfig, pix
             **score(p, y),
         }
         scored.append(Scored(row, clf.input_size, y, tuple(clf.labels), p))
-        say(f"[{n}/{len(paths)}] accuracy {path.name}: top-1 {100 * row['top1']:.1f}%")
+        top1 = "not measured (unlabelled)" if row["top1"] is None else f"{100 * row['top1']:.1f}%"
+        say(f"[{n}/{len(paths)}] accuracy {path.name}: top-1 {top1}")
     return scored
 
 
@@ -239,7 +242,9 @@ def bench(inputs, data, out, config: BenchConfig | None = None, keras_runs=(), s
     out = Path(out)
     paths = discover(inputs)
     image_paths, names = labelled_images(data)
-    if len(image_paths) < 200:  # below that, "within 1 point" is within one or two images
+    if names is None:
+        say(f"note: {data} has no class folders: timing, size and agreement measured, accuracy columns empty")
+    if names is not None and len(image_paths) < 200:  # below that, "within 1 point" is within one or two images
         say(
             f"note: {len(image_paths)} images in {data}: one image is {100 / max(len(image_paths), 1):.1f} points of "
             "top-1, so accuracy differences smaller than that mean nothing"
