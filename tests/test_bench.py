@@ -65,8 +65,13 @@ def test_runs_without_tensorflow_and_writes_everything(bench_out):
 
     with Image.open(out / "media" / "camera-4056x3040.jpg") as img:
         assert img.size == (4056, 3040)
-    assert "| model | format | threads |" in proc.stdout
-    assert "Fastest within 1 point" in proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("recommended: tiny-") and len(lines[0]) <= 120  # the answer first, short
+    assert lines[1].startswith("  Fastest within 1 point of the best top-1")
+    header = next(i for i, line in enumerate(lines) if line.startswith("model "))
+    assert lines[header].split()[:3] == ["model", "format", "thr"] and lines[header - 1] == ""  # the table, after
+    assert max(len(line) for line in lines) <= 120
+    assert lines[-1].endswith("results.md (every column: --wide)")
 
 
 def test_rows_complete_and_ordered(bench_out, exported):
@@ -144,9 +149,9 @@ def test_pareto_front_and_recommendation():
         }
         for f, (lat, acc) in zip("abcde", pts)
     ]
-    assert " d at 1 thread" in recommendation(rows)  # nothing else is within 1 point of 0.95
+    assert recommendation(rows).startswith("recommended: d, 1 thread(s)")  # nothing else within 1 point of 0.95
     rows[1]["top1"] = 0.945  # now b is within 1 point, and faster
-    assert " b at 1 thread" in recommendation(rows)
+    assert recommendation(rows).startswith("recommended: b, 1 thread(s)")
 
 
 def test_bad_inputs(tmp_path, exported, colour_dataset):
@@ -281,4 +286,20 @@ def test_an_unlabelled_folder_is_timed_but_not_scored(exported, colour_dataset, 
     assert len(rows) == 6 and all(r["top1"] is None and r["latency_ms_p50"] > 0 for r in rows)
     assert all(r["n_images"] == 9 and r["agreement_vs_fp32"] is not None for r in rows)
     assert sum("no class folders" in m for m in messages) == 1  # said once
-    assert messages[-1].startswith("Fastest (no accuracy figures: unlabelled images): ")
+    from sportsedge.bench.report import recommendation
+
+    assert "Fastest (no accuracy figures: unlabelled images)" in recommendation(rows).splitlines()[1]
+
+
+def test_the_pareto_plot_marks_the_pick_shows_a_one_point_front_and_covers_every_point():
+    from sportsedge.bench.plot import pareto_view
+
+    def row(f, lat, acc):
+        return {"model": "m", "format": f, "threads": 1, "latency_ms_p50": lat, "top1": acc, "size_bytes": 1e6,
+                "path": f"/x/{f}.tflite"}  # fmt: skip
+
+    rows = [row("a", 1.0, 0.95), row("b", 2.0, 0.90), row("c", 9.0, 0.50)]
+    view = pareto_view(rows)
+    assert [r["format"] for r in view.front] == ["a"]  # one point: still a front to draw
+    assert view.pick is not None and view.pick["format"] == "a"
+    assert view.xlim[0] < 1.0 and view.xlim[1] > 9.0 and view.ylim[0] < 50 and view.ylim[1] > 95

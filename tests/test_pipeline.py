@@ -213,3 +213,9 @@ def test_a_size_only_some_models_take_is_skipped_for_the_others():
         variants(("mobilenet_v2_ft", "efficientnet_lite1_ft"), (100, 160), notes.append)
     with pytest.raises(UsageError, match="mobilenet_v2_ft takes none of --input-sizes 240"):
         variants(("mobilenet_v2_ft", "efficientnet_lite1_ft"), (240,), notes.append)
+
+
+def test_the_recommendation_is_the_report_s_first_line(pipeline_out):
+    out, _, _ = pipeline_out
+    md = (out / "report.md").read_text().splitlines()
+    assert md[0] == "# sportsedge report" and md[2].startswith("**recommended: tiny-") and len(md[2]) <= 124

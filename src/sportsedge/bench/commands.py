@@ -16,7 +16,7 @@ def bench_config(args):
 
 
 def bench_cmd(args) -> int:
-    from sportsedge.bench.report import markdown
+    from sportsedge.bench.report import markdown, recommendation, terminal_table
     from sportsedge.bench.run import bench
     from sportsedge.core.errors import UsageError
 
@@ -27,8 +27,10 @@ def bench_cmd(args) -> int:
 
     config = bench_config(args)
     rows = bench(args.models, args.data, args.out, config, keras_runs=args.keras or (), say=say)
-    print(markdown(rows))
-    print(Path(args.out) / "results.md")
+    print(recommendation(rows))  # the answer first
+    print()
+    print(markdown(rows) if args.wide else terminal_table(rows), end="")
+    print(Path(args.out) / "results.md" if args.wide else f"{Path(args.out) / 'results.md'} (every column: --wide)")
     return 0
 
 

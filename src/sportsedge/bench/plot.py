@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from sportsedge.util.figures import pyplot, save_png
@@ -20,11 +21,20 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
     return front
 
 
-def pareto_plot(rows: list[dict], path: Path) -> None:
-    plt = pyplot("pareto.png")
-    from matplotlib.ticker import FormatStrFormatter
+@dataclass(frozen=True)
+class ParetoView:
+    """What pareto.png draws, computed apart from matplotlib so it can be checked."""
 
-    # One point per artifact: its best thread count.
+    points: list[dict]  # one row per artifact: its best thread count
+    front: list[dict]  # the points no other beats on both latency and top-1, fastest first
+    pick: dict | None  # the recommended row (report.recommended), None without accuracy figures
+    xlim: tuple[float, float]  # latency axis (log): every point inside, with a margin
+    ylim: tuple[float, float]  # top-1 axis (%): every point inside, with a margin
+
+
+def pareto_view(rows: list[dict]) -> ParetoView:
+    from sportsedge.bench.report import recommended
+
     best: dict[str, dict] = {}
     for r in rows:
         if r.get("top1") is not None and (
@@ -32,6 +42,25 @@ def pareto_plot(rows: list[dict], path: Path) -> None:
         ):
             best[r["path"]] = r
     pts = list(best.values())
+    front = [pts[i] for i in pareto_front([(r["latency_ms_p50"], r["top1"]) for r in pts])]
+    lat = [r["latency_ms_p50"] for r in pts] or [1.0]
+    acc = [100 * r["top1"] for r in pts] or [0.0]
+    pad = max(2.0, 0.08 * (max(acc) - min(acc)))
+    return ParetoView(
+        points=pts,
+        front=front,
+        pick=recommended(rows),
+        xlim=(min(lat) / 1.3, max(lat) * 1.3),
+        ylim=(max(0.0, min(acc) - pad), min(102.0, max(acc) + pad)),
+    )
+
+
+def pareto_plot(rows: list[dict], path: Path) -> None:
+    plt = pyplot("pareto.png")
+    from matplotlib.ticker import FormatStrFormatter
+
+    view = pareto_view(rows)
+    pts = view.points
     models = sorted({r["model"] for r in pts})
     formats = sorted({r["format"] for r in pts})
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -47,13 +76,20 @@ def pareto_plot(rows: list[dict], path: Path) -> None:
             edgecolors="black",
             linewidths=0.5,
         )
-    front = [pts[i] for i in pareto_front([(r["latency_ms_p50"], r["top1"]) for r in pts])]
-    ax.plot([r["latency_ms_p50"] for r in front], [100 * r["top1"] for r in front], "k--", lw=1, label="Pareto front")
+    # The front: a dashed line through it, and a ring on each of its points (so one point shows too).
+    fx, fy = [r["latency_ms_p50"] for r in view.front], [100 * r["top1"] for r in view.front]
+    ax.plot(fx, fy, "k--", lw=1, marker="o", markersize=15, markerfacecolor="none", label="Pareto front")
+    if view.pick is not None:
+        x, y = view.pick["latency_ms_p50"], 100 * view.pick["top1"]
+        ax.scatter([x], [y], marker="*", s=320, color="gold", edgecolors="black", zorder=5, label="recommended")
+        ax.annotate("recommended", (x, y), xytext=(8, -14), textcoords="offset points", fontsize=8)
     for m in models:
         ax.scatter([], [], color=colours[models.index(m) % len(colours)], label=m)
     for f in formats:
         ax.scatter([], [], color="grey", marker=MARKERS[formats.index(f) % len(MARKERS)], label=f)
     ax.set_xscale("log")
+    ax.set_xlim(*view.xlim)
+    ax.set_ylim(*view.ylim)
     for axis_formatter in (ax.xaxis.set_major_formatter, ax.xaxis.set_minor_formatter):
         axis_formatter(FormatStrFormatter("%g"))  # plain 2, 3, 5 ms rather than 2x10^0
     ax.set_xlabel("latency p50, batch 1 (ms, log scale; best thread count)")

@@ -111,6 +111,36 @@ def markdown(rows: list[dict]) -> str:
     return markdown_table(*table(rows), right_from=2)
 
 
+# The terminal's table: what picks an artifact, within 120 columns; --wide (and results.md) has all.
+_TERMINAL = (
+    "model",
+    "format",
+    "threads",
+    "size MB",
+    "p50 ms (95% CI)",
+    "img/s",
+    "peak RSS MB",
+    "top-1 %",
+    "agree vs fp32 %",
+)
+_SHORT = {"threads": "thr", "size MB": "MB", "p50 ms (95% CI)": "p50 ms", "peak RSS MB": "RSS MB", "top-1 %": "top-1",
+          "agree vs fp32 %": "agree"}  # fmt: skip
+
+
+def terminal_table(rows: list[dict]) -> str:
+    """The benchmark table for a terminal: aligned columns, at most ~120 characters a row."""
+    keep = [(h, k, f) for h, k, f in _MD if h in _TERMINAL]
+    head = [_SHORT.get(h, h) for h, _, _ in keep]
+    body = [[_cell(r, k, f) for _, k, f in keep] for r in rows]
+    widths = [max(len(x) for x in col) for col in zip(head, *body)]
+    left = 2  # model and format read left to right; numbers line up on the right
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.ljust(w) if i < left else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+    return "\n".join([line(head), *map(line, body)]) + "\n"
+
+
 def _tie_key(row: dict) -> tuple:
     family = family_of(row["path"])
     rank = RUNTIME_ORDER.index(family) if family in RUNTIME_ORDER else len(RUNTIME_ORDER)
@@ -143,25 +173,41 @@ def _describe(r: dict) -> str:
     return f"{Path(r['path']).name} at {r['threads']} thread(s) (p50 {p50} ms)"
 
 
+def _answer(r: dict) -> str:
+    """The recommendation's first line: artifact, threads, p50 with its interval, top-1 (~120 chars)."""
+    ci = from_row(r)
+    p50 = f"{r['latency_ms_p50']:.2f}" + (f" ± {ci.half_width:.2f}" if ci else "")
+    top1 = "" if r.get("top1") is None else f", top-1 {100 * r['top1']:.1f}%"
+    return f"recommended: {Path(r['path']).name}, {r['threads']} thread(s), p50 {p50} ms{top1}"
+
+
 def recommendation(rows: list[dict], within: float = 0.01) -> str:
+    """The answer first (one line, the artifact to use), then why, and the ties, on the lines below."""
     ties = tied(rows, within)
     if not ties:
         timed = [r for r in rows if r.get("latency_ms_p50") is not None]
         if not timed:
             return "no accuracy figures: nothing to recommend"
         fastest = min(timed, key=lambda r: r["latency_ms_p50"])
-        what = f"{fastest['model']} {fastest['format']}: {_describe(fastest)}"
-        return f"Fastest (no accuracy figures: unlabelled images): {what}"
+        why = f"  Fastest (no accuracy figures: unlabelled images): {fastest['model']} {fastest['format']}"
+        return f"{_answer(fastest)}\n{why}"
     pick = ties[0]
     best = max(r["top1"] for r in rows if r.get("top1") is not None)
-    head = f"Fastest within {100 * within:.0f} point of the best top-1 ({100 * best:.1f}%): "
+    lines = [
+        _answer(pick),
+        f"  Fastest within {100 * within:.0f} point of the best top-1 ({100 * best:.1f}%): "
+        f"{pick['model']} {pick['format']}, {pick['size_bytes'] / 1e6:.2f} MB",
+    ]
     if len(ties) > 1:
-        head += f"tie within noise: {'; '.join(_describe(r) for r in ties)}; by {TIE_RULE}: "
-    return (
-        head
-        + f"{pick['model']} {pick['format']}: {_describe(pick)}, top-1 {100 * pick['top1']:.1f}%, "
-        + (f"{pick['size_bytes'] / 1e6:.2f} MB")
-    )
+        lines += ["  tie within noise between:", *(f"    {_describe(r)}" for r in ties), f"  broken by {TIE_RULE}"]
+    return "\n".join(lines)
+
+
+def recommendation_markdown(text: str) -> str:
+    """The recommendation as Markdown: the answer in bold, the lines below it as a (nested) list."""
+    first, *rest = text.splitlines()
+    items = [("  - " if line.startswith("    ") else "- ") + line.strip() for line in rest]
+    return "\n".join([f"**{first}**", *items])
 
 
 def flag_thread_scaling(rows: list[dict]) -> None:
@@ -185,11 +231,11 @@ def write(out: Path, rows: list[dict], meta: dict) -> str:
     env = meta.get("environment", {})
     md = markdown(rows)
     note = (
-        f"\n{LEGEND}\n\n{recommendation(rows)}\n\nData: `{meta.get('data')}` "
+        f"\n{LEGEND}\n\nData: `{meta.get('data')}` "
         f"({rows[0]['n_images'] if rows else 0} images). "
         f"Machine: {env.get('cpu')} ({env.get('cores')} cores), {env.get('platform')}. "
         f"Commit: {env.get('git_commit')}. Latency: batch 1, {meta.get('runs')} timed runs per row in "
         f"{meta.get('rounds', 1)} interleaved rounds (each after {meta.get('warmup')} warm-up, in a fresh process).\n"
     )
-    fileio.write_text(out / "results.md", md + note)
+    fileio.write_text(out / "results.md", recommendation_markdown(recommendation(rows)) + "\n\n" + md + note)
     return md

@@ -237,7 +237,7 @@ def bench(inputs, data, out, config: BenchConfig | None = None, keras_runs=(), s
     """
     config = config or BenchConfig()
     from sportsedge.bench.macs import fill_by_model
-    from sportsedge.bench.report import flag_thread_scaling, recommendation
+    from sportsedge.bench.report import flag_thread_scaling
 
     out = Path(out)
     paths = discover(inputs)
@@ -276,5 +276,4 @@ def bench(inputs, data, out, config: BenchConfig | None = None, keras_runs=(), s
     rows = keras_rows + rows  # the baseline first, in thread order
     flag_thread_scaling(rows)
     _write(out, rows, data, config, say)
-    say(recommendation(rows))
     return rows

@@ -104,6 +104,9 @@ def add_verify(sub) -> None:
 
 def bench_options(p) -> None:
     add_options(p, BenchConfig, TIMING)
+    p.add_argument(
+        "--wide", action="store_true", help="print every column of the table (the files always have them all)"
+    )
 
 
 def add_bench(sub) -> None:

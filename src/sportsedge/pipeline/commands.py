@@ -11,12 +11,13 @@ from sportsedge.train import require_tensorflow
 from sportsedge.util.progress import say
 
 
-def _finish(out: Path) -> int:
-    from sportsedge.bench.report import markdown, recommendation
+def _finish(out: Path, wide: bool = False) -> int:
+    from sportsedge.bench.report import markdown, recommendation, terminal_table
 
     results = json.loads((out / "bench" / "results.json").read_text())
-    print(markdown(results["rows"]))
-    print(recommendation(results["rows"]))
+    print(recommendation(results["rows"]))  # the answer first
+    print()
+    print(markdown(results["rows"]) if wide else terminal_table(results["rows"]), end="")
     print(f"report: {out / 'report.html'} (and report.md)")
     return 0
 
@@ -42,7 +43,7 @@ def pipeline_cmd(args) -> int:
     cfg = pipeline_config(args)
     require_tensorflow()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    return _finish(run_pipeline(cfg, say=say))
+    return _finish(run_pipeline(cfg, say=say), wide=args.wide)
 
 
 def demo_config(data: str, out: str):

@@ -11,7 +11,7 @@ import html
 import json
 from pathlib import Path
 
-from sportsedge.bench.report import markdown, markdown_table, recommendation, table
+from sportsedge.bench.report import markdown, markdown_table, recommendation, recommendation_markdown, table
 from sportsedge.train.config import RunRecord
 from sportsedge.util import fileio
 from sportsedge.util.figures import pyplot, save_png
@@ -130,9 +130,11 @@ def write_report(out: Path, models: list[str], eval_split: str) -> dict:
     comparison_plot(data["models"], out / "comparison.png")
     head, body = _model_table(data)
     rows = data["bench"]["rows"] if data["bench"] else []
-    rec = recommendation(rows) if rows else "no benchmark results"
+    rec = (recommendation(rows) if rows else "no benchmark results").splitlines()
     md = [
         "# sportsedge report",
+        "",
+        recommendation_markdown("\n".join(rec)),  # the answer first
         "",
         f"Evaluation split: `{eval_split}/`.",
         "",
@@ -161,12 +163,13 @@ def write_report(out: Path, models: list[str], eval_split: str) -> dict:
         "",
         "![latency vs accuracy](bench/pareto.png)",
         "",
-        f"**{rec}**",
-        "",
     ]
     fileio.write_text(out / "report.md", "\n".join(md))
     parts = [
-        f"<h1>sportsedge report</h1><p>Evaluation split: <code>{html.escape(eval_split)}/</code></p>",
+        "<h1>sportsedge report</h1>",
+        f"<p><strong>{html.escape(rec[0])}</strong></p>",
+        "".join(f"<p>{html.escape(line.strip())}</p>" for line in rec[1:]),
+        f"<p>Evaluation split: <code>{html.escape(eval_split)}/</code></p>",
         "<h2>Models</h2>",
         _html_table(head, body),
         _img(out / "comparison.png", "training curves"),
@@ -183,7 +186,6 @@ def write_report(out: Path, models: list[str], eval_split: str) -> dict:
         ]
     if rows:
         parts += ["<h2>Benchmark</h2>", _html_table(*table(rows)), _img(out / "bench" / "pareto.png", "pareto")]
-    parts.append(f"<p><strong>{html.escape(rec)}</strong></p>")
     style = (
         "body{font-family:sans-serif;max-width:1200px;margin:2em auto}table{border-collapse:collapse;"
         "font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}img{max-width:100%}"
