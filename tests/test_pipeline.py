@@ -219,3 +219,31 @@ def test_the_recommendation_is_the_report_s_first_line(pipeline_out):
     out, _, _ = pipeline_out
     md = (out / "report.md").read_text().splitlines()
     assert md[0] == "# sportsedge report" and md[2].startswith("**recommended: tiny-") and len(md[2]) <= 124
+
+
+def test_the_commands_the_demo_suggests_run_as_printed(pipeline_out, colour_dataset):
+    import shlex
+    import signal
+    import subprocess
+
+    from sportsedge.pipeline.commands import try_next_commands
+
+    from conftest import ROOT
+    from isolation import TIMEOUT_S
+
+    out, _, _ = pipeline_out
+    predict, verify, serve = try_next_commands(out, colour_dataset)
+    for command in (predict, verify):
+        proc = subprocess.run(shlex.split(command), capture_output=True, text=True, timeout=TIMEOUT_S, cwd=ROOT)
+        assert proc.returncode == 0, (command, proc.stderr)
+    assert (
+        "1. "
+        in subprocess.run(shlex.split(predict), capture_output=True, text=True, cwd=ROOT, timeout=TIMEOUT_S).stdout
+    )
+    argv = shlex.split(serve.split("#")[0]) + ["--port", "0"]
+    server = subprocess.Popen(argv, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    try:
+        assert server.stderr.readline().startswith("serving ")
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.communicate(timeout=30)

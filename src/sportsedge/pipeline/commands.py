@@ -87,7 +87,43 @@ def demo_cmd(args) -> int:
             "Keras' weight files under models/ to see them learn."
         )
     _demo_video(out, data)
+    _try_next(out)
     return status
+
+
+def _command() -> str:
+    """How to run sportsedge from the folder the user is in: the venv's script when it is under
+    it (`make demo`: .venv/bin/sportsedge), else the name on PATH."""
+    import sys
+
+    script = Path(sys.executable).parent / "sportsedge"
+    try:
+        return str(script.resolve().relative_to(Path.cwd().resolve())) if script.exists() else "sportsedge"
+    except ValueError:
+        return str(script) if script.exists() else "sportsedge"
+
+
+def try_next_commands(out: Path, data: Path | None = None) -> list[str]:
+    """Three commands on the demo's own output (``data``: its dataset, default OUT/data), runnable
+    as printed from the current folder."""
+    from sportsedge.bench.report import recommended
+
+    rows = json.loads((out / "bench" / "results.json").read_text())["rows"]
+    pick = recommended(rows)
+    model = Path(pick["path"]) if pick else sorted((out / "exports").glob("*.tflite"))[0]  # as --out gave it
+    sportsedge = _command()
+    photo = sorted(((data or out / "data") / "test").rglob("*.jpg"))[0]
+    return [
+        f"{sportsedge} predict {model} {photo}",
+        f"{sportsedge} verify {out / 'exports'}",
+        f"{sportsedge} serve {model}   # then open http://127.0.0.1:8080/ (Ctrl-C stops it)",
+    ]
+
+
+def _try_next(out: Path) -> None:
+    print("\nTry next (as printed, from this folder):")
+    for command in try_next_commands(out):
+        print(f"  {command}")
 
 
 def _demo_video(out: Path, data: Path) -> None:
@@ -115,6 +151,6 @@ def _demo_video(out: Path, data: Path) -> None:
         return
     clf = Classifier.load(pick["path"])
     result = classify_video(clf, clip)
-    print(f"\n$ sportsedge predict {Path(pick['path']).name} {clip}  (scenes in class order, 2 s each)")
+    print(f"\n$ {_command()} predict {pick['path']} {clip}  (scenes in class order, 2 s each)")
     print(f"{clip}  ({len(result.frames)} frames classified)")
     print("\n".join(segment_lines(result.segments)))
