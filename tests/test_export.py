@@ -93,7 +93,7 @@ def test_progress_is_ours_not_converter_spam(fresh_export):
 def test_unknown_format_one_line():
     from sportsedge.export.run import parse_formats
 
-    with pytest.raises(UsageError, match="unknown format 'tflite-int4'; choose from all, tflite-fp32"):
+    with pytest.raises(UsageError, match="unknown format 'tflite-int4'; choose from all, tflite, onnx, tflite-fp32"):
         parse_formats("tflite-fp32,tflite-int4")
 
 
