@@ -118,4 +118,4 @@ echo "  installed: $(in_pi pip list --format=freeze 2>/dev/null | grep -iE '^(nu
 echo "  verify:    $(tail -1 "$work/verify ($cpu).log")"
 echo "  verify max: $(tail -1 "$work/verify fails (QEMU_CPU=max).log")"
 echo "  predict:"; sed 's/^/    /' "$work/predict ($cpu).log" | head -12
-echo "  bench:     $(grep -m1 'mobilenet_v2 | tflite-int8' "$work/bench ($cpu, 3 runs).log" | cut -c1-110)"
+echo "  bench:     $(grep -m1 '^recommended:' "$work/bench ($cpu, 3 runs).log" | cut -c1-120)"
