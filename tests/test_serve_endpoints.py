@@ -15,21 +15,32 @@ TOKEN = "a-token-of-enough-length"
 
 
 @pytest.fixture
-def client(labelled_models):
-    from starlette.testclient import TestClient
-
+def make_app(labelled_models):
+    """build_app on a real one-worker pool over the tiny int8 model; ``changes``: ServeConfig fields."""
     from sportsedge.serve.app import build_app
     from sportsedge.serve.config import ServeConfig
     from sportsedge.serve.pool import InferencePool, load_served
     from sportsedge.serve.prometheus import make_metrics
 
-    config = ServeConfig(model=str(labelled_models["tflite-int8"]), workers=1)
-    pool = InferencePool(load_served(config.model, config), config)
-    metrics = make_metrics(pool.depth)
-    with TestClient(build_app(pool, config, metrics, TOKEN)) as c:
+    pools = []
+
+    def make(**changes):
+        config = ServeConfig(model=str(labelled_models["tflite-int8"]), workers=1, **changes)
+        pools.append(InferencePool(load_served(config.model, config), config))
+        return build_app(pools[-1], config, make_metrics(pools[-1].depth), TOKEN)
+
+    yield make
+    for pool in pools:
+        pool.close()
+
+
+@pytest.fixture
+def client(make_app):
+    from starlette.testclient import TestClient
+
+    with TestClient(make_app()) as c:
         c.headers["Authorization"] = f"Bearer {TOKEN}"
         yield c
-    pool.close()
 
 
 def _png(colour: str) -> bytes:
@@ -93,24 +104,13 @@ def test_the_docs_endpoint_table_is_the_server_s():
     assert {path for path, needs in table.items() if not needs} == set(OPEN)
 
 
-def test_access_log_lines_never_hold_the_token_or_the_body(labelled_models, caplog):
+def test_access_log_lines_never_hold_the_token_or_the_body(make_app, caplog):
     from starlette.testclient import TestClient
 
-    from sportsedge.serve.app import build_app
-    from sportsedge.serve.config import ServeConfig
-    from sportsedge.serve.pool import InferencePool, load_served
-    from sportsedge.serve.prometheus import make_metrics
-
-    config = ServeConfig(model=str(labelled_models["tflite-int8"]), workers=1, access_log=True)
-    pool = InferencePool(load_served(config.model, config), config)
-    app = build_app(pool, config, make_metrics(pool.depth), TOKEN)
     headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "image/png"}
-    try:
-        with caplog.at_level("INFO", logger="sportsedge.access"), TestClient(app) as c:
-            c.post("/v1/classify?top_k=1", content=_png("red"), headers=headers)
-            c.get("/v1/models")  # no token: 401
-    finally:
-        pool.close()
+    with caplog.at_level("INFO", logger="sportsedge.access"), TestClient(make_app(access_log=True)) as c:
+        c.post("/v1/classify?top_k=1", content=_png("red"), headers=headers)
+        c.get("/v1/models")  # no token: 401
     lines = [r.getMessage() for r in caplog.records if r.name == "sportsedge.access"]
     assert len(lines) == 2
     method, path, status, ms, size = lines[0].split()

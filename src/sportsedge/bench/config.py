@@ -40,11 +40,9 @@ class BenchConfig:
     cross_check: bool = option(  # also time every .tflite with litert-benchmark, in the same rounds
         False, "also time every .tflite with LiteRT's litert-benchmark, same threads, same rounds"
     )
-    verify: bool = option(  # each file's golden check at load (its digest is always checked); a failure stops
-        True,
-        "skip the golden check at load (two inferences); the file's digest is checked all the same",
-        negate=True,
-    )
+    # each file's golden check at load (its digest is always checked); a failure stops the bench.
+    # Its flag, --no-verify, is cli.runtime.verify_option's: predict has it too.
+    verify: bool = True
 
     def __post_init__(self) -> None:
         check_bounds(self)

@@ -167,16 +167,18 @@ def recommended(rows: list[dict], within: float = 0.01) -> dict | None:
     return ties[0] if ties else None
 
 
-def _describe(r: dict) -> str:
+def _p50(r: dict) -> str:
     ci = from_row(r)
-    p50 = f"{r['latency_ms_p50']:.2f}" + (f" ± {ci.half_width:.2f}" if ci else "")
-    return f"{Path(r['path']).name} at {r['threads']} thread(s) (p50 {p50} ms)"
+    return f"{r['latency_ms_p50']:.2f}" + (f" ± {ci.half_width:.2f}" if ci else "")
+
+
+def _describe(r: dict) -> str:
+    return f"{Path(r['path']).name} at {r['threads']} thread(s) (p50 {_p50(r)} ms)"
 
 
 def _answer(r: dict) -> str:
     """The recommendation's first line: artifact, threads, p50 with its interval, top-1 (~120 chars)."""
-    ci = from_row(r)
-    p50 = f"{r['latency_ms_p50']:.2f}" + (f" ± {ci.half_width:.2f}" if ci else "")
+    p50 = _p50(r)
     top1 = "" if r.get("top1") is None else f", top-1 {100 * r['top1']:.1f}%"
     return f"recommended: {Path(r['path']).name}, {r['threads']} thread(s), p50 {p50} ms{top1}"
 

@@ -18,7 +18,6 @@ from sportsedge.core.options import (
     POSITIVE_INT,
     TCP_PORT,
     comma_list,
-    int_between,
     one_of,
 )
 
@@ -75,11 +74,6 @@ non_negative_float = NON_NEGATIVE.parse
 fraction = FRACTION.parse
 tcp_port = TCP_PORT.parse
 below_one = BELOW_ONE.parse
-
-
-def int_range(low: int, high: int, name: str):
-    """A whole number from ``low`` to ``high``."""
-    return int_between(low, high).parse
 
 
 def per_channel(text: str) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from sportsedge.cli.argtypes import (
     comma_list,
-    int_range,
     one_of,
     positive_int,
 )
@@ -14,10 +13,8 @@ from sportsedge.core.formats import FORMATS, format_groups
 from sportsedge.core.options import add_options
 from sportsedge.export.config import AccuracyConfig, ExportConfig, QatConfig
 from sportsedge.pipeline.config import PipelineConfig
-from sportsedge.train.config import PIPELINE_SKIPS, TrainConfig
-from sportsedge.train.models import MAX_SIDE, MIN_SIDE, MODELS
-
-input_side = int_range(MIN_SIDE, MAX_SIDE, "input_side")
+from sportsedge.train.config import INPUT_SIDE, PIPELINE_SKIPS, TrainConfig
+from sportsedge.train.models import MODELS
 
 
 def add_train(sub) -> None:
@@ -118,7 +115,7 @@ def add_pipeline(sub) -> None:
     )
     p.add_argument(
         "--input-sizes",
-        type=comma_list(input_side, "input sizes"),
+        type=comma_list(INPUT_SIDE.parse, "input sizes"),
         default=PipelineConfig.input_sizes,
         metavar="PX,...",
         help="train each resizable model of --models at each of these square sizes, each its own row "

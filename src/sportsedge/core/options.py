@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,45 +95,40 @@ class Option:
     # registry when the parser is built
     bound: Bound | None = None  # the values allowed (None: any)
     parse: Callable[[str], Any] | None = None  # argparse type when not a plain bounded number
-    flag: str | None = None  # the command-line flag; None = --field-name
     metavar: str | None = None  # argparse's metavar
     choices: Iterable[Any] | None = None  # argparse's choices
     positional: bool = False  # an argument without a flag (serve MODEL)
     required: bool = False  # the command line must give it (the field's default is a template's blank)
     negate: bool = False  # a bool field that defaults to True: the flag turns it off (--no-augment)
-    show_default: bool = True  # add "(default X)" to the help
-    default_text: str | None = None  # how the default reads in --help, where the value is not it
 
 
 def option(default: Any = dataclasses.MISSING, help: str | Callable[[], str] = "", **how: Any) -> Any:
-    """A dataclass field with its command-line form; ``default_factory=`` works as in ``field``."""
-    factory = how.pop("default_factory", dataclasses.MISSING)
-    meta = {"option": Option(help=help, **how)}
-    if factory is not dataclasses.MISSING:
-        return dataclasses.field(default_factory=factory, metadata=meta)
-    return dataclasses.field(default=default, metadata=meta)
+    """A dataclass field with its command-line form (``how``: the rest of Option's fields)."""
+    return dataclasses.field(default=default, metadata={"option": Option(help=help, **how)})
+
+
+def flag_of(name: str, prefix: str = "", negate: bool = False) -> str:
+    """The command-line flag of a field: --field-name, --no-field-name, --qat-field-name."""
+    return ("--no-" if negate else "--") + (prefix + name).replace("_", "-")
 
 
 def options_of(cls: type) -> dict[str, tuple[dataclasses.Field[Any], Option]]:
     return {f.name: (f, f.metadata["option"]) for f in dataclasses.fields(cls) if "option" in f.metadata}
 
 
-def check_bounds(config: Any) -> None:
+def check_bounds(config: Any, prefix: str = "") -> None:
     """Raise UsageError for the first field whose value breaks its bound (None always passes:
-    it means "the default of the layer below")."""
+    it means "the default of the layer below"); ``prefix`` as the config's options have it."""
     for name, (_, opt) in options_of(type(config)).items():
         value = getattr(config, name)
         if opt.bound is not None and value is not None:
             values = value if isinstance(value, tuple) else (value,)
             bad = [v for v in values if not opt.bound.holds(v)]
             if bad:
-                flag = opt.flag or "--" + name.replace("_", "-")
-                raise UsageError(f"{name} ({flag}) must be {opt.bound.rule}, got {bad[0]}")
+                raise UsageError(f"{name} ({flag_of(name, prefix)}) must be {opt.bound.rule}, got {bad[0]}")
 
 
-def _default_text(f: dataclasses.Field[Any], opt: Option) -> str | None:
-    if opt.default_text is not None:
-        return opt.default_text
+def _default_text(f: dataclasses.Field[Any]) -> str | None:
     if f.default is dataclasses.MISSING or f.default is None or isinstance(f.default, bool):
         return None
     value = f.default
@@ -160,24 +155,21 @@ def add_options(
     cls: type,
     names: Iterable[str] | None = None,
     skip: Iterable[str] = (),
-    defaults: Mapping[str, Any] | None = None,
     prefix: str = "",
 ) -> None:
     """Add the options of ``cls``'s fields (``names``, or all but ``skip``) to an argparse parser
-    or group; ``defaults`` overrides a field's default for this parser only; ``prefix`` names a
-    nested config's options (``qat_`` -> --qat-epochs, read back by ``from_args(..., prefix=)``)."""
+    or group; ``prefix`` names a nested config's options (``qat_`` -> --qat-epochs, read back by
+    ``from_args(..., prefix=)``)."""
     table = options_of(cls)
     chosen = list(table) if names is None else list(names)
-    defaults = dict(defaults or {})
     for name in chosen:
         if name in skip:
             continue
         f, opt = table[name]
-        default = defaults.get(name, None if f.default is dataclasses.MISSING else f.default)
-        flag = opt.flag or ("--no-" if opt.negate else "--") + (prefix + name).replace("_", "-")
-        shown = _default_text(f, opt) if name not in defaults else None
+        default = None if f.default is dataclasses.MISSING else f.default
+        shown = _default_text(f)
         text = opt.help() if callable(opt.help) else opt.help
-        help_text = text + (f" (default {shown})" if opt.show_default and shown else "")
+        help_text = text + (f" (default {shown})" if shown else "")
         kwargs: dict[str, Any] = {"dest": prefix + name, "help": help_text.replace("%", "%%")}
         if isinstance(f.default, bool) and opt.parse is None:
             kwargs["action"] = "store_false" if opt.negate else "store_true"
@@ -191,16 +183,15 @@ def add_options(
                 kwargs["metavar"] = opt.metavar
             if opt.choices is not None:
                 kwargs["choices"] = list(opt.choices)
-        no_default = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         if opt.positional:
             del kwargs["dest"]
             kwargs.pop("default", None)
             parser.add_argument(name, **kwargs)
             continue
-        if (opt.required or no_default) and name not in defaults:
+        if opt.required or f.default is dataclasses.MISSING:
             kwargs["required"] = True
             kwargs.pop("default", None)
-        parser.add_argument(flag, **kwargs)
+        parser.add_argument(flag_of(name, prefix, opt.negate), **kwargs)
 
 
 def from_args(cls: type, args: argparse.Namespace, prefix: str = "", **given: Any) -> Any:

@@ -88,7 +88,7 @@ class QatConfig:
     )
 
     def __post_init__(self) -> None:
-        check_bounds(self)
+        check_bounds(self, prefix="qat_")
 
 
 @dataclass(frozen=True)

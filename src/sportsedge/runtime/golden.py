@@ -11,14 +11,23 @@ seed (numpy's PCG64 stream is the same on every platform), so the file stores on
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from sportsedge.core.metrics import predicted
 
-if TYPE_CHECKING:
-    from sportsedge.runtime.classifier import Classifier
+
+class Scorer(Protocol):
+    """What the golden check needs of a model (a Classifier has it): no import of the classifier,
+    which imports this module."""
+
+    input_size: tuple[int, int]  # (height, width) its inputs are made at
+
+    def outputs(self, pixels: np.ndarray) -> np.ndarray:
+        """Raw outputs (N, classes) of raw uint8 pixels."""
+        ...
+
 
 GOLDEN_VERSION = 1  # bump when golden_inputs() changes: older goldens then no longer apply
 
@@ -82,14 +91,14 @@ def golden_bound(scores: np.ndarray, atol: float, rel: float = 0.0) -> float:
     return max(float(atol), float(rel) * float(np.ptp(np.asarray(scores, np.float64))))
 
 
-def make_golden(clf: Classifier, atol: float, rel: float = 0.0, seed: int = 0) -> Golden:
+def make_golden(clf: Scorer, atol: float, rel: float = 0.0, seed: int = 0) -> Golden:
     """The golden record of a loaded Classifier (on the export machine), its bound from the
     format's ``atol`` and ``rel`` (formats.py; see golden_bound)."""
     scores = clf.outputs(golden_inputs(clf.input_size, seed))
     return Golden(seed, tuple(tuple(float(v) for v in row) for row in scores), golden_bound(scores, atol, rel))
 
 
-def check_golden(clf: Classifier, golden: Golden) -> GoldenResult:
+def check_golden(clf: Scorer, golden: Golden) -> GoldenResult:
     """Recompute the golden inputs' scores with this machine's engine and compare."""
     expected = np.asarray(golden.scores, np.float64)
     got = clf.outputs(golden_inputs(clf.input_size, golden.seed)).astype(np.float64)

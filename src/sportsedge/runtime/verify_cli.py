@@ -8,19 +8,19 @@ import warnings
 from pathlib import Path
 
 from sportsedge.core.errors import ModelError
-from sportsedge.core.formats import FORMATS
+from sportsedge.core.formats import family_of
 from sportsedge.runtime.classifier import Classifier
-
-MODEL_EXTS = {f.ext for f in FORMATS.values()}
+from sportsedge.runtime.imagesets import image_files
 
 
 def _models(paths: list[str]) -> list[Path | ModelError]:
-    """Files as given; a folder's .tflite/.onnx files (recursively, sorted); an empty folder an error."""
+    """Files as given; a folder's .tflite/.onnx files (recursively, sorted, hidden entries skipped as
+    every folder listing does); a folder without any is an error."""
     found: list[Path | ModelError] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            inside = sorted(p for p in path.rglob("*") if p.suffix.lower() in MODEL_EXTS and not p.name.startswith("."))
+            inside = image_files(path, accept=lambda f: family_of(f) is not None).images
             found += inside or [ModelError(path, "no .tflite or .onnx files in this folder")]
         else:
             found.append(path)

@@ -35,6 +35,7 @@ def _models_help() -> str:
 
 
 RESIZABLE = "mobilenet_v2* and efficientnet_lite*"
+INPUT_SIDE = int_between(MIN_SIDE, MAX_SIDE)  # --input-size of train, each of pipeline's --input-sizes
 _FT = FT_STAGE2  # the two-stage recipe's stage 2, whose defaults the --finetune-* help quotes
 
 
@@ -119,7 +120,7 @@ class TrainConfig:
         None,
         f"square input side for {RESIZABLE}: the same network and ImageNet weights at another size, a "
         f"multiple of 32 from {MIN_SIDE} to {MAX_SIDE} (default: the model's own)",
-        bound=int_between(MIN_SIDE, MAX_SIDE),
+        bound=INPUT_SIDE,
         metavar="PX",
     )
 
@@ -152,24 +153,19 @@ class TrainConfig:
 
     def _finetune(self, recipe: Recipe) -> FineTune | None:
         """The recipe's stage 2 with the finetune_* overrides; None for one-stage models."""
-        given = {
+        given: dict[str, Any] = {
             "epochs": self.finetune_epochs,
             "learning_rate": self.finetune_learning_rate,
             "blocks": self.finetune_blocks,
             "views": self.finetune_views,
             "int8_epochs": self.finetune_int8_epochs,
         }
-        given: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
+        given = {k: v for k, v in given.items() if v is not None}
         if recipe.finetune is None:
             if given:
                 raise UsageError(f"{self.model} has one training stage: --finetune-* options do not apply")
             return None
-        if any(v < 0 for v in given.values()) or 0 in (
-            given.get("blocks"),
-            given.get("views"),
-            given.get("learning_rate"),
-        ):
-            raise UsageError(f"--finetune-* values must be positive (epochs may be 0), got {given}")
+        # Each value's bound (epochs 0 or more, the others positive) was checked in __post_init__.
         ft = replace(recipe.finetune, **given)
         if "int8_epochs" not in given:  # the recipe's int8-aware epochs are the last of fewer epochs too
             ft = replace(ft, int8_epochs=min(ft.int8_epochs, ft.epochs))
