@@ -2,15 +2,15 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-train-qat-video-serve-lite-dev-mypy
+STAMP  := $(VENV)/.installed-train-qat-video-serve-lite-dev-mypy-docs
 
-.PHONY: install install-runtime test test-runtime test-arm pi-check demo clean
+.PHONY: install install-runtime test test-runtime test-arm pi-check demo docs clean
 
 # Full development environment: runtime + training/export + test tools.
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[train,qat,video,serve,lite,dev]"
+	$(PY) -m pip install --quiet -e ".[train,qat,video,serve,lite,dev,docs]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -49,14 +49,14 @@ test-arm: $(STAMP)
 pi-check: $(STAMP)
 	bash scripts/pi-check.sh
 
-# The whole pipeline offline on a generated dataset (see README); re-running resumes.
-# In this project's dev checkout, ../shared/keras_home holds MobileNetV2's ImageNet weights:
-# a copy is used when KERAS_HOME is not set (Keras may write beside them; shared/ is read-only).
+# The whole pipeline offline on a generated dataset (see README); re-running resumes. Its models'
+# weights come with pip (the lite extra), so it is the same demo with or without ../shared.
 demo: $(STAMP)
-	@if [ -z "$$KERAS_HOME" ] && [ -d ../shared/keras_home ]; then \
-		mkdir -p .keras-home && cp -rn ../shared/keras_home/. .keras-home/; \
-		export KERAS_HOME=$$PWD/.keras-home; fi; \
 	$(PY) -m sportsedge demo --out demo-out
 
+# The docs site into site/ (open site/index.html; offline). make test builds it too (tests/test_docs.py).
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict
+
 clean:
-	rm -rf $(VENV) $(RT_VENV) build src/*.egg-info .pytest_cache .mypy_cache
+	rm -rf $(VENV) $(RT_VENV) build site src/*.egg-info .pytest_cache .mypy_cache

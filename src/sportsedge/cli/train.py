@@ -133,9 +133,9 @@ def add_demo(sub) -> None:
     p = sub.add_parser(
         "demo",
         help="the whole pipeline offline on a generated dataset, in minutes",
-        description="Draw a small synthetic scene dataset, then train all three models, export "
-        "every format, benchmark and report, offline. Transfer models use ImageNet weights "
-        "if Keras has them on disk ($KERAS_HOME/models), random weights otherwise.",
+        description="Draw a small synthetic scene dataset, then train the CNN from scratch and "
+        "EfficientNet-Lite0 (ImageNet weights from the lite extra) at two input sizes, export four "
+        "formats, benchmark and report, offline. A transfer model without weights is left out.",
     )
     p.add_argument("--out", default="demo-out", help="output folder (default demo-out; re-running resumes)")
     p.set_defaults(handler="sportsedge.pipeline.commands:demo_cmd")

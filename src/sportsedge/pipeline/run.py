@@ -51,7 +51,7 @@ def variants(models, sizes, say=print) -> list[tuple[str, int | None]]:
     for model in dict.fromkeys(models):  # a model or size named twice runs once
         entry = get_model(model)
         if sizes and not entry.resizable:
-            say(f"note: {model} takes {entry.input_size[0]} px only; --input-sizes does not apply to it")
+            say(f"note: {model} takes {entry.input_size[0]} px only; the input sizes apply to the others")
         ran = len(out)
         for side in dict.fromkeys(sizes) if sizes and entry.resizable else (None,):
             try:

@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from sportsedge.core.builtin import resolve
 from sportsedge.core.errors import ModelError, UsageError, first_line
 from sportsedge.core.formats import family_of
 from sportsedge.core.metrics import ranked
@@ -98,7 +99,8 @@ class Classifier:
         ModelError if it fails; a file that carries no golden check loads with a warning.
 
         Args:
-            path: a .tflite or .onnx file (exported by sportsedge, or labelled with `sportsedge label`).
+            path: a .tflite or .onnx file (exported by sportsedge, or labelled with `sportsedge label`),
+                or a built-in model's name (``"sports100"``, core/builtin.py) where no such file exists.
             threads: engine threads; None = the engine's default.
             verify: run the golden check now (the digests are checked either way).
 
@@ -110,7 +112,7 @@ class Classifier:
             UsageError: ``threads`` below 1.
             MissingDependencyError: the file's engine (ai-edge-litert or onnxruntime) is not installed.
         """
-        path = Path(path)
+        path = resolve(path)
         if not path.is_file() or path.suffix.lower() in _NOT_EXPORTED:
             raise ModelError(path, _not_a_model_file(path))
         if path.stat().st_size == 0:

@@ -7,6 +7,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from sportsedge.core.builtin import resolve
 from sportsedge.core.errors import ModelError
 from sportsedge.core.formats import family_of
 from sportsedge.runtime.classifier import Classifier
@@ -18,7 +19,7 @@ def _models(paths: list[str]) -> list[Path | ModelError]:
     every folder listing does); a folder without any is an error."""
     found: list[Path | ModelError] = []
     for raw in paths:
-        path = Path(raw)
+        path = resolve(raw)
         if path.is_dir():
             inside = image_files(path, accept=lambda f: family_of(f) is not None).images
             found += inside or [ModelError(path, "no .tflite or .onnx files in this folder")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sportsedge.core.builtin import names_help
 from sportsedge.core.options import NON_NEGATIVE, POSITIVE, POSITIVE_INT, TCP_PORT, check_bounds, option
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
@@ -13,7 +14,9 @@ LOOPBACK = ("127.0.0.1", "::1", "localhost")
 class ServeConfig:
     """Settings of `sportsedge serve`; each field is its --option (core.options)."""
 
-    model: str = option(help="a .tflite or .onnx file exported by sportsedge", positional=True)  # the file served
+    model: str = option(  # the file served (or a built-in model's name)
+        help="a .tflite or .onnx file exported by sportsedge" + names_help(), positional=True
+    )
     host: str = option(  # loopback by default: other machines reach it only when asked for
         "127.0.0.1", "address to listen on; 127.0.0.1 is this machine only"
     )

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sportsedge.core.builtin import resolve
 from sportsedge.core.errors import ModelError
 from sportsedge.runtime import Classifier
 from sportsedge.runtime.golden import GoldenResult
@@ -64,7 +65,7 @@ class Served:
 def load_served(path: str | Path, config: ServeConfig) -> Served:
     """``config.workers`` classifiers of one file and its golden check; ModelError for a file that
     cannot be served at all (missing, damaged: its digest is checked at load)."""
-    path = Path(path)
+    path = resolve(path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # missing labels: the metadata endpoint says so
         classifiers = tuple(Classifier.load(path, threads=config.threads, verify=False) for _ in range(config.workers))

@@ -1,0 +1,20 @@
+"""mkdocs hook: fills ``<!-- generated: NAME -->`` in a page from sportsedge.cli.reference, so the
+reference pages are built from the code (parsers, FORMATS, dataclasses, docstrings) at every build."""
+
+from __future__ import annotations
+
+import re
+
+from sportsedge.cli.reference import GENERATED
+
+_MARK = re.compile(r"<!-- generated: ([\w-]+) -->")
+
+
+def on_page_markdown(markdown: str, page, config, files) -> str:  # noqa: ARG001  # mkdocs' hook signature
+    def fill(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in GENERATED:
+            raise KeyError(f"{page.file.src_path}: no generated section {name!r} (sportsedge.cli.reference)")
+        return GENERATED[name]()
+
+    return _MARK.sub(fill, markdown)
