@@ -37,11 +37,13 @@ test-runtime:
 	! $(RT_VENV)/bin/python -c "import tensorflow" 2>/dev/null
 	$(RT_VENV)/bin/python -m pytest -q -m "not arm" -p no:cacheprovider tests
 
-# The runtime on emulated 64-bit ARM (Raspberry Pi 4 and 5 CPU models): builds the sandbox once
-# (root: apt-get, debootstrap, binfmt), then the `arm` tests. SPORTSEDGE_REQUIRE_ARM=1 (CI) turns
-# a missing sandbox into a failure instead of a skip.
+# The runtime on emulated 64-bit ARM (Raspberry Pi 4 and 5 CPU models) in both userlands Raspberry
+# Pi OS ships: Debian 12 bookworm (Python 3.11) and Debian 13 trixie (Python 3.13). Builds each
+# sandbox once (root: apt-get, debootstrap, binfmt), then the `arm` tests on both.
+# SPORTSEDGE_REQUIRE_ARM=1 (CI) turns a missing sandbox into a failure instead of a skip.
 test-arm: $(STAMP)
 	bash scripts/arm64-sandbox.sh
+	ARM_SUITE=trixie bash scripts/arm64-sandbox.sh
 	$(PY) -m pytest -q -m arm
 
 # The whole path as on a Raspberry Pi, emulated: a fresh arm64 chroot, a venv, pip install . and

@@ -1,14 +1,25 @@
 #!/usr/bin/env bash
-# Builds, once, an emulated 64-bit Raspberry Pi OS userland for the runtime's ARM tests:
-#   Debian 12 "bookworm" arm64 (Python 3.11, as on Raspberry Pi OS) + the runtime's aarch64 wheels
-#   at the versions this repo's .venv resolved, run by qemu-user with a pinned CPU model.
+# Builds, once, an emulated 64-bit Raspberry Pi OS userland for the runtime's ARM tests, run by
+# qemu-user with a pinned CPU model. Two userlands, as Raspberry Pi OS has shipped them:
+#   ARM_SUITE=bookworm (default): Debian 12, Python 3.11; the runtime's, serve's and video's aarch64
+#     wheels at exactly the versions this repo's .venv resolved (host and ARM run the same engines);
+#   ARM_SUITE=trixie: Debian 13, Python 3.13 (Raspberry Pi OS since October 2025); the same
+#     packages at the versions pip resolves for Python 3.13 from pyproject.toml's ranges.
 # Idempotent: each step is skipped when its result is already there. Run as root (apt, binfmt).
-#   bash scripts/arm64-sandbox.sh [CACHE_DIR]      (default: .arm64 in the repo)
+#   [ARM_SUITE=trixie] bash scripts/arm64-sandbox.sh [CACHE_DIR]   (default: .arm64, .arm64-trixie)
 # Then: CACHE_DIR/run [python args]  runs the aarch64 Python (QEMU_CPU=cortex-a72 unless set),
-# with the wheels and this repo's src/ on its path.
+# with the wheels and this repo's src/ on its path ($SPORTSEDGE_ARM_SRC instead of src/, e.g. an
+# unpacked wheel).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
-cache=$(mkdir -p "${1:-$repo/.arm64}" && cd "${1:-$repo/.arm64}" && pwd)
+suite=${ARM_SUITE:-bookworm}
+case $suite in  # suite -> its python3 and the default cache folder
+    bookworm) py=3.11 default_cache=$repo/.arm64 ;;
+    trixie) py=3.13 default_cache=$repo/.arm64-trixie ;;
+    *) echo "arm64-sandbox: error: ARM_SUITE must be bookworm or trixie, got $suite" >&2; exit 1 ;;
+esac
+pytag=cp${py/./}
+cache=$(mkdir -p "${1:-$default_cache}" && cd "${1:-$default_cache}" && pwd)
 rootfs=$cache/rootfs
 site=$cache/site
 venv_py=${VENV_PYTHON:-$repo/.venv/bin/python}
@@ -31,11 +42,11 @@ else
 fi
 
 # 2. The arm64 root file system: debootstrap's first stage only (downloads and unpacks; runs no ARM
-#    code), then every package unpacked in place. Enough for python3.11 and its standard library.
-if [ ! -x "$rootfs/usr/bin/python3.11" ]; then
-    say "arm64 rootfs: debootstrap bookworm (minbase + python3) from $mirror ..."
+#    code), then every package unpacked in place. Enough for python3 and its standard library.
+if [ ! -x "$rootfs/usr/bin/python$py" ]; then
+    say "arm64 rootfs: debootstrap $suite (minbase + python3) from $mirror ..."
     rm -rf "$rootfs.partial"
-    debootstrap --arch=arm64 --foreign --variant=minbase --include=python3 bookworm "$rootfs.partial" "$mirror" \
+    debootstrap --arch=arm64 --foreign --variant=minbase --include=python3 "$suite" "$rootfs.partial" "$mirror" \
         >"$cache/debootstrap.log" 2>&1 || die "debootstrap failed (see $cache/debootstrap.log)"
     for deb in "$rootfs.partial"/var/cache/apt/archives/*.deb; do
         dpkg-deb -x "$deb" "$rootfs.partial"
@@ -51,24 +62,33 @@ else
     say "arm64 rootfs: $rootfs (cached)"
 fi
 
-# 3. The runtime's (and the serve extra's) aarch64 wheels, pinned to what the host's .venv resolved (so host and ARM run the
-#    same engine versions), for CPython 3.11. pip needs all four manylinux tags to accept every wheel.
-pins=$("$venv_py" - <<'PY'
+# 3. The aarch64 wheels of the runtime and the serve and video extras, for this suite's CPython:
+#    bookworm pinned to what the host's .venv resolved, trixie as pip resolves pyproject's ranges for
+#    3.13. pip needs all four manylinux tags to accept every wheel.
+pins=$(ARM_SUITE=$suite "$venv_py" - "$repo/pyproject.toml" <<'PY'
 import importlib.metadata as md
-# The runtime, and the serve extra (pure Python: its dependencies come along).
-runtime = ("numpy", "pillow", "ai-edge-litert", "onnxruntime")
-serve = ("starlette", "uvicorn", "httptools", "uvloop", "prometheus-client", "python-multipart")
-print(" ".join(f"{p}=={md.version(p)}" for p in runtime + serve))
+import os
+import re
+import sys
+import tomllib
+
+project = tomllib.load(open(sys.argv[1], "rb"))["project"]
+wanted = project["dependencies"] + project["optional-dependencies"]["serve"] + project["optional-dependencies"]["video"]
+specs = [w.split(";")[0].strip() for w in wanted]  # the markers exclude 32-bit ARM only
+if os.environ["ARM_SUITE"] == "bookworm":  # the host's own versions
+    specs = [f"{name}=={md.version(name)}" for name in (re.match(r"[A-Za-z0-9_.-]+", s).group(0) for s in specs)]
+print(" ".join(specs))
 PY
 )
 if [ "$(cat "$site/.pins" 2>/dev/null)" != "$pins" ]; then
     say "aarch64 wheels: $pins ..."
     rm -rf "$site.partial"
     "$venv_py" -m pip install --quiet --disable-pip-version-check --target "$site.partial" --only-binary=:all: \
-        --python-version 3.11 --implementation cp --abi cp311 --abi abi3 --abi none \
+        --python-version "$py" --implementation cp --abi "$pytag" --abi abi3 --abi none \
         --platform manylinux2014_aarch64 --platform manylinux_2_17_aarch64 \
         --platform manylinux_2_27_aarch64 --platform manylinux_2_28_aarch64 $pins \
         >"$cache/pip.log" 2>&1 || die "pip could not get the aarch64 wheels (see $cache/pip.log)"
+    "$venv_py" -m pip list --path "$site.partial" --format freeze 2>/dev/null >"$cache/resolved.txt" || true
     echo "$pins" >"$site.partial/.pins"
     rm -rf "$site" && mv "$site.partial" "$site"
 else
@@ -91,14 +111,14 @@ fi
 # 5. The runner.
 cat >"$cache/run" <<RUN
 #!/usr/bin/env bash
-# aarch64 Python 3.11 under qemu-user (made by scripts/arm64-sandbox.sh). QEMU_CPU must name a
+# aarch64 Python $py ($suite) under qemu-user (made by scripts/arm64-sandbox.sh). QEMU_CPU must name a
 # real core: qemu's default 'max' advertises SME and XNNPACK's int8 kernels then return wrong numbers.
 export QEMU_CPU=\${QEMU_CPU:-cortex-a72} QEMU_LD_PREFIX="$rootfs"
-export PYTHONPATH="$site:$repo/src\${SPORTSEDGE_ARM_PYTHONPATH:+:\$SPORTSEDGE_ARM_PYTHONPATH}"
+export PYTHONPATH="$site:\${SPORTSEDGE_ARM_SRC:-$repo/src}\${SPORTSEDGE_ARM_PYTHONPATH:+:\$SPORTSEDGE_ARM_PYTHONPATH}"
 export PYTHONDONTWRITEBYTECODE=1
-exec qemu-aarch64-static -L "$rootfs" "$rootfs/usr/bin/python3.11" "\$@"
+exec qemu-aarch64-static -L "$rootfs" "$rootfs/usr/bin/python$py" "\$@"
 RUN
 chmod +x "$cache/run"
-"$cache/run" -c "import platform, numpy, onnxruntime, ai_edge_litert; print('arm64-sandbox: ready:', platform.machine(), 'python', platform.python_version(), 'numpy', numpy.__version__)" >&2 \
+"$cache/run" -c "import platform, numpy, onnxruntime, ai_edge_litert, av; print('arm64-sandbox: ready ($suite):', platform.machine(), 'python', platform.python_version(), 'numpy', numpy.__version__)" >&2 \
     || die "the sandbox's Python does not start"
 echo "$cache/run"

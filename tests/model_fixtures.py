@@ -156,3 +156,40 @@ def write_foreign_models(out: Path) -> dict[str, Path]:
 
 
 TINY_FILES = {"tflite-fp32": "colour-fp32.tflite", "tflite-int8": "colour-int8.tflite", "onnx-fp32": "colour-fp32.onnx"}
+
+
+HOSTILE_LAYER = "head"  # the one layer of the hostile model that int8 breaks
+
+
+def build_hostile_model():
+    """A 32x32, 3-class Keras model built for int8 to break at one known layer (weights set, not
+    trained): a conv whose channels 0-2 detect red, green and blue and whose channel 3 is dead
+    (always 0 after its ReLU), average pooling, then the dense ``head`` whose weights are the
+    identity for channels 0-2 and 1,000 for the dead channel. In float the 1,000s multiply zeros
+    and change nothing; in int8 they set the head's weight scale, and every useful weight rounds
+    to 0 (per-tensor in TFLite, per output channel in ONNX): plain int8 answers one class for all.
+    Keeping ``head`` float wins it all back."""
+    import keras
+
+    inp = keras.Input((*TINY_SIZE, 3), name="pixels")
+    x = keras.layers.Rescaling(1 / 255.0, name="scale")(inp)
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="colours")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    out = keras.layers.Dense(len(LABELS), activation="softmax", name=HOSTILE_LAYER)(x)
+    model = keras.Model(inp, out, name="hostile")
+    kernel = np.zeros((3, 3, 3, 4), "float32")
+    kernel[1, 1, :3, :3] = np.eye(3) - 0.5 * (1 - np.eye(3))  # own colour minus half of the others
+    bias = np.array([0.0, 0.0, 0.0, -1.0], "float32")  # channel 3: all-zero kernel, negative bias: dead
+    model.get_layer("colours").set_weights([kernel, bias])
+    head = np.zeros((4, 3), "float32")
+    head[:3] = np.eye(3)
+    head[3] = 1000.0
+    model.get_layer(HOSTILE_LAYER).set_weights([head, np.zeros(3, "float32")])
+    return model
+
+
+def write_hostile_model(out: Path) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "hostile.keras"
+    build_hostile_model().save(path)
+    return path

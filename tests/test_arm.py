@@ -1,7 +1,9 @@
 """The runtime on emulated 64-bit ARM (a Raspberry Pi 4 / 5 userland under qemu-user).
 
-Run by `make test-arm`, which builds the sandbox first (scripts/arm64-sandbox.sh: Debian 12 arm64,
-Python 3.11, the runtime's aarch64 wheels at the host's versions). Score vectors are compared with
+Run by `make test-arm`, which builds both sandboxes first (scripts/arm64-sandbox.sh): Debian 12
+"bookworm" (Python 3.11, the runtime's aarch64 wheels at the host's versions) and Debian 13
+"trixie" (Python 3.13, the versions pip resolves there), as Raspberry Pi OS ships them; every
+test here runs on both. Score vectors are compared with
 the host's, format by format, at the bound each format's golden check allows (formats.py). Where
 the sandbox is missing these tests skip, unless SPORTSEDGE_REQUIRE_ARM=1 (CI) makes that a failure.
 Emulation is 100-300x slower than a device: nothing here measures time.
@@ -28,11 +30,16 @@ CPUS = ("cortex-a72", "cortex-a76")  # Raspberry Pi 4, Raspberry Pi 5
 WORKER = Path(__file__).with_name("arm_worker.py")
 
 
-@pytest.fixture(scope="session")
-def arm_run() -> Path:
-    run = Path(os.environ.get("SPORTSEDGE_ARM_CACHE", ROOT / ".arm64")) / "run"
+USERLANDS = {"bookworm": ".arm64", "trixie": ".arm64-trixie"}  # ARM_SUITE -> the sandbox's folder
+
+
+@pytest.fixture(scope="session", params=USERLANDS)
+def arm_run(request) -> Path:
+    run = ROOT / USERLANDS[request.param] / "run"
     if not run.is_file():
-        reason = f"no emulated arm64 sandbox at {run.parent} (make test-arm builds it; needs root and apt)"
+        reason = (
+            f"no emulated arm64 {request.param} sandbox at {run.parent} (make test-arm builds it; needs root and apt)"
+        )
         if os.environ.get("SPORTSEDGE_REQUIRE_ARM") == "1":
             pytest.fail(reason)
         pytest.skip(reason)
@@ -287,3 +294,61 @@ def test_lite0_exports_every_format_and_passes_the_golden_check_on_the_pi(arm_ru
     assert proc.returncode == 0, proc.stderr
     *lines, summary = proc.stdout.splitlines()
     assert len(lines) == 6 and all(": OK (" in line for line in lines) and summary == "all 6 passed", proc.stdout
+
+
+@pytest.fixture(scope="session")
+def wheel_site(tmp_path_factory) -> Path:
+    """The wheel a user installs, built from this repository and unpacked (what pip would put in
+    site-packages), with its size."""
+    import sys
+    import zipfile
+
+    tmp = tmp_path_factory.mktemp("wheel")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(tmp), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (whl,) = tmp.glob("sportsedge-*.whl")
+    with zipfile.ZipFile(whl) as z:
+        z.extractall(tmp / "site")
+    return tmp / "site"
+
+
+def test_the_wheel_answers_a_photo_with_sports100_on_the_emulated_pi(arm_run, wheel_site, tmp_path):
+    """pip's wheel, not the repo's src/: `sportsedge predict sports100 PHOTO` on a Cortex-A72 gives
+    the host's answer (a real sports photo where ../shared is present)."""
+    from PIL import Image
+
+    from sportsedge.runtime import Classifier
+
+    assert (wheel_site / "sportsedge/core/models/sports100.tflite").is_file()
+    photos = real_images(1) if SHARED_DATA.is_dir() else []
+    if not photos:
+        Image.new("RGB", (320, 240), (30, 120, 40)).save(tmp_path / "photo.jpg")
+        photos = [tmp_path / "photo.jpg"]
+    env = {**os.environ, "QEMU_CPU": "cortex-a72", "SPORTSEDGE_ARM_SRC": str(wheel_site)}
+    env.pop("PYTHONPATH", None)
+    proc = subprocess.run(
+        [
+            str(arm_run),
+            "-c",
+            "import sportsedge, sys; print(sportsedge.__file__); sys.argv[0] = 'sportsedge'; "
+            "from sportsedge.cli import main; sys.exit(main())",
+            "predict",
+            "sports100",
+            str(photos[0]),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    where, record = proc.stdout.splitlines()[0], json.loads(proc.stdout.splitlines()[1])
+    assert where.startswith(str(wheel_site)), where  # the wheel's package, not src/
+    host = Classifier.load("sports100").predict(photos[0], top_k=5)
+    assert [p["label"] for p in record["predictions"]] == [p.label for p in host]

@@ -152,6 +152,26 @@ def test_pareto_front_and_recommendation():
     assert recommendation(rows).startswith("recommended: d, 1 thread(s)")  # nothing else within 1 point of 0.95
     rows[1]["top1"] = 0.945  # now b is within 1 point, and faster
     assert recommendation(rows).startswith("recommended: b, 1 thread(s)")
+    assert "saturate" not in recommendation(rows)
+
+
+def test_saturated_accuracy_is_said():
+    """The demo's easy scenes: every model at 100% — the recommendation says accuracy does not
+    separate them (one model at 100% alone says nothing)."""
+    rows = [
+        {
+            "model": m,
+            "format": "tflite-int8",
+            "threads": 1,
+            "latency_ms_p50": lat,
+            "top1": 1.0,
+            "size_bytes": 1e6,
+            "path": f"/x/{m}",
+        }
+        for m, lat in (("cnn", 1.0), ("lite0", 2.0))
+    ]
+    assert "every artifact scores 100.0% top-1 here: these images saturate accuracy" in recommendation(rows)
+    assert "saturate" not in recommendation(rows[:1])
 
 
 def test_bad_inputs(tmp_path, exported, colour_dataset):

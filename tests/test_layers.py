@@ -26,8 +26,9 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "export": frozenset({"core", "util", "runtime", "data", "train"}),
     "bench": frozenset({"core", "util", "runtime", "data"}),
     "serve": frozenset({"core", "util", "runtime"}),
+    "doctor": frozenset({"core", "util", "runtime", "data", "train", "export", "bench"}),
     "pipeline": frozenset({"core", "util", "runtime", "data", "train", "export", "bench"}),
-    "cli": frozenset({"core", "util", "runtime", "data", "train", "export", "bench", "serve", "pipeline"}),
+    "cli": frozenset({"core", "util", "runtime", "data", "train", "export", "bench", "serve", "doctor", "pipeline"}),
 }
 TOP_LEVEL = frozenset({"__init__", "__main__"})  # the only modules outside a package
 DEVICE = ("runtime", "bench", "serve")  # packages that run where TensorFlow is not installed

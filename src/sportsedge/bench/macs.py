@@ -24,6 +24,28 @@ _PER_OP = {
 }
 
 
+def per_op_macs(path: str | Path) -> dict[str, int]:
+    """MACs of each counted op, by the name of its output tensor (empty where the interpreter
+    cannot list its ops)."""
+    from sportsedge.runtime.backends import litert_interpreter_class
+
+    interpreter = litert_interpreter_class()(model_path=str(path))
+    ops_details = getattr(interpreter, "_get_ops_details", None)
+    if ops_details is None:
+        return {}
+    details = interpreter.get_tensor_details()
+    shapes = {t["index"]: tuple(int(v) for v in t["shape"]) for t in details}
+    names = {t["index"]: t["name"] for t in details}
+    out = {}
+    for op in ops_details():
+        count = _PER_OP.get(op["op_name"])
+        if count is not None and len(op["inputs"]) >= 2 and len(op["outputs"]):
+            shape, weight = shapes.get(int(op["outputs"][0])), shapes.get(int(op["inputs"][1]))
+            if shape and weight:
+                out[names[int(op["outputs"][0])]] = count((1, *shape[1:]), weight)
+    return out
+
+
 def tflite_macs(path: str | Path) -> int | None:
     """MACs of one inference (batch 1), or None where the interpreter cannot list its ops."""
     from sportsedge.runtime.backends import litert_interpreter_class

@@ -200,6 +200,12 @@ def recommendation(rows: list[dict], within: float = 0.01) -> str:
         f"  Fastest within {100 * within:.0f} point of the best top-1 ({100 * best:.1f}%): "
         f"{pick['model']} {pick['format']}, {pick['size_bytes'] / 1e6:.2f} MB",
     ]
+    scores = {r["top1"] for r in rows if r.get("top1") is not None}
+    if len(scores) == 1 and len({r["model"] for r in rows}) > 1:  # e.g. the demo's easy scenes
+        lines.append(
+            f"  every artifact scores {100 * best:.1f}% top-1 here: these images saturate accuracy and do not "
+            "separate the models; the trade-off shown is latency and size"
+        )
     if len(ties) > 1:
         lines += ["  tie within noise between:", *(f"    {_describe(r)}" for r in ties), f"  broken by {TIE_RULE}"]
     return "\n".join(lines)

@@ -15,6 +15,7 @@ import traceback
 import warnings
 
 from sportsedge import __version__
+from sportsedge.cli import doctor as cli_doctor
 from sportsedge.cli import models as cli_models
 from sportsedge.cli import runtime as cli_runtime
 from sportsedge.cli import serve as cli_serve
@@ -38,6 +39,7 @@ COMMANDS = (
     cli_train.add_train,
     cli_train.add_evaluate,
     cli_train.add_export,
+    cli_doctor.add_doctor,
     cli_models.add_label,
     cli_runtime.add_bench,
     cli_runtime.add_data,

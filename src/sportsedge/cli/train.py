@@ -56,7 +56,7 @@ def export_options(p) -> None:
     )
     add_options(p, ExportConfig, ("calibration_size", "parity_size"))
     g = p.add_argument_group("accuracy-aware int8 (tflite-int8)")
-    add_options(g, AccuracyConfig, ("max_drop", "remedies", "activation_ranges"))
+    add_options(g, AccuracyConfig, ("max_drop", "remedies", "activation_ranges", "float_layers"))
 
 
 def add_export(sub) -> None:

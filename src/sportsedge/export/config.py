@@ -67,6 +67,13 @@ class AccuracyConfig:
         choices=list(RangeFit),
     )
 
+    float_layers: tuple[str, ...] = option(  # kept float in tflite-int8 and onnx-int8, by layer name (doctor's)
+        (),
+        "layers kept float in tflite-int8 and onnx-int8, comma-separated, named as `sportsedge doctor` "
+        "prints them (the search-free remedy: the others then do not run)",
+        parse=lambda text: tuple(n.strip() for n in text.split(",") if n.strip()),
+    )
+
     def __post_init__(self) -> None:
         check_bounds(self)
         unknown = [r for r in self.remedies if r not in REMEDIES]

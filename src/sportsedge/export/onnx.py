@@ -62,6 +62,18 @@ def convert_int8(ctx: ExportContext, tell: Tell) -> Converted:
     from sportsedge.export.onnx_ranges import fitted_overrides
 
     overrides, summary = fitted_overrides(pre, pixels, ctx.activation_ranges, tell)
+    acc = ctx.accuracy
+    details: dict = {"ranges": summary}
+    exclude: list[str] = []
+    if acc is not None and acc.float_layers:
+        import onnx
+
+        from sportsedge.export.float_layers import keras_layers, onnx_layers, pick
+        from sportsedge.export.source import SourceKind
+
+        known = keras_layers(ctx.model) if ctx.source.kind is not SourceKind.ONNX else []
+        exclude = pick(onnx_layers(onnx.load(str(pre)).graph, known), acc.float_layers, "the ONNX model")
+        details |= {"float_layers": list(acc.float_layers), "float_layers_why": "--float-layers"}
     quantize_static(
         str(pre),
         str(out),
@@ -70,6 +82,7 @@ def convert_int8(ctx: ExportContext, tell: Tell) -> Converted:
         per_channel=True,
         activation_type=QuantType.QUInt8,
         weight_type=QuantType.QInt8,
+        nodes_to_exclude=exclude,
         extra_options={"TensorQuantOverrides": overrides} if overrides else None,
     )
-    return Converted(out.read_bytes(), {"ranges": summary}, output=output)
+    return Converted(out.read_bytes(), details, output=output)

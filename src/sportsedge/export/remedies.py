@@ -132,8 +132,10 @@ def convert_int8_accurate(ctx: ExportContext, tell: Tell) -> Converted:
     """`tflite-int8`: post-training full int8, then remedies while it misses the bound: more than
     ``max_drop`` top-1 points lost, or a failed parity check (agreement below the format's floor)."""
     acc: AccuracyConfig = ctx.accuracy
-    plain = int8_bytes(ctx, tell=tell)
     output = ctx.int8_output()
+    if acc.float_layers:
+        return Converted(_with_float_layers(ctx, acc.float_layers, tell), _float_details(acc), output=output)
+    plain = int8_bytes(ctx, tell=tell)
     minmax = {"activation_ranges": RangeFit.MINMAX.value, "path": "public converter"}
     ranges = {"ranges": minmax if ctx.activation_ranges is RangeFit.MINMAX else ctx.fitted_float()[1]}
     if acc.max_drop is None or not acc.remedies:
@@ -162,6 +164,22 @@ def convert_int8_accurate(ctx: ExportContext, tell: Tell) -> Converted:
                 best = (cand.label, cand.data, figures)
     record["kept"], record["met"] = best[0], False
     return Converted(best[1], {"accuracy": record, **ranges}, output=output)
+
+
+def _float_details(acc: AccuracyConfig) -> dict:
+    return {"float_layers": list(acc.float_layers), "float_layers_why": "--float-layers"}
+
+
+def _with_float_layers(ctx, names: tuple[str, ...], tell) -> bytes:
+    """Full int8 with the named Keras layers' ops left float (`export --float-layers`)."""
+    from sportsedge.export.float_layers import keras_layers, pick, tflite_layers
+
+    float_file = Path(ctx.work) / "float-layers.tflite"
+    float_file.write_bytes(ctx.calibrated_float)
+    known = keras_layers(ctx.model) + ([] if ctx.logits_model is None else keras_layers(ctx.logits_model))
+    keys = pick(tflite_layers(float_file, known), names, "the TFLite model")
+    tell(f"  float layers: {', '.join(names)} ({len(keys)} op(s))")
+    return _selective(ctx, keys, tell)
 
 
 def _meets(figures: dict, acc: AccuracyConfig) -> bool:

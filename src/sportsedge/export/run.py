@@ -234,6 +234,9 @@ def _export_one(ctx: ExportContext, fmt: Format, path: Path) -> dict:
         # Converters' own progress (QAT epochs, remedies) must reach the user through the capture.
         converted: Converted = _converter(fmt)(ctx, lambda m: print(m, file=terminal, flush=True))
         meta = replace(meta, output=converted.output or source.output)
+        if "float_layers" in converted.details:  # the file says which layers are float, and why
+            kept = {k: converted.details[k] for k in ("float_layers", "float_layers_why")}
+            meta = replace(meta, extra={**meta.extra, **kept})
         with fileio.atomic_path(path) as tmp:
             tmp.write_bytes(converted.data)
             attach_metadata(tmp, meta, sidecar=False)

@@ -1,0 +1,27 @@
+"""Handler of `sportsedge doctor`."""
+
+from __future__ import annotations
+
+import logging
+
+from sportsedge.util.progress import say
+
+
+def doctor_cmd(args) -> int:
+    from sportsedge.core.options import from_args
+    from sportsedge.doctor.config import DoctorConfig
+    from sportsedge.doctor.run import check_source, doctor
+    from sportsedge.export.commands import user_model
+    from sportsedge.export.source import SourceKind
+
+    cfg = from_args(DoctorConfig, args)
+    if check_source(cfg.model) is not SourceKind.ONNX:  # an .onnx is diagnosed without TensorFlow
+        from sportsedge.train import require_tensorflow
+
+        require_tensorflow()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    out, found = doctor(cfg, user_model(args), say=say)
+    for d in found:
+        print(f"{d.format}: {', '.join(d.float_layers) or 'no layer'} kept float{'' if d.met else ' (budget not met)'}")
+    print(f"report: {out / 'doctor.html'} (and doctor.md)")
+    return 0

@@ -1,0 +1,101 @@
+"""What both int8 families share: the per-layer record, the one ranking rule and the search.
+
+The ranking rule, for TFLite and ONNX alike: shortlist the layers with the largest quantization
+error (TFLite: the debugger's RMSE of each op's int8 output in quantization steps, each op fed
+the same int8 input, so the error is the op's own; ONNX: the SQNR the layer loses between its
+input and its output in onnxruntime's activation matching, which accumulates, so the drop across
+a node is its own share), then order the shortlist by the measured gain of keeping each layer
+alone in float (top-1 agreement with the float model on the search images), largest first.
+The search then keeps the shortest prefix of that order that meets the budget (bisection over
+the prefix length, every candidate measured through the runtime).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+RULE = (
+    "shortlist by quantization error (TFLite: RMSE of each op's own int8 output in quantization steps; "
+    "ONNX: SQNR lost across the node), then order by the measured top-1 agreement with float when that "
+    "layer alone is kept float; the search keeps the shortest prefix that meets the budget"
+)
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One quantized layer of the float model, in graph order."""
+
+    name: str  # the Keras layer (TFLite) or ONNX node name: what `export --float-layers` takes
+    op: str  # its op type (CONV_2D, Conv, ...)
+    keys: tuple[str, ...]  # what the quantizer leaves float for it: TFLite tensor names, the ONNX node name
+    error: float  # the shortlist's error, larger = worse (see RULE)
+    snr_db: float | None  # signal-to-quantization-noise ratio of its int8 output, dB
+    rmse_steps: float | None  # RMSE of its int8 output in quantization steps (TFLite)
+    macs: int  # multiply-accumulates per image
+    latency_share: float | None = None  # share of the int8 model's measured kernel time (ONNX profiler)
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A model's answers on a set of images, against the float model's and the labels."""
+
+    top1: float  # against the labels
+    top5: float  # against the labels
+    agreement: float  # top-1 agreement with the float model
+    drop: float  # top-1 points lost against the float model (its top-1 minus this one's)
+
+
+def score(probs: np.ndarray, reference: np.ndarray, labels: np.ndarray) -> Scored:
+    """Scored of ``probs`` (N, classes) against the float model's ``reference`` and ``labels``."""
+    top = np.argsort(-probs, axis=1)
+    ref_top1 = float(np.mean(np.argmax(reference, axis=1) == labels))
+    top1 = float(np.mean(top[:, 0] == labels))
+    top5 = float(np.mean([label in row[:5] for row, label in zip(top, labels, strict=True)]))
+    agreement = float(np.mean(top[:, 0] == np.argmax(reference, axis=1)))
+    return Scored(top1, top5, agreement, round(100 * (ref_top1 - top1), 3))
+
+
+def rank(layers: Sequence[Layer], shortlist: int, alone: Callable[[Layer], Scored]) -> list[tuple[Layer, Scored]]:
+    """The shortlist, each with its measured gain alone in float, most helpful first (see RULE)."""
+    short = sorted(layers, key=lambda layer: -layer.error)[:shortlist]
+    measured = [(layer, alone(layer)) for layer in short]
+    return sorted(measured, key=lambda t: (-t[1].agreement, t[1].drop, -t[0].error))
+
+
+def shortest_prefix(count: int, meets: Callable[[int], bool]) -> tuple[int, bool]:
+    """(k, met): the smallest k in 0..count with meets(k), by bisection (the gain of a longer
+    prefix is assumed not to shrink); (count, False) when even the whole shortlist misses."""
+    if meets(0):
+        return 0, True
+    if not meets(count):
+        return count, False
+    low, high = 0, count  # meets(high), not meets(low)
+    while high - low > 1:
+        mid = (low + high) // 2
+        if meets(mid):
+            high = mid
+        else:
+            low = mid
+    return high, True
+
+
+def labelled(ctx, path: Path, data: bytes, fmt: str, output, float_layers: list[str]) -> Path:
+    """``data`` written to ``path`` with the metadata every export carries, and which layers are float and why."""
+    from sportsedge.runtime import ModelMetadata, attach_metadata
+    from sportsedge.util import fileio
+
+    fileio.write_bytes(path, data)
+    meta = ModelMetadata(
+        labels=ctx.labels,
+        model_name=ctx.model_name,
+        input_size=ctx.input_size,
+        format=fmt,
+        output=output,
+        extra={"float_layers": float_layers, "float_layers_why": "sportsedge doctor: kept float to meet the budget"},
+    )
+    attach_metadata(path, meta, sidecar=False)
+    return path

@@ -1,0 +1,246 @@
+"""`sportsedge doctor`: quantize as export would, find the layers int8 hurts, search the fewest
+kept float that meet the budget, time plain against mixed, and write doctor.md and doctor.html."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sportsedge.core.errors import InputError, UsageError
+from sportsedge.doctor.config import DoctorConfig
+from sportsedge.doctor.layers import RULE, Layer, Scored, rank, score, shortest_prefix
+from sportsedge.export.source import SourceKind, source_kind
+
+
+@dataclass(frozen=True)
+class Images:
+    """The --data images, decoded once, split into the search's and the report's."""
+
+    search: np.ndarray  # uint8 pixels the search measures candidates on
+    search_labels: np.ndarray  # their class indices
+    report: np.ndarray  # uint8 pixels the reported figures come from (disjoint from search)
+    report_labels: np.ndarray  # their class indices
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """One int8 family's findings."""
+
+    format: str  # tflite-int8 or onnx-int8
+    layers: list[Layer]  # every quantized layer, graph order
+    ranked: list[tuple[Layer, Scored]]  # the shortlist with each layer's gain alone in float, best first
+    float_layers: list[str]  # the search's answer: layers kept float (empty: plain int8 meets the budget)
+    met: bool  # the budget was met on the search images
+    candidates: int  # files the search built and measured
+    report: dict[str, Scored]  # "float", "plain int8", "mixed int8" on the report images
+    worst_classes: list[tuple[str, float, float]]  # (class, float top-1, plain int8 top-1), most lost first
+    files: dict[str, str]  # "plain" and "mixed" file paths
+    latency: dict[str, dict]  # bench's rows of plain and mixed at the latency run's threads
+    seconds: float  # how long this family's diagnosis took
+
+
+def check_source(model: str) -> SourceKind:
+    """The source's kind; a converted or already-int8 file refused in one line."""
+    path = Path(model)
+    if path.suffix.lower() == ".tflite":
+        raise UsageError(
+            f"{path}: a .tflite is already converted; doctor needs the model it came from "
+            "(the run folder, .keras, .h5, SavedModel or float .onnx)"
+        )
+    kind = source_kind(path)
+    if kind is SourceKind.ONNX and _is_quantized_onnx(path):
+        raise UsageError(
+            f"{path}: this .onnx is already int8 (it has QuantizeLinear nodes); give doctor the float .onnx"
+        )
+    return kind
+
+
+def _is_quantized_onnx(path: Path) -> bool:
+    import onnx
+
+    return any(n.op_type in ("QuantizeLinear", "QLinearConv", "QLinearMatMul") for n in onnx.load(str(path)).graph.node)
+
+
+def load_images(data: str, labels: tuple[str, ...], cfg: DoctorConfig, input_size) -> Images:
+    """Up to ``cfg.images`` images of ``data``, its classes checked against the model's labels."""
+    from sportsedge.runtime.imagesets import label_index, list_stratified, scan_classes
+    from sportsedge.runtime.imagesets import load_images as decode
+
+    folder = Path(data)
+    if not folder.is_dir():
+        raise InputError(folder, "data folder not found")
+    classes = {name: listing for name, listing in scan_classes(folder).items() if listing.images}
+    if not classes:
+        raise InputError(folder, "no images in class subfolders (doctor needs labelled images: one folder per class)")
+    unknown = sorted(set(classes) - set(labels))
+    if unknown:
+        raise InputError(
+            folder,
+            f"classes the model does not know: {', '.join(unknown[:5])} "
+            f"(its labels: {', '.join(labels[:5])}{' ...' if len(labels) > 5 else ''})",
+        )
+    paths = list_stratified(folder, cfg.images, seed=0)
+    pixels, kept = decode(paths, input_size, "doctor")
+    idx = label_index([p.relative_to(folder).parts[0] for p in kept], labels)
+    order = np.arange(len(kept))
+    # every k-th image to the search, stratified as the listing is round-robin over classes
+    search = (order % max(1, round(1 / cfg.search_fraction)) == 0) if cfg.search_fraction > 0 else order < 0
+    if search.all() or not search.any():
+        raise InputError(folder, f"{len(kept)} images cannot be split into search and report sets")
+    return Images(pixels[search], idx[search], pixels[~search], idx[~search])
+
+
+def doctor(cfg: DoctorConfig, user, say: Callable[[str], None] = print) -> tuple[Path, list[Diagnosis]]:
+    """Diagnose ``cfg.model``'s int8 files; returns the output folder and one Diagnosis per family.
+
+    Raises:
+        UsageError: a .tflite or int8 .onnx source, or a family the source cannot export.
+        InputError: a --data folder without labelled images, or with classes the model lacks.
+    """
+    from sportsedge.doctor.report import write_report
+    from sportsedge.export.context import ExportContext, resolve_source
+
+    kind = check_source(cfg.model)
+    if cfg.data is None:
+        raise UsageError("doctor needs --data DIR: labelled images (class subfolders named as the model's labels)")
+    # As export calibrates: a run on its own train/, your model on --calibration (else --data).
+    source, loaded = resolve_source(cfg.model, user, cfg.calibration or (None if kind is SourceKind.RUN else cfg.data))
+    families = _families(cfg.families, kind)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    ctx = ExportContext(source, loaded, cfg.calibration_size, parity_size=1)
+    try:
+        images = load_images(cfg.data, source.labels, cfg, source.input_size)
+        say(f"doctor: {source.name}, {len(images.search)} search + {len(images.report)} report images from {cfg.data}")
+        found = [_diagnose(family, ctx, images, cfg, out, say) for family in families]
+    finally:
+        ctx.close()
+    write_report(out, cfg, source, found, RULE)
+    return out, found
+
+
+def _families(text: str, kind: SourceKind) -> list[str]:
+    wanted = (
+        ["onnx"]
+        if text == "auto" and kind is SourceKind.ONNX
+        else ["tflite", "onnx"]
+        if text == "auto"
+        else [f.strip() for f in text.split(",") if f.strip()]
+    )
+    bad = [f for f in wanted if f not in ("tflite", "onnx")]
+    if bad:
+        raise UsageError(f"--families: unknown {bad[0]!r} (tflite, onnx or auto)")
+    if kind is SourceKind.ONNX and "tflite" in wanted:
+        raise UsageError("an .onnx source has no TFLite int8: use --families onnx")
+    return wanted
+
+
+def _doctor_of(family: str, ctx, say):
+    if family == "tflite":
+        from sportsedge.doctor.tflite import TfliteDoctor
+
+        return TfliteDoctor(ctx, say)
+    from sportsedge.doctor.onnx import OnnxDoctor
+    from sportsedge.export.float_layers import keras_layers
+
+    return OnnxDoctor(ctx, say, keras_layers(ctx.model) if ctx.source.kind is not SourceKind.ONNX else ())
+
+
+def _diagnose(family: str, ctx, images: Images, cfg: DoctorConfig, out: Path, say) -> Diagnosis:
+    from sportsedge.runtime import Classifier
+
+    t0 = time.monotonic()
+    doc = _doctor_of(family, ctx, say)
+    ext = ".tflite" if family == "tflite" else ".onnx"
+    ref_search, ref_report = ctx.reference(images.search), ctx.reference(images.report)
+    built: dict[tuple[str, ...], Scored] = {}
+
+    def measure(layers: list[Layer], keep: Path | None = None) -> Scored:
+        key = tuple(la.name for la in layers)
+        if key not in built or keep is not None:
+            path = doc.build(layers, keep or ctx.work / f"doctor-candidate{ext}")
+            probs = Classifier.load(path, verify=False).scores(images.search)
+            built[key] = score(probs, ref_search, images.search_labels)
+        return built[key]
+
+    layers = doc.layers()
+    plain = measure([])
+    say(
+        f"  {doc.format}: plain int8 loses {plain.drop:.1f} points on the search images, "
+        f"agreement {plain.agreement:.3f}"
+    )
+    ranked = rank(layers, cfg.shortlist, lambda la: measure([la]))
+    say("  culprits: " + ", ".join(f"{la.name} ({s.agreement:.3f} alone)" for la, s in ranked[:5]))
+    order = [la for la, _ in ranked]
+    k, met = shortest_prefix(len(order), lambda n: measure(order[:n]).drop <= cfg.max_drop)
+    chosen = order[:k]
+    say(
+        f"  search: {k} layer(s) float {'meet' if met else 'do not meet'} the {cfg.max_drop:g}-point budget "
+        f"({len(built)} candidates measured)"
+    )
+    files = {
+        "plain": doc.build([], out / f"{ctx.model_name}-{doc.format}-plain{ext}"),
+        "mixed": doc.build(chosen, out / f"{ctx.model_name}-{doc.format}-mixed{ext}"),
+    }
+    report = {"float": score(ref_report, ref_report, images.report_labels)}
+    per_class = {}
+    for name, path in files.items():
+        probs = Classifier.load(path, verify=False).scores(images.report)
+        report[f"{name} int8"] = score(probs, ref_report, images.report_labels)
+        per_class[name] = np.argmax(probs, axis=1) == images.report_labels
+    worst = _worst_classes(
+        ctx.labels, images.report_labels, np.argmax(ref_report, 1) == images.report_labels, per_class["plain"]
+    )
+    latency = _latency(files, cfg, out, say)
+    return Diagnosis(
+        doc.format,
+        layers,
+        ranked,
+        [la.name for la in chosen],
+        met,
+        len(built),
+        report,
+        worst,
+        {k: str(v) for k, v in files.items()},
+        latency,
+        round(time.monotonic() - t0, 1),
+    )
+
+
+def _worst_classes(labels, truth: np.ndarray, float_hits: np.ndarray, int8_hits: np.ndarray, count: int = 5):
+    rows = []
+    for c in np.unique(truth):
+        mask = truth == c
+        rows.append((labels[int(c)], float(np.mean(float_hits[mask])), float(np.mean(int8_hits[mask]))))
+    return sorted((r for r in rows if r[2] < r[1]), key=lambda r: r[2] - r[1])[:count]
+
+
+def _latency(files: dict[str, Path], cfg: DoctorConfig, out: Path, say) -> dict[str, dict]:
+    """Plain against mixed in one bench run (interleaved rounds, fresh processes), on --data."""
+    from sportsedge.bench.config import BenchConfig
+    from sportsedge.bench.run import bench
+
+    config = BenchConfig(threads=(cfg.threads,), rounds=5, runs=200, warmup=10, camera_runs=0, verify=False)
+    say(f"  latency: plain against mixed, {cfg.threads} thread(s), 5 interleaved rounds ...")
+    rows = bench(
+        [files["plain"], files["mixed"]],
+        Path(cfg.data),
+        out / f"bench-{Path(files['plain']).suffix[1:]}",
+        config,
+        say=lambda m: None,
+    )
+    by_path = {r["path"]: r for r in rows}
+    return {name: dict(by_path.get(str(path), {})) for name, path in files.items()}
+
+
+def as_json(d: Diagnosis) -> dict:
+    return {
+        **{k: v for k, v in asdict(d).items() if k not in ("layers", "ranked", "report")},
+        "layers": [asdict(la) for la in d.layers],
+        "ranked": [{"layer": la.name, **asdict(s)} for la, s in d.ranked],
+        "report": {k: asdict(v) for k, v in d.report.items()},
+    }

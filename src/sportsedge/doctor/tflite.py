@@ -1,0 +1,95 @@
+"""The TFLite half: TensorFlow's public QuantizationDebugger measures each op's own int8 error
+(each op fed the same int8 input), grouped by the Keras layer the op belongs to; files that keep
+layers float come from the converter's own quantizer with those ops denylisted
+(export/tf_private.py, the one door to TensorFlow's private API)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from sportsedge.doctor.layers import Layer, labelled
+from sportsedge.export.float_layers import keras_layers, layer_name, op_tensors
+
+DEBUG_IMAGES = 32  # images the debugger runs (the calibration set's first)
+
+
+def _snr_db(float_tensors, quant_tensors, scale, zero_point) -> float:
+    """Signal-to-quantization-noise ratio of an op's int8 output against its float output, dB."""
+    signal = noise = 0.0
+    for f, q in zip(float_tensors, quant_tensors, strict=True):
+        deq = (np.asarray(q, np.float64) - zero_point) * scale
+        signal += float(np.sum(np.square(np.asarray(f, np.float64))))
+        noise += float(np.sum(np.square(np.asarray(f, np.float64) - deq)))
+    return 10 * float(np.log10(signal / noise)) if noise > 0 and signal > 0 else float("inf")
+
+
+class TfliteDoctor:
+    """Per-layer errors and selective int8 files of one source (an ExportContext)."""
+
+    format = "tflite-int8"
+    family = "tflite"
+
+    def __init__(self, ctx, tell):
+        self.ctx, self.tell = ctx, tell
+        logits = [] if ctx.logits_model is None else keras_layers(ctx.logits_model)
+        self.layer_names = keras_layers(ctx.model) + logits
+        self.output = ctx.int8_output()
+
+    def layers(self) -> list[Layer]:
+        """Every quantized op's error, grouped by Keras layer, in graph order."""
+        import tensorflow as tf
+
+        from sportsedge.bench.macs import per_op_macs
+        from sportsedge.export.tflite import calibrated, converter, representative
+
+        self.tell("  per-op int8 error: TensorFlow's QuantizationDebugger ...")
+        _, conv = converter(self.ctx, logits=True)
+        calibrated(conv, self.ctx.calibration)
+        options = tf.lite.experimental.QuantizationDebugOptions(layer_direct_compare_metrics={"snr_db": _snr_db})
+        with warnings.catch_warnings():  # the debugger runs TF's own (deprecated) interpreter
+            warnings.simplefilter("ignore")
+            debugger = tf.lite.experimental.QuantizationDebugger(
+                converter=conv, debug_dataset=representative(self.ctx.calibration[:DEBUG_IMAGES]), debug_options=options
+            )
+            debugger.run()
+        buf = io.StringIO()
+        debugger.layer_statistics_dump(buf)
+        buf.seek(0)
+        float_path = self.ctx.work / "doctor-float.tflite"
+        float_path.write_bytes(self.ctx.calibrated_float)
+        macs, weights = per_op_macs(float_path), dict(op_tensors(float_path))
+        grouped: dict[str, dict] = {}
+        for r in csv.DictReader(buf):
+            tensors = [r["tensor_name"], *weights.get(r["tensor_name"], ())]
+            name = layer_name(tensors, self.layer_names) or r["tensor_name"].split(";")[0]
+            scale = float(r["scale"]) or 1.0
+            rmse = float(np.sqrt(float(r["mean_squared_error"]))) / scale
+            g = grouped.setdefault(name, {"op": r["op_name"], "keys": [], "rmse": 0.0, "snr": float("inf"), "macs": 0})
+            g["keys"].append(r["tensor_name"])
+            g["rmse"] = max(g["rmse"], rmse)
+            g["snr"] = min(g["snr"], float(r["snr_db"]))
+            g["macs"] += macs.get(r["tensor_name"], 0)
+        return [
+            Layer(name, g["op"], tuple(g["keys"]), g["rmse"], g["snr"], g["rmse"], g["macs"])
+            for name, g in grouped.items()
+        ]
+
+    def plain_path(self) -> Path:
+        """The plain int8 file (no layer float), built once."""
+        path = self.ctx.work / "doctor-plain.tflite"
+        if not path.is_file():
+            self.build((), path)
+        return path
+
+    def build(self, float_layers: Sequence[Layer], path: Path) -> Path:
+        """Full int8 with ``float_layers`` left float, labelled like every export."""
+        from sportsedge.export.tflite import quantize
+
+        data = quantize(self.ctx.fitted_float(self.tell)[0], [k for layer in float_layers for k in layer.keys])
+        return labelled(self.ctx, path, data, self.format, self.output, [layer.name for layer in float_layers])
