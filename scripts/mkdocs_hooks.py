@@ -7,7 +7,7 @@ import re
 
 from sportsedge.cli.reference import GENERATED
 
-_MARK = re.compile(r"<!-- generated: ([\w-]+) -->")
+_MARK = re.compile(r"^<!-- generated: ([\w-]+) -->$", re.M)  # alone on its line (prose may quote one)
 
 
 def on_page_markdown(markdown: str, page, config, files) -> str:  # noqa: ARG001  # mkdocs' hook signature

@@ -7,6 +7,8 @@ labelled/  the same with labels, input spec and golden check embedded (the runti
 foreign/   nchw-softmax.onnx: a float NCHW classifier as PyTorch would export it, no metadata of ours
 exported/  the "tiny" registered model trained on the colour dataset, exported to every
            post-training format with manifest.json, as `sportsedge export` writes them
+hostile/   a colour model built for int8 to break at one known layer (`head`), as .keras and
+           float .onnx, with labels.txt: `sportsedge doctor` must name it (tests/test_doctor.py)
 
 tests/test_fixtures.py rebuilds them in the suite and checks the committed files' answers.
 """
@@ -30,6 +32,7 @@ from model_fixtures import (
     label_models,
     train_tiny_run,
     write_foreign_models,
+    write_hostile_models,
     write_tiny_models,
 )
 
@@ -40,6 +43,7 @@ def main(out: Path) -> None:
         tiny = write_tiny_models(work / "tiny")
         label_models(tiny, work / "labelled")
         write_foreign_models(work / "foreign")
+        write_hostile_models(work / "hostile")
         run = train_tiny_run(colour_dataset_at(work / "colours"), work / "run")
         export_tiny_run(run, work / "exported")
         # The build folder is a temporary one: name it the same on every rebuild, so a rebuild
@@ -47,7 +51,7 @@ def main(out: Path) -> None:
         for meta in (work / "exported").glob("*.json"):
             meta.write_text(meta.read_text().replace(str(work), "/fixture-build"))
         manifest = json.loads((work / "exported" / "manifest.json").read_text())
-        for name in ("tiny", "labelled", "exported", "foreign"):
+        for name in ("tiny", "labelled", "exported", "foreign", "hostile"):
             shutil.rmtree(out / name, ignore_errors=True)
             shutil.copytree(work / name, out / name)
     for path in sorted(out.rglob("*")):

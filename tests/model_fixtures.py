@@ -188,8 +188,15 @@ def build_hostile_model():
     return model
 
 
-def write_hostile_model(out: Path) -> Path:
+def write_hostile_models(out: Path) -> dict[str, Path]:
+    """hostile.keras, hostile.onnx (the same graph through tf2onnx, for doctor's TensorFlow-free
+    half) and labels.txt (output order)."""
+    from sportsedge.export.onnx import keras_to_onnx
+
     out.mkdir(parents=True, exist_ok=True)
-    path = out / "hostile.keras"
-    build_hostile_model().save(path)
-    return path
+    model = build_hostile_model()
+    paths = {"keras": out / "hostile.keras", "onnx": out / "hostile.onnx", "labels": out / "labels.txt"}
+    model.save(paths["keras"])
+    paths["onnx"].write_bytes(keras_to_onnx(model, TINY_SIZE))
+    paths["labels"].write_text("\n".join(LABELS) + "\n")
+    return paths

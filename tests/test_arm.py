@@ -352,3 +352,38 @@ def test_the_wheel_answers_a_photo_with_sports100_on_the_emulated_pi(arm_run, wh
     assert where.startswith(str(wheel_site)), where  # the wheel's package, not src/
     host = Classifier.load("sports100").predict(photos[0], top_k=5)
     assert [p["label"] for p in record["predictions"]] == [p.label for p in host]
+
+
+@pytest.fixture(scope="session")
+def mixed_int8(tmp_path_factory) -> list[Path]:
+    """The hostile fixture exported with its broken layer kept float (`export --float-layers`),
+    for both int8 families: mixed files the golden check must cover like any other."""
+    from dataclasses import replace
+
+    from sportsedge.core.input_transform import parse_transform
+    from sportsedge.export.config import AccuracyConfig, ExportConfig, UserModel
+    from sportsedge.export.run import export, parse_formats
+
+    from model_fixtures import FIXTURES, HOSTILE_LAYER, write_dataset
+
+    tmp = tmp_path_factory.mktemp("mixed")
+    data = write_dataset(tmp / "data", per_split=(("train", 10), ("valid", 5)))
+    hostile = FIXTURES / "hostile"
+    user = UserModel(
+        labels=str(hostile / "labels.txt"),
+        transform=parse_transform("raw", None, None),
+        parity_data=str(data / "valid"),
+    )
+    config = replace(
+        ExportConfig(calibration=str(data / "train"), calibration_size=30, user=user),
+        accuracy=AccuracyConfig(float_layers=(HOSTILE_LAYER,)),
+    )
+    manifest = export([hostile / "hostile.keras"], parse_formats("tflite-int8,onnx-int8"), tmp / "out", config)
+    return [tmp / "out" / name for name in manifest["artifacts"]]
+
+
+@pytest.mark.parametrize("cpu", CPUS)
+def test_mixed_int8_files_pass_their_golden_check_on_the_pi(arm_run, cpu, mixed_int8):
+    proc = arm(arm_run, cpu, "-m", "sportsedge", "verify", *mixed_int8)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count(": OK (") == 2 and proc.stdout.count("float layers: head") == 2, proc.stdout

@@ -51,3 +51,24 @@ def test_a_fresh_export_answers_as_the_committed_one(fresh_export, colour_datase
         old = Classifier.load(FIXTURES / "exported" / entry["path"])
         assert new.labels == old.labels == tuple(sorted(LABELS))
         assert [p[0].label for p in new.predict_batch(test, 1)] == [p[0].label for p in old.predict_batch(test, 1)]
+
+
+def test_a_rebuild_of_the_hostile_models_answers_as_the_committed_ones(tmp_path):
+    import keras
+    import onnxruntime as ort
+
+    from model_fixtures import write_hostile_models
+
+    rebuilt = write_hostile_models(tmp_path / "hostile")
+    x = _probes().astype(np.float32)
+    new, old = (
+        keras.models.load_model(d / "hostile.keras").predict(x, verbose=0)
+        for d in (tmp_path / "hostile", FIXTURES / "hostile")
+    )
+    np.testing.assert_allclose(new, old, atol=1e-6)
+    onnx_new, onnx_old = (
+        ort.InferenceSession(str(p)).run(None, {"pixels": x})[0]
+        for p in (rebuilt["onnx"], FIXTURES / "hostile" / "hostile.onnx")
+    )
+    np.testing.assert_allclose(onnx_new, onnx_old, atol=1e-6)
+    assert rebuilt["labels"].read_text() == (FIXTURES / "hostile" / "labels.txt").read_text()

@@ -21,6 +21,7 @@ FIELDS = (
     "path",
     "size_bytes",
     "macs",
+    "float_layers",
     "threads",
     "load_ms",
     "latency_ms_p50",
@@ -234,7 +235,7 @@ def write(out: Path, rows: list[dict], meta: dict) -> str:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=FIELDS, extrasaction="ignore")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({**r, "float_layers": ";".join(r.get("float_layers") or [])} for r in rows)  # a list: one cell
     fileio.write_text(out / "results.csv", buf.getvalue())
     env = meta.get("environment", {})
     md = markdown(rows)

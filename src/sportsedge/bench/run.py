@@ -167,6 +167,7 @@ def _score(paths: list[Path], image_paths, names, data, config: BenchConfig, pix
             "path": str(path),
             "size_bytes": path.stat().st_size,
             "macs": tflite_macs(path) if family_of(path) == "tflite" else None,
+            "float_layers": list(meta.extra.get("float_layers") or []),  # a mixed int8 file's float layers
             **score(p, y),
         }
         scored.append(Scored(row, clf.input_size, y, tuple(clf.labels), p))

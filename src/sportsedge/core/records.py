@@ -58,6 +58,7 @@ class BenchRow(TypedDict, total=False):
     path: str  # the file benchmarked
     size_bytes: int  # its size
     macs: int | None  # multiply-accumulates per image (TFLite files), None where not counted
+    float_layers: list[str]  # layers a mixed int8 file keeps float (export --float-layers, doctor); [] = none
     threads: int  # engine threads
     load_ms: float  # Classifier.load, golden check included
     latency_ms_p50: float  # median of the per-round medians

@@ -84,8 +84,13 @@ def shortest_prefix(count: int, meets: Callable[[int], bool]) -> tuple[int, bool
 
 
 def labelled(ctx, path: Path, data: bytes, fmt: str, output, float_layers: list[str]) -> Path:
-    """``data`` written to ``path`` with the metadata every export carries, and which layers are float and why."""
-    from sportsedge.runtime import ModelMetadata, attach_metadata
+    """``data`` written to ``path`` with what every export carries (labels, spec, digests, a golden
+    check), and which layers are float and why."""
+    from dataclasses import replace
+
+    from sportsedge.core.formats import FORMATS
+    from sportsedge.runtime import Classifier, ModelMetadata, attach_metadata
+    from sportsedge.runtime.golden import make_golden
     from sportsedge.util import fileio
 
     fileio.write_bytes(path, data)
@@ -98,4 +103,6 @@ def labelled(ctx, path: Path, data: bytes, fmt: str, output, float_layers: list[
         extra={"float_layers": float_layers, "float_layers_why": "sportsedge doctor: kept float to meet the budget"},
     )
     attach_metadata(path, meta, sidecar=False)
+    golden = make_golden(Classifier.load(path, verify=False), FORMATS[fmt].verify_atol, FORMATS[fmt].verify_rel)
+    attach_metadata(path, replace(meta, golden=golden), sidecar=False)
     return path

@@ -6,6 +6,7 @@ import base64
 import html
 import io
 import shlex
+from dataclasses import asdict
 
 from sportsedge.util import fileio
 
@@ -163,9 +164,17 @@ def _html(md: str, plot: str) -> str:
     )
 
 
-def write_report(out, cfg, source, found, rule: str) -> None:
-    from sportsedge.doctor.run import as_json
+def as_json(d) -> dict:
+    """A Diagnosis (doctor/run.py) as JSON."""
+    return {
+        **{k: v for k, v in asdict(d).items() if k not in ("layers", "ranked", "report")},
+        "layers": [asdict(la) for la in d.layers],
+        "ranked": [{"layer": la.name, **asdict(s)} for la, s in d.ranked],
+        "report": {k: asdict(v) for k, v in d.report.items()},
+    }
 
+
+def write_report(out, cfg, source, found, rule: str) -> None:
     md = markdown(cfg, source, found, rule)
     fileio.write_text(out / "doctor.md", md)
     fileio.write_text(out / "doctor.html", _html(md, _plot(found)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -235,12 +235,3 @@ def _latency(files: dict[str, Path], cfg: DoctorConfig, out: Path, say) -> dict[
     )
     by_path = {r["path"]: r for r in rows}
     return {name: dict(by_path.get(str(path), {})) for name, path in files.items()}
-
-
-def as_json(d: Diagnosis) -> dict:
-    return {
-        **{k: v for k, v in asdict(d).items() if k not in ("layers", "ranked", "report")},
-        "layers": [asdict(la) for la in d.layers],
-        "ranked": [{"layer": la.name, **asdict(s)} for la, s in d.ranked],
-        "report": {k: asdict(v) for k, v in d.report.items()},
-    }

@@ -36,7 +36,7 @@ def user_model(args):
         transform=parse_transform(args.preprocess, args.scale, args.offset),
         input_size=parse_size(args.input_size) if args.input_size else None,
         output=args.output,
-        parity_data=args.parity_data,
+        parity_data=getattr(args, "parity_data", None),  # export has it, doctor does not
         name=args.name,
     )
 

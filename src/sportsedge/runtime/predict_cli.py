@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sportsedge.core.errors import InputError, MissingDependencyError, UsageError
 from sportsedge.core.video_options import VideoOptions
@@ -62,7 +62,10 @@ def _image(clf: Classifier, path: Path, args: argparse.Namespace) -> int:
     except InputError as err:
         return _error(err, args, path)
     if args.json:
-        print(json.dumps({"path": str(path), "predictions": [p._asdict() for p in preds]}), flush=True)
+        record: dict[str, Any] = {"path": str(path), "predictions": [p._asdict() for p in preds]}
+        if clf.metadata.extra.get("float_layers"):  # a mixed int8 file: which layers answered in float
+            record["float_layers"] = clf.metadata.extra["float_layers"]
+        print(json.dumps(record), flush=True)
     else:
         width = max(len(p.label) for p in preds)
         lines = [f"  {i}. {p.label:<{width}}  {score_text(p.score)}" for i, p in enumerate(preds, 1)]

@@ -39,13 +39,15 @@ def run(args: argparse.Namespace) -> int:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # a missing-labels warning is not this command's news
-                result = Classifier.load(path, threads=args.threads, verify=False).verify()
+                clf = Classifier.load(path, threads=args.threads, verify=False)
+                result = clf.verify()
         except ModelError as err:
             print(f"error: {err}", file=sys.stderr)
             failed += 1
             continue
         if result.ok:
-            print(f"{path}: OK ({result.describe()})", flush=True)
+            floats = clf.metadata.extra.get("float_layers")  # a mixed int8 file says which layers are float
+            print(f"{path}: OK ({result.describe()}{'; float layers: ' + ', '.join(floats) if floats else ''})")
             passed += 1
         else:
             print(f"error: {path}: golden check FAILED ({result.describe()})", file=sys.stderr, flush=True)
