@@ -168,3 +168,31 @@ def test_verify_predict_and_bench_show_the_float_layers(diagnosed, colours, tmp_
     assert json.loads(predict.stdout)["float_layers"] == [HOSTILE_LAYER], predict.stderr
     rows = json.loads((Path(found[0].files["mixed"]).parent / "bench-tflite" / "results.json").read_text())["rows"]
     assert {tuple(r["float_layers"]) for r in rows} == {(), (HOSTILE_LAYER,)}
+
+
+@pytest.mark.tensorflow
+@pytest.mark.parametrize("fmt", ["tflite-int8", "onnx-int8"])
+def test_export_max_drop_searches_the_float_layers_for_both_families(fmt, colours, tmp_path):
+    """Plain int8 of the hostile model misses any bound: export's fallback remedy searches (as doctor
+    does, on images outside the parity set) and keeps `head` float, recorded in manifest and file."""
+    from dataclasses import replace
+
+    from sportsedge.export.config import AccuracyConfig, ExportConfig
+    from sportsedge.export.run import export, parse_formats
+    from sportsedge.runtime import Classifier
+
+    user = replace(_user(), parity_data=str(colours / "valid"))
+    config = ExportConfig(
+        calibration=str(colours / "train"),
+        calibration_size=60,
+        parity_size=20,
+        user=user,
+        accuracy=AccuracyConfig(max_drop=0.5, remedies=("fallback",)),
+    )
+    manifest = export([HOSTILE / "hostile.keras"], parse_formats(fmt), tmp_path, config, say=lambda m: None)
+    ((name, entry),) = manifest["artifacts"].items()
+    assert entry["float_layers"] == [HOSTILE_LAYER] and entry["float_layers_why"].startswith("--max-drop 0.5")
+    assert entry["parity"]["agreement"] >= 0.99 and entry["accuracy"]["post_training"]["agreement"] <= 0.9
+    attempt = entry["accuracy"]["attempts"][0]
+    assert "outside the parity set" in attempt["searched_on"]  # search images disjoint from the reported ones
+    assert Classifier.load(tmp_path / name).metadata.extra["float_layers"] == [HOSTILE_LAYER]

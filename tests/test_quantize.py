@@ -134,11 +134,13 @@ def test_every_remedy_path_produces_a_working_model(remedy_export):
     assert acc["met"] is False and acc["max_drop"] == -1.0
     labels = [a["label"] for a in acc["attempts"]]
     assert labels[0] == "calibration x4" and labels[-1] == "int16 activations"
-    assert [a["remedy"] for a in acc["attempts"]].count("fallback") >= 2
+    assert [a["remedy"] for a in acc["attempts"]].count("fallback") == 1  # searched: one file, not steps
     by_label = {a["label"]: a for a in acc["attempts"]}
+    fallback = next(a for a in acc["attempts"] if a["remedy"] == "fallback")
     assert by_label["calibration x4"]["calibration_images"] == 16
     assert by_label["int16 activations"]["input_dtype"] == "float32"
-    assert by_label["fallback top 1"]["input_dtype"] == "uint8" and len(by_label["fallback top 1"]["float_ops"]) == 1
+    assert fallback["input_dtype"] == "uint8" and fallback["float_ops"] and fallback["float_layers"]
+    assert fallback["label"] == f"fallback {len(fallback['float_layers'])} float" and fallback["search_candidates"] >= 2
     files = sorted((out / "attempts").glob("tiny-tflite-int8+*.tflite"))
     assert len(files) == len(labels)
     for f in files:  # each remedy's model runs and still names the colour
@@ -178,10 +180,10 @@ def test_first_remedy_meeting_the_bound_is_kept(tiny_run, tmp_path, monkeypatch)
     from sportsedge.export.config import AccuracyConfig, ExportConfig
     from sportsedge.export.run import export, parse_formats
 
-    drops = iter([5.0, 3.0, 0.5])  # post-training, calibration x4, fallback top 1
+    drops = iter([5.0, 3.0, 0.5])  # post-training, calibration x4, the searched fallback
     seen = []
 
-    def fake_measure(ctx, data, label):
+    def fake_measure(ctx, data, label, base="tflite-int8"):
         seen.append(label or remedies.PLAIN)
         return {
             "drop": next(drops),
@@ -202,8 +204,10 @@ def test_first_remedy_meeting_the_bound_is_kept(tiny_run, tmp_path, monkeypatch)
         say=lambda m: None,
     )
     acc = manifest["artifacts"]["tiny-tflite-int8.tflite"]["accuracy"]
-    assert seen == ["post-training", "calibration x4", "fallback top 1"]  # int16 never tried
-    assert acc["kept"] == "fallback top 1" and "met" not in acc
+    assert seen[:2] == ["post-training", "calibration x4"] and seen[2].startswith("fallback ")  # int16 never tried
+    assert acc["kept"] == seen[2] and "met" not in acc
+    entry = manifest["artifacts"]["tiny-tflite-int8.tflite"]
+    assert entry["float_layers"] and entry["float_layers_why"].startswith("--max-drop 1:")
 
 
 def test_failed_parity_triggers_remedies_even_without_accuracy_loss(tiny_run, tmp_path, monkeypatch):
@@ -214,7 +218,7 @@ def test_failed_parity_triggers_remedies_even_without_accuracy_loss(tiny_run, tm
 
     results = iter([("FAILED", 0.1), ("FAILED", 0.2), ("passed", 0.97)])
 
-    def fake_measure(ctx, data, label):
+    def fake_measure(ctx, data, label, base="tflite-int8"):
         status, agreement = next(results)
         return {
             "drop": 0.0,

@@ -12,7 +12,7 @@ import numpy as np
 
 from sportsedge.core.errors import InputError, UsageError
 from sportsedge.doctor.config import DoctorConfig
-from sportsedge.doctor.layers import RULE, Layer, Scored, rank, score, shortest_prefix
+from sportsedge.export.selective import RULE, Layer, Scored, score
 from sportsedge.export.source import SourceKind, source_kind
 
 
@@ -139,70 +139,50 @@ def _families(text: str, kind: SourceKind) -> list[str]:
     return wanted
 
 
-def _doctor_of(family: str, ctx, say):
-    if family == "tflite":
-        from sportsedge.doctor.tflite import TfliteDoctor
-
-        return TfliteDoctor(ctx, say)
-    from sportsedge.doctor.onnx import OnnxDoctor
-    from sportsedge.export.float_layers import keras_layers
-
-    return OnnxDoctor(ctx, say, keras_layers(ctx.model) if ctx.source.kind is not SourceKind.ONNX else ())
-
-
 def _diagnose(family: str, ctx, images: Images, cfg: DoctorConfig, out: Path, say) -> Diagnosis:
+    from sportsedge.export.selective import layers_of, search
     from sportsedge.runtime import Classifier
 
     t0 = time.monotonic()
-    doc = _doctor_of(family, ctx, say)
+    doc = layers_of(family, ctx, say)
     ext = ".tflite" if family == "tflite" else ".onnx"
     ref_search, ref_report = ctx.reference(images.search), ctx.reference(images.report)
-    built: dict[tuple[str, ...], Scored] = {}
-
-    def measure(layers: list[Layer], keep: Path | None = None) -> Scored:
-        key = tuple(la.name for la in layers)
-        if key not in built or keep is not None:
-            path = doc.build(layers, keep or ctx.work / f"doctor-candidate{ext}")
-            probs = Classifier.load(path, verify=False).scores(images.search)
-            built[key] = score(probs, ref_search, images.search_labels)
-        return built[key]
-
-    layers = doc.layers()
-    plain = measure([])
-    say(
-        f"  {doc.format}: plain int8 loses {plain.drop:.1f} points on the search images, "
-        f"agreement {plain.agreement:.3f}"
+    say(f"  {doc.format}: every layer's int8 error, then the shortlist alone in float ...")
+    found = search(
+        doc,
+        images.search,
+        images.search_labels,
+        ref_search,
+        cfg.max_drop,
+        cfg.shortlist,
+        ctx.work,
+        say,
+        always_rank=True,
     )
-    ranked = rank(layers, cfg.shortlist, lambda la: measure([la]))
-    say("  culprits: " + ", ".join(f"{la.name} ({s.agreement:.3f} alone)" for la, s in ranked[:5]))
-    order = [la for la, _ in ranked]
-    k, met = shortest_prefix(len(order), lambda n: measure(order[:n]).drop <= cfg.max_drop)
-    chosen = order[:k]
     say(
-        f"  search: {k} layer(s) float {'meet' if met else 'do not meet'} the {cfg.max_drop:g}-point budget "
-        f"({len(built)} candidates measured)"
+        f"  {doc.format}: plain int8 loses {found.plain.drop:.1f} points on the search images, "
+        f"agreement {found.plain.agreement:.3f}"
     )
     files = {
         "plain": doc.build([], out / f"{ctx.model_name}-{doc.format}-plain{ext}"),
-        "mixed": doc.build(chosen, out / f"{ctx.model_name}-{doc.format}-mixed{ext}"),
+        "mixed": doc.build(found.chosen, out / f"{ctx.model_name}-{doc.format}-mixed{ext}"),
     }
     report = {"float": score(ref_report, ref_report, images.report_labels)}
-    per_class = {}
+    hits = {}
     for name, path in files.items():
         probs = Classifier.load(path, verify=False).scores(images.report)
         report[f"{name} int8"] = score(probs, ref_report, images.report_labels)
-        per_class[name] = np.argmax(probs, axis=1) == images.report_labels
-    worst = _worst_classes(
-        ctx.labels, images.report_labels, np.argmax(ref_report, 1) == images.report_labels, per_class["plain"]
-    )
+        hits[name] = np.argmax(probs, axis=1) == images.report_labels
+    float_hits = np.argmax(ref_report, 1) == images.report_labels
+    worst = _worst_classes(ctx.labels, images.report_labels, float_hits, hits["plain"])
     latency = _latency(files, cfg, out, say)
     return Diagnosis(
         doc.format,
-        layers,
-        ranked,
-        [la.name for la in chosen],
-        met,
-        len(built),
+        doc.layers(),
+        found.ranked,
+        [la.name for la in found.chosen],
+        found.met,
+        found.candidates,
         report,
         worst,
         {k: str(v) for k, v in files.items()},

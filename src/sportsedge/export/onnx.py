@@ -85,4 +85,10 @@ def convert_int8(ctx: ExportContext, tell: Tell) -> Converted:
         nodes_to_exclude=exclude,
         extra_options={"TensorQuantOverrides": overrides} if overrides else None,
     )
-    return Converted(out.read_bytes(), details, output=output)
+    data = out.read_bytes()
+    if not exclude and acc is not None:  # accuracy-aware: the searched fallback when plain int8 misses --max-drop
+        from sportsedge.export.remedies import onnx_fallback
+
+        data, more = onnx_fallback(ctx, data, output, tell)
+        details |= more
+    return Converted(data, details, output=output)

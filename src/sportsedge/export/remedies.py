@@ -6,11 +6,11 @@ fitted as ``AccuracyConfig.activation_ranges`` says (export/ranges.py).
 
 Remedies (one table, ``config.REMEDIES``, name -> generator of candidates):
 - ``calibration``: calibrate on ``calibration_factor`` times as many real images;
-- ``fallback``: keep the most sensitive ops in float. Sensitivity per op is measured with
-  TensorFlow's QuantizationDebugger on calibration images (RMSE of each op's int8 output against
-  its float output, in units of the op's quantization step, each op fed the same int8 input;
-  the debugger quantizes with the converter's min..max ranges); the top 1, 3, 10, 30 ops are
-  left float in turn;
+- ``fallback``: keep the fewest layers float that meet the bound, searched (export/selective.py,
+  the rule `sportsedge doctor` reports): shortlist the layers by int8 error, order them by the
+  measured gain of each alone in float, bisect over the prefix length; every candidate runs
+  through the runtime on search images disjoint from the parity set (the parity folder's other
+  images, else the calibration images). onnx-int8 has this remedy too (``onnx_fallback``);
 - ``int16``: 16-bit activations with int8 weights (float32 input: raw pixels as floats).
 """
 
@@ -97,18 +97,78 @@ def _selective(ctx, denylisted: list[str], tell) -> bytes:
     return quantize(ctx.fitted_float(tell)[0], denylisted)
 
 
+SEARCH_SIZE = 200  # search images at most (the parity folder's images outside the parity set)
+MIN_SEARCH = 40  # fewer than this outside the parity set: search on the calibration images instead
+SHORTLIST = 8  # layers measured alone in float
+
+
+def search_set(ctx) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, str]:
+    """(pixels, labels or None, float probabilities, what they are) of images disjoint from the
+    parity set, for the selective search."""
+    from sportsedge.runtime.imagesets import evenly_spaced, image_files, label_index
+
+    rest: list[Path] = []
+    if ctx.parity_dir is not None and Path(ctx.parity_dir).is_dir():
+        parity = set(list_stratified(ctx.parity_dir, ctx.parity_size, ctx.seed + 1))
+        rest = evenly_spaced([p for p in image_files(Path(ctx.parity_dir)).images if p not in parity], SEARCH_SIZE)
+    if len(rest) >= MIN_SEARCH:
+        pixels, kept = load_images(rest, ctx.input_size, "search")
+        names = [p.relative_to(ctx.parity_dir).parts[0] if p.parent != Path(ctx.parity_dir) else "" for p in kept]
+        labels = label_index(names, ctx.labels)
+        what = f"{len(kept)} images of {ctx.parity_dir} outside the parity set"
+        return pixels, (labels if (labels >= 0).all() else None), ctx.reference(pixels), what
+    pixels = ctx.calibration
+    return pixels, None, ctx.reference(pixels), f"the {len(pixels)} calibration images (agreement with float)"
+
+
+def _searched(ctx, acc: AccuracyConfig, family: str, tell):
+    """(layers kept float, details) of the selective search for one int8 family."""
+    from sportsedge.export.selective import layers_of, search
+
+    layers = layers_of(family, ctx, tell)
+    pixels, labels, reference, what = search_set(ctx)
+    tell(f"  fallback: searching the layers to keep float on {what} ...")
+    found = search(layers, pixels, labels, reference, acc.max_drop, SHORTLIST, Path(ctx.work), tell, always_rank=True)
+    chosen = found.chosen or [la for la, _ in found.ranked[:1]]  # plain met the bound there, not on the parity set
+    details = {
+        "float_layers": [la.name for la in chosen],
+        "float_ops": [k for la in chosen for k in la.keys],
+        "searched_on": what,
+        "search_candidates": found.candidates,
+        "ranking": [{"layer": la.name, "agreement_alone": s.agreement} for la, s in found.ranked],
+    }
+    return layers, chosen, details
+
+
 def float_fallback(ctx, acc: AccuracyConfig, tell):
-    ranked = op_sensitivity(ctx)
-    tell("  most sensitive ops: " + ", ".join(f"{op} {err:.1f}" for _, op, err in ranked[:5]))
-    for k in FALLBACK_STEPS:
-        if k > len(ranked):
-            break
-        chosen = ranked[:k]
-        yield Candidate(
-            f"fallback top {k}",
-            _selective(ctx, [name for name, _, _ in chosen], tell),
-            {"float_ops": [{"tensor": n, "op": op, "rmse_steps": round(e, 3)} for n, op, e in chosen]},
-        )
+    _, chosen, details = _searched(ctx, acc, "tflite", tell)
+    data = _selective(ctx, list(details["float_ops"]), tell)
+    yield Candidate(f"fallback {len(chosen)} float", data, details)
+
+
+def onnx_fallback(ctx, plain: bytes, output, tell) -> tuple[bytes, dict]:
+    """onnx-int8 that misses ``max_drop`` on the parity set: the searched file if it does better."""
+    acc: AccuracyConfig = ctx.accuracy
+    first = _measure(ctx, plain, None, "onnx-int8")
+    if acc.max_drop is None or "fallback" not in acc.remedies or _meets(first, acc):
+        return plain, {}
+    tell(f"  onnx int8 loses {first['drop']:.1f} points (bound {acc.max_drop:g}): trying fallback")
+    layers, chosen, details = _searched(ctx, acc, "onnx", tell)
+    data = layers.quantized_bytes(chosen)
+    figures = _measure(ctx, data, f"fallback {len(chosen)} float", "onnx-int8")
+    record = {
+        "max_drop": acc.max_drop,
+        "post_training": first,
+        "attempts": [{"remedy": "fallback", **figures, **details}],
+    }
+    if _rank(figures) < _rank(first):
+        why = f"--max-drop {acc.max_drop:g}: the fallback remedy's search"
+        return data, {
+            "accuracy": {**record, "kept": "fallback"},
+            "float_layers": details["float_layers"],
+            "float_layers_why": why,
+        }
+    return plain, {"accuracy": {**record, "kept": PLAIN, "met": False}}
 
 
 def int16(ctx, acc: AccuracyConfig, tell):
@@ -149,8 +209,10 @@ def convert_int8_accurate(ctx: ExportContext, tell: Tell) -> Converted:
         f"bound {acc.max_drop:g} points): trying {', '.join(acc.remedies)}"
     )
     best = (PLAIN, plain, first)
+    tried: list[Candidate] = []
     for remedy in acc.remedies:
         for cand in _remedy(remedy)(ctx, acc, tell):
+            tried.append(cand)
             figures = _measure(ctx, cand.data, cand.label)
             record["attempts"].append({"remedy": remedy, "label": cand.label, **figures, **cand.details})
             tell(
@@ -159,11 +221,22 @@ def convert_int8_accurate(ctx: ExportContext, tell: Tell) -> Converted:
             )
             if _meets(figures, acc):
                 record["kept"] = cand.label
-                return Converted(cand.data, {"accuracy": record, **ranges}, output=output)
+                return Converted(cand.data, {"accuracy": record, **ranges, **_floats(cand, acc)}, output=output)
             if _rank(figures) < _rank(best[2]):
                 best = (cand.label, cand.data, figures)
     record["kept"], record["met"] = best[0], False
-    return Converted(best[1], {"accuracy": record, **ranges}, output=output)
+    kept = next((c for c in tried if c.label == best[0]), None)
+    return Converted(best[1], {"accuracy": record, **ranges, **_floats(kept, acc)}, output=output)
+
+
+def _floats(cand: Candidate | None, acc: AccuracyConfig) -> dict:
+    """The manifest's and the file's record of the layers a kept candidate leaves float."""
+    if cand is None or "float_layers" not in cand.details:
+        return {}
+    return {
+        "float_layers": cand.details["float_layers"],
+        "float_layers_why": f"--max-drop {acc.max_drop:g}: {cand.label}",
+    }
 
 
 def _float_details(acc: AccuracyConfig) -> dict:
@@ -191,17 +264,18 @@ def _rank(figures: dict) -> tuple:
     return (figures["status"] == Status.FAILED, figures["drop"], -figures["agreement"])
 
 
-def _measure(ctx, data: bytes, label: str | None) -> dict:
+def _measure(ctx, data: bytes, label: str | None, base: str = "tflite-int8") -> dict:
     """Drop, agreement and size of plain int8 (``label`` None) or a remedy's candidate, through the
-    runtime like every parity check."""
+    runtime like every parity check; ``base`` is the int8 format (tflite-int8 or onnx-int8)."""
     from sportsedge.runtime import ModelMetadata, attach_metadata
 
     t0 = time.monotonic()
     safe = (label or PLAIN).replace(" ", "-")
-    path = Path(ctx.work) / f"candidate-{safe}.tflite"
+    ext = FORMATS[base].ext
+    path = Path(ctx.work) / f"candidate-{base}-{safe}{ext}"
     path.write_bytes(data)
-    # Candidates are named by remedy (format "tflite-int8+fallback-top-3"): bench rows tell them apart.
-    fmt = "tflite-int8" if label is None else f"tflite-int8+{safe}"
+    # Candidates are named by remedy (format "tflite-int8+fallback-3-float"): bench rows tell them apart.
+    fmt = base if label is None else f"{base}+{safe}"
     attach_metadata(
         path,
         ModelMetadata(
@@ -209,16 +283,16 @@ def _measure(ctx, data: bytes, label: str | None) -> dict:
             model_name=ctx.model_name,
             input_size=ctx.input_size,
             format=fmt,
-            output=ctx.int8_output(),
+            output=ctx.int8_output() if base == "tflite-int8" else ctx.onnx_logits[1],
             extra={"remedy": label or PLAIN},
         ),
         sidecar=False,
     )
-    p = ctx.check(path, data, FORMATS["tflite-int8"])
+    p = ctx.check(path, data, FORMATS[base])
     if ctx.attempts_dir is not None and label is not None:
         # Every candidate is kept for `sportsedge bench`: each remedy's latency cost is measurable.
         ctx.attempts_dir.mkdir(parents=True, exist_ok=True)
-        fileio.write_bytes(ctx.attempts_dir / f"{ctx.model_name}-{fmt}.tflite", path.read_bytes())
+        fileio.write_bytes(ctx.attempts_dir / f"{ctx.model_name}-{fmt}{ext}", path.read_bytes())
     return {
         "drop": round(drop_points(p), 3),
         "agreement": p["agreement"],

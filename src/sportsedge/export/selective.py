@@ -1,4 +1,5 @@
-"""What both int8 families share: the per-layer record, the one ranking rule and the search.
+"""Selective int8, for TFLite and ONNX alike: the per-layer record, the one ranking rule and the
+search that `export --max-drop` (its fallback remedy) and `sportsedge doctor` both run.
 
 The ranking rule, for TFLite and ONNX alike: shortlist the layers with the largest quantization
 error (TFLite: the debugger's RMSE of each op's int8 output in quantization steps, each op fed
@@ -13,7 +14,7 @@ the prefix length, every candidate measured through the runtime).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -81,6 +82,76 @@ def shortest_prefix(count: int, meets: Callable[[int], bool]) -> tuple[int, bool
         else:
             low = mid
     return high, True
+
+
+# family -> "module:class" measuring its layers and building its selective files (imported lazily:
+# the ONNX one needs no TensorFlow)
+FAMILIES = {
+    "tflite": "sportsedge.export.tflite_layers:TfliteLayers",
+    "onnx": "sportsedge.export.onnx_layers:OnnxLayers",
+}
+
+
+def layers_of(family: str, ctx, tell):
+    """The FAMILIES entry of ``family`` for one source (an ExportContext)."""
+    import importlib
+
+    module, _, name = FAMILIES[family].partition(":")
+    return getattr(importlib.import_module(module), name)(ctx, tell)
+
+
+@dataclass(frozen=True)
+class Searched:
+    """What the search found on its images."""
+
+    ranked: list[tuple[Layer, Scored]]  # the shortlist, each with its gain alone in float, best first
+    chosen: list[Layer]  # the shortest prefix meeting the budget (all of the shortlist when none does)
+    met: bool  # the budget was met on the search images
+    plain: Scored  # plain int8 on the search images
+    candidates: int  # files built and measured
+
+
+def search(
+    family,
+    pixels: np.ndarray,
+    labels: np.ndarray | None,
+    reference: np.ndarray,
+    max_drop: float,
+    shortlist: int,
+    work: Path,
+    tell,
+    always_rank: bool = False,
+) -> Searched:
+    """Rank ``family``'s layers and keep the shortest prefix whose file loses at most ``max_drop``
+    top-1 points against the float model on ``pixels`` (disagreement points where ``labels`` is
+    None), every candidate built and run through the runtime. Plain int8 that meets the budget
+    ends the search unless ``always_rank`` (doctor reports the culprits either way)."""
+    from sportsedge.runtime import Classifier
+
+    ext = ".tflite" if family.family == "tflite" else ".onnx"
+    truth = np.argmax(reference, axis=1) if labels is None else labels
+    built: dict[tuple[str, ...], Scored] = {}
+
+    def measure(layers: list[Layer]) -> Scored:
+        key = tuple(la.name for la in layers)
+        if key not in built:
+            path = family.build(layers, work / f"selective-candidate{ext}")
+            got = score(Classifier.load(path, verify=False).scores(pixels), reference, truth)
+            built[key] = got if labels is not None else replace(got, drop=round(100 * (1 - got.agreement), 3))
+        return built[key]
+
+    plain = measure([])
+    if plain.drop <= max_drop and not always_rank:
+        return Searched([], [], True, plain, len(built))
+    ranked = rank(family.layers(), shortlist, lambda la: measure([la]))
+    tell("  culprits: " + ", ".join(f"{la.name} ({s.agreement:.3f} alone)" for la, s in ranked[:5]))
+    order = [la for la, _ in ranked]
+    k, met = shortest_prefix(len(order), lambda n: measure(order[:n]).drop <= max_drop)
+    tell(
+        f"  search: {k} layer(s) float {'meet' if met else 'do not meet'} the {max_drop:g}-point budget "
+        f"({len(built)} candidates measured)"
+    )
+    return Searched(ranked, order[:k], met, plain, len(built))
 
 
 def labelled(ctx, path: Path, data: bytes, fmt: str, output, float_layers: list[str]) -> Path:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sportsedge.doctor.layers import Layer, labelled
 from sportsedge.export.float_layers import keras_layers, layer_name, op_tensors
+from sportsedge.export.selective import Layer, labelled
 
 DEBUG_IMAGES = 32  # images the debugger runs (the calibration set's first)
 
@@ -29,7 +29,7 @@ def _snr_db(float_tensors, quant_tensors, scale, zero_point) -> float:
     return 10 * float(np.log10(signal / noise)) if noise > 0 and signal > 0 else float("inf")
 
 
-class TfliteDoctor:
+class TfliteLayers:
     """Per-layer errors and selective int8 files of one source (an ExportContext)."""
 
     format = "tflite-int8"
@@ -42,6 +42,12 @@ class TfliteDoctor:
         self.output = ctx.int8_output()
 
     def layers(self) -> list[Layer]:
+        """Every quantized layer with its int8 error, in graph order (measured once)."""
+        if getattr(self, "_layers", None) is None:
+            self._layers = self._measure()
+        return self._layers
+
+    def _measure(self) -> list[Layer]:
         """Every quantized op's error, grouped by Keras layer, in graph order."""
         import tensorflow as tf
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sportsedge.doctor.layers import Layer, labelled
 from sportsedge.export.float_layers import onnx_layers
+from sportsedge.export.selective import Layer, labelled
 
 DEBUG_IMAGES = 32  # images the activation matching runs
 PROFILE_RUNS = 30  # inferences the profiler times
@@ -38,18 +38,22 @@ def _reader(pixels: np.ndarray):
     return Reader()
 
 
-class OnnxDoctor:
+class OnnxLayers:
     """Per-layer errors, latency shares and selective int8 files of one source (an ExportContext)."""
 
     format = "onnx-int8"
     family = "onnx"
 
-    def __init__(self, ctx, tell, keras_names: Sequence[str] = ()):
+    def __init__(self, ctx, tell):
         from onnxruntime.quantization.shape_inference import quant_pre_process
 
+        from sportsedge.export.float_layers import keras_layers
         from sportsedge.export.onnx_ranges import fitted_overrides
+        from sportsedge.export.source import SourceKind
 
-        self.ctx, self.tell, self.keras_names = ctx, tell, list(keras_names)
+        self.ctx, self.tell = ctx, tell
+        # a Keras source's layers name the ONNX layers tf2onnx made of them; an ONNX source has its node paths
+        self.keras_names = [] if ctx.source.kind is SourceKind.ONNX else keras_layers(ctx.model)
         source, self.output = ctx.onnx_logits
         self.pre = ctx.work / "doctor-onnx-pre.onnx"
         quant_pre_process(str(source), str(self.pre))
@@ -71,11 +75,22 @@ class OnnxDoctor:
         )
         return path
 
+    def quantized_bytes(self, float_layers: Sequence[Layer]) -> bytes:
+        """The int8 file's bytes (no metadata) with ``float_layers`` left float."""
+        keys = [k for layer in float_layers for k in layer.keys]
+        return self._quantized(keys, self.ctx.work / "selective-q.onnx").read_bytes()
+
     def build(self, float_layers: Sequence[Layer], path: Path) -> Path:
         raw = self._quantized([k for layer in float_layers for k in layer.keys], self.ctx.work / "doctor-q.onnx")
         return labelled(self.ctx, path, raw.read_bytes(), self.format, self.output, [la.name for la in float_layers])
 
     def layers(self) -> list[Layer]:
+        """Every quantized layer with its int8 error, in graph order (measured once)."""
+        if getattr(self, "_layers", None) is None:
+            self._layers = self._measure()
+        return self._layers
+
+    def _measure(self) -> list[Layer]:
         import onnx
         from onnxruntime.quantization import qdq_loss_debug as debug
 
