@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
+from pathlib import Path
 
 from sportsedge.util.progress import say
 
 
 def doctor_cmd(args) -> int:
+    from sportsedge.core.errors import MissingDependencyError
     from sportsedge.core.options import from_args
     from sportsedge.doctor.config import DoctorConfig
     from sportsedge.doctor.run import check_source, doctor
@@ -15,6 +18,10 @@ def doctor_cmd(args) -> int:
     from sportsedge.export.source import SourceKind
 
     cfg = from_args(DoctorConfig, args)
+    # Both halves read ONNX graphs (the ONNX half, and the int8 check of an .onnx source); a .tflite
+    # is refused first, in its own words.
+    if Path(cfg.model).suffix.lower() != ".tflite" and importlib.util.find_spec("onnx") is None:
+        raise MissingDependencyError("onnx", "train", "sportsedge doctor reads and quantizes ONNX graphs")
     if check_source(cfg.model) is not SourceKind.ONNX:  # an .onnx is diagnosed without TensorFlow
         from sportsedge.train import require_tensorflow
 

@@ -44,18 +44,12 @@ def layer_name(tensors: Sequence[str], names: Sequence[str]) -> str | None:
 
 def op_tensors(path: Path) -> list[tuple[str, list[str]]]:
     """(output tensor name, names of the op's inputs but the first: its weights) per op, in order."""
-    from sportsedge.runtime.backends import litert_interpreter_class
+    from sportsedge.runtime.graph import tflite_ops
 
-    interpreter = litert_interpreter_class()(model_path=str(path))
-    ops_details = getattr(interpreter, "_get_ops_details", None)  # LiteRT's one private call (bench/macs.py)
-    if ops_details is None:
+    ops = tflite_ops(path)
+    if ops is None:
         raise UsageError("this LiteRT cannot list a model's ops: --float-layers needs ai-edge-litert 2.0 or newer")
-    names = {t["index"]: t["name"] for t in interpreter.get_tensor_details()}
-    return [
-        (names[int(op["outputs"][0])], [names[int(i)] for i in op["inputs"][1:] if int(i) in names])
-        for op in ops_details()
-        if len(op["outputs"])
-    ]
+    return [(op.outputs[0].name, [t.name for t in op.inputs[1:]]) for op in ops if op.outputs]
 
 
 def tflite_layers(float_model: Path, names: Sequence[str]) -> dict[str, list[str]]:

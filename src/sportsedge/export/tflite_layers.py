@@ -51,8 +51,8 @@ class TfliteLayers:
         """Every quantized op's error, grouped by Keras layer, in graph order."""
         import tensorflow as tf
 
-        from sportsedge.bench.macs import per_op_macs
         from sportsedge.export.tflite import calibrated, converter, representative
+        from sportsedge.runtime.graph import per_op_macs
 
         self.tell("  per-op int8 error: TensorFlow's QuantizationDebugger ...")
         _, conv = converter(self.ctx, logits=True)
