@@ -73,6 +73,7 @@ class ExportContext:
         self.min_agreement = min_agreement  # --min-agreement: overrides the table's int8 parity floor
         self._checked: dict = {}  # parity results by (model sha256, format, against Keras?)
         self._fitted: tuple[bytes, dict] | None = None  # fitted_float's result, once computed
+        self._onnx_prepared: tuple | None = None  # onnx.prepared: the graph onnx-int8 quantizes, once
 
     def close(self) -> None:
         self._tmp.cleanup()

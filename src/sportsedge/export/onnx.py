@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -33,17 +34,9 @@ def convert_fp32(ctx: ExportContext, tell: Tell) -> Converted:
     return Converted(ctx.onnx_fp32.read_bytes())
 
 
-def convert_int8(ctx: ExportContext, tell: Tell) -> Converted:
-    """Static QDQ: per-channel QInt8 weights, QUInt8 activations (s8 activations made
-    EfficientNet 3x slower than float here), calibrated on the same images as TFLite int8."""
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    try:
-        import sympy  # noqa: F401  (quant_pre_process needs it for symbolic shapes)
-    except ImportError as err:
-        raise MissingDependencyError("sympy", "train") from err
-    pixels = ctx.calibration
+def calibration_reader(pixels: np.ndarray):
+    """onnxruntime's CalibrationDataReader over uint8 pixels (N, H, W, 3), one image per call."""
+    from onnxruntime.quantization import CalibrationDataReader
 
     class Reader(CalibrationDataReader):
         def __init__(self):
@@ -53,15 +46,56 @@ def convert_int8(ctx: ExportContext, tell: Tell) -> Converted:
             img = next(self._it, None)
             return None if img is None else {"pixels": img[None].astype(np.float32)}
 
-    pre = ctx.work / "fp32-pre.onnx"
-    out = ctx.work / "int8.onnx"
-    source, output = ctx.onnx_logits  # int8 stops at the logits: the softmax runs in float in the runtime
-    quant_pre_process(str(source), str(pre))
-    # The activation ranges tflite-int8 gets (least squared int8 error), through the public
-    # TensorQuantOverrides option; minmax keeps onnxruntime's own calibration.
-    from sportsedge.export.onnx_ranges import fitted_overrides
+    return Reader()
 
-    overrides, summary = fitted_overrides(pre, pixels, ctx.activation_ranges, tell)
+
+def prepared(ctx: ExportContext, tell: Tell | None = None) -> tuple[Path, dict, dict]:
+    """(the pre-processed float graph onnx-int8 quantizes, its fitted range overrides, their
+    summary), computed once per source and shared by onnx-int8, its fallback and doctor."""
+    if ctx._onnx_prepared is None:
+        from onnxruntime.quantization.shape_inference import quant_pre_process
+
+        from sportsedge.export.onnx_ranges import fitted_overrides
+
+        try:
+            import sympy  # noqa: F401  (quant_pre_process needs it for symbolic shapes)
+        except ImportError as err:
+            raise MissingDependencyError("sympy", "train") from err
+        pre = ctx.work / "fp32-pre.onnx"
+        quant_pre_process(str(ctx.onnx_logits[0]), str(pre))  # int8 stops at the logits: softmax in float
+        # The activation ranges tflite-int8 gets (least squared int8 error), through the public
+        # TensorQuantOverrides option; minmax keeps onnxruntime's own calibration.
+        overrides, summary = fitted_overrides(pre, ctx.calibration, ctx.activation_ranges, tell)
+        ctx._onnx_prepared = (pre, overrides, summary)
+    return ctx._onnx_prepared
+
+
+def quantize_qdq(ctx: ExportContext, out: Path, exclude: list[str] | tuple[str, ...] = (), tell=None) -> bytes:
+    """Static QDQ of the prepared graph: per-channel QInt8 weights, QUInt8 activations (s8
+    activations made EfficientNet 3x slower than float here), calibrated on the same images as
+    TFLite int8; ``exclude``: node names left float."""
+    from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
+
+    pre, overrides, _ = prepared(ctx, tell)
+    quantize_static(
+        str(pre),
+        str(out),
+        calibration_reader(ctx.calibration),
+        quant_format=QuantFormat.QDQ,
+        per_channel=True,
+        activation_type=QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+        nodes_to_exclude=list(exclude),
+        extra_options={"TensorQuantOverrides": overrides} if overrides else None,
+    )
+    return out.read_bytes()
+
+
+def convert_int8(ctx: ExportContext, tell: Tell) -> Converted:
+    """onnx-int8 (quantize_qdq), with --float-layers left float, or the searched fallback when
+    plain int8 misses --max-drop."""
+    pre, _, summary = prepared(ctx, tell)
+    output = ctx.onnx_logits[1]
     acc = ctx.accuracy
     details: dict = {"ranges": summary}
     exclude: list[str] = []
@@ -74,18 +108,7 @@ def convert_int8(ctx: ExportContext, tell: Tell) -> Converted:
         known = keras_layers(ctx.model) if ctx.source.kind is not SourceKind.ONNX else []
         exclude = pick(onnx_layers(onnx.load(str(pre)).graph, known), acc.float_layers, "the ONNX model")
         details |= {"float_layers": list(acc.float_layers), "float_layers_why": "--float-layers"}
-    quantize_static(
-        str(pre),
-        str(out),
-        Reader(),
-        quant_format=QuantFormat.QDQ,
-        per_channel=True,
-        activation_type=QuantType.QUInt8,
-        weight_type=QuantType.QInt8,
-        nodes_to_exclude=exclude,
-        extra_options={"TensorQuantOverrides": overrides} if overrides else None,
-    )
-    data = out.read_bytes()
+    data = quantize_qdq(ctx, ctx.work / "int8.onnx", exclude, tell)
     if not exclude and acc is not None:  # accuracy-aware: the searched fallback when plain int8 misses --max-drop
         from sportsedge.export.remedies import onnx_fallback
 

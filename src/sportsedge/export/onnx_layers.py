@@ -24,20 +24,6 @@ PROFILE_RUNS = 30  # inferences the profiler times
 SQNR_CAP = 100.0  # dB: an exact tensor (inf) counts as this
 
 
-def _reader(pixels: np.ndarray):
-    from onnxruntime.quantization import CalibrationDataReader
-
-    class Reader(CalibrationDataReader):
-        def __init__(self):
-            self._it = iter(pixels)
-
-        def get_next(self):
-            img = next(self._it, None)
-            return None if img is None else {"pixels": img[None].astype(np.float32)}
-
-    return Reader()
-
-
 class OnnxLayers:
     """Per-layer errors, latency shares and selective int8 files of one source (an ExportContext)."""
 
@@ -45,34 +31,20 @@ class OnnxLayers:
     family = "onnx"
 
     def __init__(self, ctx, tell):
-        from onnxruntime.quantization.shape_inference import quant_pre_process
-
         from sportsedge.export.float_layers import keras_layers
-        from sportsedge.export.onnx_ranges import fitted_overrides
+        from sportsedge.export.onnx import prepared
         from sportsedge.export.source import SourceKind
 
         self.ctx, self.tell = ctx, tell
         # a Keras source's layers name the ONNX layers tf2onnx made of them; an ONNX source has its node paths
         self.keras_names = [] if ctx.source.kind is SourceKind.ONNX else keras_layers(ctx.model)
-        source, self.output = ctx.onnx_logits
-        self.pre = ctx.work / "doctor-onnx-pre.onnx"
-        quant_pre_process(str(source), str(self.pre))
-        self.overrides, _ = fitted_overrides(self.pre, ctx.calibration, ctx.activation_ranges, tell)
+        self.output = ctx.onnx_logits[1]
+        self.pre = prepared(ctx, tell)[0]
 
     def _quantized(self, exclude: Sequence[str], path: Path) -> Path:
-        from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
+        from sportsedge.export.onnx import quantize_qdq
 
-        quantize_static(
-            str(self.pre),
-            str(path),
-            _reader(self.ctx.calibration),
-            quant_format=QuantFormat.QDQ,
-            per_channel=True,
-            activation_type=QuantType.QUInt8,
-            weight_type=QuantType.QInt8,
-            nodes_to_exclude=list(exclude),
-            extra_options={"TensorQuantOverrides": self.overrides} if self.overrides else None,
-        )
+        quantize_qdq(self.ctx, path, list(exclude), self.tell)
         return path
 
     def quantized_bytes(self, float_layers: Sequence[Layer]) -> bytes:
@@ -94,6 +66,8 @@ class OnnxLayers:
         import onnx
         from onnxruntime.quantization import qdq_loss_debug as debug
 
+        from sportsedge.export.onnx import calibration_reader
+
         self.tell("  per-layer int8 error: onnxruntime's activation matching ...")
         plain = self._quantized((), self.ctx.work / "doctor-plain.onnx")
         pixels = self.ctx.calibration[:DEBUG_IMAGES]
@@ -101,7 +75,7 @@ class OnnxLayers:
         for which, model in (("float", self.pre), ("int8", plain)):
             augmented = self.ctx.work / f"doctor-augmented-{which}.onnx"
             debug.modify_model_output_intermediate_tensors(str(model), str(augmented))
-            acts[which] = debug.collect_activations(str(augmented), _reader(pixels))
+            acts[which] = debug.collect_activations(str(augmented), calibration_reader(pixels))
         matching = debug.create_activation_matching(acts["int8"], acts["float"])
         sqnr = {t: min(SQNR_CAP, e["xmodel_err"]) for t, e in debug.compute_activation_error(matching).items()}
         graph = onnx.load(str(self.pre)).graph
