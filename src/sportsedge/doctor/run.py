@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from sportsedge.core.errors import InputError, UsageError
+from sportsedge.core.formats import FORMATS
 from sportsedge.doctor.config import DoctorConfig
 from sportsedge.export.selective import RULE, Layer, Scored, score
 from sportsedge.export.source import SourceKind, source_kind
@@ -145,7 +146,7 @@ def _diagnose(family: str, ctx, images: Images, cfg: DoctorConfig, out: Path, sa
 
     t0 = time.monotonic()
     doc = layers_of(family, ctx, say)
-    ext = ".tflite" if family == "tflite" else ".onnx"
+    ext = FORMATS[doc.format].ext
     ref_search, ref_report = ctx.reference(images.search), ctx.reference(images.report)
     say(f"  {doc.format}: every layer's int8 error, then the shortlist alone in float ...")
     found = search(

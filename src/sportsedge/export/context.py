@@ -137,13 +137,40 @@ class ExportContext:
         return full_range(pixels)
 
     @functools.cached_property
+    def parity_paths(self) -> list[Path]:
+        """The held-back parity images (a run's valid/), stratified over classes."""
+        return list_stratified(self.parity_dir, self.parity_size, self.seed + 1)
+
+    def labels_of(self, paths: list[Path]) -> np.ndarray:
+        """The class index of each image under the parity folder (-1 in a flat folder or a class
+        folder the model does not know)."""
+        root = Path(self.parity_dir)
+        names = [p.relative_to(root).parts[0] if p.parent != root else "" for p in paths]
+        return label_index(names, self.labels)
+
+    @functools.cached_property
     def parity(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(pixels, labels, source probabilities) for the held-back parity images (a run's valid/);
         labels are -1 for images in a flat folder or a class folder the model does not know."""
-        paths = list_stratified(self.parity_dir, self.parity_size, self.seed + 1)
-        pixels, kept = load_images(paths, self.input_size, "parity")
-        names = [p.relative_to(self.parity_dir).parts[0] if p.parent != self.parity_dir else "" for p in kept]
-        return pixels, label_index(names, self.labels), self.reference(pixels)
+        pixels, kept = load_images(self.parity_paths, self.input_size, "parity")
+        return pixels, self.labels_of(kept), self.reference(pixels)
+
+    def layer_names(self, logits: bool) -> list[str]:
+        """Every Keras layer name of the source (nested models' too; none for an ONNX source),
+        with the logits model's when ``logits`` (what full-int8 TFLite converts)."""
+        from sportsedge.export.float_layers import keras_layers
+
+        if self.source.kind is SourceKind.ONNX:
+            return []
+        extra = keras_layers(self.logits_model) if logits and self.logits_model is not None else []
+        return keras_layers(self.model) + extra
+
+    @functools.cached_property
+    def calibrated_float_file(self) -> Path:
+        """``calibrated_float`` on disk, for LiteRT to list its ops (float layers, doctor)."""
+        path = self.work / "calibrated-float.tflite"
+        path.write_bytes(self.calibrated_float)
+        return path
 
     def check(self, path: Path, data: bytes, fmt, reference: np.ndarray | None = None) -> dict:
         """The parity check of a model file (``data`` before metadata) against Keras, or against

@@ -102,11 +102,10 @@ def convert_int8(ctx: ExportContext, tell: Tell) -> Converted:
     if acc is not None and acc.float_layers:
         import onnx
 
-        from sportsedge.export.float_layers import keras_layers, onnx_layers, pick
-        from sportsedge.export.source import SourceKind
+        from sportsedge.export.float_layers import onnx_layers, pick
 
-        known = keras_layers(ctx.model) if ctx.source.kind is not SourceKind.ONNX else []
-        exclude = pick(onnx_layers(onnx.load(str(pre)).graph, known), acc.float_layers, "the ONNX model")
+        graph = onnx.load(str(pre)).graph
+        exclude = pick(onnx_layers(graph, ctx.layer_names(logits=False)), acc.float_layers, "the ONNX model")
         details |= {"float_layers": list(acc.float_layers), "float_layers_why": "--float-layers"}
     data = quantize_qdq(ctx, ctx.work / "int8.onnx", exclude, tell)
     if not exclude and acc is not None:  # accuracy-aware: the searched fallback when plain int8 misses --max-drop

@@ -31,13 +31,11 @@ class OnnxLayers:
     family = "onnx"
 
     def __init__(self, ctx, tell):
-        from sportsedge.export.float_layers import keras_layers
         from sportsedge.export.onnx import prepared
-        from sportsedge.export.source import SourceKind
 
         self.ctx, self.tell = ctx, tell
         # a Keras source's layers name the ONNX layers tf2onnx made of them; an ONNX source has its node paths
-        self.keras_names = [] if ctx.source.kind is SourceKind.ONNX else keras_layers(ctx.model)
+        self.keras_names = ctx.layer_names(logits=False)
         self.output = ctx.onnx_logits[1]
         self.pre = prepared(ctx, tell)[0]
 

@@ -16,10 +16,7 @@ Remedies (one table, ``config.REMEDIES``, name -> generator of candidates):
 
 from __future__ import annotations
 
-import csv
-import io
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,7 +26,7 @@ import numpy as np
 from sportsedge.core.formats import FORMATS, Status
 from sportsedge.export.config import REMEDIES, AccuracyConfig, RangeFit
 from sportsedge.export.converted import Converted
-from sportsedge.export.tflite import calibrated, converter, int8_bytes, quantize, representative
+from sportsedge.export.tflite import calibrated, converter, int8_bytes, quantize
 from sportsedge.runtime.imagesets import full_range, list_stratified, load_images
 from sportsedge.util import fileio
 
@@ -38,8 +35,6 @@ if TYPE_CHECKING:
     from sportsedge.export.converted import Tell
 
 
-FALLBACK_STEPS = (1, 3, 10, 30)  # ops kept float, tried in turn
-SENSITIVITY_IMAGES = 32  # calibration images the per-op sensitivity is measured on
 PLAIN = "post-training"  # the manifest's name for plain post-training int8 (no remedy)
 
 
@@ -71,27 +66,6 @@ def more_calibration(ctx, acc: AccuracyConfig, tell):
     )
 
 
-def op_sensitivity(ctx) -> list[tuple[str, str, float]]:
-    """(tensor name, op, RMSE in quantization steps) per quantized op, most sensitive first."""
-    import tensorflow as tf
-
-    _, conv = converter(ctx, logits=True)
-    calibrated(conv, ctx.calibration)
-    debug_set = representative(ctx.calibration[:SENSITIVITY_IMAGES])
-    with warnings.catch_warnings():  # the debugger runs TF's own (deprecated) interpreter
-        warnings.simplefilter("ignore")
-        debugger = tf.lite.experimental.QuantizationDebugger(converter=conv, debug_dataset=debug_set)
-        debugger.run()
-    buf = io.StringIO()
-    debugger.layer_statistics_dump(buf)
-    buf.seek(0)
-    rows = []
-    for r in csv.DictReader(buf):
-        scale = float(r["scale"]) or 1.0
-        rows.append((r["tensor_name"], r["op_name"], float(np.sqrt(float(r["mean_squared_error"]))) / scale))
-    return sorted(rows, key=lambda t: -t[2])
-
-
 def _selective(ctx, denylisted: list[str], tell) -> bytes:
     """Full int8 with the named ops' outputs left float; uint8 pixels in, uint8 out as before."""
     return quantize(ctx.fitted_float(tell)[0], denylisted)
@@ -105,16 +79,15 @@ SHORTLIST = 8  # layers measured alone in float
 def search_set(ctx) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, str]:
     """(pixels, labels or None, float probabilities, what they are) of images disjoint from the
     parity set, for the selective search."""
-    from sportsedge.runtime.imagesets import evenly_spaced, image_files, label_index
+    from sportsedge.runtime.imagesets import evenly_spaced, image_files
 
     rest: list[Path] = []
     if ctx.parity_dir is not None and Path(ctx.parity_dir).is_dir():
-        parity = set(list_stratified(ctx.parity_dir, ctx.parity_size, ctx.seed + 1))
+        parity = set(ctx.parity_paths)
         rest = evenly_spaced([p for p in image_files(Path(ctx.parity_dir)).images if p not in parity], SEARCH_SIZE)
     if len(rest) >= MIN_SEARCH:
         pixels, kept = load_images(rest, ctx.input_size, "search")
-        names = [p.relative_to(ctx.parity_dir).parts[0] if p.parent != Path(ctx.parity_dir) else "" for p in kept]
-        labels = label_index(names, ctx.labels)
+        labels = ctx.labels_of(kept)
         what = f"{len(kept)} images of {ctx.parity_dir} outside the parity set"
         return pixels, (labels if (labels >= 0).all() else None), ctx.reference(pixels), what
     pixels = ctx.calibration
@@ -245,12 +218,9 @@ def _float_details(acc: AccuracyConfig) -> dict:
 
 def _with_float_layers(ctx, names: tuple[str, ...], tell) -> bytes:
     """Full int8 with the named Keras layers' ops left float (`export --float-layers`)."""
-    from sportsedge.export.float_layers import keras_layers, pick, tflite_layers
+    from sportsedge.export.float_layers import pick, tflite_layers
 
-    float_file = Path(ctx.work) / "float-layers.tflite"
-    float_file.write_bytes(ctx.calibrated_float)
-    known = keras_layers(ctx.model) + ([] if ctx.logits_model is None else keras_layers(ctx.logits_model))
-    keys = pick(tflite_layers(float_file, known), names, "the TFLite model")
+    keys = pick(tflite_layers(ctx.calibrated_float_file, ctx.layer_names(logits=True)), names, "the TFLite model")
     tell(f"  float layers: {', '.join(names)} ({len(keys)} op(s))")
     return _selective(ctx, keys, tell)
 

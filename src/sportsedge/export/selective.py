@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sportsedge.core.formats import FORMATS
+
 RULE = (
     "shortlist by quantization error (TFLite: RMSE of each op's own int8 output in quantization steps; "
     "ONNX: SQNR lost across the node), then order by the measured top-1 agreement with float when that "
@@ -128,7 +130,7 @@ def search(
     ends the search unless ``always_rank`` (doctor reports the culprits either way)."""
     from sportsedge.runtime import Classifier
 
-    ext = ".tflite" if family.family == "tflite" else ".onnx"
+    ext = FORMATS[family.format].ext
     truth = np.argmax(reference, axis=1) if labels is None else labels
     built: dict[tuple[str, ...], Scored] = {}
 

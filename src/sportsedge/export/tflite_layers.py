@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sportsedge.export.float_layers import keras_layers, layer_name, op_tensors
+from sportsedge.export.float_layers import layer_name, op_tensors
 from sportsedge.export.selective import Layer, labelled
 
 DEBUG_IMAGES = 32  # images the debugger runs (the calibration set's first)
@@ -37,8 +37,7 @@ class TfliteLayers:
 
     def __init__(self, ctx, tell):
         self.ctx, self.tell = ctx, tell
-        logits = [] if ctx.logits_model is None else keras_layers(ctx.logits_model)
-        self.layer_names = keras_layers(ctx.model) + logits
+        self.layer_names = ctx.layer_names(logits=True)
         self.output = ctx.int8_output()
 
     def layers(self) -> list[Layer]:
@@ -67,8 +66,7 @@ class TfliteLayers:
         buf = io.StringIO()
         debugger.layer_statistics_dump(buf)
         buf.seek(0)
-        float_path = self.ctx.work / "doctor-float.tflite"
-        float_path.write_bytes(self.ctx.calibrated_float)
+        float_path = self.ctx.calibrated_float_file
         macs, weights = per_op_macs(float_path), dict(op_tensors(float_path))
         grouped: dict[str, dict] = {}
         for r in csv.DictReader(buf):
