@@ -70,6 +70,8 @@ def onnx_layers(graph, names: Sequence[str] = ()) -> dict[str, list[str]]:
     """ONNX layer name -> its node names, in graph order."""
     out: dict[str, list[str]] = {}
     for node in graph.node:
+        if not node.name:  # nodes_to_exclude names nodes: a nameless one cannot be kept float
+            continue
         group = onnx_group(node.name)
         layer = layer_name([group + "/x"], names) or group
         out.setdefault(layer, []).append(node.name)
