@@ -10,7 +10,9 @@ from sportsedge.cli.reference import GENERATED
 _MARK = re.compile(r"^<!-- generated: ([\w-]+) -->$", re.M)  # alone on its line (prose may quote one)
 
 
-def on_page_markdown(markdown: str, page, config, files) -> str:  # noqa: ARG001  # mkdocs' hook signature
+def on_page_markdown(markdown: str, page, config, files) -> str:  # mkdocs' hook signature
+    """The page with each generated section filled in; an unknown NAME fails the build."""
+
     def fill(match: re.Match[str]) -> str:
         name = match.group(1)
         if name not in GENERATED:

@@ -191,7 +191,7 @@ def build_hostile_model():
 def write_hostile_models(out: Path) -> dict[str, Path]:
     """hostile.keras, hostile.onnx (the same graph through tf2onnx, for doctor's TensorFlow-free
     half) and labels.txt (output order)."""
-    from sportsedge.export.onnx import keras_to_onnx
+    from sportsedge.export.onnx_convert import keras_to_onnx
 
     out.mkdir(parents=True, exist_ok=True)
     model = build_hostile_model()

@@ -113,8 +113,12 @@ sys.exit(main(["doctor", {str(HOSTILE / "hostile.onnx")!r}, "--data", {str(colou
     "--calibration", {str(colours / "train")!r}, "--calibration-size", "60", "--out", {str(tmp_path / "o")!r},
     "--labels", {str(HOSTILE / "labels.txt")!r}, "--preprocess", "raw"]))
 """
-    proc = run_python(body)
+    work = tmp_path / "cwd"
+    work.mkdir()
+    proc = run_python(body, cwd=work)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    # onnxruntime's profiler trace is read and dropped, not left where the user stood
+    assert not list(work.iterdir()) and not list(HOSTILE.glob("*profile*"))
     # an ONNX source's layers are its node paths (tf2onnx named this one after the Keras layer)
     assert "onnx-int8: hostile_1/head_1 kept float" in proc.stdout
     assert (tmp_path / "o" / "doctor.html").is_file()

@@ -123,7 +123,7 @@ def test_baked_preprocessing_keeps_its_exact_span(tmp_path):
     keep one int8 level per pixel value, where the converter's range would be wider."""
     import keras
 
-    from sportsedge.export import tflite
+    from sportsedge.export import tflite, tflite_convert
     from sportsedge.export.config import RangeFit
     from sportsedge.export.ranges import fit
 
@@ -138,7 +138,7 @@ def test_baked_preprocessing_keeps_its_exact_span(tmp_path):
     pixels = rng.integers(0, 256, (20, 16, 16, 3), dtype=np.uint8)
     pixels[0, 0, 0], pixels[1, 0, 0] = 0, 255  # the full pixel range, as the export's calibration has
     ctx = type("Ctx", (), {"logits_saved_model": str(tmp_path / "sm"), "calibration": pixels})()
-    fitted, summary = fit(tflite.calibrated_float(ctx), pixels, RangeFit.MSE)
+    fitted, summary = fit(tflite_convert.calibrated_float(ctx), pixels, RangeFit.MSE)
     path = tmp_path / "m.tflite"
     path.write_bytes(tflite.quantize(fitted))
     scales = {n.split(";")[0]: q[0] for n, q in _activation_quantization(path).items()}

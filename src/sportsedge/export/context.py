@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sportsedge.core.errors import MissingDependencyError
 from sportsedge.core.outputs import OutputKind, probabilities
 from sportsedge.export.config import AccuracyConfig, RangeFit, UserModel
 from sportsedge.export.source import Source, SourceKind, model_sha256, source_kind
@@ -73,7 +74,7 @@ class ExportContext:
         self.min_agreement = min_agreement  # --min-agreement: overrides the table's int8 parity floor
         self._checked: dict = {}  # parity results by (model sha256, format, against Keras?)
         self._fitted: tuple[bytes, dict] | None = None  # fitted_float's result, once computed
-        self._onnx_prepared: tuple | None = None  # onnx.prepared: the graph onnx-int8 quantizes, once
+        self._onnx_prepared: tuple | None = None  # onnx_prepared's result, once computed
 
     def close(self) -> None:
         self._tmp.cleanup()
@@ -190,7 +191,7 @@ class ExportContext:
     def calibrated_float(self) -> bytes:
         """The float TFLite model with calibration statistics recorded, not applied: the
         per-op-set quantizations of the fallback remedy all start from it."""
-        from sportsedge.export.tflite import calibrated_float
+        from sportsedge.export.tflite_convert import calibrated_float
 
         return calibrated_float(self)
 
@@ -215,7 +216,7 @@ class ExportContext:
         if self.source.kind is SourceKind.ONNX:
             path.write_bytes(self._loaded.model)
         else:
-            from sportsedge.export.onnx import keras_to_onnx
+            from sportsedge.export.onnx_convert import keras_to_onnx
 
             path.write_bytes(keras_to_onnx(self.model, self.input_size))
         return path
@@ -231,3 +232,23 @@ class ExportContext:
         path = self.work / "fp32-logits.onnx"
         path.write_bytes(cut)
         return path, OutputKind.LOGITS
+
+    def onnx_prepared(self, tell=None) -> tuple[Path, dict, dict]:
+        """(the pre-processed float graph onnx-int8 quantizes, its fitted range overrides, their
+        summary), computed once per source and shared by onnx-int8, its fallback and doctor."""
+        if self._onnx_prepared is None:
+            from onnxruntime.quantization.shape_inference import quant_pre_process
+
+            from sportsedge.export.onnx_ranges import fitted_overrides
+
+            try:
+                import sympy  # noqa: F401  (quant_pre_process needs it for symbolic shapes)
+            except ImportError as err:
+                raise MissingDependencyError("sympy", "train") from err
+            pre = self.work / "fp32-pre.onnx"
+            quant_pre_process(str(self.onnx_logits[0]), str(pre))  # int8 stops at the logits: softmax in float
+            # The activation ranges tflite-int8 gets (least squared int8 error), through the public
+            # TensorQuantOverrides option; minmax keeps onnxruntime's own calibration.
+            overrides, summary = fitted_overrides(pre, self.calibration, self.activation_ranges, tell)
+            self._onnx_prepared = (pre, overrides, summary)
+        return self._onnx_prepared

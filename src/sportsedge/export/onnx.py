@@ -7,27 +7,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sportsedge.core.errors import MissingDependencyError
 from sportsedge.export.converted import Converted
 
 if TYPE_CHECKING:
     from sportsedge.export.context import ExportContext
     from sportsedge.export.converted import Tell
-
-
-OPSET = 17  # tf2onnx fails on all three models from opset 19 on (measured)
-
-
-def keras_to_onnx(model, input_size) -> bytes:
-    import tensorflow as tf
-
-    try:
-        import tf2onnx
-    except ImportError as err:
-        raise MissingDependencyError("tf2onnx", "train") from err
-    spec = (tf.TensorSpec((None, *input_size, 3), tf.float32, name="pixels"),)
-    proto, _ = tf2onnx.convert.from_keras(model, input_signature=spec, opset=OPSET)
-    return proto.SerializeToString()
 
 
 def convert_fp32(ctx: ExportContext, tell: Tell) -> Converted:
@@ -49,34 +33,13 @@ def calibration_reader(pixels: np.ndarray):
     return Reader()
 
 
-def prepared(ctx: ExportContext, tell: Tell | None = None) -> tuple[Path, dict, dict]:
-    """(the pre-processed float graph onnx-int8 quantizes, its fitted range overrides, their
-    summary), computed once per source and shared by onnx-int8, its fallback and doctor."""
-    if ctx._onnx_prepared is None:
-        from onnxruntime.quantization.shape_inference import quant_pre_process
-
-        from sportsedge.export.onnx_ranges import fitted_overrides
-
-        try:
-            import sympy  # noqa: F401  (quant_pre_process needs it for symbolic shapes)
-        except ImportError as err:
-            raise MissingDependencyError("sympy", "train") from err
-        pre = ctx.work / "fp32-pre.onnx"
-        quant_pre_process(str(ctx.onnx_logits[0]), str(pre))  # int8 stops at the logits: softmax in float
-        # The activation ranges tflite-int8 gets (least squared int8 error), through the public
-        # TensorQuantOverrides option; minmax keeps onnxruntime's own calibration.
-        overrides, summary = fitted_overrides(pre, ctx.calibration, ctx.activation_ranges, tell)
-        ctx._onnx_prepared = (pre, overrides, summary)
-    return ctx._onnx_prepared
-
-
 def quantize_qdq(ctx: ExportContext, out: Path, exclude: list[str] | tuple[str, ...] = (), tell=None) -> bytes:
     """Static QDQ of the prepared graph: per-channel QInt8 weights, QUInt8 activations (s8
     activations made EfficientNet 3x slower than float here), calibrated on the same images as
     TFLite int8; ``exclude``: node names left float."""
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
 
-    pre, overrides, _ = prepared(ctx, tell)
+    pre, overrides, _ = ctx.onnx_prepared(tell)
     quantize_static(
         str(pre),
         str(out),
@@ -94,7 +57,7 @@ def quantize_qdq(ctx: ExportContext, out: Path, exclude: list[str] | tuple[str, 
 def convert_int8(ctx: ExportContext, tell: Tell) -> Converted:
     """onnx-int8 (quantize_qdq), with --float-layers left float, or the searched fallback when
     plain int8 misses --max-drop."""
-    pre, _, summary = prepared(ctx, tell)
+    pre, _, summary = ctx.onnx_prepared(tell)
     output = ctx.onnx_logits[1]
     acc = ctx.accuracy
     details: dict = {"ranges": summary}

@@ -31,13 +31,12 @@ class OnnxLayers:
     family = "onnx"
 
     def __init__(self, ctx, tell):
-        from sportsedge.export.onnx import prepared
 
         self.ctx, self.tell = ctx, tell
         # a Keras source's layers name the ONNX layers tf2onnx made of them; an ONNX source has its node paths
         self.keras_names = ctx.layer_names(logits=False)
         self.output = ctx.onnx_logits[1]
-        self.pre = prepared(ctx, tell)[0]
+        self.pre = ctx.onnx_prepared(tell)[0]
 
     def _quantized(self, exclude: Sequence[str], path: Path) -> Path:
         from sportsedge.export.onnx import quantize_qdq
@@ -127,19 +126,24 @@ def _macs(graph) -> dict[str, int]:
 
 def _latency_shares(path: Path) -> dict[str, float]:
     """Node name -> its share of the kernel time, from onnxruntime's profiler (1 thread)."""
+    import tempfile
+
     import onnxruntime as ort
 
-    options = ort.SessionOptions()
-    options.enable_profiling = True
-    options.intra_op_num_threads = 1
-    options.profile_file_prefix = str(path.with_suffix(""))
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
-    shape = [d if isinstance(d, int) else 1 for d in session.get_inputs()[0].shape]
-    x = np.zeros(shape, np.float32)
-    for _ in range(PROFILE_RUNS):
-        session.run(None, {name: x})
-    events = json.loads(Path(session.end_profiling()).read_text())
+    # The profiler writes a JSON trace; it goes to a scratch folder so that
+    # neither the model's folder nor the working directory keeps it.
+    with tempfile.TemporaryDirectory(prefix="sportsedge-profile-") as scratch:
+        options = ort.SessionOptions()
+        options.enable_profiling = True
+        options.intra_op_num_threads = 1
+        options.profile_file_prefix = str(Path(scratch) / "profile")
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        name = session.get_inputs()[0].name
+        shape = [d if isinstance(d, int) else 1 for d in session.get_inputs()[0].shape]
+        x = np.zeros(shape, np.float32)
+        for _ in range(PROFILE_RUNS):
+            session.run(None, {name: x})
+        events = json.loads(Path(session.end_profiling()).read_text())
     times: dict[str, float] = {}
     for e in events:
         if e.get("cat") == "Node" and e["name"].endswith("_kernel_time"):

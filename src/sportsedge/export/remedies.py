@@ -26,7 +26,8 @@ import numpy as np
 from sportsedge.core.formats import FORMATS, Status
 from sportsedge.export.config import REMEDIES, AccuracyConfig, RangeFit
 from sportsedge.export.converted import Converted
-from sportsedge.export.tflite import calibrated, converter, int8_bytes, quantize
+from sportsedge.export.tflite import int8_bytes, quantize
+from sportsedge.export.tflite_convert import calibrated, converter
 from sportsedge.runtime.imagesets import full_range, list_stratified, load_images
 from sportsedge.util import fileio
 

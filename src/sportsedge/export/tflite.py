@@ -5,18 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sportsedge.export.converted import Converted
+from sportsedge.export.tflite_convert import calibrated, calibrated_float, converter
 
 if TYPE_CHECKING:
     from sportsedge.export.context import ExportContext
     from sportsedge.export.converted import Tell
-
-
-def converter(ctx, logits: bool = False):
-    """(tensorflow, a TFLiteConverter of the source's SavedModel) for one conversion; ``logits``:
-    of the model without its final softmax (full int8: the softmax runs in float in the runtime)."""
-    import tensorflow as tf
-
-    return tf, tf.lite.TFLiteConverter.from_saved_model(ctx.logits_saved_model if logits else ctx.saved_model)
 
 
 def convert_fp32(ctx: ExportContext, tell: Tell) -> Converted:
@@ -35,24 +28,6 @@ def convert_dynamic(ctx: ExportContext, tell: Tell) -> Converted:
     tf, conv = converter(ctx)
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
     return Converted(conv.convert())
-
-
-def representative(pixels):
-    """The converter's representative dataset: real images one at a time, as float32 0..255."""
-
-    def gen():
-        for img in pixels:
-            yield [img[None].astype("float32")]
-
-    return gen
-
-
-def calibrated(conv, pixels) -> None:
-    """Post-training quantization calibrated on ``pixels`` (what every integer format shares)."""
-    import tensorflow as tf
-
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = representative(pixels)
 
 
 def int8_settings(conv, pixels) -> None:
@@ -92,15 +67,3 @@ def int8_bytes(ctx, pixels=None, tell=None) -> bytes:
 
     fitted, _ = fit(calibrated_float(ctx, pixels), pixels, ctx.activation_ranges, tell)
     return quantize(fitted)
-
-
-def calibrated_float(ctx, pixels=None, logits: bool = True) -> bytes:
-    """A float model carrying calibration statistics on ``pixels`` (default: the context's
-    calibration set), not yet quantized; see ExportContext. ``logits``: of the model without its
-    final softmax, as full int8 converts it."""
-    _, conv = converter(ctx, logits=logits)
-    calibrated(conv, ctx.calibration if pixels is None else pixels)
-    from sportsedge.export.tf_private import calibrate_only
-
-    calibrate_only(conv)  # TF's own switch (no public one): calibrate, do not quantize
-    return conv.convert()

@@ -1,0 +1,43 @@
+"""The TFLite converter's building blocks every TFLite format and remedy starts from: a
+converter of the source's SavedModel, calibration on real images, and the calibrated (not yet
+quantized) float model. Below the converters and the context, so that neither imports the other."""
+
+from __future__ import annotations
+
+
+def converter(ctx, logits: bool = False):
+    """(tensorflow, a TFLiteConverter of the source's SavedModel) for one conversion; ``logits``:
+    of the model without its final softmax (full int8: the softmax runs in float in the runtime)."""
+    import tensorflow as tf
+
+    return tf, tf.lite.TFLiteConverter.from_saved_model(ctx.logits_saved_model if logits else ctx.saved_model)
+
+
+def representative(pixels):
+    """The converter's representative dataset: real images one at a time, as float32 0..255."""
+
+    def gen():
+        for img in pixels:
+            yield [img[None].astype("float32")]
+
+    return gen
+
+
+def calibrated(conv, pixels) -> None:
+    """Post-training quantization calibrated on ``pixels`` (what every integer format shares)."""
+    import tensorflow as tf
+
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = representative(pixels)
+
+
+def calibrated_float(ctx, pixels=None, logits: bool = True) -> bytes:
+    """A float model carrying calibration statistics on ``pixels`` (default: the context's
+    calibration set), not yet quantized; see ExportContext. ``logits``: of the model without its
+    final softmax, as full int8 converts it."""
+    _, conv = converter(ctx, logits=logits)
+    calibrated(conv, ctx.calibration if pixels is None else pixels)
+    from sportsedge.export.tf_private import calibrate_only
+
+    calibrate_only(conv)  # TF's own switch (no public one): calibrate, do not quantize
+    return conv.convert()
