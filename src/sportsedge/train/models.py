@@ -261,18 +261,22 @@ def cnn_v1(num_classes: int, weights: str = "none") -> Built:
         64, 30, 1e-3, 10, Augment(rotation=20, shift=0.2, shear=0.2, zoom=0.2, flip=True, brightness=0.2), cache_views=1
     ),
     application="EfficientNetB0",
+    resizable=True,
 )
-def efficientnet_b0(num_classes: int, weights: str = "imagenet") -> Built:
-    """EfficientNetB0, first 200 layers frozen; rescales raw pixels inside."""
+def efficientnet_b0(num_classes: int, weights: str = "imagenet", size=(224, 224)) -> Built:
+    """EfficientNetB0, first 200 layers frozen (all trained from --weights none); rescales raw pixels inside."""
     keras = keras_api()
 
-    inp = keras.Input((224, 224, 3), name="pixels")
-    base = _application("EfficientNetB0", weights, input_tensor=inp)
-    for layer in base.layers[:200]:
-        layer.trainable = False
+    inp = keras.Input((*size, 3), name="pixels")
+    # A fully convolutional backbone: ImageNet's 224-px weights load at any input side.
+    base = _application("EfficientNetB0", weights, input_tensor=inp, input_shape=(*size, 3))
     gap, drop = keras.layers.GlobalAveragePooling2D(), keras.layers.Dropout(0.2)
     dense = keras.layers.Dense(num_classes, activation="softmax")
     model = keras.Model(inp, dense(drop(gap(base.output))))
+    if weights == "none":  # frozen random layers would be fixed noise: from scratch, every layer trains
+        return Built(model)
+    for layer in base.layers[:200]:
+        layer.trainable = False
     # Cache point: the last block boundary before layer 200 (block6b's residual add, 7x7x192);
     # block 6c's first, frozen, layers then run with the head. Layer 200 itself sits inside 6c's
     # squeeze-excite, where the rest of the block needs three tensors, not one.
