@@ -34,8 +34,19 @@ def test_each_model_builds_and_fits_one_step(name):
     assert np.allclose(p.sum(axis=1), 1, atol=1e-5)
 
 
-def test_frozen_layers():
-    eff = get_model("efficientnet_b0").build(3, "none").model
+@pytest.fixture(scope="module")
+def b0_weights(tmp_path_factory) -> str:
+    """A weights file for EfficientNetB0's backbone (random, as no ImageNet file is offline):
+    pretrained weights of any origin make the builder freeze its lower layers."""
+    import keras
+
+    path = tmp_path_factory.mktemp("b0") / "backbone.weights.h5"
+    keras.applications.EfficientNetB0(include_top=False, weights=None).save_weights(str(path))
+    return str(path)
+
+
+def test_frozen_layers(b0_weights):
+    eff = get_model("efficientnet_b0").build(3, b0_weights).model
     # Built on input_tensor: the backbone's layers are the model's own, in the same order.
     frozen = [layer for layer in eff.layers[:200] if layer.weights]
     assert frozen and not any(layer.trainable for layer in frozen)
@@ -43,6 +54,10 @@ def test_frozen_layers():
     mob = get_model("mobilenet_v2").build(3, "none")
     assert mob.features is not None and not any(w.trainable for w in mob.features.weights)
     assert all(w.trainable for w in mob.head.weights)
+    # from --weights none nothing is frozen (frozen random layers would be fixed noise), at any size
+    scratch = get_model("efficientnet_b0").make(3, "none", (128, 128))
+    assert scratch.features is None and scratch.model.input_shape == (None, 128, 128, 3)
+    assert all(layer.trainable for layer in scratch.model.layers if layer.weights)
 
 
 def test_imagenet_weights_offline(keras_home):
@@ -65,9 +80,9 @@ def test_weights_errors():
 
 
 @pytest.mark.parametrize("name", ["mobilenet_v2", "mobilenet_v2_linear", "efficientnet_b0"])
-def test_registered_split_is_exact(name):
+def test_registered_split_is_exact(name, b0_weights):
     """model(x) == head(features(x)) for the models whose frozen part can be cached."""
-    built = get_model(name).build(4, "none")
+    built = get_model(name).build(4, b0_weights if name == "efficientnet_b0" else "none")
     x = np.random.default_rng(1).integers(0, 256, (2, 224, 224, 3)).astype("float32")
     feats = built.features(x, training=False)
     assert np.allclose(built.head(feats, training=False), built.model(x, training=False), atol=1e-6)
