@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sportsedge.core.formats import CALIBRATION_SIZE
 from sportsedge.core.options import FRACTION, NON_NEGATIVE, POSITIVE_INT, check_bounds, option
+from sportsedge.export.config import DEFAULT_MAX_DROP
 
 
 @dataclass(frozen=True)
@@ -19,7 +20,9 @@ class DoctorConfig:
         "auto", "int8 formats to diagnose: tflite, onnx, or auto (both; onnx alone for an .onnx)"
     )
     max_drop: float = option(  # the budget the search meets, in top-1 points against the float model
-        0.5, "top-1 points the mixed int8 file may lose against the float model (search images)", bound=NON_NEGATIVE
+        DEFAULT_MAX_DROP,
+        "top-1 points the mixed int8 file may lose against the float model (search images)",
+        bound=NON_NEGATIVE,
     )
     shortlist: int = option(  # layers whose float gain is measured one by one
         8, "layers shortlisted by their quantization error, each then measured alone in float", bound=POSITIVE_INT
