@@ -205,3 +205,22 @@ def test_export_max_drop_searches_the_float_layers_for_both_families(fmt, colour
     attempt = entry["accuracy"]["attempts"][0]
     assert "outside the parity set" in attempt["searched_on"]  # search images disjoint from the reported ones
     assert Classifier.load(tmp_path / name).metadata.extra["float_layers"] == [HOSTILE_LAYER]
+
+
+def test_a_met_budget_at_low_agreement_is_called_out():
+    # from-scratch EfficientNetB0 (11% top-1) met the top-1 budget at 57% agreement with float:
+    # the headline must not read as all clear
+    from types import SimpleNamespace
+
+    from sportsedge.doctor.report import agreement_warning
+
+    def case(agreement: float, float_layers=()):
+        kept = SimpleNamespace(agreement=agreement)
+        report = {"plain int8": kept, "mixed int8": SimpleNamespace(agreement=1.0)}
+        return SimpleNamespace(format="tflite-int8", float_layers=list(float_layers), report=report)
+
+    assert "agrees with float on only 56.8% of the report images (export fails below 80.0%)" in agreement_warning(
+        case(0.568)
+    )
+    assert agreement_warning(case(0.99)) == ""
+    assert agreement_warning(case(0.5, ["head"])) == ""  # the mixed file is the one kept, and it agrees

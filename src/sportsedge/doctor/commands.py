@@ -13,6 +13,7 @@ def doctor_cmd(args) -> int:
     from sportsedge.core.errors import MissingDependencyError
     from sportsedge.core.options import from_args
     from sportsedge.doctor.config import DoctorConfig
+    from sportsedge.doctor.report import agreement_warning
     from sportsedge.doctor.run import check_source, doctor
     from sportsedge.export.commands import user_model
     from sportsedge.export.source import SourceKind
@@ -29,6 +30,7 @@ def doctor_cmd(args) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     out, found = doctor(cfg, user_model(args), say=say)
     for d in found:
-        print(f"{d.format}: {', '.join(d.float_layers) or 'no layer'} kept float{'' if d.met else ' (budget not met)'}")
+        met = "" if d.met else " (budget not met)"
+        print(f"{d.format}: {', '.join(d.float_layers) or 'no layer'} kept float{met}{agreement_warning(d)}")
     print(f"report: {out / 'doctor.html'} (and doctor.md)")
     return 0
