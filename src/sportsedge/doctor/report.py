@@ -8,6 +8,7 @@ import io
 import shlex
 from dataclasses import asdict
 
+from sportsedge.core.formats import FORMATS
 from sportsedge.util import fileio
 
 
@@ -36,8 +37,6 @@ def agreement_warning(d) -> str:
     """A top-1 budget cannot see int8 changing answers when the float model is often wrong anyway
     (an 11%-top-1 model measured here met it at 57% agreement): say so where the kept file agrees
     with float less than export's parity floor for the format."""
-    from sportsedge.core.formats import FORMATS
-
     kept = d.report["mixed int8" if d.float_layers else "plain int8"]
     floor = FORMATS[d.format].min_agreement
     if kept.agreement >= floor:

@@ -31,7 +31,6 @@ class OnnxLayers:
     family = "onnx"
 
     def __init__(self, ctx, tell):
-
         self.ctx, self.tell = ctx, tell
         # a Keras source's layers name the ONNX layers tf2onnx made of them; an ONNX source has its node paths
         self.keras_names = ctx.layer_names(logits=False)
