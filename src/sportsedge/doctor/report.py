@@ -65,6 +65,8 @@ def markdown(cfg, source, found, rule: str) -> str:
                 f"({', '.join(d.float_layers)}) reaches {_pct(r['mixed int8'].top1)}% top-1 "
                 f"against float's {_pct(r['float'].top1)}%, at {_cost(d)}"
             )
+            if not d.met:
+                answer += " (the whole shortlist: no prefix of it met the budget on the search images)"
         else:
             answer = f"plain {d.format} meets the {cfg.max_drop:g}-point budget: no layer needs to stay float"
         answer += agreement_warning(d)
@@ -87,11 +89,11 @@ def markdown(cfg, source, found, rule: str) -> str:
             "",
         ]
         lines += [
-            "| rank | layer | op | error | agreement kept alone float % | drop alone (points) |",
-            "| ---: | --- | --- | ---: | ---: | ---: |",
+            "| rank | layer | op | error | KL alone float | agreement alone float % | drop alone (points) |",
+            "| ---: | --- | --- | ---: | ---: | ---: | ---: |",
         ]
         lines += [
-            f"| {i} | `{la.name}` | {la.op} | {la.error:.2f} | {_pct(s.agreement)} | {s.drop:.1f} |"
+            f"| {i} | `{la.name}` | {la.op} | {la.error:.2f} | {s.kl:.4f} | {_pct(s.agreement)} | {s.drop:.1f} |"
             for i, (la, s) in enumerate(d.ranked, 1)
         ]
         total = sum(la.macs for la in d.layers) or 1

@@ -109,7 +109,7 @@ def _searched(ctx, acc: AccuracyConfig, family: str, tell):
         "float_ops": [k for la in chosen for k in la.keys],
         "searched_on": what,
         "search_candidates": found.candidates,
-        "ranking": [{"layer": la.name, "agreement_alone": s.agreement} for la, s in found.ranked],
+        "ranking": [{"layer": la.name, "kl_alone": s.kl, "agreement_alone": s.agreement} for la, s in found.ranked],
     }
     return layers, chosen, details
 

@@ -6,9 +6,15 @@ error (TFLite: the debugger's RMSE of each op's int8 output in quantization step
 the same int8 input, so the error is the op's own; ONNX: the SQNR the layer loses between its
 input and its output in onnxruntime's activation matching, which accumulates, so the drop across
 a node is its own share), then order the shortlist by the measured gain of keeping each layer
-alone in float (top-1 agreement with the float model on the search images), largest first.
-The search then keeps the shortest prefix of that order that meets the budget (bisection over
-the prefix length, every candidate measured through the runtime).
+alone in float: the mean KL divergence of its answers from the float model's on the search images,
+smallest first (top-1 agreement breaks ties). KL is continuous where agreement counts images: on
+a few hundred search images most layers alone change no answer or one, and a one-image
+difference is noise that used to decide the order. The search then keeps the shortest prefix of
+that order that meets the budget (bisection over the prefix length, every candidate measured
+through the runtime). A candidate meets it when it loses at most the budget's top-1 points *and*
+agrees with float at least as often as export's parity check demands of the format
+(``FORMATS[fmt].min_agreement``): a weak float model (11% top-1, measured) can keep its top-1
+while int8 changes half its answers, and a top-1 budget alone cannot see that.
 """
 
 from __future__ import annotations
@@ -23,8 +29,10 @@ from sportsedge.core.formats import FORMATS
 
 RULE = (
     "shortlist by quantization error (TFLite: RMSE of each op's own int8 output in quantization steps; "
-    "ONNX: SQNR lost across the node), then order by the measured top-1 agreement with float when that "
-    "layer alone is kept float; the search keeps the shortest prefix that meets the budget"
+    "ONNX: SQNR lost across the node), then order by the measured closeness to float when that layer "
+    "alone is kept float (mean KL divergence from float's answers, smallest first; agreement breaks "
+    "ties); the search keeps the shortest prefix that meets the budget: at most that many top-1 points "
+    "lost and at least export's agreement floor for the format"
 )
 
 
@@ -50,6 +58,20 @@ class Scored:
     top5: float  # against the labels
     agreement: float  # top-1 agreement with the float model
     drop: float  # top-1 points lost against the float model (its top-1 minus this one's)
+    kl: float = 0.0  # mean KL divergence of the float model's probabilities from these, nats
+
+
+# Probabilities are clipped here before the KL's logarithm: int8 softmax outputs are exactly 0 in
+# most classes (uint8 steps of 1/256), where the divergence would otherwise be infinite.
+KL_FLOOR = 1e-6
+
+
+def kl_divergence(reference: np.ndarray, probs: np.ndarray) -> float:
+    """Mean KL(reference || probs) over the rows, in nats."""
+    p = np.clip(reference.astype(np.float64), KL_FLOOR, None)
+    q = np.clip(probs.astype(np.float64), KL_FLOOR, None)
+    p, q = p / p.sum(axis=1, keepdims=True), q / q.sum(axis=1, keepdims=True)
+    return float(np.mean(np.sum(p * np.log(p / q), axis=1)))
 
 
 def score(probs: np.ndarray, reference: np.ndarray, labels: np.ndarray) -> Scored:
@@ -59,27 +81,33 @@ def score(probs: np.ndarray, reference: np.ndarray, labels: np.ndarray) -> Score
     top1 = float(np.mean(top[:, 0] == labels))
     top5 = float(np.mean([label in row[:5] for row, label in zip(top, labels, strict=True)]))
     agreement = float(np.mean(top[:, 0] == np.argmax(reference, axis=1)))
-    return Scored(top1, top5, agreement, round(100 * (ref_top1 - top1), 3))
+    kl = kl_divergence(reference, probs)
+    return Scored(top1, top5, agreement, round(100 * (ref_top1 - top1), 3), round(kl, 6))
 
 
 def rank(layers: Sequence[Layer], shortlist: int, alone: Callable[[Layer], Scored]) -> list[tuple[Layer, Scored]]:
     """The shortlist, each with its measured gain alone in float, most helpful first (see RULE)."""
     short = sorted(layers, key=lambda layer: -layer.error)[:shortlist]
     measured = [(layer, alone(layer)) for layer in short]
-    return sorted(measured, key=lambda t: (-t[1].agreement, t[1].drop, -t[0].error))
+    return sorted(measured, key=lambda t: (t[1].kl, -t[1].agreement, t[1].drop, -t[0].error))
 
 
-def shortest_prefix(count: int, meets: Callable[[int], bool]) -> tuple[int, bool]:
-    """(k, met): the smallest k in 0..count with meets(k), by bisection (the gain of a longer
+def meets(scored: Scored, max_drop: float, min_agreement: float) -> bool:
+    """The budget (see RULE): at most ``max_drop`` top-1 points lost and the agreement floor kept."""
+    return scored.drop <= max_drop and scored.agreement >= min_agreement
+
+
+def shortest_prefix(count: int, good: Callable[[int], bool]) -> tuple[int, bool]:
+    """(k, met): the smallest k in 0..count with good(k), by bisection (the gain of a longer
     prefix is assumed not to shrink); (count, False) when even the whole shortlist misses."""
-    if meets(0):
+    if good(0):
         return 0, True
-    if not meets(count):
+    if not good(count):
         return count, False
-    low, high = 0, count  # meets(high), not meets(low)
+    low, high = 0, count  # good(high), not good(low)
     while high - low > 1:
         mid = (low + high) // 2
-        if meets(mid):
+        if good(mid):
             high = mid
         else:
             low = mid
@@ -126,8 +154,9 @@ def search(
 ) -> Searched:
     """Rank ``family``'s layers and keep the shortest prefix whose file loses at most ``max_drop``
     top-1 points against the float model on ``pixels`` (disagreement points where ``labels`` is
-    None), every candidate built and run through the runtime. Plain int8 that meets the budget
-    ends the search unless ``always_rank`` (doctor reports the culprits either way)."""
+    None) and keeps the format's agreement floor, every candidate built and run through the
+    runtime. Plain int8 that meets the budget ends the search unless ``always_rank`` (doctor
+    reports the culprits either way)."""
     from sportsedge.runtime import Classifier
 
     ext = FORMATS[family.format].ext
@@ -142,16 +171,24 @@ def search(
             built[key] = got if labels is not None else replace(got, drop=round(100 * (1 - got.agreement), 3))
         return built[key]
 
+    floor = FORMATS[family.format].min_agreement
+
+    def ok(layers: list[Layer]) -> bool:
+        return meets(measure(layers), max_drop, floor)
+
     plain = measure([])
-    if plain.drop <= max_drop and not always_rank:
+    if ok([]) and not always_rank:
         return Searched([], [], True, plain, len(built))
     ranked = rank(family.layers(), shortlist, lambda la: measure([la]))
-    tell("  culprits: " + ", ".join(f"{la.name} ({s.agreement:.3f} alone)" for la, s in ranked[:5]))
-    order = [la for la, _ in ranked]
-    k, met = shortest_prefix(len(order), lambda n: measure(order[:n]).drop <= max_drop)
     tell(
-        f"  search: {k} layer(s) float {'meet' if met else 'do not meet'} the {max_drop:g}-point budget "
-        f"({len(built)} candidates measured)"
+        "  culprits: "
+        + ", ".join(f"{la.name} (KL {s.kl:.4f}, agreement {s.agreement:.3f} alone)" for la, s in ranked[:5])
+    )
+    order = [la for la, _ in ranked]
+    k, met = shortest_prefix(len(order), lambda n: ok(order[:n]))
+    tell(
+        f"  search: {k} layer(s) float {'meet' if met else 'do not meet'} the budget ({max_drop:g} points, "
+        f"agreement >= {floor:.2f}; {len(built)} candidates measured)"
     )
     return Searched(ranked, order[:k], met, plain, len(built))
 
