@@ -6,6 +6,7 @@ TensorFlow, and bad input is one line each."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -49,7 +50,28 @@ def diagnosed(colours, tmp_path_factory):
     from sportsedge.doctor.run import doctor
 
     out = tmp_path_factory.mktemp("doctor")
-    return doctor(_config(HOSTILE / "hostile.keras", colours, out), _user(), say=lambda m: None)
+    # what the user's terminal (fd 2) would show, progress lines by default included
+    terminal = out / "terminal.txt"
+    saved = os.dup(2)
+    try:
+        with open(terminal, "wb") as f:
+            os.dup2(f.fileno(), 2)
+            sys.stderr.flush()
+            result = doctor(_config(HOSTILE / "hostile.keras", colours, out), _user())
+            sys.stderr.flush()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+    return result
+
+
+@pytest.mark.tensorflow
+def test_progress_reaches_the_terminal_and_the_quantizers_chatter_the_log(diagnosed):
+    out, _ = diagnosed
+    terminal, log = (out / "terminal.txt").read_text(), (out / "doctor.log").read_text()
+    assert "culprits: head" in terminal and "search: 1 layer(s) float meet the budget" in terminal
+    # TensorFlow's MLIR quantizer prints this line for every conversion: 9 of them used to reach the terminal
+    assert "fully_quantize" in log and "fully_quantize" not in terminal
 
 
 @pytest.mark.tensorflow

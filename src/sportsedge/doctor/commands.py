@@ -6,8 +6,6 @@ import importlib.util
 import logging
 from pathlib import Path
 
-from sportsedge.util.progress import say
-
 
 def doctor_cmd(args) -> int:
     from sportsedge.core.errors import MissingDependencyError
@@ -28,7 +26,7 @@ def doctor_cmd(args) -> int:
 
         require_tensorflow()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    out, found = doctor(cfg, user_model(args), say=say)
+    out, found = doctor(cfg, user_model(args))
     for d in found:
         met = "" if d.met else " (budget not met)"
         print(f"{d.format}: {', '.join(d.float_layers) or 'no layer'} kept float{met}{agreement_warning(d)}")

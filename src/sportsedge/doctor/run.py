@@ -15,6 +15,8 @@ from sportsedge.core.formats import FORMATS
 from sportsedge.doctor.config import DoctorConfig
 from sportsedge.export.selective import RULE, Layer, Scored, score
 from sportsedge.export.source import SourceKind, source_kind
+from sportsedge.util import progress
+from sportsedge.util.quiet import captured
 
 
 @dataclass(frozen=True)
@@ -95,8 +97,10 @@ def load_images(data: str, labels: tuple[str, ...], cfg: DoctorConfig, input_siz
     return Images(pixels[search], idx[search], pixels[~search], idx[~search])
 
 
-def doctor(cfg: DoctorConfig, user, say: Callable[[str], None] = print) -> tuple[Path, list[Diagnosis]]:
+def doctor(cfg: DoctorConfig, user, say: Callable[[str], None] | None = None) -> tuple[Path, list[Diagnosis]]:
     """Diagnose ``cfg.model``'s int8 files; returns the output folder and one Diagnosis per family.
+    Progress lines go to ``say``, by default to the terminal's stderr (past the capture of the
+    converters' chatter, which goes to ``OUT/doctor.log``).
 
     Raises:
         UsageError: a .tflite or int8 .onnx source, or a family the source cannot export.
@@ -116,8 +120,13 @@ def doctor(cfg: DoctorConfig, user, say: Callable[[str], None] = print) -> tuple
     ctx = ExportContext(source, loaded, cfg.calibration_size, parity_size=1)
     try:
         images = load_images(cfg.data, source.labels, cfg, source.input_size)
-        say(f"doctor: {source.name}, {len(images.search)} search + {len(images.report)} report images from {cfg.data}")
-        found = [_diagnose(family, ctx, images, cfg, out, say) for family in families]
+        counts = f"{len(images.search)} search + {len(images.report)} report images"
+        (say or progress.say)(f"doctor: {source.name}, {counts} from {cfg.data}")
+        # The quantizers' and converters' chatter goes to doctor.log, as export's goes to export.log;
+        # progress still reaches the terminal through the capture.
+        with captured(out / "doctor.log") as terminal:
+            tell = say or (lambda m: print(m, file=terminal, flush=True))
+            found = [_diagnose(family, ctx, images, cfg, out, tell) for family in families]
     finally:
         ctx.close()
     write_report(out, cfg, source, found, RULE)

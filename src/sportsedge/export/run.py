@@ -24,7 +24,7 @@ from sportsedge.runtime import Classifier, ModelMetadata, attach_metadata, sidec
 from sportsedge.runtime.golden import GOLDEN_VERSION, make_golden
 from sportsedge.runtime.preprocess import PREPROCESSING_VERSION
 from sportsedge.util import fileio
-from sportsedge.util.quiet import native_stderr_to
+from sportsedge.util.quiet import captured
 
 log = logging.getLogger("sportsedge.export")
 
@@ -55,23 +55,6 @@ def _converter(fmt: Format):
     """The format's ``convert(ctx, tell) -> Converted``, imported only when asked for."""
     module, _, func = fmt.converter.partition(":")
     return getattr(importlib.import_module(module), func)
-
-
-@contextlib.contextmanager
-def _captured(log_path: Path):
-    """Converter chatter (C++ and Python) goes to export.log, not the terminal."""
-    with open(log_path, "a") as f, contextlib.redirect_stdout(f), native_stderr_to(log_path) as terminal:
-        handler = logging.FileHandler(log_path)
-        noisy = [logging.getLogger(n) for n in ("tf2onnx", "tensorflow", "absl", "onnxruntime", "root")]
-        saved = [(lg, lg.handlers[:], lg.propagate) for lg in noisy]
-        for lg in noisy:
-            lg.handlers, lg.propagate = [handler], False
-        try:
-            yield terminal
-        finally:
-            for lg, handlers, propagate in saved:
-                lg.handlers, lg.propagate = handlers, propagate
-            handler.close()
 
 
 def resolve_sources(models: list, formats: list[Format], config: ExportConfig) -> list[tuple]:
@@ -230,7 +213,7 @@ def _export_one(ctx: ExportContext, fmt: Format, path: Path) -> dict:
         source_run=str(source.path.resolve()),
         extra=extra,
     )
-    with _captured(ctx.log_path) as terminal:  # Keras' side of the parity check is captured too
+    with captured(ctx.log_path) as terminal:  # Keras' side of the parity check is captured too
         # Converters' own progress (QAT epochs, remedies) must reach the user through the capture.
         converted: Converted = _converter(fmt)(ctx, lambda m: print(m, file=terminal, flush=True))
         meta = replace(meta, output=converted.output or source.output)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 
@@ -25,3 +26,21 @@ def native_stderr_to(path: str | os.PathLike | None = None):
     finally:
         os.dup2(saved, 2)
         os.close(saved)
+
+
+@contextlib.contextmanager
+def captured(log_path: str | os.PathLike):
+    """Converter chatter (C++ on fd 2, Python's stdout and the converters' loggers) goes to
+    ``log_path`` for the duration, not the terminal. Yields a text stream to the terminal."""
+    with open(log_path, "a") as f, contextlib.redirect_stdout(f), native_stderr_to(log_path) as terminal:
+        handler = logging.FileHandler(log_path)
+        noisy = [logging.getLogger(n) for n in ("tf2onnx", "tensorflow", "absl", "onnxruntime", "root")]
+        saved = [(lg, lg.handlers[:], lg.propagate) for lg in noisy]
+        for lg in noisy:
+            lg.handlers, lg.propagate = [handler], False
+        try:
+            yield terminal
+        finally:
+            for lg, handlers, propagate in saved:
+                lg.handlers, lg.propagate = handlers, propagate
+            handler.close()
