@@ -97,3 +97,15 @@ def test_kl_is_zero_on_itself_finite_on_int8_zeros_and_grows_with_the_distance()
     assert np.isfinite(kl_divergence(FLOAT, zeros))
     assert 0 < kl_divergence(FLOAT, NEARLY) < kl_divergence(FLOAT, BROKEN)
     assert score(BROKEN, FLOAT, LABELS).kl == pytest.approx(kl_divergence(FLOAT, BROKEN), abs=1e-6)
+
+
+def test_snr_is_the_ratio_of_powers_over_the_images_with_its_infinities_in_words():
+    pytest.importorskip("tensorflow", reason="the TFLite half needs the train extra")
+    from sportsedge.doctor.report import _db, _finite
+    from sportsedge.export.tflite_layers import snr_db
+
+    assert snr_db(1.0, 0.01) == pytest.approx(20.0)
+    assert snr_db(1.0, 0.0) == float("inf") and _db(float("inf")) == "exact"
+    assert snr_db(0.0, 0.5) == float("-inf") and _db(float("-inf")) == "no signal"
+    row = _finite(Layer("relu", "RELU", ("relu",), 0.3, float("inf"), 0.0, 0))
+    assert row["snr_db"] is None and row["snr_note"] == "exact"

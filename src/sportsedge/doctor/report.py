@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import math
 import shlex
 from dataclasses import asdict
 
@@ -108,7 +109,7 @@ def markdown(cfg, source, found, rule: str) -> str:
             rmse = "-" if la.rmse_steps is None else f"{la.rmse_steps:.2f}"
             share = "-" if la.latency_share is None else f"{100 * la.latency_share:.1f}"
             lines.append(
-                f"| `{la.name}` | {la.op} | {la.snr_db:.1f} | {rmse} | {100 * la.macs / total:.1f} | {share} |"
+                f"| `{la.name}` | {la.op} | {_db(la.snr_db)} | {rmse} | {100 * la.macs / total:.1f} | {share} |"
             )
         lines.append("")
     lines += [
@@ -183,11 +184,26 @@ def _html(md: str, plot: str) -> str:
     )
 
 
+def _db(snr: float | None) -> str:
+    """An SNR cell: the two infinities in words (int8 exact; a float output of zeros)."""
+    if snr is None:
+        return "-"
+    return "exact" if snr == float("inf") else "no signal" if snr == float("-inf") else f"{snr:.1f}"
+
+
+def _finite(layer) -> dict:
+    """A Layer as JSON: an infinite SNR as null with its reason (JSON has no infinity)."""
+    row = asdict(layer)
+    if row["snr_db"] is not None and not math.isfinite(row["snr_db"]):
+        row["snr_db"], row["snr_note"] = None, _db(row["snr_db"])
+    return row
+
+
 def as_json(d) -> dict:
     """A Diagnosis (doctor/run.py) as JSON."""
     return {
         **{k: v for k, v in asdict(d).items() if k not in ("layers", "ranked", "report")},
-        "layers": [asdict(la) for la in d.layers],
+        "layers": [_finite(la) for la in d.layers],
         "ranked": [{"layer": la.name, **asdict(s)} for la, s in d.ranked],
         "report": {k: asdict(v) for k, v in d.report.items()},
     }

@@ -19,14 +19,23 @@ from sportsedge.export.selective import Layer, labelled
 DEBUG_IMAGES = 32  # images the debugger runs (the calibration set's first)
 
 
-def _snr_db(float_tensors, quant_tensors, scale, zero_point) -> float:
-    """Signal-to-quantization-noise ratio of an op's int8 output against its float output, dB."""
-    signal = noise = 0.0
-    for f, q in zip(float_tensors, quant_tensors, strict=True):
-        deq = (np.asarray(q, np.float64) - zero_point) * scale
-        signal += float(np.sum(np.square(np.asarray(f, np.float64))))
-        noise += float(np.sum(np.square(np.asarray(f, np.float64) - deq)))
-    return 10 * float(np.log10(signal / noise)) if noise > 0 and signal > 0 else float("inf")
+def _signal_power(float_tensors, quant_tensors, scale, zero_point) -> float:
+    """Mean square of an op's float output on one image (the debugger averages it over images)."""
+    return float(np.mean([np.mean(np.square(np.asarray(f, np.float64))) for f in float_tensors]))
+
+
+def snr_db(signal_power: float, noise_power: float) -> float:
+    """Signal-to-quantization-noise ratio in dB from powers averaged over the images: +inf where
+    int8 is exact, -inf where the float output is all zeros but int8's is not.
+
+    The ratio of the averages, not an average of per-image ratios: one image with a near-zero
+    output (a dead ReLU) or an exact one gave -80 dB or +inf, and the mean of those dB figures said
+    nothing about the layer (measured on EfficientNetB0)."""
+    if noise_power <= 0:
+        return float("inf")
+    if signal_power <= 0:
+        return float("-inf")
+    return 10 * float(np.log10(signal_power / noise_power))
 
 
 class TfliteLayers:
@@ -56,7 +65,8 @@ class TfliteLayers:
         self.tell("  per-op int8 error: TensorFlow's QuantizationDebugger ...")
         _, conv = converter(self.ctx, logits=True)
         calibrated(conv, self.ctx.calibration)
-        options = tf.lite.experimental.QuantizationDebugOptions(layer_direct_compare_metrics={"snr_db": _snr_db})
+        compare = {"signal_power": _signal_power}  # beside the debugger's own mean_squared_error
+        options = tf.lite.experimental.QuantizationDebugOptions(layer_direct_compare_metrics=compare)
         with warnings.catch_warnings():  # the debugger runs TF's own (deprecated) interpreter
             warnings.simplefilter("ignore")
             debugger = tf.lite.experimental.QuantizationDebugger(
@@ -73,11 +83,12 @@ class TfliteLayers:
             tensors = [r["tensor_name"], *weights.get(r["tensor_name"], ())]
             name = layer_name(tensors, self.layer_names) or r["tensor_name"].split(";")[0]
             scale = float(r["scale"]) or 1.0
-            rmse = float(np.sqrt(float(r["mean_squared_error"]))) / scale
+            mse = float(r["mean_squared_error"])  # of the op's int8 output against its float output
+            rmse = float(np.sqrt(mse)) / scale
             g = grouped.setdefault(name, {"op": r["op_name"], "keys": [], "rmse": 0.0, "snr": float("inf"), "macs": 0})
             g["keys"].append(r["tensor_name"])
             g["rmse"] = max(g["rmse"], rmse)
-            g["snr"] = min(g["snr"], float(r["snr_db"]))
+            g["snr"] = min(g["snr"], snr_db(float(r["signal_power"]), mse))
             g["macs"] += macs.get(r["tensor_name"], 0)
         return [
             Layer(name, g["op"], tuple(g["keys"]), g["rmse"], g["snr"], g["rmse"], g["macs"])
