@@ -109,3 +109,10 @@ def test_snr_is_the_ratio_of_powers_over_the_images_with_its_infinities_in_words
     assert snr_db(0.0, 0.5) == float("-inf") and _db(float("-inf")) == "no signal"
     row = _finite(Layer("relu", "RELU", ("relu",), 0.3, float("inf"), 0.0, 0))
     assert row["snr_db"] is None and row["snr_note"] == "exact"
+
+
+def test_a_floor_given_like_export_s_min_agreement_replaces_the_format_s(fake_runtime, tmp_path):
+    pixels = np.zeros((6, 4, 4, 3), np.uint8)
+    # a floor of 0 is a top-1 budget alone: plain int8 (top-1 unchanged) meets it
+    found = search(FakeFamily(), pixels, LABELS, FLOAT, 0.5, 3, tmp_path, lambda _: None, min_agreement=0.0)
+    assert found.chosen == [] and found.met and found.ranked == []

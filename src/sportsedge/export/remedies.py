@@ -102,7 +102,18 @@ def _searched(ctx, acc: AccuracyConfig, family: str, tell):
     layers = layers_of(family, ctx, tell)
     pixels, labels, reference, what = search_set(ctx)
     tell(f"  fallback: searching the layers to keep float on {what} ...")
-    found = search(layers, pixels, labels, reference, acc.max_drop, SHORTLIST, Path(ctx.work), tell, always_rank=True)
+    found = search(
+        layers,
+        pixels,
+        labels,
+        reference,
+        acc.max_drop,
+        SHORTLIST,
+        Path(ctx.work),
+        tell,
+        always_rank=True,
+        min_agreement=ctx.min_agreement,  # the parity check's floor, --min-agreement included
+    )
     chosen = found.chosen or [la for la, _ in found.ranked[:1]]  # plain met the bound there, not on the parity set
     details = {
         "float_layers": [la.name for la in chosen],

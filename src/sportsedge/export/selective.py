@@ -151,12 +151,14 @@ def search(
     work: Path,
     tell,
     always_rank: bool = False,
+    min_agreement: float | None = None,
 ) -> Searched:
     """Rank ``family``'s layers and keep the shortest prefix whose file loses at most ``max_drop``
     top-1 points against the float model on ``pixels`` (disagreement points where ``labels`` is
     None) and keeps the format's agreement floor, every candidate built and run through the
     runtime. Plain int8 that meets the budget ends the search unless ``always_rank`` (doctor
-    reports the culprits either way)."""
+    reports the culprits either way). ``min_agreement`` overrides the format's floor, as export's
+    ``--min-agreement`` does for its parity check."""
     from sportsedge.runtime import Classifier
 
     ext = FORMATS[family.format].ext
@@ -171,7 +173,7 @@ def search(
             built[key] = got if labels is not None else replace(got, drop=round(100 * (1 - got.agreement), 3))
         return built[key]
 
-    floor = FORMATS[family.format].min_agreement
+    floor = FORMATS[family.format].min_agreement if min_agreement is None else min_agreement
 
     def ok(layers: list[Layer]) -> bool:
         return meets(measure(layers), max_drop, floor)
