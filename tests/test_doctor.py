@@ -96,6 +96,8 @@ def test_the_report_says_what_to_do_and_the_file_says_why(diagnosed):
     assert f"--float-layers {HOSTILE_LAYER}" in md and "Ranking rule:" in md
     page = (out / "doctor.html").read_text()
     assert "<table>" in page and "http://" not in page and "https://" not in page  # self-contained
+    # the command is a wrapped code block, not a paragraph that runs off the page
+    assert "<pre><code>sportsedge export" in page and "pre-wrap" in page
     assert json.loads((out / "doctor.json").read_text())["families"][0]["float_layers"] == [HOSTILE_LAYER]
     for d in found:
         meta = Classifier.load(d.files["mixed"], verify=False).metadata
@@ -229,6 +231,9 @@ def test_export_max_drop_searches_the_float_layers_for_both_families(fmt, colour
     assert Classifier.load(tmp_path / name).metadata.extra["float_layers"] == [HOSTILE_LAYER]
 
 
+TAIL = "top-1 points cannot see the damage at this float accuracy; try export's int16 remedy or QAT"
+
+
 def test_a_met_budget_at_low_agreement_is_called_out():
     # from-scratch EfficientNetB0 (11% top-1) met the top-1 budget at 57% agreement with float:
     # the headline must not read as all clear
@@ -246,3 +251,5 @@ def test_a_met_budget_at_low_agreement_is_called_out():
     )
     assert agreement_warning(case(0.99)) == ""
     assert agreement_warning(case(0.5, ["head"])) == ""  # the mixed file is the one kept, and it agrees
+    assert agreement_warning(case(0.85), min_agreement=0.9).endswith("(export fails below 90.0%): " + TAIL)
+    assert agreement_warning(case(0.568), min_agreement=0.5) == ""  # the user's floor, as the search used it

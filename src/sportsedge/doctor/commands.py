@@ -29,6 +29,7 @@ def doctor_cmd(args) -> int:
     out, found = doctor(cfg, user_model(args))
     for d in found:
         met = "" if d.met else " (budget not met)"
-        print(f"{d.format}: {', '.join(d.float_layers) or 'no layer'} kept float{met}{agreement_warning(d)}")
+        warning = agreement_warning(d, cfg.min_agreement)
+        print(f"{d.format}: {', '.join(d.float_layers) or 'no layer'} kept float{met}{warning}")
     print(f"report: {out / 'doctor.html'} (and doctor.md)")
     return 0

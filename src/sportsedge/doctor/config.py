@@ -24,6 +24,11 @@ class DoctorConfig:
         "top-1 points the mixed int8 file may lose against the float model (search images)",
         bound=NON_NEGATIVE,
     )
+    min_agreement: float | None = option(  # the search's agreement floor; None = the format's parity floor
+        None,
+        "agreement with float the mixed file must keep, as export's --min-agreement (default: the format's floor)",
+        bound=FRACTION,
+    )
     shortlist: int = option(  # layers whose float gain is measured one by one
         8, "layers shortlisted by their quantization error, each then measured alone in float", bound=POSITIVE_INT
     )

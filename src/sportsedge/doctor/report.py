@@ -34,12 +34,13 @@ def _cost(d) -> str:
     return f"{100 * (ratio - 1):+.1f}% p50 ({_p50(mixed)} against {_p50(plain)}){', within noise' if overlap else ''}"
 
 
-def agreement_warning(d) -> str:
+def agreement_warning(d, min_agreement: float | None = None) -> str:
     """A top-1 budget cannot see int8 changing answers when the float model is often wrong anyway
     (an 11%-top-1 model measured here met it at 57% agreement): say so where the kept file agrees
-    with float less than export's parity floor for the format."""
+    with float less than the search's floor (``min_agreement``, else export's parity floor for the
+    format)."""
     kept = d.report["mixed int8" if d.float_layers else "plain int8"]
-    floor = FORMATS[d.format].min_agreement
+    floor = FORMATS[d.format].min_agreement if min_agreement is None else min_agreement
     if kept.agreement >= floor:
         return ""
     return (
@@ -70,7 +71,7 @@ def markdown(cfg, source, found, rule: str) -> str:
                 answer += " (the whole shortlist: no prefix of it met the budget on the search images)"
         else:
             answer = f"plain {d.format} meets the {cfg.max_drop:g}-point budget: no layer needs to stay float"
-        answer += agreement_warning(d)
+        answer += agreement_warning(d, cfg.min_agreement)
         lines += [f"## {d.format}", "", f"**{answer}**", "", "What to do:", "", "```bash", command(cfg, d), "```", ""]
         lines += [
             "| on the report images | top-1 % | top-5 % | agreement with float % |",
@@ -156,7 +157,14 @@ def _plot(found) -> str:
 def _html(md: str, plot: str) -> str:
     """The Markdown's tables and paragraphs as plain HTML, the plot inline: opens offline."""
     body, table = [], []
+    code = False  # inside a ``` block: the export command, wrapped (a layer list has no spaces to break at)
     for line in md.splitlines() + [""]:
+        if line.startswith("```"):
+            code = not code
+            continue
+        if code:
+            body.append(f"<pre><code>{html.escape(line)}</code></pre>")
+            continue
         if line.startswith("|"):
             cells = [html.escape(c.strip().strip("`")) for c in line.strip("|").split("|")]
             if not set("".join(cells)) <= set("-: "):
@@ -170,12 +178,13 @@ def _html(md: str, plot: str) -> str:
             body.append(f"<h{level}>{html.escape(line.lstrip('# '))}</h{level}>")
         elif line.startswith("**"):
             body.append(f"<p><b>{html.escape(line.strip('*'))}</b></p>")
-        elif line and not line.startswith("```"):
+        elif line:
             body.append(f"<p>{html.escape(line)}</p>")
     img = f'<img alt="error along depth" src="data:image/png;base64,{plot}">' if plot else ""
     style = (
         "body{font-family:sans-serif;max-width:70em;margin:2em auto}table{border-collapse:collapse}"
         "td{border:1px solid #ccc;padding:2px 6px;font-size:90%}"
+        "pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#f4f4f4;padding:.5em}"
     )
     return (
         f"<!doctype html><meta charset=utf-8><title>sportsedge doctor</title><style>{style}</style>"

@@ -168,6 +168,7 @@ def _diagnose(family: str, ctx, images: Images, cfg: DoctorConfig, out: Path, sa
         ctx.work,
         say,
         always_rank=True,
+        min_agreement=cfg.min_agreement,
     )
     say(
         f"  {doc.format}: plain int8 loses {found.plain.drop:.1f} points on the search images, "

@@ -18,6 +18,7 @@ import numpy as np
 
 from sportsedge.export.float_layers import onnx_layers
 from sportsedge.export.selective import Layer, labelled
+from sportsedge.runtime.ort_session import session_options
 
 DEBUG_IMAGES = 32  # images the activation matching runs
 PROFILE_RUNS = 30  # inferences the profiler times
@@ -71,6 +72,7 @@ class OnnxLayers:
         for which, model in (("float", self.pre), ("int8", plain)):
             augmented = self.ctx.work / f"doctor-augmented-{which}.onnx"
             debug.modify_model_output_intermediate_tensors(str(model), str(augmented))
+            # onnxruntime runs these with graph optimisation off: QDQ as float, no int8 kernels.
             acts[which] = debug.collect_activations(str(augmented), calibration_reader(pixels))
         matching = debug.create_activation_matching(acts["int8"], acts["float"])
         sqnr = {t: min(SQNR_CAP, e["xmodel_err"]) for t, e in debug.compute_activation_error(matching).items()}
@@ -132,9 +134,8 @@ def _latency_shares(path: Path) -> dict[str, float]:
     # The profiler writes a JSON trace; it goes to a scratch folder so that
     # neither the model's folder nor the working directory keeps it.
     with tempfile.TemporaryDirectory(prefix="sportsedge-profile-") as scratch:
-        options = ort.SessionOptions()
+        options = session_options(threads=1)
         options.enable_profiling = True
-        options.intra_op_num_threads = 1
         options.profile_file_prefix = str(Path(scratch) / "profile")
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         name = session.get_inputs()[0].name

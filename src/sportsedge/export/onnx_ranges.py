@@ -18,6 +18,7 @@ import numpy as np
 
 from sportsedge.export.config import RangeFit
 from sportsedge.export.ranges import BINS, mse_range
+from sportsedge.runtime.ort_session import session_options
 
 WEIGHTED = ("Conv", "ConvTranspose", "MatMul", "Gemm")  # the first of these ends the baked preprocessing
 
@@ -45,9 +46,7 @@ def _session(model, names: list[str]):
 
     by_name = {vi.name: vi for vi in model.graph.value_info}
     model.graph.output.extend(by_name[n] for n in names)
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(model.SerializeToString(), session_options(), providers=["CPUExecutionProvider"])
 
 
 def fitted_overrides(float_model: Path, pixels: np.ndarray, method: RangeFit, tell=None) -> tuple[dict, dict]:

@@ -10,6 +10,7 @@ import numpy as np
 from sportsedge.core.errors import MissingDependencyError, ModelError, first_line
 from sportsedge.core.input_transform import PixelTransform
 from sportsedge.export.source import fixed_size, image_layout
+from sportsedge.runtime.ort_session import session_options
 
 INPUT_NAME = "pixels"  # the wrapped graph's input, as our own exports name it (onnx.py feeds it by name)
 _FLOAT = 1  # onnx.TensorProto.FLOAT
@@ -98,7 +99,7 @@ def run_onnx(data: bytes, pixels: np.ndarray, where: Path | None = None) -> np.n
     import onnxruntime as ort
 
     try:
-        sess = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+        sess = ort.InferenceSession(data, session_options(), providers=["CPUExecutionProvider"])
         x = pixels.astype(np.float32)
         return np.concatenate([sess.run(None, {INPUT_NAME: x[i : i + 1]})[0] for i in range(len(x))])
     except Exception as err:

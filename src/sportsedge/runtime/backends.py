@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from sportsedge.core.errors import MissingDependencyError, ModelError, first_line
+from sportsedge.runtime.ort_session import session_options
 from sportsedge.util.quiet import native_stderr_to
 
 
@@ -106,10 +107,7 @@ class OnnxBackend:
             import onnxruntime as ort
         except ImportError as err:
             raise MissingDependencyError("onnxruntime", None, "needed for .onnx models") from err
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads or 0  # 0 = onnxruntime's default (all cores)
-        opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
+        opts = session_options(threads)
         try:
             # A damaged file makes onnxruntime print a 4-line "EP Error" banner (Python print, to
             # stdout) and native logs (fd 2) before raising: the user gets our one line instead.
