@@ -55,13 +55,19 @@ def cli_reference() -> str:
     return "\n".join(out)
 
 
+def _tolerance(atol: float, rel: float) -> str:
+    return f"{atol:g}" + (f" or {rel:.0%} of the range" if rel else "")
+
+
 def formats_table() -> str:
     """The formats: name, file, description, in `--formats all`, the golden check's tolerance."""
     from sportsedge.core.formats import FORMATS
 
     rows = ["| format | file | what it is | in `all` | verify tolerance |", "| --- | --- | --- | --- | --- |"]
     for f in FORMATS.values():
-        tol = f"{f.verify_atol:g}" + (f" or {f.verify_rel:.0%} of the range" if f.verify_rel else "")
+        tol = _tolerance(f.verify_atol, f.verify_rel)
+        if f.verify_mixed is not None and f.verify_mixed != (f.verify_atol, f.verify_rel):
+            tol += f"; with float layers {_tolerance(*f.verify_mixed)}"
         rows.append(f"| `{f.name}` | `{f.ext}` | {_cell(f.description)} | {'yes' if f.in_all else 'no'} | {tol} |")
     return "\n".join(rows)
 

@@ -45,7 +45,12 @@ class Format:
     options: tuple[str, ...] = ()  # export option groups that shape this format (in its fingerprint)
     verify_atol: float = 1e-5  # golden check: largest |output difference| allowed on another machine
     verify_rel: float = 0.0  # golden check: or this fraction of the golden outputs' range, if larger (golden.py)
+    verify_mixed: tuple[float, float] | None = None  # golden (atol, rel) of a file with layers kept float; None: as above
     calibrated: bool = False  # needs real calibration images (full int8): --calibration for user models
+
+    def verify_bound(self, mixed: bool) -> tuple[float, float]:
+        """The golden check's (atol, rel) for this format; ``mixed``: some layers were kept float."""
+        return self.verify_mixed if mixed and self.verify_mixed is not None else (self.verify_atol, self.verify_rel)
 
     def artifact_name(self, model: str) -> str:
         """The exported file's name: <model>-<format><ext>."""
@@ -58,6 +63,12 @@ def _formats(*rows: Format) -> dict[str, Format]:
 
 _FLOAT_PARITY: dict[str, Any] = dict(quantized=False, max_abs_diff=1e-4, min_agreement=1.00, warn_agreement=1.00)
 _INT8_PARITY: dict[str, Any] = dict(quantized=True, max_abs_diff=None, min_agreement=0.80, warn_agreement=0.95)
+# A full-int8 file is bit-exact across engines (bound 0), but one with layers kept float is not: float
+# kernels differ between x86 and ARM (FMA, XNNPACK's ordering), and a float value that lands on the
+# other side of a rounding step at the next quantize op moves by one int8 step from there on
+# (measured: efficientnet_lite0 with 8 float layers, 7.9e-3 under emulated Cortex-A72). Held to
+# onnx-int8's bound, whose kernels differ between platforms the same way.
+_MIXED_VERIFY = (0.1, 0.15)
 
 FORMATS: dict[str, Format] = _formats(
     Format(
@@ -102,6 +113,7 @@ FORMATS: dict[str, Format] = _formats(
         calibrated=True,
         description="TFLite, full integer: int8 weights and activations, uint8 pixel input",
         verify_atol=0.0,
+        verify_mixed=_MIXED_VERIFY,
         options=("accuracy",),
         **_INT8_PARITY,
     ),
@@ -115,6 +127,7 @@ FORMATS: dict[str, Format] = _formats(
         calibrated=True,
         description="TFLite, full integer after quantization-aware fine-tuning (tfmot)",
         verify_atol=0.0,
+        verify_mixed=_MIXED_VERIFY,
         in_all=False,
         options=("qat",),
         **_INT8_PARITY,

@@ -225,7 +225,8 @@ def _export_one(ctx: ExportContext, fmt: Format, path: Path) -> dict:
             attach_metadata(tmp, meta, sidecar=False)
             # A converter that retrains (QAT) returns a reference: its own model's outputs on the parity set.
             parity = ctx.check(tmp, converted.data, fmt, converted.reference)
-            golden = make_golden(Classifier.load(tmp, verify=False), fmt.verify_atol, fmt.verify_rel)
+            mixed = bool(converted.details.get("float_layers"))
+            golden = make_golden(Classifier.load(tmp, verify=False), *fmt.verify_bound(mixed))
             meta = replace(meta, golden=golden)
             sealed = attach_metadata(tmp, meta, sidecar=False)
     fileio.write_json(sidecar_path(path), sealed)
