@@ -45,7 +45,7 @@ class Format:
     options: tuple[str, ...] = ()  # export option groups that shape this format (in its fingerprint)
     verify_atol: float = 1e-5  # golden check: largest |output difference| allowed on another machine
     verify_rel: float = 0.0  # golden check: or this fraction of the golden outputs' range, if larger (golden.py)
-    verify_mixed: tuple[float, float] | None = None  # golden (atol, rel) of a file with layers kept float; None: as above
+    verify_mixed: tuple[float, float] | None = None  # golden (atol, rel) with layers kept float; None: as above
     calibrated: bool = False  # needs real calibration images (full int8): --calibration for user models
 
     def verify_bound(self, mixed: bool) -> tuple[float, float]:
