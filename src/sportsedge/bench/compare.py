@@ -22,7 +22,7 @@ def load_results(paths: list[str | Path]) -> list[tuple[str, dict]]:
     """(name, results) per file; a name is its folder's (made unique when two share one)."""
     if len(paths) < 2:
         raise UsageError("--compare needs at least two results.json files")
-    out = []
+    out: list[tuple[str, dict]] = []
     for raw in paths:
         p = Path(raw)
         p = p / "results.json" if p.is_dir() else p

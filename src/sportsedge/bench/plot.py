@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from sportsedge.core.records import BenchRow
 from sportsedge.util.figures import pyplot, save_png
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
@@ -25,17 +26,17 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
 class ParetoView:
     """What pareto.png draws, computed apart from matplotlib so it can be checked."""
 
-    points: list[dict]  # one row per artifact: its best thread count
-    front: list[dict]  # the points no other beats on both latency and top-1, fastest first
-    pick: dict | None  # the recommended row (report.recommended), None without accuracy figures
+    points: list[BenchRow]  # one row per artifact: its best thread count
+    front: list[BenchRow]  # the points no other beats on both latency and top-1, fastest first
+    pick: BenchRow | None  # the recommended row (report.recommended), None without accuracy figures
     xlim: tuple[float, float]  # latency axis (log): every point inside, with a margin
     ylim: tuple[float, float]  # top-1 axis (%): every point inside, with a margin
 
 
-def pareto_view(rows: list[dict]) -> ParetoView:
+def pareto_view(rows: list[BenchRow]) -> ParetoView:
     from sportsedge.bench.report import recommended
 
-    best: dict[str, dict] = {}
+    best: dict[str, BenchRow] = {}
     for r in rows:
         if r.get("top1") is not None and (
             r["path"] not in best or r["latency_ms_p50"] < best[r["path"]]["latency_ms_p50"]
@@ -55,7 +56,7 @@ def pareto_view(rows: list[dict]) -> ParetoView:
     )
 
 
-def pareto_plot(rows: list[dict], path: Path) -> None:
+def pareto_plot(rows: list[BenchRow], path: Path) -> None:
     plt = pyplot("pareto.png")
     from matplotlib.ticker import FormatStrFormatter
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from sportsedge.bench.stats import from_row, slower_beyond_noise
 from sportsedge.core.formats import family_of
+from sportsedge.core.records import BenchRow
 from sportsedge.util import fileio
 
 # The tie rule's first key: fewer runtime dependencies. LiteRT is one wheel (and tflite-runtime
@@ -82,7 +85,7 @@ LEGEND = (
 )
 
 
-def _cell(row: dict, key: str, fmt: str) -> str:
+def _cell(row: Mapping[str, Any], key: str, fmt: str) -> str:
     value = row.get(key)
     if value is None:
         return "-"
@@ -97,7 +100,7 @@ def _cell(row: dict, key: str, fmt: str) -> str:
     return fmt.format(value)
 
 
-def table(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
+def table(rows: list[BenchRow]) -> tuple[list[str], list[list[str]]]:
     """(header, formatted cells) of the benchmark table."""
     return [h for h, _, _ in _MD], [[_cell(r, k, f) for _, k, f in _MD] for r in rows]
 
@@ -108,7 +111,7 @@ def markdown_table(head: list[str], body: list[list[str]], right_from: int = 0) 
     return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in body]) + "\n"
 
 
-def markdown(rows: list[dict]) -> str:
+def markdown(rows: list[BenchRow]) -> str:
     return markdown_table(*table(rows), right_from=2)
 
 
@@ -128,7 +131,7 @@ _SHORT = {"threads": "thr", "size MB": "MB", "p50 ms (95% CI)": "p50 ms", "peak 
           "agree vs fp32 %": "agree"}  # fmt: skip
 
 
-def terminal_table(rows: list[dict]) -> str:
+def terminal_table(rows: list[BenchRow]) -> str:
     """The benchmark table for a terminal: aligned columns, at most ~120 characters a row."""
     keep = [(h, k, f) for h, k, f in _MD if h in _TERMINAL]
     head = [_SHORT.get(h, h) for h, _, _ in keep]
@@ -142,13 +145,13 @@ def terminal_table(rows: list[dict]) -> str:
     return "\n".join([line(head), *map(line, body)]) + "\n"
 
 
-def _tie_key(row: dict) -> tuple:
+def _tie_key(row: BenchRow) -> tuple:
     family = family_of(row["path"])
     rank = RUNTIME_ORDER.index(family) if family in RUNTIME_ORDER else len(RUNTIME_ORDER)
     return (rank, row["size_bytes"], row["threads"], row["latency_ms_p50"])
 
 
-def tied(rows: list[dict], within: float = 0.01) -> list[dict]:
+def tied(rows: list[BenchRow], within: float = 0.01) -> list[BenchRow]:
     """Rows within ``within`` of the best top-1 that are not slower than the fastest of them beyond
     noise (stats.slower_beyond_noise), in tie-rule order (the first is the pick); empty without
     accuracy figures."""
@@ -161,30 +164,30 @@ def tied(rows: list[dict], within: float = 0.01) -> list[dict]:
     return sorted((r for r in candidates if not slower_beyond_noise(r, fastest)), key=_tie_key)
 
 
-def recommended(rows: list[dict], within: float = 0.01) -> dict | None:
+def recommended(rows: list[BenchRow], within: float = 0.01) -> BenchRow | None:
     """The recommended row: fastest within ``within`` of the best top-1, ties within noise broken by
     TIE_RULE (None without accuracy figures)."""
     ties = tied(rows, within)
     return ties[0] if ties else None
 
 
-def _p50(r: dict) -> str:
+def _p50(r: BenchRow) -> str:
     ci = from_row(r)
     return f"{r['latency_ms_p50']:.2f}" + (f" ± {ci.half_width:.2f}" if ci else "")
 
 
-def _describe(r: dict) -> str:
+def _describe(r: BenchRow) -> str:
     return f"{Path(r['path']).name} at {r['threads']} thread(s) (p50 {_p50(r)} ms)"
 
 
-def _answer(r: dict) -> str:
+def _answer(r: BenchRow) -> str:
     """The recommendation's first line: artifact, threads, p50 with its interval, top-1 (~120 chars)."""
     p50 = _p50(r)
     top1 = "" if r.get("top1") is None else f", top-1 {100 * r['top1']:.1f}%"
     return f"recommended: {Path(r['path']).name}, {r['threads']} thread(s), p50 {p50} ms{top1}"
 
 
-def recommendation(rows: list[dict], within: float = 0.01) -> str:
+def recommendation(rows: list[BenchRow], within: float = 0.01) -> str:
     """The answer first (one line, the artifact to use), then why, and the ties, on the lines below."""
     ties = tied(rows, within)
     if not ties:
@@ -219,7 +222,7 @@ def recommendation_markdown(text: str) -> str:
     return "\n".join([f"**{first}**", *items])
 
 
-def flag_thread_scaling(rows: list[dict]) -> None:
+def flag_thread_scaling(rows: list[BenchRow]) -> None:
     """Marks rows where more threads is not faster than the same file at 1 thread beyond noise
     (``no_thread_gain``): XNNPACK and ONNX Runtime often gain nothing from a second thread on
     small boards and shared machines."""
@@ -229,7 +232,7 @@ def flag_thread_scaling(rows: list[dict]) -> None:
             r["no_thread_gain"] = not slower_beyond_noise(single[r["path"]], r)
 
 
-def write(out: Path, rows: list[dict], meta: dict) -> str:
+def write(out: Path, rows: list[BenchRow], meta: dict) -> str:
     """Writes results.json, results.csv and results.md; returns the Markdown."""
     fileio.write_json(out / "results.json", {**meta, "rows": rows})
     buf = io.StringIO()

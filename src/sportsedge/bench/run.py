@@ -8,6 +8,7 @@ import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -98,7 +99,7 @@ class Scored:
 
     row: dict  # the results row so far: identity, size, MACs and accuracy columns
     input_size: tuple[int, int]  # (height, width) its images were decoded at (the pixel cache's key)
-    y: np.ndarray  # the true class index of each image it was scored on
+    y: np.ndarray | None  # the true class index of each image it was scored on; None: unlabelled
     labels: tuple[str, ...]  # its class names, output order
     probs: np.ndarray  # (images, classes) probabilities
 
@@ -108,7 +109,7 @@ class Baseline:
     """A Keras baseline row to time (bench --keras), one per run and thread count."""
 
     template: dict  # the row's identity and size columns
-    y: np.ndarray  # true class index of each image
+    y: np.ndarray | None  # true class index of each image; None: unlabelled
     labels: tuple[str, ...]  # the run's class names
     timed: Timed  # its timing job
 
@@ -197,7 +198,7 @@ def _timed(scored: list[Scored], pixel_cache: dict, media, config: BenchConfig) 
     return out
 
 
-def _write(out: Path, rows: list[dict], data, config: BenchConfig, say) -> None:
+def _write(out: Path, rows: list[BenchRow], data, config: BenchConfig, say) -> None:
     from sportsedge.bench.plot import pareto_plot
     from sportsedge.bench.report import write
 
@@ -268,13 +269,17 @@ def bench(inputs, data, out, config: BenchConfig | None = None, keras_runs=(), s
     say(f"timing {len(timed) + len(baseline)} rows in {config.rounds} interleaved rounds, each in a fresh process")
     jobs = [t for _, t in timed] + [b.timed for b in baseline]
     results = run_rounds(jobs, config.rounds, measure_in_child, say, _litert(config, say))
-    rows = [{**row, "threads": t.job.threads, **summarise(res, t.job)} for (row, t), res in zip(timed, results)]
-    keras_rows = []
+    # A row is assembled from its stages' columns; BenchRow names them (results.json stays plain JSON).
+    rows = [
+        cast(BenchRow, {**row, "threads": t.job.threads, **summarise(res, t.job)})
+        for (row, t), res in zip(timed, results)
+    ]
+    keras_rows: list[BenchRow] = []
     for b, res in zip(baseline, results[len(timed) :]):
         p = res[0].pop("probs")
         row = {**b.template, **score(p, b.y), "threads": b.timed.job.threads, **summarise(res, b.timed.job)}
         _agree_with(reference, scored, row, p, b.y, b.labels)
-        keras_rows.append(row)
+        keras_rows.append(cast(BenchRow, row))
     rows = keras_rows + rows  # the baseline first, in thread order
     flag_thread_scaling(rows)
     _write(out, rows, data, config, say)

@@ -15,7 +15,9 @@ same rounds moved by a few percent (docs/bench-noise.md).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -70,7 +72,7 @@ def interval(round_medians, seed: int = 0) -> Interval:
     return Interval(p50, float(low), float(high), float((x.max() - x.min()) / p50), int(x.size))
 
 
-def from_row(row: dict) -> Interval | None:
+def from_row(row: Mapping[str, Any]) -> Interval | None:
     """A results row's interval (None for rows from before rounds)."""
     if row.get("latency_ci_low") is None:
         return None
@@ -79,7 +81,7 @@ def from_row(row: dict) -> Interval | None:
     )
 
 
-def ratio(row: dict, base: dict) -> Interval | None:
+def ratio(row: Mapping[str, Any], base: Mapping[str, Any]) -> Interval | None:
     """The paired interval of row / base latency over rounds (None unless both have the same rounds)."""
     a, b = row.get("latency_rounds_ms"), base.get("latency_rounds_ms")
     if not a or not b or len(a) != len(b):
@@ -87,7 +89,7 @@ def ratio(row: dict, base: dict) -> Interval | None:
     return interval(np.asarray(a, np.float64) / np.asarray(b, np.float64))
 
 
-def slower_beyond_noise(row: dict, base: dict) -> bool:
+def slower_beyond_noise(row: Mapping[str, Any], base: Mapping[str, Any]) -> bool:
     """``row`` is slower than ``base`` beyond noise: paired over rounds when both have them, else
     their intervals do not overlap."""
     paired = ratio(row, base)

@@ -175,14 +175,14 @@ def write_report(out: Path, models: list[str], eval_split: str) -> dict:
         _img(out / "comparison.png", "training curves"),
     ]
     for m, row in zip(models, data["models"]):
-        ev = out / "runs" / m / f"eval-{eval_split}"
+        ev_dir = out / "runs" / m / f"eval-{eval_split}"
         parts.append(f"<h3>{html.escape(m)}</h3>")
         if len(row["stages"]) > 1:
             parts.append(_html_table(*_stage_table(row["stages"])))
         parts += [
             f'<p>Per-class report: <a href="runs/{m}/eval-{eval_split}/report.txt">report.txt</a></p>',
-            _img(ev / "misclassified.png", f"misclassified {m}"),
-            _img(ev / "confusion_matrix.png", "confusion"),
+            _img(ev_dir / "misclassified.png", f"misclassified {m}"),
+            _img(ev_dir / "confusion_matrix.png", "confusion"),
         ]
     if rows:
         parts += ["<h2>Benchmark</h2>", _html_table(*table(rows)), _img(out / "bench" / "pareto.png", "pareto")]

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from sportsedge.core.formats import Status
+from sportsedge.core.records import Manifest
 from sportsedge.pipeline.config import PipelineConfig
 from sportsedge.train.config import TrainConfig
 from sportsedge.util import fileio
@@ -47,7 +48,8 @@ def variants(models, sizes, say=print) -> list[tuple[str, int | None]]:
     from sportsedge.core.errors import UsageError
     from sportsedge.train.models import get_model
 
-    out, refused = [], {}  # refused: side -> [(model, why)]
+    out: list[tuple[str, int | None]] = []
+    refused: dict[int | None, list[tuple[str, UsageError]]] = {}  # side -> [(model, why)]
     for model in dict.fromkeys(models):  # a model or size named twice runs once
         entry = get_model(model)
         if sizes and not entry.resizable:
@@ -160,7 +162,7 @@ def _train(plan: Plan, state: _State, say) -> Path:
     return run
 
 
-def _bench(cfg: PipelineConfig, manifest: dict, exports: Path, eval_split: Path, state: _State, say) -> None:
+def _bench(cfg: PipelineConfig, manifest: Manifest, exports: Path, eval_split: Path, state: _State, say) -> None:
     """Benchmark the exports, unless the same files were benchmarked with the same settings."""
     from sportsedge.bench.run import bench
 
