@@ -70,7 +70,8 @@ class ExportContext:
         self._tmp = tempfile.TemporaryDirectory(prefix="sportsedge-export-")
         self.work = Path(self._tmp.name)
         self.qat, self.accuracy = qat, accuracy  # QatConfig, AccuracyConfig (format options)
-        self.attempts_dir, self.log_path = attempts_dir, log_path
+        self.attempts_dir = attempts_dir
+        self.log_path: Path = log_path or self.work / "export.log"  # converters' chatter: the caller's log, else ours
         self.min_agreement = min_agreement  # --min-agreement: overrides the table's int8 parity floor
         self._checked: dict = {}  # parity results by (model sha256, format, against Keras?)
         self._fitted: tuple[bytes, dict] | None = None  # fitted_float's result, once computed
@@ -133,6 +134,7 @@ class ExportContext:
     def calibration(self) -> np.ndarray:
         """uint8 pixels (N, H, W, 3) of real images, stratified over classes, spanning 0..255
         (run.resolve_sources refuses calibrated formats for a source without a calibration folder)."""
+        assert self.calibration_dir is not None  # for the type checker: resolve_sources refused it
         paths = list_stratified(self.calibration_dir, self.calibration_size, self.seed)
         pixels, _ = load_images(paths, self.input_size, "calibration")
         return full_range(pixels)

@@ -4,6 +4,7 @@ softmax taken off (int8 files stop at the logits: runtime/outputs.py)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -59,7 +60,9 @@ def _wrap(onnx, model, name: str, t: PixelTransform, size, channels_first: bool,
     inner = "sportsedge_model_input"
     for node in graph.node:  # the original input becomes an internal tensor fed by our nodes
         node.input[:] = [inner if i == name else i for i in node.input]
-    nodes, consts, x = [], [], INPUT_NAME
+    nodes: list[Any] = []  # onnx NodeProto / TensorProto: onnx ships no stubs
+    consts: list[Any] = []
+    x = INPUT_NAME
 
     def step(op, *args, **attrs):
         nonlocal x
@@ -125,10 +128,10 @@ def cut_softmax(data: bytes) -> bytes | None:
         return None
     logits = node.input[0]
     dead = [node]
-    cur = producer.get(out.name)
+    cur = producer[out.name]
     while cur is not node:
         dead.append(cur)
-        cur = producer.get(cur.input[0])
+        cur = producer[cur.input[0]]  # walked above: every node of the chain has a producer
     keep = [n for n in graph.node if all(n is not d for d in dead)]
     del graph.node[:]
     graph.node.extend(keep)

@@ -13,6 +13,7 @@ import numpy as np
 
 from sportsedge.core import metrics
 from sportsedge.core.formats import Format, Status
+from sportsedge.core.records import Parity
 from sportsedge.runtime import Classifier
 
 
@@ -24,32 +25,33 @@ def check(
     keras_probs: np.ndarray,
     expected_labels: tuple[str, ...],
     min_agreement: float | None = None,
-) -> dict:
+) -> Parity:
     """Parity figures and a status for one artifact; ``min_agreement`` overrides the table's floor."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         clf = Classifier.load(path, verify=False)  # the golden check is written after parity
     probs = clf.scores(pixels)
-    result = {
+    max_abs_diff = float(np.abs(keras_probs - probs).max())
+    result: Parity = {
         "n": int(len(pixels)),
         "agreement": metrics.agreement(probs, keras_probs),
         # Ranking beyond the first place: int8 files that ended in a uint8 softmax lost it (outputs.py).
         "top5_overlap": metrics.topk_overlap(probs, keras_probs, 5),
         "top5_order": metrics.topk_order_match(probs, keras_probs, 5),
-        "max_abs_diff": float(np.abs(keras_probs - probs).max()),
+        "max_abs_diff": max_abs_diff,
         "top1_keras": metrics.top1_known(keras_probs, labels),
         "top1_export": metrics.top1_known(probs, labels),
         "input_dtype": str(clf.input_dtype),
         "output": str(clf.output),
     }
-    floor = fmt.min_agreement if min_agreement is None or not fmt.quantized else min_agreement
+    floor = min_agreement if min_agreement is not None and fmt.quantized else fmt.min_agreement
     problems = []
     if tuple(clf.labels) != tuple(expected_labels):
         problems.append("labels inside the file differ from the source model's")
     if result["agreement"] < floor:
         problems.append(f"top-1 agreement {result['agreement']:.3f} < {floor:.3f}")
-    if fmt.max_abs_diff is not None and result["max_abs_diff"] > fmt.max_abs_diff:
-        problems.append(f"max |diff| {result['max_abs_diff']:.2e} > {fmt.max_abs_diff:.0e}")
+    if fmt.max_abs_diff is not None and max_abs_diff > fmt.max_abs_diff:
+        problems.append(f"max |diff| {max_abs_diff:.2e} > {fmt.max_abs_diff:.0e}")
     if problems:
         result["status"], result["message"] = Status.FAILED, "; ".join(problems)
     elif result["agreement"] < fmt.warn_agreement:

@@ -14,7 +14,7 @@ import multiprocessing
 import queue
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -43,7 +43,8 @@ def require_qat() -> None:
 
 def write_weights(model, path: Path) -> list[dict]:
     """The weights of every layer that has some, in graph order, as one .npz (nested models inlined)."""
-    layers, arrays = [], {}
+    layers: list[dict[str, Any]] = []
+    arrays: dict[str, Any] = {}  # Any: numpy's savez stub would read a key as allow_pickle
     for layer in leaf_layers(model):
         ws = [np.asarray(w) for w in layer.get_weights()]
         if not ws:
@@ -69,14 +70,16 @@ def convert_qat(ctx: ExportContext, tell: Tell) -> Converted:
     np.save(job / "parity.npy", pixels)
     np.save(job / "reference_probs.npy", probs[:REFERENCE_IMAGES])  # Keras' outputs on the first ones
     np.save(job / "calibration.npy", ctx.calibration)
-    entry = get_model(ctx.record.model)  # the registry name: model_name has "-160" for a 160-px run
+    record = ctx.record
+    assert record is not None  # for the type checker: a run (source.ours) has its record
+    entry = get_model(record.model)  # the registry name: model_name has "-160" for a 160-px run
     spec = {
-        "model": ctx.record.model,
+        "model": record.model,
         "registry_module": entry.build.__module__,
         "num_classes": len(ctx.labels),
         # ImageNet-built backbones can differ in structure (EfficientNet adds a Rescaling), so the
         # worker builds the same way; "imagenet" resolves from KERAS_HOME like training did.
-        "build_weights": "imagenet" if ctx.record.weights == "imagenet" else "none",
+        "build_weights": "imagenet" if record.weights == "imagenet" else "none",
         "labels": list(ctx.labels),
         "input_size": list(ctx.input_size),
         "train_dir": str(ctx.calibration_dir),

@@ -273,7 +273,8 @@ def _init_ranges(qmodel, model, pixels, tf_keras, batch: int = 8) -> None:
     probe = tf_keras.Model(
         model.input, [model.get_layer(n).output for n in names] + [model.get_layer(n).input for n in linear]
     )
-    lo, hi = {}, {}
+    lo: dict[object, float] = {}  # by layer name, or ("pre", name) for a linear layer's input
+    hi: dict[object, float] = {}
     for b in range(0, len(pixels), batch):
         outs = probe(pixels[b : b + batch].astype("float32"), training=False)
         outs = outs if isinstance(outs, (list, tuple)) else [outs]

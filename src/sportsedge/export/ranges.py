@@ -48,7 +48,7 @@ def calibrated_ranges(model) -> tuple[dict[int, tuple[float, float]], set[int]]:
         if hi > lo:
             ranges[i] = (lo, hi)
     weighted = {getattr(schema.BuiltinOperator, name) for name in WEIGHTED}
-    leading = set()
+    leading: set[int] = set()
     for op in graph.operators:
         code = model.operatorCodes[op.opcodeIndex]
         if max(code.builtinCode, code.deprecatedBuiltinCode) in weighted:

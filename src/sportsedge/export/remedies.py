@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -99,6 +99,7 @@ def _searched(ctx, acc: AccuracyConfig, family: str, tell):
     """(layers kept float, details) of the selective search for one int8 family."""
     from sportsedge.export.selective import layers_of, search
 
+    assert acc.max_drop is not None  # for the type checker: both callers return early without a bound
     layers = layers_of(family, ctx, tell)
     pixels, labels, reference, what = search_set(ctx)
     tell(f"  fallback: searching the layers to keep float on {what} ...")
@@ -186,7 +187,7 @@ def convert_int8_accurate(ctx: ExportContext, tell: Tell) -> Converted:
     if acc.max_drop is None or not acc.remedies:
         return Converted(plain, ranges, output=output)
     first = _measure(ctx, plain, None)
-    record = {"max_drop": acc.max_drop, "post_training": first, "attempts": [], "kept": PLAIN}
+    record: dict[str, Any] = {"max_drop": acc.max_drop, "post_training": first, "attempts": [], "kept": PLAIN}
     if _meets(first, acc):
         return Converted(plain, {"accuracy": record, **ranges}, output=output)
     tell(

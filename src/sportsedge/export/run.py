@@ -11,11 +11,12 @@ import os
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
+from typing import Any, cast
 
 from sportsedge import __version__
 from sportsedge.core.errors import UsageError
 from sportsedge.core.formats import FORMATS, Format, Status, format_groups
-from sportsedge.core.records import Manifest
+from sportsedge.core.records import Manifest, ManifestEntry
 from sportsedge.export.config import ExportConfig, UserModel
 from sportsedge.export.context import ExportContext, resolve_source
 from sportsedge.export.converted import Converted
@@ -119,7 +120,7 @@ def export(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     manifest_path = out / "manifest.json"
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {"artifacts": {}}
+    manifest: Manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {"artifacts": {}}
     # By the table's Format.options; as JSON types, so a manifest read back compares equal.
     option_settings = json.loads(json.dumps({"qat": asdict(config.qat), "accuracy": asdict(config.accuracy)}))
     with contextlib.ExitStack() as stack:  # each context owns a temporary folder, removed whatever happens
@@ -174,14 +175,14 @@ def export(
                     continue
                 say(f"[{step}/{total}] {name}: converting ...")
                 entry = _export_one(ctx, fmt, path)
-                entry.update(fingerprint=fingerprint, settings=settings)
+                entry["fingerprint"], entry["settings"] = fingerprint, settings
                 manifest["artifacts"][name] = entry
                 fileio.write_json(manifest_path, manifest)
                 say(f"[{step}/{total}] {name}: {_summary(entry, ctx.source)}")
     return manifest
 
 
-def _summary(entry: dict, source: Source) -> str:
+def _summary(entry: ManifestEntry, source: Source) -> str:
     """The progress line of one finished artifact."""
     p = entry["parity"]
     reference = "Keras" if source.kind is not SourceKind.ONNX else "float ONNX"
@@ -199,10 +200,14 @@ def _summary(entry: dict, source: Source) -> str:
     )
 
 
-def _export_one(ctx: ExportContext, fmt: Format, path: Path) -> dict:
+def _export_one(ctx: ExportContext, fmt: Format, path: Path) -> ManifestEntry:
     t0 = time.monotonic()
     source = ctx.source
-    extra = {"calibration": str(ctx.calibration_dir), "sportsedge": __version__, "source_kind": str(source.kind)}
+    extra: dict[str, Any] = {
+        "calibration": str(ctx.calibration_dir),
+        "sportsedge": __version__,
+        "source_kind": str(source.kind),
+    }
     if source.transform is not None:  # baked into the graph: recorded, not applied again by the runtime
         extra["model_preprocess"] = source.transform.to_dict()
     meta = ModelMetadata(
@@ -230,7 +235,7 @@ def _export_one(ctx: ExportContext, fmt: Format, path: Path) -> dict:
             meta = replace(meta, golden=golden)
             sealed = attach_metadata(tmp, meta, sidecar=False)
     fileio.write_json(sidecar_path(path), sealed)
-    return {
+    entry = {
         "path": path.name,
         "model": ctx.model_name,
         "format": fmt.name,
@@ -244,3 +249,4 @@ def _export_one(ctx: ExportContext, fmt: Format, path: Path) -> dict:
         "source_kind": str(source.kind),
         **converted.details,
     }
+    return cast(ManifestEntry, entry)  # the converter's details are its own ManifestEntry keys

@@ -8,6 +8,7 @@ Kept free of heavy imports: the CLI resolves sources (and rejects bad ones) befo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -37,12 +38,12 @@ def _is_saved_model(p: Path) -> bool:
     return p.is_dir() and (p / "saved_model.pb").is_file()
 
 
-def _has_suffix(*suffixes: str):
+def _has_suffix(*suffixes: str) -> Callable[[Path], bool]:
     return lambda p: p.is_file() and p.suffix.lower() in suffixes
 
 
 # How a MODEL argument is recognised, in order.
-KINDS: dict[SourceKind, object] = {
+KINDS: dict[SourceKind, Callable[[Path], bool]] = {
     SourceKind.RUN: _is_run,
     SourceKind.SAVED_MODEL: _is_saved_model,
     SourceKind.KERAS: _has_suffix(".keras"),
