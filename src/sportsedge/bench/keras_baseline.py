@@ -30,7 +30,7 @@ def measure_keras(job: TimingJob) -> dict:
     call(tf.constant(job.pixels[:1].astype(np.float32)))  # trace once: part of loading
     load_ns = time.perf_counter_ns() - t0
     inputs = [tf.constant(p[None].astype(np.float32)) for p in job.pixels]
-    size = tuple(int(v) for v in job.pixels.shape[1:3])
+    size = (int(job.pixels.shape[1]), int(job.pixels.shape[2]))
 
     def e2e(path):
         return call(tf.constant(load_pixels(path, size)[None].astype(np.float32))).numpy()

@@ -171,7 +171,9 @@ def split_softmax(model, keras=None):
     not end in one we can take off: a Softmax layer, an Activation("softmax"), or a layer whose
     activation is softmax (Dense, Conv). ``keras``: the Keras module of ``model`` (tf_keras in QAT)."""
     if keras is None:
-        import keras
+        import keras as keras_module  # the parameter's name shadows the module's
+
+        keras = keras_module
 
     if not model.layers:
         return None

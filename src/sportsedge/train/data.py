@@ -36,7 +36,8 @@ def limit_split(split: Split, per_class: int | None) -> Split:
     """The first ``per_class`` images of each class (all when None: quick trials)."""
     if not per_class:
         return split
-    keep, counts = [], {}
+    keep: list[int] = []
+    counts: dict[int, int] = {}
     for i, y in enumerate(split.labels):
         counts[y] = counts.get(y, 0) + 1
         if counts[y] <= per_class:
@@ -117,7 +118,7 @@ class BadImageLog:
 
     def __init__(self):
         self._lock = threading.Lock()
-        self.seen: dict[str, str] = {}
+        self.seen: dict[str | None, str] = {}  # path -> reason (None: an error that names no file)
 
     def add(self, err: InputError) -> None:
         with self._lock:

@@ -27,8 +27,8 @@ def predict_split(model, ds: Dataset, split: str, size, batch: int = 32, limit_p
         probs.append(run(x).numpy())
         labels.append(y.numpy())
         index.append(i.numpy())
-    index = np.concatenate(index)
-    return np.concatenate(probs), np.concatenate(labels), [s.paths[i] for i in index]
+    order = np.concatenate(index)
+    return np.concatenate(probs), np.concatenate(labels), [s.paths[i] for i in order]
 
 
 def evaluate_model(model, run_dir: Path, ds: Dataset, split: str, rec: RunRecord, limit_per_class=None) -> dict:

@@ -18,6 +18,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sportsedge.core.errors import UsageError
 
@@ -66,12 +67,13 @@ class Recipe:
 
 @dataclass
 class Built:
-    model: object  # keras.Model: pixels (H, W, 3) 0..255 -> class probabilities
-    features: object | None = None  # frozen prefix as a keras.Model, when there is one
-    head: object | None = None  # the trainable rest, taking the prefix's output
-    lower: object | None = None  # pixels -> the fine-tuning block boundary, frozen (two-stage models)
-    upper: object | None = None  # block boundary -> probabilities; `blocks` and the head inside
-    pool: object | None = None  # block boundary -> `features`' output, through the frozen top blocks
+    # Any: Keras ships no type information; each field says what it holds.
+    model: Any  # keras.Model: pixels (H, W, 3) 0..255 -> class probabilities
+    features: Any = None  # frozen prefix as a keras.Model, when there is one
+    head: Any = None  # the trainable rest, taking the prefix's output
+    lower: Any = None  # pixels -> the fine-tuning block boundary, frozen (two-stage models)
+    upper: Any = None  # block boundary -> probabilities; `blocks` and the head inside
+    pool: Any = None  # block boundary -> `features`' output, through the frozen top blocks
     blocks: tuple = ()  # the top's layer groups, input to output, each a tuple of layers: unfreezable units
 
 

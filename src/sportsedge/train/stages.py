@@ -16,6 +16,7 @@ import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -39,11 +40,11 @@ class StageName:
 @dataclass(frozen=True)
 class Stage:
     name: str  # a StageName
-    model: object  # the keras.Model this stage fits; its layers are the run's model's
+    model: Any  # the keras.Model this stage fits (Keras ships no type information); its layers are the run's model's
     first_epoch: int  # the global epoch this stage starts at
     epochs: int  # epochs of this stage
     batch_size: int  # images per step
-    learning_rate: object  # a float or a keras LearningRateSchedule
+    learning_rate: Any  # a float or a keras LearningRateSchedule
     label_smoothing: float  # of this stage's loss
     early_stopping: int | None  # patience on val_loss; None = off
     data: Callable  # (first global epoch to train) -> (train_ds, valid_ds, steps per epoch)
@@ -96,7 +97,9 @@ def _feature_streams(views: list, labels, vfeats, vlabels, seed: int, first: int
     return epoch_batches(views, labels, seed, first, last, batch), valid_ds, math.ceil(len(labels) / batch)
 
 
-def _cached_views(rec: RunRecord, model, train: Split, valid: Split, out: Path, bad, views: list, tag: dict):
+def _cached_views(
+    rec: RunRecord, model, train: Split, valid: Split, out: Path, bad, views: list, tag: dict
+) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
     """(train views, labels, valid features, valid labels) of ``model`` over the splits, cached on
     disk. ``views`` lists each train view's augmentation: None = clean, MIRROR, or an Augment."""
     size, batch = rec.input_size, rec.batch_size
@@ -134,7 +137,7 @@ def _cached_views(rec: RunRecord, model, train: Split, valid: Split, out: Path, 
 
 def _one_stage(rec: RunRecord, built: Built, train: Split, valid: Split, out: Path, bad) -> Stage:
     aug = _augment(rec)
-    common = {
+    common: dict[str, Any] = {
         "learning_rate": rec.learning_rate,
         "label_smoothing": rec.label_smoothing,
         "early_stopping": rec.early_stopping,
@@ -186,6 +189,7 @@ def warmup_cosine(peak: float, warmup_steps: int, total_steps: int):
 
 
 def _two_stages(rec: RunRecord, built: Built, train: Split, valid: Split, out: Path, bad) -> list[Stage]:
+    assert rec.finetune is not None  # for the type checker: plan() sends only runs with a second stage here
     ft = FineTune(**{**rec.finetune, "augment": Augment(**rec.finetune["augment"])})
     if not 1 <= ft.blocks <= len(built.blocks):
         raise UsageError(f"--finetune-blocks must be 1..{len(built.blocks)} for {rec.model}, got {ft.blocks}")
@@ -195,7 +199,9 @@ def _two_stages(rec: RunRecord, built: Built, train: Split, valid: Split, out: P
     views = [None, MIRROR, *[ft.augment] * (count - 2)][:count]
 
     @functools.cache
-    def boundary():  # both stages read it; computed once per process, cached on disk across runs
+    def boundary() -> tuple[
+        list[np.ndarray], np.ndarray, np.ndarray, np.ndarray
+    ]:  # both stages read it; computed once per process, cached on disk across runs
         return _cached_views(rec, built.lower, train, valid, out, bad, views, {"boundary": built.lower.output.name})
 
     def head_data(first):

@@ -29,7 +29,7 @@ from sportsedge.core.errors import UsageError
 MAGIC = 0x1950A86A20F9469CFC6C
 PROTOCOL = 1001
 # torch storage type -> numpy dtype (little-endian, as the sys-info pickle must say)
-STORAGES = {
+STORAGES: dict[str, np.dtype] = {
     "FloatStorage": np.dtype("<f4"),
     "DoubleStorage": np.dtype("<f8"),
     "HalfStorage": np.dtype("<f2"),
@@ -44,7 +44,8 @@ STORAGES = {
 
 class _Storage:
     def __init__(self, dtype: np.dtype, numel: int):
-        self.dtype, self.numel, self.data = dtype, numel, None
+        self.dtype, self.numel = dtype, numel
+        self.data: np.ndarray | None = None  # filled once the pickle's storages are read
 
 
 class _Tensor:
@@ -54,14 +55,17 @@ class _Tensor:
         self.storage, self.offset, self.size, self.stride = storage, offset, tuple(size), tuple(stride)
 
     def array(self) -> np.ndarray:
+        data = self.storage.data
+        if data is None:
+            raise ValueError("a tensor whose storage is missing from the file")
         item = self.storage.dtype.itemsize
         if not self.size:
-            return self.storage.data[self.offset].copy()
+            return data[self.offset].copy()
         strides = tuple(s * item for s in self.stride)
         need = self.offset + sum((n - 1) * s for n, s in zip(self.size, self.stride)) + 1
         if need > self.storage.numel:
             raise ValueError(f"a tensor of shape {self.size} reaches past its storage of {self.storage.numel}")
-        base = self.storage.data[self.offset :]
+        base = data[self.offset :]
         return np.lib.stride_tricks.as_strided(base, self.size, strides).copy()
 
 
@@ -142,7 +146,7 @@ def read_state_dict(path: str | Path) -> dict[str, np.ndarray]:
             if len(raw) != numel * storage.dtype.itemsize:
                 raise ValueError("the file ends inside a storage")
             storage.data = np.frombuffer(raw, storage.dtype)
-        out = {}
+        out: dict[str, np.ndarray] = {}
         for name, value in state.items():
             if not isinstance(value, _Tensor):
                 raise ValueError(f"{name} is not a tensor")
