@@ -246,6 +246,38 @@ def test_export_max_drop_searches_the_float_layers_for_both_families(fmt, colour
     assert Classifier.load(tmp_path / name).metadata.extra["float_layers"] == [HOSTILE_LAYER]
 
 
+@pytest.mark.tensorflow
+def test_a_fallback_search_that_sees_no_loss_says_so_and_names_doctor(colours, tmp_path, monkeypatch, capfd):
+    """With the whole folder as the parity set the search runs on the calibration images; where plain
+    int8 meets the bound there, the export's one guess (the top-ranked layer) is said, with the
+    doctor command that measures on held-out images."""
+    from dataclasses import replace
+
+    from sportsedge.export import selective
+    from sportsedge.export.config import AccuracyConfig, ExportConfig
+    from sportsedge.export.run import export, parse_formats
+
+    real = selective.search
+    monkeypatch.setattr(selective, "search", lambda *a, **kw: replace(real(*a, **kw), chosen=[], met=True))
+    user = replace(_user(), parity_data=str(colours / "valid"))
+    config = ExportConfig(
+        calibration=str(colours / "train"),
+        calibration_size=60,
+        parity_size=10_000,  # every valid/ image: none is left for the search
+        user=user,
+        accuracy=AccuracyConfig(max_drop=0.5, remedies=("fallback",)),
+    )
+    manifest = export([HOSTILE / "hostile.keras"], parse_formats("tflite-int8"), tmp_path, config, say=lambda m: None)
+    ((_, entry),) = manifest["artifacts"].items()
+    attempt = entry["accuracy"]["attempts"][0]
+    assert "calibration images" in attempt["searched_on"] and "fewer than 40" in attempt["searched_on"]
+    assert len(attempt["float_layers"]) == 1  # the top-ranked layer alone
+    said = " ".join(capfd.readouterr().err.split())
+    assert "so the search cannot see which layers cost the parity set's points" in said
+    assert f"trying its top-ranked layer alone ({attempt['float_layers'][0]})" in said
+    assert f"sportsedge doctor {HOSTILE / 'hostile.keras'} --data {colours / 'valid'} --out DOCTOR_DIR" in said
+
+
 TAIL = "top-1 points cannot see the damage at this float accuracy; try export's int16 remedy or QAT"
 
 

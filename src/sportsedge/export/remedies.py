@@ -92,7 +92,10 @@ def search_set(ctx) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, str]:
         what = f"{len(kept)} images of {ctx.parity_dir} outside the parity set"
         return pixels, (labels if (labels >= 0).all() else None), ctx.reference(pixels), what
     pixels = ctx.calibration
-    return pixels, None, ctx.reference(pixels), f"the {len(pixels)} calibration images (agreement with float)"
+    why = f"{len(rest)} images of {ctx.parity_dir} lie outside the parity set, fewer than {MIN_SEARCH}"
+    if ctx.parity_dir is None:
+        why = "no parity folder to hold images back from"
+    return pixels, None, ctx.reference(pixels), f"the {len(pixels)} calibration images (agreement with float; {why})"
 
 
 def _searched(ctx, acc: AccuracyConfig, family: str, tell):
@@ -115,7 +118,14 @@ def _searched(ctx, acc: AccuracyConfig, family: str, tell):
         always_rank=True,
         min_agreement=ctx.min_agreement,  # the parity check's floor, --min-agreement included
     )
-    chosen = found.chosen or [la for la, _ in found.ranked[:1]]  # plain met the bound there, not on the parity set
+    chosen = found.chosen
+    if not chosen:  # plain int8 met the bound on the search images, not on the parity set
+        chosen = [la for la, _ in found.ranked[:1]]
+        tell(
+            f"  fallback: plain int8 meets the bound on {what}, so the search cannot see which layers cost the "
+            f"parity set's points; trying its top-ranked layer alone ({', '.join(la.name for la in chosen)}). "
+            f"For a measured choice on held-out images: {doctor_hint(ctx)}"
+        )
     details = {
         "float_layers": [la.name for la in chosen],
         "float_ops": [k for la in chosen for k in la.keys],
@@ -124,6 +134,12 @@ def _searched(ctx, acc: AccuracyConfig, family: str, tell):
         "ranking": [{"layer": la.name, "kl_alone": s.kl, "agreement_alone": s.agreement} for la, s in found.ranked],
     }
     return layers, chosen, details
+
+
+def doctor_hint(ctx) -> str:
+    """The doctor command for this export's source and images (it splits them into search and report halves)."""
+    data = f" --data {ctx.parity_dir}" if ctx.parity_dir is not None else " --data SPLIT_DIR"
+    return f"sportsedge doctor {ctx.source.path}{data} --out DOCTOR_DIR"
 
 
 def float_fallback(ctx, acc: AccuracyConfig, tell):
