@@ -92,9 +92,10 @@ def search_set(ctx) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, str]:
         what = f"{len(kept)} images of {ctx.parity_dir} outside the parity set"
         return pixels, (labels if (labels >= 0).all() else None), ctx.reference(pixels), what
     pixels = ctx.calibration
-    why = f"{len(rest)} images of {ctx.parity_dir} lie outside the parity set, fewer than {MIN_SEARCH}"
     if ctx.parity_dir is None:
         why = "no parity folder to hold images back from"
+    else:
+        why = f"{len(rest)} images of {ctx.parity_dir} lie outside the parity set, fewer than {MIN_SEARCH}"
     return pixels, None, ctx.reference(pixels), f"the {len(pixels)} calibration images (agreement with float; {why})"
 
 

@@ -198,10 +198,9 @@ def _two_stages(rec: RunRecord, built: Built, train: Split, valid: Split, out: P
     count = min(ft.views, max(2, ft.view_images // max(1, len(train))))
     views = [None, MIRROR, *[ft.augment] * (count - 2)][:count]
 
+    # Both stages read it: computed once per process, cached on disk across runs.
     @functools.cache
-    def boundary() -> tuple[
-        list[np.ndarray], np.ndarray, np.ndarray, np.ndarray
-    ]:  # both stages read it; computed once per process, cached on disk across runs
+    def boundary() -> tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
         return _cached_views(rec, built.lower, train, valid, out, bad, views, {"boundary": built.lower.output.name})
 
     def head_data(first):
