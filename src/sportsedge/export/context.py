@@ -23,6 +23,10 @@ def resolve_source(path: str | Path, user: UserModel, calibration: str | None):
     """(Source, loaded model or None) for a MODEL argument; a run folder loads lazily."""
     path = Path(path)
     kind = source_kind(path)
+    if kind is SourceKind.TORCH:
+        from sportsedge.export.torch_model import resolve_torch
+
+        return resolve_torch(path, user, calibration)
     if kind is not SourceKind.RUN:
         from sportsedge.export.user_model import resolve
 
@@ -165,8 +169,27 @@ class ExportContext:
 
         if self.source.kind is SourceKind.ONNX:
             return []
+        if self.source.kind is SourceKind.TORCH:  # submodule names, the same in every converted file
+            return list(self._loaded.names)
         extra = keras_layers(self.logits_model) if logits and self.logits_model is not None else []
         return keras_layers(self.model) + extra
+
+    def tflite_layer(self, tensors) -> str | None:
+        """The source's layer that a TFLite op (given its tensors' names) belongs to, or None."""
+        if self.source.kind is SourceKind.TORCH:
+            from sportsedge.export.torch_tflite import layer_of
+
+            return layer_of(tensors, self.layer_names(logits=True))
+        from sportsedge.export.float_layers import layer_name
+
+        return layer_name(tensors, self.layer_names(logits=True))
+
+    @functools.cached_property
+    def tflite_float(self) -> bytes:
+        """A PyTorch source's float32 .tflite (litert-torch): what its TFLite formats start from."""
+        from sportsedge.export.torch_tflite import litert_float
+
+        return litert_float(self._loaded.model, self.input_size, self.work, self.source.path)
 
     @functools.cached_property
     def calibrated_float_file(self) -> Path:
@@ -217,6 +240,10 @@ class ExportContext:
         path = self.work / "fp32.onnx"
         if self.source.kind is SourceKind.ONNX:
             path.write_bytes(self._loaded.model)
+        elif self.source.kind is SourceKind.TORCH:
+            from sportsedge.export.torch_onnx import torch_to_onnx
+
+            path.write_bytes(torch_to_onnx(self._loaded.model, self.input_size, self.source.path))
         else:
             from sportsedge.export.onnx_convert import keras_to_onnx
 

@@ -11,7 +11,7 @@ nodes sharing a name path (tf2onnx's ``model/conv_3/BiasAdd`` and ``.../conv_3/R
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from sportsedge.core.errors import UsageError
@@ -52,11 +52,12 @@ def op_tensors(path: Path) -> list[tuple[str, list[str]]]:
     return [(op.outputs[0].name, [t.name for t in op.inputs[1:]]) for op in ops if op.outputs]
 
 
-def tflite_layers(float_model: Path, names: Sequence[str]) -> dict[str, list[str]]:
-    """Keras layer -> the output tensors of its ops in a float .tflite (what the quantizer denylists)."""
+def tflite_layers(float_model: Path, layer_of: Callable[[list[str]], str | None]) -> dict[str, list[str]]:
+    """Source layer -> the output tensors of its ops in a float .tflite (what the quantizer denylists);
+    ``layer_of``: an op's layer from its tensors' names (ExportContext.tflite_layer)."""
     out: dict[str, list[str]] = {}
     for tensor, weights in op_tensors(float_model):
-        layer = layer_name([tensor, *weights], names)
+        layer = layer_of([tensor, *weights])
         if layer is not None:
             out.setdefault(layer, []).append(tensor)
     return out

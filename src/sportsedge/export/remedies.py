@@ -26,6 +26,7 @@ import numpy as np
 from sportsedge.core.formats import FORMATS, Status
 from sportsedge.export.config import REMEDIES, AccuracyConfig, RangeFit
 from sportsedge.export.converted import Converted
+from sportsedge.export.source import SourceKind
 from sportsedge.export.tflite import int8_bytes, quantize
 from sportsedge.export.tflite_convert import calibrated, converter
 from sportsedge.runtime.imagesets import full_range, list_stratified, load_images
@@ -177,6 +178,12 @@ def onnx_fallback(ctx, plain: bytes, output, tell) -> tuple[bytes, dict]:
 def int16(ctx, acc: AccuracyConfig, tell):
     import tensorflow as tf
 
+    if ctx.source.kind is SourceKind.TORCH:  # from litert-torch's float file (no SavedModel)
+        from sportsedge.export.torch_tflite import int16 as torch_int16
+
+        data = torch_int16(ctx.tflite_float, ctx.calibration)
+        yield Candidate("int16 activations", data, {"activations": "int16", "input_dtype": "float32"})
+        return
     _, conv = converter(ctx, logits=True)
     calibrated(conv, ctx.calibration)
     conv.target_spec.supported_ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
@@ -250,7 +257,7 @@ def _with_float_layers(ctx, names: tuple[str, ...], tell) -> bytes:
     """Full int8 with the named Keras layers' ops left float (`export --float-layers`)."""
     from sportsedge.export.float_layers import pick, tflite_layers
 
-    keys = pick(tflite_layers(ctx.calibrated_float_file, ctx.layer_names(logits=True)), names, "the TFLite model")
+    keys = pick(tflite_layers(ctx.calibrated_float_file, ctx.tflite_layer), names, "the TFLite model")
     tell(f"  float layers: {', '.join(names)} ({len(keys)} op(s))")
     return _selective(ctx, keys, tell)
 

@@ -20,7 +20,7 @@ from sportsedge.core.records import Manifest, ManifestEntry
 from sportsedge.export.config import ExportConfig, UserModel
 from sportsedge.export.context import ExportContext, resolve_source
 from sportsedge.export.converted import Converted
-from sportsedge.export.source import Source, SourceKind
+from sportsedge.export.source import EXPORTABLE, Source, SourceKind
 from sportsedge.runtime import Classifier, ModelMetadata, attach_metadata, sidecar_path
 from sportsedge.runtime.golden import GOLDEN_VERSION, make_golden
 from sportsedge.runtime.preprocess import PREPROCESSING_VERSION
@@ -52,9 +52,21 @@ def _named_formats(text: str) -> list[Format]:
     return list(dict.fromkeys(chosen))
 
 
-def _converter(fmt: Format):
-    """The format's ``convert(ctx, tell) -> Converted``, imported only when asked for."""
-    module, _, func = fmt.converter.partition(":")
+# Converters that differ by source kind (format name -> "module:function"); the rest are FORMATS'
+# own, which reach a PyTorch source through its ExportContext (ONNX from torch.onnx; full int8 from
+# litert-torch's float file, calibrated).
+KIND_CONVERTERS: dict[SourceKind, dict[str, str]] = {
+    SourceKind.TORCH: {
+        "tflite-fp32": "sportsedge.export.torch_tflite:convert_fp32",
+        "tflite-fp16": "sportsedge.export.torch_tflite:convert_fp16",
+        "tflite-dynamic": "sportsedge.export.torch_tflite:convert_dynamic",
+    },
+}
+
+
+def _converter(fmt: Format, kind: SourceKind):
+    """The format's ``convert(ctx, tell) -> Converted`` for a source of ``kind``, imported only when asked for."""
+    module, _, func = KIND_CONVERTERS.get(kind, {}).get(fmt.name, fmt.converter).partition(":")
     return getattr(importlib.import_module(module), func)
 
 
@@ -71,10 +83,9 @@ def resolve_sources(models: list, formats: list[Format], config: ExportConfig) -
         )
     for source, _ in resolved:
         for fmt in formats:
-            if source.kind is SourceKind.ONNX and fmt.family != "onnx":
-                raise UsageError(
-                    f"{source.path}: an ONNX model exports only to onnx-fp32 and onnx-int8, not {fmt.name}"
-                )
+            can = EXPORTABLE.get(source.kind)
+            if can is not None and not can.formats(fmt):
+                raise UsageError(f"{source.path}: {can.why}, not {fmt.name}")
             if fmt.calibrated and source.calibration_dir is None:
                 raise UsageError(f"{source.path}: {fmt.name} needs --calibration DIR of real images (a few hundred)")
     names = [s.name for s, _ in resolved]
@@ -182,10 +193,14 @@ def export(
     return manifest
 
 
+# What the parity check compares a file against, by source kind (Keras for the rest).
+REFERENCE = {SourceKind.ONNX: "float ONNX", SourceKind.TORCH: "PyTorch"}
+
+
 def _summary(entry: ManifestEntry, source: Source) -> str:
     """The progress line of one finished artifact."""
     p = entry["parity"]
-    reference = "Keras" if source.kind is not SourceKind.ONNX else "float ONNX"
+    reference = REFERENCE.get(source.kind, "Keras")
     against = f"fine-tuned {reference}" if "qat" in entry else reference  # QAT is checked against its own model
     top1 = (
         f"top-1 {p['top1_export']:.3f} ({against} {p['top1_keras']:.3f})"
@@ -220,7 +235,7 @@ def _export_one(ctx: ExportContext, fmt: Format, path: Path) -> ManifestEntry:
     )
     with captured(ctx.log_path) as terminal:  # Keras' side of the parity check is captured too
         # Converters' own progress (QAT epochs, remedies) must reach the user through the capture.
-        converted: Converted = _converter(fmt)(ctx, lambda m: print(m, file=terminal, flush=True))
+        converted: Converted = _converter(fmt, source.kind)(ctx, lambda m: print(m, file=terminal, flush=True))
         meta = replace(meta, output=converted.output or source.output)
         if "float_layers" in converted.details:  # the file says which layers are float, and why
             kept = {k: converted.details[k] for k in ("float_layers", "float_layers_why")}

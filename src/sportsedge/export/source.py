@@ -14,6 +14,7 @@ from enum import Enum
 from pathlib import Path
 
 from sportsedge.core.errors import InputError, ModelError, UsageError
+from sportsedge.core.formats import Format
 from sportsedge.core.input_transform import PixelTransform
 from sportsedge.core.outputs import OutputKind
 from sportsedge.util import fileio
@@ -25,6 +26,7 @@ class SourceKind(str, Enum):
     H5 = "h5"  # a legacy Keras HDF5 file
     SAVED_MODEL = "saved_model"  # a TensorFlow SavedModel folder
     ONNX = "onnx"  # a float ONNX classifier (e.g. from PyTorch): ONNX formats only
+    TORCH = "torch"  # a torch.export program (.pt2) or an nn.Module: litert-torch and torch.onnx convert it
 
     def __str__(self) -> str:
         return self.value
@@ -49,6 +51,27 @@ KINDS: dict[SourceKind, Callable[[Path], bool]] = {
     SourceKind.KERAS: _has_suffix(".keras"),
     SourceKind.H5: _has_suffix(".h5", ".hdf5"),
     SourceKind.ONNX: _has_suffix(".onnx"),
+    SourceKind.TORCH: _has_suffix(".pt2"),
+}
+
+# PyTorch files export cannot take (a state dict, TorchScript, a pickled module): refused in one
+# line that says what to save instead (torch_files.refusal), before torch is imported.
+TORCH_REFUSED = (".pt", ".pth", ".ts", ".jit", ".bin")
+
+
+@dataclass(frozen=True)
+class Exportable:
+    """The formats one kind of source can become."""
+
+    formats: Callable[[Format], bool]  # True for a format this kind converts to
+    why: str  # completes "<path>: <kind> exports only to ..." for the others
+
+
+# Kinds not listed export to every format.
+EXPORTABLE: dict[SourceKind, Exportable] = {
+    SourceKind.ONNX: Exportable(lambda f: f.family == "onnx", "an ONNX model exports only to onnx-fp32 and onnx-int8"),
+    # QAT fine-tunes a Keras model with tfmot: a PyTorch model has every post-training format.
+    SourceKind.TORCH: Exportable(lambda f: "qat" not in f.options, "a PyTorch model has no QAT format here"),
 }
 
 
@@ -59,10 +82,14 @@ def source_kind(path: str | Path) -> SourceKind:
     for kind, test in KINDS.items():
         if test(p):
             return kind
+    if p.is_file() and p.suffix.lower() in TORCH_REFUSED:
+        from sportsedge.export.torch_files import refusal
+
+        raise ModelError(p, refusal(p))
     raise InputError(
         p,
         "not a sportsedge run folder (config.json + model.keras), a SavedModel folder (saved_model.pb), "
-        "or a .keras, .h5 or .onnx file",
+        "or a .keras, .h5, .onnx or .pt2 (torch.export) file",
     )
 
 

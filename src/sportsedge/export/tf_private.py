@@ -95,3 +95,22 @@ def inbound_layer(layer):
     if not nodes or not hasattr(nodes[0], "inbound_layers"):
         raise PrivateApiError("tf_keras Layer._inbound_nodes[0].inbound_layers")
     return nodes[0].inbound_layers
+
+
+def calibrator(model: bytes):
+    """TFLite's calibrator on a float .tflite flatbuffer (a converted PyTorch model has no
+    SavedModel for the converter to calibrate): records each tensor's range over a dataset."""
+    cls = _attr("tensorflow.lite.python.optimize.calibrator", "Calibrator")
+    for name in ("calibrate", "calibrate_and_quantize"):
+        if not hasattr(cls, name):
+            raise PrivateApiError(f"tensorflow.lite.python.optimize.calibrator.Calibrator.{name}")
+    return cls(model)
+
+
+def debug_quantized(calibrated_model: bytes) -> bytes:
+    """The quantizer's debug model (each quantized op beside a NumericVerify of its float twin), what
+    the public QuantizationDebugger takes when it has no converter to build one."""
+    fn = _attr("tensorflow.lite.python.convert", "mlir_quantize")
+    if "enable_numeric_verify" not in inspect.signature(fn).parameters:
+        raise PrivateApiError("parameter 'enable_numeric_verify' of tensorflow.lite.python.convert.mlir_quantize")
+    return fn(calibrated_model, enable_numeric_verify=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sportsedge.export.converted import Converted
+from sportsedge.export.source import SourceKind
 from sportsedge.export.tflite_convert import calibrated, calibrated_float, converter
 
 if TYPE_CHECKING:
@@ -57,6 +58,8 @@ def int8_bytes(ctx, pixels=None, tell=None) -> bytes:
     activation ranges fitted as the export's AccuracyConfig says (export/ranges.py)."""
     from sportsedge.export.config import RangeFit
 
+    if ctx.activation_ranges is RangeFit.MINMAX and ctx.source.kind is SourceKind.TORCH:
+        return quantize(calibrated_float(ctx, pixels))  # the calibrator's min..max, as recorded
     if ctx.activation_ranges is RangeFit.MINMAX:  # the converter's own ranges: its public path alone
         _, conv = converter(ctx, logits=True)
         int8_settings(conv, ctx.calibration if pixels is None else pixels)

@@ -4,6 +4,8 @@ quantized) float model. Below the converters and the context, so that neither im
 
 from __future__ import annotations
 
+from sportsedge.export.source import SourceKind
+
 
 def converter(ctx, logits: bool = False):
     """(tensorflow, a TFLiteConverter of the source's SavedModel) for one conversion; ``logits``:
@@ -34,7 +36,11 @@ def calibrated(conv, pixels) -> None:
 def calibrated_float(ctx, pixels=None, logits: bool = True) -> bytes:
     """A float model carrying calibration statistics on ``pixels`` (default: the context's
     calibration set), not yet quantized; see ExportContext. ``logits``: of the model without its
-    final softmax, as full int8 converts it."""
+    final softmax, as full int8 converts it (a PyTorch source: its float file as it ends)."""
+    if ctx.source.kind is SourceKind.TORCH:  # no SavedModel: TFLite's calibrator on litert-torch's file
+        from sportsedge.export.torch_tflite import calibrate
+
+        return calibrate(ctx.tflite_float, ctx.calibration if pixels is None else pixels)
     _, conv = converter(ctx, logits=logits)
     calibrated(conv, ctx.calibration if pixels is None else pixels)
     from sportsedge.export.tf_private import calibrate_only

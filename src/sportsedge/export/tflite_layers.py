@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from sportsedge.export.float_layers import layer_name, op_tensors
+from sportsedge.export.float_layers import op_tensors
 from sportsedge.export.selective import Layer, labelled
+from sportsedge.export.source import SourceKind
 
 DEBUG_IMAGES = 32  # images the debugger runs (the calibration set's first)
 
@@ -46,7 +47,6 @@ class TfliteLayers:
 
     def __init__(self, ctx, tell):
         self.ctx, self.tell = ctx, tell
-        self.layer_names = ctx.layer_names(logits=True)
         self.output = ctx.int8_output()
 
     def layers(self) -> list[Layer]:
@@ -63,14 +63,21 @@ class TfliteLayers:
         from sportsedge.runtime.graph import per_op_macs
 
         self.tell("  per-op int8 error: TensorFlow's QuantizationDebugger ...")
-        _, conv = converter(self.ctx, logits=True)
-        calibrated(conv, self.ctx.calibration)
         compare = {"signal_power": _signal_power}  # beside the debugger's own mean_squared_error
         options = tf.lite.experimental.QuantizationDebugOptions(layer_direct_compare_metrics=compare)
+        source: dict = {}
+        if self.ctx.source.kind is SourceKind.TORCH:  # no converter: the debug model from the calibrated file
+            from sportsedge.export.tf_private import debug_quantized
+
+            source["quant_debug_model_content"] = debug_quantized(self.ctx.calibrated_float)
+        else:
+            _, conv = converter(self.ctx, logits=True)
+            calibrated(conv, self.ctx.calibration)
+            source["converter"] = conv
         with warnings.catch_warnings():  # the debugger runs TF's own (deprecated) interpreter
             warnings.simplefilter("ignore")
             debugger = tf.lite.experimental.QuantizationDebugger(
-                converter=conv, debug_dataset=representative(self.ctx.calibration[:DEBUG_IMAGES]), debug_options=options
+                debug_dataset=representative(self.ctx.calibration[:DEBUG_IMAGES]), debug_options=options, **source
             )
             debugger.run()
         buf = io.StringIO()
@@ -81,7 +88,7 @@ class TfliteLayers:
         grouped: dict[str, dict] = {}
         for r in csv.DictReader(buf):
             tensors = [r["tensor_name"], *weights.get(r["tensor_name"], ())]
-            name = layer_name(tensors, self.layer_names) or r["tensor_name"].split(";")[0]
+            name = self.ctx.tflite_layer(tensors) or r["tensor_name"].split(";")[0]
             scale = float(r["scale"]) or 1.0
             mse = float(r["mean_squared_error"])  # of the op's int8 output against its float output
             rmse = float(np.sqrt(mse)) / scale

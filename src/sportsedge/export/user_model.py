@@ -29,8 +29,9 @@ _MISSING = (re.compile(r"Could not locate class '([^']+)'"), re.compile(r"Unknow
 class Loaded:
     """A user's model, wrapped to take raw NHWC pixels."""
 
-    model: object  # the wrapped Keras model, or the wrapped float ONNX model's bytes
+    model: object  # the wrapped Keras model, the wrapped float ONNX model's bytes, or the wrapped nn.Module
     logits: object = None  # the wrapped Keras model without its final softmax, when it comes off
+    names: tuple[str, ...] = ()  # a PyTorch model's submodule names (its layers'); Keras' come from the model
 
 
 # ------------------------------------------------------------------ Keras
@@ -201,8 +202,9 @@ def _is_softmax(act) -> bool:
 # ------------------------------------------------------------------ resolving a source
 
 
-def resolve(path: Path, kind: SourceKind, opts: UserModel, calibration: str | None):
-    """(Source, Loaded) for a user model."""
+def check_user_options(path, opts: UserModel, calibration: str | None) -> tuple[tuple[str, ...], Path | None, Path]:
+    """(labels, calibration folder, parity folder) of a user model's options (its transform is
+    then set), or one line saying what is missing."""
     if opts.labels is None:
         raise UsageError(f"{path}: a model that is not a sportsedge run needs --labels FILE|DIR")
     if opts.transform is None:
@@ -217,10 +219,18 @@ def resolve(path: Path, kind: SourceKind, opts: UserModel, calibration: str | No
     for d in (calibration_dir, parity_dir):
         if d is not None and not d.is_dir():
             raise InputError(d, "image folder not found")
+    return labels, calibration_dir, parity_dir
+
+
+def resolve(path: Path, kind: SourceKind, opts: UserModel, calibration: str | None):
+    """(Source, Loaded) for a user's Keras or ONNX model (torch_model.resolve_torch: a PyTorch one)."""
+    labels, calibration_dir, parity_dir = check_user_options(path, opts, calibration)
+    transform = opts.transform
+    assert transform is not None  # for the type checker: check_user_options refused None
     if kind is SourceKind.ONNX:
         from sportsedge.export.onnx_wrap import load_onnx
 
-        wrapped, size, classes = load_onnx(path, opts.transform, opts.input_size)
+        wrapped, size, classes = load_onnx(path, transform, opts.input_size)
         loaded = Loaded(wrapped)
     else:
         model = load_keras(path, kind)
@@ -228,8 +238,8 @@ def resolve(path: Path, kind: SourceKind, opts: UserModel, calibration: str | No
         size = fixed_size(native, opts.input_size, path)
         logits = split_softmax(model)
         loaded = Loaded(
-            wrap_keras(model, opts.transform, size, channels_first),
-            wrap_keras(logits, opts.transform, size, channels_first) if logits is not None else None,
+            wrap_keras(model, transform, size, channels_first),
+            wrap_keras(logits, transform, size, channels_first) if logits is not None else None,
         )
     if classes != len(labels):
         raise UsageError(
@@ -242,7 +252,7 @@ def resolve(path: Path, kind: SourceKind, opts: UserModel, calibration: str | No
         labels=labels,
         input_size=size,
         transform=opts.transform,
-        output=_output_kind(loaded, kind, opts, parity_dir, size),
+        output=output_kind(loaded, kind, opts, parity_dir, size),
         calibration_dir=calibration_dir,
         parity_dir=parity_dir,
         sha256=model_sha256(path),
@@ -250,7 +260,8 @@ def resolve(path: Path, kind: SourceKind, opts: UserModel, calibration: str | No
     return source, loaded
 
 
-def _output_kind(loaded, kind: SourceKind, opts: UserModel, images: Path, size) -> OutputKind:
+def output_kind(loaded, kind: SourceKind, opts: UserModel, images: Path, size) -> OutputKind:
+    """--output, or detected on real images: probabilities when every row sums to one."""
     if opts.output != "auto":
         return OutputKind(opts.output)
     from sportsedge.runtime.imagesets import list_stratified, load_images
@@ -260,11 +271,22 @@ def _output_kind(loaded, kind: SourceKind, opts: UserModel, images: Path, size) 
     return OutputKind.PROBABILITIES if looks_like_probabilities(out) else OutputKind.LOGITS
 
 
-def raw_outputs(model, kind: SourceKind, pixels: np.ndarray) -> np.ndarray:
-    """A source model's raw outputs for uint8 pixels: a Keras model, or wrapped ONNX bytes
-    through ONNX Runtime."""
-    if kind is SourceKind.ONNX:
-        from sportsedge.export.onnx_wrap import run_onnx
-
-        return run_onnx(model, pixels)
+def _run_keras(model, pixels: np.ndarray) -> np.ndarray:
     return model.predict(pixels.astype(np.float32), batch_size=32, verbose=0)
+
+
+# How a source model runs on uint8 pixels, by kind ("module:function"); Keras for the rest.
+RUNNERS = {
+    SourceKind.ONNX: "sportsedge.export.onnx_wrap:run_onnx",  # wrapped ONNX bytes through ONNX Runtime
+    SourceKind.TORCH: "sportsedge.export.torch_model:run_torch",  # the wrapped nn.Module
+}
+
+
+def raw_outputs(model, kind: SourceKind, pixels: np.ndarray) -> np.ndarray:
+    """A source model's raw outputs for uint8 pixels (RUNNERS)."""
+    import importlib
+
+    if kind not in RUNNERS:
+        return _run_keras(model, pixels)
+    module, _, func = RUNNERS[kind].partition(":")
+    return getattr(importlib.import_module(module), func)(model, pixels)
