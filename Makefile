@@ -2,7 +2,9 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-train-qat-video-serve-lite-dev-mypy-docs
+STAMP  := $(VENV)/.installed-train-qat-video-serve-lite-torch-dev-mypy-docs
+# PyTorch's CPU build: PyPI's torch for x86-64 is a CUDA build of several GB; on aarch64 it is the CPU one.
+TORCH_CPU_INDEX ?= $(if $(filter x86_64,$(shell uname -m)),--retries 0 --extra-index-url https://download.pytorch.org/whl/cpu,)
 
 .PHONY: install install-runtime test test-runtime test-arm pi-check demo docs clean
 
@@ -10,7 +12,9 @@ STAMP  := $(VENV)/.installed-train-qat-video-serve-lite-dev-mypy-docs
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[train,qat,video,serve,lite,dev,docs]"
+	$(PY) -m pip install --quiet "torch==2.13.0" $(TORCH_CPU_INDEX)
+	$(PY) -c "import sys, torch; sys.exit('make install: torch ' + torch.__version__ + ' is a CUDA build (see docs/guides/pytorch.md)' if torch.version.cuda else 0)"
+	$(PY) -m pip install --quiet -e ".[train,qat,video,serve,lite,torch,dev,docs]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -53,14 +53,22 @@ def need_tensorflow() -> None:
         pytest.skip("needs TensorFlow (the train extra); this is a runtime-only install")
 
 
+def torch_installed() -> bool:
+    return all(importlib.util.find_spec(m) is not None for m in ("torch", "litert_torch"))
+
+
 def pytest_collection_modifyitems(config, items):
-    # Test modules about training or exporting say so with `pytestmark = pytest.mark.tensorflow`.
-    if tensorflow_installed():
-        return
-    skip = pytest.mark.skip(reason="needs TensorFlow (the train extra); this is a runtime-only install")
+    # Test modules about training or exporting say so with `pytestmark = pytest.mark.tensorflow`,
+    # those about PyTorch sources with `pytest.mark.torch` too.
+    missing = {
+        "tensorflow": None if tensorflow_installed() else "needs TensorFlow (the train extra); a runtime-only install",
+        "torch": None if torch_installed() else "needs torch and litert-torch (the torch extra): not installed",
+    }
     for item in items:
-        if item.get_closest_marker("tensorflow"):
-            item.add_marker(skip)
+        for marker, reason in missing.items():
+            if reason and item.get_closest_marker(marker):
+                item.add_marker(pytest.mark.skip(reason=reason))
+                break
 
 
 def _committed(tmp_path_factory, name: str) -> Path:

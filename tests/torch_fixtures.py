@@ -13,6 +13,7 @@ two-inputs.pt2     a model taking an image and a second tensor
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -88,7 +89,9 @@ def write_torch_models(out: Path) -> dict[str, Path]:
         "whole": out / "whole.pt",
     }
     torch.save(model.state_dict(), files["state"])
-    torch.jit.script(model).save(str(files["scripted"]))
+    with warnings.catch_warnings():  # "torch.jit.script is deprecated": users still have such files
+        warnings.simplefilter("ignore")
+        torch.jit.script(model).save(str(files["scripted"]))
     torch.save(model, files["whole"])
     files["erfinv"] = save_program(Erfinv().eval(), out / "erfinv.pt2")
     files["two-inputs"] = save_program(TwoInputs().eval(), out / "two-inputs.pt2", args=(*_sample(), torch.zeros(1, 3)))

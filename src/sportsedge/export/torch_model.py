@@ -121,7 +121,8 @@ def run_torch(wrapped, pixels: np.ndarray) -> np.ndarray:
     torch = torch_module()
     outs = []
     step = wrapped.batch or BATCH
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():  # torch's deprecations inside an unflattened program
+        warnings.simplefilter("ignore")
         for i in range(0, len(pixels), step):
             outs.append(wrapped(torch.from_numpy(np.ascontiguousarray(pixels[i : i + step], np.float32))).numpy())
     return np.concatenate(outs).astype(np.float32, copy=False)

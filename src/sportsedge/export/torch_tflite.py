@@ -11,6 +11,7 @@ only a fixed batch converts); the integer formats start from that flatbuffer.
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -53,7 +54,9 @@ def litert_float(wrapped, size: tuple[int, int], work: Path, where: Path) -> byt
         raise MissingDependencyError("litert-torch", "torch", "needed for TFLite files of PyTorch models") from err
     sample = torch.zeros((1, *size, 3), dtype=torch.float32)
     try:
-        converted = litert_torch.convert(wrapped, (sample,))
+        with warnings.catch_warnings():  # torch's own deprecations inside the converter's export
+            warnings.simplefilter("ignore")
+            converted = litert_torch.convert(wrapped, (sample,))
     except Exception as err:  # the converter raises RuntimeError, AssertionError, its own types per failure
         missing = _LOWERING.search(str(err))
         if missing:
@@ -142,6 +145,9 @@ def convert_dynamic(ctx: ExportContext, tell: Tell) -> Converted:
     return Converted(_quantized(ctx.tflite_float, recipe.dynamic_wi8_afp32()))
 
 
+PIXELS = "pixels"  # the layer name of the pixel wrapper's own ops (the transform before the model)
+
+
 def layer_of(tensors, names) -> str | None:
     """The submodule ("features.3") of a converted op, from its tensors' names: litert-torch names a
     tensor by its module path, each step "<class>_<attribute>" ("__main__.Pixels/__main__.Net_model/
@@ -149,6 +155,8 @@ def layer_of(tensors, names) -> str | None:
     known = set(names)
     for tensor in tensors:
         for name in tensor.split(";"):
+            if name.endswith(".Pixels") or name.split(";")[0].endswith(".Pixels"):
+                return PIXELS
             path = ""
             for step in name.split("/")[2:]:  # past the wrapper and its "model" attribute
                 prefix = f"{path}." if path else ""
