@@ -137,7 +137,12 @@ def test_baked_preprocessing_keeps_its_exact_span(tmp_path):
     rng = np.random.default_rng(0)
     pixels = rng.integers(0, 256, (20, 16, 16, 3), dtype=np.uint8)
     pixels[0, 0, 0], pixels[1, 0, 0] = 0, 255  # the full pixel range, as the export's calibration has
-    ctx = type("Ctx", (), {"logits_saved_model": str(tmp_path / "sm"), "calibration": pixels})()
+    from types import SimpleNamespace
+
+    from sportsedge.export.source import SourceKind
+
+    source = SimpleNamespace(kind=SourceKind.KERAS)  # a Keras source: calibrated through its SavedModel
+    ctx = SimpleNamespace(logits_saved_model=str(tmp_path / "sm"), calibration=pixels, source=source)
     fitted, summary = fit(tflite_convert.calibrated_float(ctx), pixels, RangeFit.MSE)
     path = tmp_path / "m.tflite"
     path.write_bytes(tflite.quantize(fitted))
