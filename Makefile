@@ -26,8 +26,8 @@ install-runtime:
 
 # Lint, format and type checks first (ruff and mypy, configured in pyproject.toml), then the suite.
 test: $(STAMP)
-	$(PY) -m ruff check src tests experiments scripts
-	$(PY) -m ruff format --check src tests experiments scripts
+	$(PY) -m ruff check src tests experiments scripts examples
+	$(PY) -m ruff format --check src tests experiments scripts examples
 	$(PY) -m mypy src/sportsedge
 	$(PY) -m pytest -q -m "not arm"
 

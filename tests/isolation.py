@@ -6,7 +6,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-TENSORFLOW_SIDE = ("tensorflow", "keras", "tf_keras", "tf2onnx")  # never on a device
+# Never on a device: the TensorFlow side and the PyTorch side (export of PyTorch models only).
+TENSORFLOW_SIDE = ("tensorflow", "keras", "tf_keras", "tf2onnx", "torch", "litert_torch", "jax")
 TIMEOUT_S = 300  # any child the tests start ends by then, or the test fails
 
 

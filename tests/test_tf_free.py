@@ -21,7 +21,7 @@ def test_runtime_predicts_tflite_and_onnx_without_tensorflow(labelled_models):
         "        img = np.full((32, 32, 3), colour, np.uint8)\n"
         "        top = clf.predict(img, top_k=1)[0]\n"
         "        assert top.index == i and top.label == ('red', 'green', 'blue')[i], (p, top)\n"
-        "assert sys.modules['tensorflow'] is None\n"
+        "assert sys.modules['tensorflow'] is None and sys.modules['torch'] is None\n"
         "print('ok', len(paths))\n"
     )
     proc = run_blocked(body)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from sportsedge.core.input_transform import PixelTransform, parse_transform
 from sportsedge.export.config import UserModel
 
 
@@ -14,7 +15,7 @@ def export_torch(
     *,
     input_size: int | tuple[int, int],
     labels: str,
-    preprocess: str = "torch",
+    preprocess: str | PixelTransform = "torch",
     calibration: str | None = None,
     out: str | Path,
     formats: str = "all",
@@ -32,7 +33,8 @@ def export_torch(
         input_size: the height and width it classifies at (one int for a square).
         labels: labels.txt (one class per line, in output order) or a folder of class folders.
         preprocess: what the model expects of its pixels: a preset (``torch``: ImageNet mean/std on
-            0..1, ``raw``, ``unit``, ``symmetric``, ``caffe``); baked into every exported file.
+            0..1, ``raw``, ``unit``, ``symmetric``, ``caffe``) or a PixelTransform (pixel * scale +
+            offset per channel); baked into every exported file.
         calibration: real images for int8 calibration (needed by tflite-int8 and onnx-int8).
         out: the folder for the files and manifest.json.
         formats: as ``sportsedge export --formats``.
@@ -45,7 +47,6 @@ def export_torch(
     Returns:
         The manifest, as ``sportsedge.export.run.export`` returns it.
     """
-    from sportsedge.core.input_transform import parse_transform
     from sportsedge.export.config import ExportConfig
     from sportsedge.export.run import export, parse_formats
     from sportsedge.export.torch_model import resolve_torch
@@ -53,7 +54,7 @@ def export_torch(
     size = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
     user = UserModel(
         labels=labels,
-        transform=parse_transform(preprocess, None, None),
+        transform=preprocess if isinstance(preprocess, PixelTransform) else parse_transform(preprocess, None, None),
         input_size=(int(size[0]), int(size[1])),
         output=output,
         parity_data=parity_data,
