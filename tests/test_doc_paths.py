@@ -11,7 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / "src" / "sportsedge"
 DOCS = sorted([ROOT / "README.md", *(ROOT / "docs").rglob("*.md")])
-TOP = ("src", "tests", "experiments", "scripts", "docs", ".ci")
+TOP = ("src", "tests", "experiments", "scripts", "examples", "docs", ".ci")
 # A path from the repository's root (src/..., docs/...), or a module path inside the package
 # (export/config.py), or a Markdown link target.
 ROOTED = re.compile(r"(?<![\w./~-])((?:" + "|".join(map(re.escape, TOP)) + r")/[\w./-]*[\w/])")

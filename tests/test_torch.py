@@ -219,3 +219,27 @@ def test_doctor_names_pytorch_layers(torch_files, colour_dataset, tmp_path):
     for family in report["families"]:  # the pixel transform's ops: "pixels" (TFLite), /Mul, /Add (ONNX)
         names = {la["name"] for la in family["layers"] if la["name"] != "pixels" and not la["name"].startswith("/")}
         assert "head" in names and names <= set(TORCH_LAYERS), (family["format"], names)
+
+
+def test_a_file_the_runtime_cannot_run_fails_its_parity_check_in_one_line(
+    torch_files, colour_dataset, tmp_path, capsys, monkeypatch
+):
+    """As a quantizer's file that XNNPACK refuses ("failed to prepare"): FAILED, said, no fallback."""
+    from sportsedge.core.errors import ModelError
+    from sportsedge.export import parity
+
+    real = parity.Classifier.load
+
+    def refusing(path, *args, **kwargs):
+        if ".tflite" in str(path):
+            raise ModelError(path, "not a loadable TFLite model (Node number 3 (XNNPACK) failed to prepare)")
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(parity.Classifier, "load", refusing)
+    argv = _argv(torch_files["colour"], tmp_path, colour_dataset, torch_files["labels"], "--remedies", "none")
+    assert cli.main([*argv, "--formats", "tflite-int8"]) == 1
+    err = capsys.readouterr().err
+    assert "colour-tflite-int8.tflite: parity check FAILED (this machine's runtime cannot run it" in err
+    assert "failed to prepare" in err and "Traceback" not in err
+    entry = json.loads((tmp_path / "manifest.json").read_text())["artifacts"]["colour-tflite-int8.tflite"]
+    assert entry["status"] == Status.FAILED and entry["parity"]["loads"] is False

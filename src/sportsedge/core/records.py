@@ -21,6 +21,7 @@ class Parity(TypedDict, total=False):
     output: str  # probabilities or logits
     status: str  # a formats.Status value
     message: str  # one line: why it passed, warned or failed
+    loads: bool  # False: the runtime could not load or run it here (e.g. XNNPACK refused it)
 
 
 class ManifestEntry(TypedDict, total=False):

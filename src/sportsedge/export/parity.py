@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 
 from sportsedge.core import metrics
+from sportsedge.core.errors import ModelError, first_line
 from sportsedge.core.formats import Format, Status
 from sportsedge.core.records import Parity
 from sportsedge.runtime import Classifier
@@ -26,11 +27,19 @@ def check(
     expected_labels: tuple[str, ...],
     min_agreement: float | None = None,
 ) -> Parity:
-    """Parity figures and a status for one artifact; ``min_agreement`` overrides the table's floor."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        clf = Classifier.load(path, verify=False)  # the golden check is written after parity
-    probs = clf.scores(pixels)
+    """Parity figures and a status for one artifact; ``min_agreement`` overrides the table's floor.
+    A file the runtime cannot load or run here (a quantizer's output XNNPACK refuses to prepare)
+    fails its check with the engine's reason, never falls back silently."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            clf = Classifier.load(path, verify=False)  # the golden check is written after parity
+            probs = clf.scores(pixels)
+    except (ModelError, RuntimeError) as err:
+        reason = first_line(err).removeprefix(f"{path}: ")
+        return {"n": int(len(pixels)), "agreement": 0.0, "max_abs_diff": None, "top1_keras": None,
+                "top1_export": None, "status": Status.FAILED, "loads": False,
+                "message": f"this machine's runtime cannot run it ({reason})"}  # fmt: skip
     max_abs_diff = float(np.abs(keras_probs - probs).max())
     result: Parity = {
         "n": int(len(pixels)),

@@ -200,6 +200,8 @@ REFERENCE = {SourceKind.ONNX: "float ONNX", SourceKind.TORCH: "PyTorch"}
 def _summary(entry: ManifestEntry, source: Source) -> str:
     """The progress line of one finished artifact."""
     p = entry["parity"]
+    if not p.get("loads", True):
+        return f"{entry['size_bytes'] / 1e6:.2f} MB in {entry['seconds']:.1f}s: {entry['status']} -- {p['message']}"
     reference = REFERENCE.get(source.kind, "Keras")
     against = f"fine-tuned {reference}" if "qat" in entry else reference  # QAT is checked against its own model
     top1 = (
@@ -246,8 +248,9 @@ def _export_one(ctx: ExportContext, fmt: Format, path: Path) -> ManifestEntry:
             # A converter that retrains (QAT) returns a reference: its own model's outputs on the parity set.
             parity = ctx.check(tmp, converted.data, fmt, converted.reference)
             mixed = bool(converted.details.get("float_layers"))
-            golden = make_golden(Classifier.load(tmp, verify=False), *fmt.verify_bound(mixed))
-            meta = replace(meta, golden=golden)
+            if parity.get("loads", True):  # a file the runtime cannot run gets no golden outputs
+                golden = make_golden(Classifier.load(tmp, verify=False), *fmt.verify_bound(mixed))
+                meta = replace(meta, golden=golden)
             sealed = attach_metadata(tmp, meta, sidecar=False)
     fileio.write_json(sidecar_path(path), sealed)
     entry = {
