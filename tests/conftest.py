@@ -164,3 +164,45 @@ REPORT_LINES: list[str] = []
 def pytest_terminal_summary(terminalreporter):
     for line in REPORT_LINES:
         terminalreporter.write_line(line)
+
+
+@pytest.fixture(scope="session")
+def torch_files(tmp_path_factory):
+    pytest.importorskip("torch", reason="the torch extra (torch, litert-torch) is not installed")
+    pytest.importorskip("litert_torch", reason="the torch extra (torch, litert-torch) is not installed")
+    from torch_fixtures import write_torch_models  # torch is imported by the fixture module
+
+    tmp = tmp_path_factory.mktemp("torch-models")
+    files = write_torch_models(tmp)
+    files["labels"] = tmp / "labels.txt"
+    files["labels"].write_text("".join(f"{name}\n" for name in LABELS))
+    return files
+
+
+def torch_export_argv(model, out, data, labels, *extra) -> list[str]:
+    return [
+        "export",
+        str(model),
+        "--out",
+        str(out),
+        "--labels",
+        str(labels),
+        "--preprocess",
+        "torch",
+        "--calibration",
+        str(data / "train"),
+        "--parity-data",
+        str(data / "valid"),
+        *map(str, extra),
+    ]
+
+
+@pytest.fixture(scope="session")
+def torch_export(torch_files, colour_dataset, tmp_path_factory):
+    """colour.pt2 exported to every post-training format: (folder, manifest)."""
+    out = tmp_path_factory.mktemp("torch-export")
+    from sportsedge import cli
+
+    code = cli.main(torch_export_argv(torch_files["colour"], out, colour_dataset, torch_files["labels"]))
+    assert code == 0
+    return out, json.loads((out / "manifest.json").read_text())

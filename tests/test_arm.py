@@ -100,6 +100,28 @@ def test_every_format_matches_the_host(arm_run, cpu, exported, colour_dataset, t
     assert all(v["ok"] for v in facts["verify"]), facts["verify"]
 
 
+@pytest.mark.torch
+@pytest.mark.parametrize("cpu", CPUS)
+def test_pytorch_made_int8_files_verify_and_predict(arm_run, cpu, torch_export, colour_dataset):
+    """The Pi path takes what the PyTorch route made unchanged: its tflite-int8 and onnx-int8 pass
+    `verify` (their golden checks) and `predict` gives the host's answers, on the runtime alone."""
+    from sportsedge.runtime import Classifier
+
+    out, manifest = torch_export
+    by_format = {entry["format"]: out / name for name, entry in manifest["artifacts"].items()}
+    files = [by_format["tflite-int8"], by_format["onnx-int8"]]
+    proc = arm(arm_run, cpu, "-m", "sportsedge", "verify", *files)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1] == "all 2 passed", proc.stdout
+    images = sorted((colour_dataset / "test").rglob("*.*"))[:4]
+    for model in files:
+        proc = arm(arm_run, cpu, "-m", "sportsedge", "predict", model, *images, "--json", "--top-k", "1")
+        assert proc.returncode == 0, proc.stderr
+        rows = [json.loads(line) for line in proc.stdout.splitlines()]
+        clf = Classifier.load(model)
+        assert [r["predictions"][0]["label"] for r in rows] == [clf.predict(p, top_k=1)[0].label for p in images]
+
+
 @pytest.fixture(scope="session")
 def mobilenet_trained(tmp_path_factory, keras_home) -> dict[str, Path]:
     """MobileNetV2 with the shared ImageNet weights, fully trained as the seed recipe trains it (30

@@ -13,51 +13,11 @@ import pytest
 from sportsedge import cli
 from sportsedge.core.formats import FORMATS, Status, format_groups
 
-from conftest import LABELS, solid
+from conftest import LABELS, solid, torch_export_argv
 
 pytestmark = [pytest.mark.tensorflow, pytest.mark.torch]  # export needs the train extra, the source torch
 
 TORCH_FORMATS = [f.name for f in format_groups()["all"]]
-
-
-@pytest.fixture(scope="session")
-def torch_files(tmp_path_factory):
-    pytest.importorskip("torch", reason="the torch extra (torch, litert-torch) is not installed")
-    pytest.importorskip("litert_torch", reason="the torch extra (torch, litert-torch) is not installed")
-    from torch_fixtures import write_torch_models
-
-    tmp = tmp_path_factory.mktemp("torch-models")
-    files = write_torch_models(tmp)
-    files["labels"] = tmp / "labels.txt"
-    files["labels"].write_text("".join(f"{name}\n" for name in LABELS))
-    return files
-
-
-def _argv(model, out, data, labels, *extra) -> list[str]:
-    return [
-        "export",
-        str(model),
-        "--out",
-        str(out),
-        "--labels",
-        str(labels),
-        "--preprocess",
-        "torch",
-        "--calibration",
-        str(data / "train"),
-        "--parity-data",
-        str(data / "valid"),
-        *map(str, extra),
-    ]
-
-
-@pytest.fixture(scope="session")
-def torch_export(torch_files, colour_dataset, tmp_path_factory):
-    """colour.pt2 exported to every post-training format: (folder, manifest)."""
-    out = tmp_path_factory.mktemp("torch-export")
-    code = cli.main(_argv(torch_files["colour"], out, colour_dataset, torch_files["labels"]))
-    assert code == 0
-    return out, json.loads((out / "manifest.json").read_text())
 
 
 def test_every_format_is_checked_against_pytorch_and_passes(torch_export):
@@ -145,7 +105,9 @@ def test_the_python_api_exports_an_nn_module(colour_dataset, torch_files, tmp_pa
 
 def test_float_layers_name_pytorch_submodules_in_both_families(torch_export, torch_files, colour_dataset, tmp_path):
     out = tmp_path / "mixed"
-    argv = _argv(torch_files["colour"], out, colour_dataset, torch_files["labels"], "--float-layers", "head")
+    argv = torch_export_argv(
+        torch_files["colour"], out, colour_dataset, torch_files["labels"], "--float-layers", "head"
+    )
     assert cli.main([*argv, "--formats", "tflite-int8,onnx-int8"]) == 0
     manifest = json.loads((out / "manifest.json").read_text())
     for entry in manifest["artifacts"].values():
@@ -156,7 +118,9 @@ def test_float_layers_name_pytorch_submodules_in_both_families(torch_export, tor
 
 
 def test_a_dynamic_batch_is_converted_for_one_image_and_said_so(torch_files, colour_dataset, tmp_path, capsys):
-    argv = _argv(torch_files["dynamic"], tmp_path, colour_dataset, torch_files["labels"], "--formats", "tflite-fp32")
+    argv = torch_export_argv(
+        torch_files["dynamic"], tmp_path, colour_dataset, torch_files["labels"], "--formats", "tflite-fp32"
+    )
     assert cli.main(argv) == 0
     assert "dynamic batch: converted for one image at a time" in capsys.readouterr().err
 
@@ -183,7 +147,9 @@ def _error_line(capsys, argv) -> str:
     ],
 )
 def test_what_export_cannot_take_is_one_line(torch_files, colour_dataset, tmp_path, capsys, name, expected):
-    err = _error_line(capsys, _argv(torch_files[name], tmp_path / "out", colour_dataset, torch_files["labels"]))
+    err = _error_line(
+        capsys, torch_export_argv(torch_files[name], tmp_path / "out", colour_dataset, torch_files["labels"])
+    )
     assert expected in err
     if name in ("state", "scripted", "whole"):  # with what to save instead
         assert "torch.export.save(ep, 'model.pt2')" in err
@@ -193,18 +159,20 @@ def test_what_export_cannot_take_is_one_line(torch_files, colour_dataset, tmp_pa
 def test_labels_that_do_not_match_the_outputs_are_one_line(torch_files, colour_dataset, tmp_path, capsys):
     two = tmp_path / "two.txt"
     two.write_text("red\ngreen\n")
-    err = _error_line(capsys, _argv(torch_files["colour"], tmp_path / "out", colour_dataset, two))
+    err = _error_line(capsys, torch_export_argv(torch_files["colour"], tmp_path / "out", colour_dataset, two))
     assert "outputs 3 scores but --labels" in err and "names 2 classes" in err
 
 
 def test_no_torch_is_one_line_naming_the_extra(torch_files, colour_dataset, tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)  # import torch now raises ImportError
-    err = _error_line(capsys, _argv(torch_files["colour"], tmp_path / "out", colour_dataset, torch_files["labels"]))
+    err = _error_line(
+        capsys, torch_export_argv(torch_files["colour"], tmp_path / "out", colour_dataset, torch_files["labels"])
+    )
     assert 'torch is not installed: pip install "sportsedge[torch]"' in err
 
 
 def test_qat_is_refused_for_a_pytorch_model(torch_files, colour_dataset, tmp_path, capsys):
-    argv = _argv(torch_files["colour"], tmp_path / "out", colour_dataset, torch_files["labels"], "--qat")
+    argv = torch_export_argv(torch_files["colour"], tmp_path / "out", colour_dataset, torch_files["labels"], "--qat")
     assert "a PyTorch model has no QAT format here, not tflite-int8-qat" in _error_line(capsys, argv)
 
 
@@ -236,7 +204,9 @@ def test_a_file_the_runtime_cannot_run_fails_its_parity_check_in_one_line(
         return real(path, *args, **kwargs)
 
     monkeypatch.setattr(parity.Classifier, "load", refusing)
-    argv = _argv(torch_files["colour"], tmp_path, colour_dataset, torch_files["labels"], "--remedies", "none")
+    argv = torch_export_argv(
+        torch_files["colour"], tmp_path, colour_dataset, torch_files["labels"], "--remedies", "none"
+    )
     assert cli.main([*argv, "--formats", "tflite-int8"]) == 1
     err = capsys.readouterr().err
     assert "colour-tflite-int8.tflite: parity check FAILED (this machine's runtime cannot run it" in err

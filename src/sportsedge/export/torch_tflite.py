@@ -93,19 +93,12 @@ def calibratable(model: bytes) -> bytes:
     return write_model(tree)
 
 
-def _dataset(pixels: np.ndarray):
-    def gen():
-        for img in pixels:
-            yield [img[None].astype(np.float32)]
-
-    return gen
-
-
 def calibrate(model: bytes, pixels: np.ndarray) -> bytes:
     """The float file with each tensor's range over ``pixels`` recorded (not yet quantized)."""
     from sportsedge.export.tf_private import calibrator
+    from sportsedge.export.tflite_convert import representative  # here: tflite_convert imports this module
 
-    return bytes(calibrator(calibratable(model)).calibrate(_dataset(pixels)))
+    return bytes(calibrator(calibratable(model)).calibrate(representative(pixels)))
 
 
 def int16(model: bytes, pixels: np.ndarray) -> bytes:
@@ -113,11 +106,12 @@ def int16(model: bytes, pixels: np.ndarray) -> bytes:
     import tensorflow as tf
 
     from sportsedge.export.tf_private import calibrator
+    from sportsedge.export.tflite_convert import representative
 
     cal = calibrator(calibratable(model))
     return bytes(
         cal.calibrate_and_quantize(
-            _dataset(pixels), tf.float32, tf.float32, False, activations_type=tf.int16, bias_type=tf.int64
+            representative(pixels), tf.float32, tf.float32, False, activations_type=tf.int16, bias_type=tf.int64
         )
     )
 
