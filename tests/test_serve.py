@@ -130,7 +130,7 @@ def test_bad_input_is_one_json_line_and_the_server_keeps_serving(serve, labelled
     cases = [
         (_classify(s.url, b"not an image at all"), 400, "not an image"),
         (_classify(s.url, good[: len(good) // 2]), 400, "corrupt or truncated image"),
-        (_classify(s.url, bytes(header), "image/png"), 400, "image too large"),
+        (_classify(s.url, bytes(header), "image/png"), 413, "image too large"),
         (_classify(s.url, good, "text/plain"), 415, "unsupported content type 'text/plain'"),
         (_classify(s.url, b"\0" * 200_000), 413, "over the limit"),
         (_classify(s.url, good, params={"top_k": "x"}), 400, "top_k must be"),

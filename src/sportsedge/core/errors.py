@@ -22,6 +22,10 @@ class InputError(SportsedgeError):
         super().__init__(f"{self.path}: {reason}" if self.path else reason)
 
 
+class ImageTooLarge(InputError):
+    """An image over the pixel limit or the decode budget, refused from its header (serve: 413)."""
+
+
 class ModelError(InputError):
     """A model file that cannot be loaded or is not what the caller expects."""
 

@@ -60,6 +60,8 @@ def _not_a_model_file(path: Path) -> str:
         if (path / "saved_model.pb").is_file():
             return f"a TensorFlow SavedModel folder, not a model file: {hint}"
         return "a folder, not a model file (give a .tflite or .onnx file)"
+    if path.suffix.lower() not in _NOT_EXPORTED:  # a device, a FIFO, a socket
+        return "not a regular file (give a .tflite or .onnx file)"
     return f"{_NOT_EXPORTED[path.suffix.lower()]}, which the runtime does not load: {hint}"
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from sportsedge.core.errors import InputError, first_line
+from sportsedge.core.errors import ImageTooLarge, InputError, first_line
 
 # Bump when any step below changes the pixels a model sees; stored in every exported artifact.
 # v2 = v1 + JPEG draft decoding for images at least DRAFT_FROM times the model input: identical
@@ -40,6 +40,39 @@ DRAFT_FROM, DRAFT_TO = 2, 1
 # threshold: about 9500x9500). Guards against decompression bombs on small devices.
 MAX_PIXELS = 89_478_485
 
+# Memory one image may take while it is decoded and converted, estimated from its header (after
+# any JPEG draft reduction) before a byte of pixels is decoded: width x height x PEAK_BYTES[mode],
+# plus one more copy when EXIF asks for a rotation. Bounds serve's RSS per request and per worker
+# (docs/serve.md, "Limits and guarantees"); predict and bench share it.
+DECODE_BUDGET_MB = 400
+# Pillow mode as opened -> bytes per pixel at the peak of decode + conversion to what resize takes:
+# the decoded image (Pillow stores 3 and 2 bands in 4 bytes) plus the converted copy; grayscale
+# stays one band until after the resize (identical pixels: the filter is per band), and 16-bit
+# and alpha images are converted in strips of STRIP_PIXELS, never as whole-image temporaries.
+PEAK_BYTES = {
+    "1": 2,
+    "L": 1,
+    "P": 5,  # 8 with transparency, as RGBA
+    "RGB": 4,
+    "RGBA": 8,
+    "RGBa": 8,
+    "LA": 8,
+    "La": 8,
+    "PA": 8,
+    "I;16": 3,
+    "I;16B": 3,
+    "I;16L": 3,
+    "I;16N": 3,
+    "I": 5,
+    "F": 5,
+    "CMYK": 8,
+    "YCbCr": 8,
+    "LAB": 8,
+    "HSV": 8,
+}
+UNKNOWN_MODE_BYTES = 8
+STRIP_PIXELS = 1 << 20
+
 # Files that `predict` and dataset scans treat as images, by extension.
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
 
@@ -54,8 +87,8 @@ def is_image_file(path: str | os.PathLike[str]) -> bool:
 def open_image(path: str | os.PathLike[str], size: tuple[int, int] | None = None) -> Image.Image:
     """Decode an image file to an 8-bit RGB PIL image, or raise InputError naming the file.
 
-    ``size`` (height, width): the size it will be resized to; a JPEG much larger than that is
-    decoded at a reduced scale (see DRAFT_FROM).
+    ``size`` (height, width): the size wanted; the image comes back resized to it (a JPEG much
+    larger than that is decoded at a reduced scale, see DRAFT_FROM), within DECODE_BUDGET_MB.
     """
     path = Path(path)
     try:
@@ -89,14 +122,18 @@ def _decode(source: Any, name: Any, size: tuple[int, int] | None) -> Image.Image
             _check_size(name, img.size)
             if size is not None:
                 _draft(img, size)
+            _check_budget(name, img)
             img.load()
-            return to_rgb(img, name)
+            if size is None:
+                return to_rgb(img, name)
+            small = resize(_to_rgb_or_gray(img, name), size)  # gray resized as one band: a third of the memory
+            return small if small.mode == "RGB" else small.convert("RGB")
     except InputError:
         raise
     except UnidentifiedImageError as err:
         raise InputError(name, "not an image (unrecognised format)") from err
     except Image.DecompressionBombError as err:
-        raise InputError(name, f"image too large (over {MAX_PIXELS:,} pixels)") from err
+        raise ImageTooLarge(name, f"image too large (over {MAX_PIXELS:,} pixels)") from err
     except (OSError, SyntaxError, ValueError, EOFError) as err:
         raise InputError(name, f"corrupt or truncated image ({first_line(err)})") from err
 
@@ -110,44 +147,101 @@ def _draft(img: Image.Image, size: tuple[int, int]) -> None:
         img.draft(img.mode, (side, side))
 
 
+def _check_budget(name: Any, img: Image.Image) -> None:
+    """ImageTooLarge when decoding ``img`` would take more than DECODE_BUDGET_MB."""
+    w, h = img.size
+    per_pixel = PEAK_BYTES.get(img.mode, UNKNOWN_MODE_BYTES)
+    # The rotation makes one more copy. Only where EXIF is in the header: a PNG's getexif() would
+    # decode the whole image to look for a trailing eXIf chunk.
+    if img.format == "JPEG" or "exif" in img.info:
+        with contextlib.suppress(Exception):  # unreadable EXIF: _upright skips it too
+            per_pixel += 4 if _rotated(img) else 0
+    need = w * h * per_pixel
+    if need > DECODE_BUDGET_MB * 2**20:
+        raise ImageTooLarge(
+            name,
+            f"image too large to decode: {w}x{h} {img.mode} needs about {need / 2**20:,.0f} MB, "
+            f"over the budget of {DECODE_BUDGET_MB} MB per image (send a smaller image)",
+        )
+
+
 def _check_size(path: Any, size: tuple[int, int]) -> None:
     w, h = size
     if w * h > MAX_PIXELS:
-        raise InputError(path, f"image too large ({w}x{h} pixels, limit {MAX_PIXELS:,})")
+        raise ImageTooLarge(path, f"image too large ({w}x{h} pixels, limit {MAX_PIXELS:,})")
     if w < 1 or h < 1:
         raise InputError(path, f"image has no pixels ({w}x{h})")
 
 
 def to_rgb(img: Image.Image, path: Any = None) -> Image.Image:
     """Convert any Pillow mode to 8-bit RGB, applying EXIF orientation first."""
-    with contextlib.suppress(Exception):  # a broken EXIF block should not make a readable image unusable
-        img = ImageOps.exif_transpose(img)
+    img = _to_rgb_or_gray(img, path)
+    return img if img.mode == "RGB" else img.convert("RGB")
+
+
+def _to_rgb_or_gray(img: Image.Image, path: Any = None) -> Image.Image:
+    """to_rgb, but a grayscale image stays one 8-bit band ("L"): a third of the memory, and
+    resize-then-RGB gives the very pixels RGB-then-resize does."""
+    img = _upright(img)
     mode = img.mode
-    if mode == "RGB":
+    if mode in ("RGB", "L"):
         return img
     if mode.startswith("I") or mode == "F":
-        return _high_depth_to_rgb(img)
+        return _high_depth_to_gray(img)
     if mode in ("RGBA", "LA", "PA", "RGBa", "La") or (mode == "P" and "transparency" in img.info):
-        rgba = img.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(background, rgba).convert("RGB")
+        return _over_white(img)
+    if mode == "1":
+        return img.convert("L")
     try:
         return img.convert("RGB")
     except (ValueError, OSError) as err:
         raise InputError(path, f"unsupported image mode {mode!r} ({first_line(err)})") from err
 
 
-def _high_depth_to_rgb(img: Image.Image) -> Image.Image:
+def _upright(img: Image.Image) -> Image.Image:
+    """The image turned as its EXIF orientation says; the image itself when it says nothing
+    (exif_transpose would return a full copy)."""
+    with contextlib.suppress(Exception):  # a broken EXIF block should not make a readable image unusable
+        if _rotated(img):
+            return ImageOps.exif_transpose(img)
+    return img
+
+
+def _rotated(img: Image.Image) -> bool:
+    return bool(img.getexif().get(0x0112, 1) not in (0, 1))
+
+
+def _strips(img: Image.Image):
+    """(top, bottom) row ranges of about STRIP_PIXELS pixels each."""
+    rows = max(1, STRIP_PIXELS // max(1, img.width))
+    for top in range(0, img.height, rows):
+        yield top, min(top + rows, img.height)
+
+
+def _over_white(img: Image.Image) -> Image.Image:
+    """Transparency composited over white, strip by strip (one RGB image, never a full RGBA copy
+    beside the white background and the composite)."""
+    out = Image.new("RGB", img.size)
+    for top, bottom in _strips(img):
+        rgba = img.crop((0, top, img.width, bottom)).convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        out.paste(Image.alpha_composite(background, rgba).convert("RGB"), (0, top))
+    return out
+
+
+def _high_depth_to_gray(img: Image.Image) -> Image.Image:
     # 16-bit (I;16*, and "I" as older Pillow opens 16-bit PNGs) maps 0..65535 onto 0..255;
     # Pillow's own convert() would clip everything above 255 to white. Float images are
-    # taken as already 0..255.
-    arr = np.asarray(img)
-    if img.mode == "F":
-        arr8 = np.clip(np.round(arr), 0, 255).astype(np.uint8)
-    else:
-        wide = (np.clip(arr.astype(np.int64), 0, 65535) * 255 + 32767) // 65535
-        arr8 = wide.astype(np.uint8)
-    return Image.fromarray(arr8, "L").convert("RGB")
+    # taken as already 0..255. Strip by strip: the int64 arithmetic on a whole 9400x9400 image
+    # took 1.9 GB.
+    out = np.empty((img.height, img.width), dtype=np.uint8)
+    for top, bottom in _strips(img):
+        arr = np.asarray(img.crop((0, top, img.width, bottom)))
+        if img.mode == "F":
+            out[top:bottom] = np.clip(np.round(arr), 0, 255).astype(np.uint8)
+        else:
+            out[top:bottom] = ((np.clip(arr.astype(np.int64), 0, 65535) * 255 + 32767) // 65535).astype(np.uint8)
+    return Image.fromarray(out, "L")
 
 
 def resize(img: Image.Image, size: tuple[int, int]) -> Image.Image:

@@ -45,6 +45,7 @@ def build_app(
     token: str | None,
     camera: Any = None,
     stopping: Any = None,
+    state: Any = None,
 ) -> Any:
     """The ASGI application of `sportsedge serve`.
 
@@ -56,6 +57,7 @@ def build_app(
         camera: a CameraService for the /v1/camera endpoints, or None.
         stopping: an asyncio.Event set on SIGTERM (ends the event streams, so the drain does not
             wait for them).
+        state: a StateDir (--state-dir) that every successful reload is recorded in, or None.
 
     Returns:
         The app, wrapped in the overload, auth and counting middleware.
@@ -67,7 +69,7 @@ def build_app(
     routes = [Route(path, answered(endpoint), methods=list(methods)) for path, (endpoint, methods) in ROUTES.items()]
     handlers: dict[Any, Any] = {HTTPException: ep.starlette_error}  # Starlette types handlers by Exception
     app = Starlette(routes=routes, exception_handlers=handlers)
-    app.state.serve = ServeState(pool, config, metrics, camera, stopping)
+    app.state.serve = ServeState(pool, config, metrics, camera, stopping, state)
     counted = _Counted(_Guarded(_Refused(app, pool), token), metrics, set(ROUTES))
     return _AccessLog(counted) if config.access_log else counted
 

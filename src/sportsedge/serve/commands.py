@@ -97,6 +97,22 @@ def _run(main: Coroutine[Any, Any, int]) -> int:
         loop.close()
 
 
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _first_model(config: ServeConfig, state: Any) -> tuple[Any, Path]:
+    """(the Served to start with, the file it stands for), recorded in ``state`` when it passed."""
+    from sportsedge.serve.state import first_served
+
+    served, source = first_served(config, state, _say)
+    if state is not None and served.ready:
+        state.remember(served, source, config.model)
+    if not served.ready:
+        _say(f"warning: {served.reason}; /readyz answers 503 until a reload passes")
+    return served, source
+
+
 async def _serve(config: ServeConfig, token: str | None, sock: socket.socket) -> int:
     import uvicorn
 
@@ -104,15 +120,20 @@ async def _serve(config: ServeConfig, token: str | None, sock: socket.socket) ->
 
     _Server = server_class()
     from sportsedge.serve.app import build_app, reload_served
-    from sportsedge.serve.pool import InferencePool, load_served
+    from sportsedge.serve.guard import guarded_protocol
+    from sportsedge.serve.pool import InferencePool
     from sportsedge.serve.prometheus import make_metrics
+    from sportsedge.serve.state import StateDir
+    from sportsedge.util.memory import return_large_allocations
 
-    served = await asyncio.to_thread(load_served, config.model, config)
-    if not served.ready:
-        print(f"warning: {served.reason}; /readyz answers 503 until a reload passes", file=sys.stderr, flush=True)
+    return_large_allocations()  # a large image's memory goes back when its request ends
+
+    state = StateDir(config.state_dir) if config.state_dir else None
+    served, source = await asyncio.to_thread(_first_model, config, state)
     holder: list[InferencePool] = []
     metrics = make_metrics(lambda: holder[0].depth() if holder else 0)
     pool = InferencePool(served, config, observe=metrics.observe)
+    pool.home = source  # a fallback copy stands in for the file: a reload without a path tries the file
     holder.append(pool)
     camera = None
     if config.camera is not None:
@@ -121,11 +142,14 @@ async def _serve(config: ServeConfig, token: str | None, sock: socket.socket) ->
         camera = CameraService(config.camera, served.path, config.threads, config.camera_smooth)
         camera.start()
     stopping = asyncio.Event()
+    protocol = guarded_protocol(config, lambda reason: metrics.cuts.labels(reason).inc())
     server = _Server(
         uvicorn.Config(
-            build_app(pool, config, metrics, token, camera, stopping),
+            build_app(pool, config, metrics, token, camera, stopping, state),
             host=config.host,
             port=config.port,
+            http=protocol,
+            timeout_keep_alive=config.keep_alive_s,  # type: ignore[arg-type]  # uvicorn waits float seconds
             log_level="warning",
             access_log=False,
             lifespan="off",
@@ -135,7 +159,7 @@ async def _serve(config: ServeConfig, token: str | None, sock: socket.socket) ->
 
     async def reload_on_sighup() -> None:
         with contextlib.suppress(ModelError):  # reload_served logged why; the old model keeps serving
-            await reload_served(pool, None, config, metrics, camera)
+            await reload_served(pool, None, config, metrics, camera, state)
 
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(reload_on_sighup()))

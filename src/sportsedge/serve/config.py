@@ -37,7 +37,26 @@ class ServeConfig:
     max_body_mb: float = option(  # largest request body read; more gets 413 (a 12 MP JPEG is 3-8 MB)
         20.0, "largest request body in MB", bound=POSITIVE
     )
-    timeout_s: float = option(10.0, "answer 504 past this many seconds", bound=POSITIVE)  # a request's whole wait
+    timeout_s: float = option(  # a request's wait for its answer, from its complete body
+        10.0,
+        "answer 504 when a classify request's answer takes longer (counted from its complete body)",
+        bound=POSITIVE,
+    )
+    max_header_kb: float = option(  # request line + headers; past it 431 and the connection closed
+        64.0, "largest request line and headers in KB; more gets 431 and the connection is closed", bound=POSITIVE
+    )
+    header_timeout_s: float = option(  # from a request's first byte to its last header
+        10.0, "close a connection whose request headers take longer (408)", bound=POSITIVE
+    )
+    body_idle_s: float = option(  # a stalled upload is closed and its buffer freed
+        30.0, "close a connection whose request body sends no byte for this long (408)", bound=POSITIVE
+    )
+    keep_alive_s: float = option(  # an idle keep-alive connection is closed after this
+        5.0, "close an idle keep-alive connection after this many seconds", bound=POSITIVE
+    )
+    max_connections: int = option(  # open connections; one more is answered 503 and closed at once
+        256, "open connections at most; more are answered 503 and closed", bound=POSITIVE_INT
+    )
     drain_s: float = option(  # on SIGTERM: in-flight requests get this long to finish
         10.0, "on SIGTERM, seconds in-flight requests get to finish", bound=POSITIVE
     )
@@ -56,6 +75,12 @@ class ServeConfig:
         1.0, "seconds the camera's label is averaged over", bound=NON_NEGATIVE, metavar="SECONDS"
     )
 
+    state_dir: str | None = option(  # keeps the last verified model and the path reloaded (serve/state.py)
+        None,
+        "keep a copy of the last model that passed its checks here, and the path it was reloaded from: "
+        "a restart serves that path, or the copy when the file was damaged since",
+        metavar="DIR",
+    )
     access_log: bool = option(  # one stderr line per request; never the token, the query or the body
         False, "log one line per request on stderr: method, path, status, ms, bytes (never the token or the body)"
     )
@@ -67,6 +92,11 @@ class ServeConfig:
     def queue_limit(self) -> int:
         """Requests that may wait for a worker (``max_queue``, or one per worker)."""
         return self.workers if self.max_queue is None else self.max_queue
+
+    @property
+    def max_header_bytes(self) -> int:
+        """``max_header_kb`` in bytes."""
+        return int(self.max_header_kb * 1024)
 
     @property
     def max_body_bytes(self) -> int:

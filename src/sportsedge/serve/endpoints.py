@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sportsedge.core.errors import InputError, ModelError
+from sportsedge.core.errors import ImageTooLarge, InputError, ModelError
 from sportsedge.serve.config import ServeConfig
 from sportsedge.serve.http import BUSY, HTTPError, image_bytes, json_response, read_body
 from sportsedge.serve.openapi import OPENAPI
@@ -38,6 +38,7 @@ class ServeState:
     metrics: Metrics  # the Prometheus registry and its instruments
     camera: Any = None  # a CameraService, or None without --camera
     stopping: asyncio.Event | None = None  # set on SIGTERM: the event streams end
+    state: Any = None  # a StateDir with --state-dir (serve/state.py), else None
 
 
 def state(request: Any) -> ServeState:
@@ -47,7 +48,12 @@ def state(request: Any) -> ServeState:
 
 
 async def reload_served(
-    pool: InferencePool, path: str | Path | None, config: ServeConfig, metrics: Metrics, camera: Any = None
+    pool: InferencePool,
+    path: str | Path | None,
+    config: ServeConfig,
+    metrics: Metrics,
+    camera: Any = None,
+    state: Any = None,
 ) -> Served:
     """Reload (POST /v1/models/reload and SIGHUP): swap in ``path`` (default: the served file)
     if its golden check passes, count the result, move the camera to it and log one line;
@@ -59,6 +65,8 @@ async def reload_served(
         log.error("reload failed, still serving %s: %s", pool.served.path, err)
         raise
     metrics.reloads.labels("swapped").inc()
+    if state is not None:  # --state-dir: a restart serves this file, or this copy of it
+        await asyncio.to_thread(state.remember, served, served.path, config.model)
     if camera is not None:
         camera.use_model(served.path)
     log.warning("reloaded %s (sha256 %s)", served.path, served.sha256[:12])
@@ -69,12 +77,12 @@ async def classify(request: Request) -> Response:
     """POST /v1/classify: the image's top-k classes (503 busy or not ready, 504 past --timeout-s)."""
     s = state(request)
     pool, config, metrics = s.pool, s.config, s.metrics
-    t0 = time.perf_counter()
     served = pool.served
     if not served.ready:
         raise HTTPError(503, f"not ready: {served.reason}", {"Retry-After": "5"})
     top_k = _top_k(request)
     data = await image_bytes(request, config.max_body_bytes)
+    t0 = time.perf_counter()  # --timeout-s counts from the complete body: a slow upload is answered
     try:
         future = pool.submit(data, top_k)
     except QueueFull as err:
@@ -89,8 +97,9 @@ async def classify(request: Request) -> Response:
         if not late:  # the client went away: not ours to answer
             raise
         raise HTTPError(504, f"no answer within {config.timeout_s:g} s (--timeout-s)") from err
-    except InputError as err:
-        raise HTTPError(400, err.reason if err.path == "<image bytes>" else str(err)) from err
+    except InputError as err:  # ImageTooLarge: refused from its header, before decoding
+        status = 413 if isinstance(err, ImageTooLarge) else 400
+        raise HTTPError(status, err.reason if err.path == "<image bytes>" else str(err)) from err
     finally:
         timer.cancel()
     elapsed = time.perf_counter() - t0
@@ -138,8 +147,10 @@ async def reload(request: Request) -> Response:
             path = json.loads(body).get("path")
         except (ValueError, AttributeError) as err:
             raise HTTPError(400, 'reload takes an empty body or {"path": "model file"}') from err
+        if path is not None and (not isinstance(path, str) or not path.strip()):
+            raise HTTPError(422, f'reload failed: "path" must be a file name (a string), got {json.dumps(path)[:80]}')
     try:
-        served = await reload_served(s.pool, path, s.config, s.metrics, s.camera)
+        served = await reload_served(s.pool, path, s.config, s.metrics, s.camera, s.state)
     except ModelError as err:
         raise HTTPError(422, f"reload failed, still serving {s.pool.served.path}: {err}") from err
     return json_response(200, {"reloaded": str(served.path), "sha256": served.sha256})
@@ -226,6 +237,7 @@ async def starlette_error(request: Request, exc: Any) -> Response:
 
 def _top_k(request: Request) -> int:
     text = request.query_params.get("top_k", "5")
-    if not text.isdigit() or int(text) < 1:
+    # ASCII digits only: str.isdigit() also takes '²', which int() refuses
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
         raise HTTPError(400, f"top_k must be a whole number of at least 1, got {text!r}")
     return int(text)

@@ -24,6 +24,9 @@ RAW_TYPES = ("application/octet-stream",)  # plus every image/* type: Pillow rec
 OPEN = ("/healthz", "/")
 BUSY = "busy: every worker is taken and the queue is full"
 CLASSIFY = "/v1/classify"
+# Counted when the client closed the connection before its answer (nginx's "client closed request"):
+# never sent (nobody is there to read it), never a 500.
+CLIENT_GONE = 499
 
 
 class HTTPError(Exception):
@@ -86,9 +89,13 @@ def answered(endpoint: Callable[[Request], Awaitable[Response]]) -> Callable[[Re
     with one log line (a traceback only with SPORTSEDGE_DEBUG=1). Starlette's own handler for
     Exception would answer and then re-raise, and uvicorn would log the traceback."""
 
+    from starlette.requests import ClientDisconnect
+
     async def run(request: Request) -> Response:
         try:
             return await endpoint(request)
+        except ClientDisconnect:
+            return json_response(CLIENT_GONE, {"error": "the client closed the connection"})
         except HTTPError as err:
             return json_response(err.status, {"error": err.message}, err.headers)
         except Exception as err:

@@ -92,6 +92,7 @@ class InferencePool:
     ) -> None:
         self.config = config
         self.served = served  # replaced whole on reload; a worker reads it once per job
+        self.home = served.path  # what a reload without a path loads (a fallback copy stands in for it)
         self._queue: queue.Queue[Any] = queue.Queue()  # bounded by admission (_capacity), not here
         self._capacity = config.workers + config.queue_limit  # jobs in flight: running + waiting
         self._in_flight = 0
@@ -170,10 +171,10 @@ class InferencePool:
         """Load ``path`` (default: the served file again), check it, and swap it in only when its
         golden check passes; ModelError says why otherwise, and the old model keeps serving."""
         with self._reload_lock:  # one reload at a time
-            new = load_served(path or self.served.path, config)
+            new = load_served(path or self.home, config)
             if not new.ready:
                 raise ModelError(new.path, f"not swapped in: {new.reason.split(': ', 1)[1]}")
-            self.served = new  # requests already taken by a worker finish on the old one
+            self.served, self.home = new, new.path  # requests a worker already took finish on the old one
             return new
 
     def close(self, timeout: float = 5.0) -> None:

@@ -21,6 +21,7 @@ class Metrics:
     requests: Any  # Counter: sportsedge_requests_total{endpoint, status}
     seconds: dict[str, Any]  # Histograms by stage: queue_wait, inference, request (end to end)
     reloads: Any  # Counter: sportsedge_model_reloads_total{result}
+    cuts: Any  # Counter: sportsedge_connections_cut_total{reason} (serve/guard.py)
 
     def observe(self, stage: str, seconds: float) -> None:
         """Record ``seconds`` in the histogram of ``stage``."""
@@ -49,4 +50,10 @@ def make_metrics(queue_depth: Callable[[], int]) -> Metrics:
     reloads = Counter("sportsedge_model_reloads", "Model reloads, by result", ("result",), registry=registry)
     depth = Gauge("sportsedge_queue_depth", "Classify requests waiting for a worker", registry=registry)
     depth.set_function(queue_depth)
-    return Metrics(registry, requests, seconds, reloads)
+    cuts = Counter(
+        "sportsedge_connections_cut",
+        "Connections the server closed: header_size, header_timeout, body_timeout, malformed, over_limit",
+        ("reason",),
+        registry=registry,
+    )
+    return Metrics(registry, requests, seconds, reloads, cuts)

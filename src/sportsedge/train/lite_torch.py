@@ -43,7 +43,11 @@ def build(name: str = "lite0", classes: int = 1000, dropout: float | None = None
             for size, k, s in zip(reversed(x.shape[2:]), reversed(self.kernel_size), reversed(self.stride)):
                 total = max((math.ceil(size / s) - 1) * s + k - size, 0)
                 pads += [total // 2, total - total // 2]
-            return super().forward(F.pad(x, pads) if any(pads) else x)
+            if pads[0] == pads[1] and pads[2] == pads[3]:
+                # symmetric (every stride-1 conv): the conv's own padding, so ONNX has no Pad node
+                # between the quantized tensors (17 Pads made onnx-int8 2.5x slower in onnxruntime)
+                return F.conv2d(x, self.weight, self.bias, self.stride, (pads[2], pads[0]), self.dilation, self.groups)
+            return super().forward(F.pad(x, pads))
 
     def bn(c):
         return nn.BatchNorm2d(c, eps=BN_EPSILON)

@@ -1,0 +1,265 @@
+"""`sportsedge serve` against hostile and faulty clients, spoken to on raw sockets: headers that never
+end, silent and stalled connections, malformed HTTP, too many connections, a slow honest upload,
+bad parameters and reloads, a client that leaves mid-body. Each answer is one JSON line, nothing
+holds the server, nothing counts as a 500. Deadlines are set to a second or two so that the test
+waits for them, not for the defaults."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import struct
+import threading
+import time
+import zlib
+from pathlib import Path
+
+import pytest
+
+from test_serve import Server, _classify, _jpeg
+
+httpx = pytest.importorskip("httpx")
+
+POST = "POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
+FAST = ("--header-timeout-s", "1", "--body-idle-s", "1", "--max-connections", "6")
+
+
+@pytest.fixture
+def server(labelled_models):
+    s = Server(labelled_models["tflite-int8"], *FAST)
+    yield s
+    code, err = s.stop()
+    assert code == 0 and "Traceback" not in err, err
+
+
+def _raw(port: int, data: bytes, timeout: float = 10.0) -> bytes:
+    """What the server sends back to ``data`` until it closes the connection."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(data)
+        return _until_closed(s)
+
+
+def _until_closed(s: socket.socket) -> bytes:
+    out = b""
+    while chunk := s.recv(65536):
+        out += chunk
+    return out
+
+
+def _json_error(answer: bytes, status: int) -> str:
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(f"HTTP/1.1 {status} ".encode()), answer[:200]
+    assert b"content-type: application/json" in head.lower(), head
+    error = json.loads(body)["error"]
+    assert "\n" not in error
+    return error
+
+
+def _metric(url: str, name: str, **labels: str) -> float:
+    inside = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    for line in httpx.get(url + "/metrics").text.splitlines():
+        if line.startswith(f"{name}{{{inside}}} "):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def test_a_header_that_never_ends_is_cut_before_1_mb_and_the_server_answers_beside_it(server):
+    sent, stop = [0], threading.Event()
+
+    def hog() -> None:
+        with socket.create_connection(("127.0.0.1", server.port)) as s:
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Long: ")
+            try:
+                while not stop.is_set() and sent[0] < 64 * 2**20:
+                    s.sendall(b"a" * 65536)
+                    sent[0] += 65536
+            except OSError:  # reset by the server: what we expect
+                pass
+
+    thread = threading.Thread(target=hog)
+    thread.start()
+    assert _classify(server.url, _jpeg("green")).json()["label"] == "green"
+    thread.join(30)
+    stop.set()
+    # the client saw its connection cut long before 64 MB (the kernel's buffers hold a few MB)
+    assert sent[0] < 16 * 2**20
+    assert _metric(server.url, "sportsedge_connections_cut_total", reason="header_size") == 1
+
+
+def test_the_header_cap_answers_431_in_json(labelled_models):
+    s = Server(labelled_models["tflite-int8"], "--max-header-kb", "8")
+    try:
+        answer = _raw(s.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Long: " + b"a" * 20_000 + b"\r\n\r\n")
+        assert "over 8,192 bytes (--max-header-kb)" in _json_error(answer, 431)
+        assert httpx.get(s.url + "/healthz").status_code == 200  # a normal header is fine
+    finally:
+        s.stop()
+
+
+def test_silent_and_stalled_connections_are_closed_and_counted(server):
+    assert "headers not complete within 1 s" in _json_error(_raw(server.port, b""), 408)
+    trickle = b"POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"  # no end of headers
+    assert "(--header-timeout-s)" in _json_error(_raw(server.port, trickle), 408)
+    stalled = b"POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nContent-Length: 9999\r\n\r\nab"
+    assert "no body bytes for 1 s (--body-idle-s)" in _json_error(_raw(server.port, stalled), 408)
+    assert _metric(server.url, "sportsedge_connections_cut_total", reason="header_timeout") == 2
+    assert _metric(server.url, "sportsedge_connections_cut_total", reason="body_timeout") == 1
+    # the endpoint that waited for the stalled body saw its client leave: 499, never a 500
+    assert _metric(server.url, "sportsedge_requests_total", endpoint="/v1/classify", status="499") == 1
+    assert _metric(server.url, "sportsedge_requests_total", endpoint="/v1/classify", status="500") == 0
+
+
+def test_a_slow_honest_upload_is_answered(labelled_models):
+    """--timeout-s counts from the complete body: 2 s of upload under a 1 s timeout is answered,
+    and a body that keeps coming is not stalled however long it takes."""
+    s = Server(labelled_models["tflite-int8"], "--timeout-s", "1", "--body-idle-s", "1")
+    try:
+        photo = _jpeg("blue")
+        with socket.create_connection(("127.0.0.1", s.port), timeout=10) as c:
+            c.sendall(f"{POST}Content-Length: {len(photo)}\r\n\r\n".encode())
+            step = len(photo) // 8 + 1
+            for i in range(0, len(photo), step):
+                c.sendall(photo[i : i + step])
+                time.sleep(0.25)
+            head, _, body = c.recv(65536).partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200") and json.loads(body)["label"] == "blue"
+    finally:
+        s.stop()
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabc",
+        b"POST /v1/classify HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        b"GET /heal\x00thz HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"FOO / HTTP/1.1\r\nHost: x\r\n\r\n",
+    ],
+    ids=["two-content-lengths", "bad-chunk-size", "nul-in-path", "method-foo"],
+)
+def test_malformed_http_is_answered_in_json(server, request_bytes):
+    assert "malformed HTTP request" in _json_error(_raw(server.port, request_bytes), 400)
+
+
+def test_connections_past_the_cap_get_503_at_once(server):
+    held = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(6)]
+    try:
+        time.sleep(0.2)  # the server has accepted them
+        answer = _raw(server.port, b"")
+        assert "over 6 open connections (--max-connections)" in _json_error(answer, 503)
+    finally:
+        for s in held:
+            s.close()
+
+
+def test_bad_parameters_and_reloads_are_4xx_json(server, tmp_path):
+    photo = _jpeg("red")
+    answer = _classify(server.url, photo, params={"top_k": "²"})
+    assert answer.status_code == 400 and "top_k must be" in answer.json()["error"]
+    fifo = tmp_path / "model.tflite"
+    os.mkfifo(fifo)
+    for body, wanted in (
+        ({"path": 5}, '"path" must be a file name'),
+        ({"path": "/dev/zero"}, "/dev/zero: not a regular file"),
+        ({"path": str(fifo)}, "model.tflite: not a regular file"),
+    ):
+        answer = httpx.post(server.url + "/v1/models/reload", json=body)
+        assert answer.status_code == 422 and wanted in answer.json()["error"], answer.text
+    assert _classify(server.url, photo).json()["label"] == "red"  # still serving the same model
+
+
+def test_a_client_that_leaves_mid_body_is_not_a_500(server):
+    with socket.create_connection(("127.0.0.1", server.port)) as c:
+        c.sendall(
+            b"POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nContent-Length: 5000\r\n\r\nab"
+        )
+        time.sleep(0.2)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if _metric(server.url, "sportsedge_requests_total", endpoint="/v1/classify", status="499") == 1:
+            break
+        time.sleep(0.1)
+    assert _metric(server.url, "sportsedge_requests_total", endpoint="/v1/classify", status="499") == 1
+    assert _metric(server.url, "sportsedge_requests_total", endpoint="/v1/classify", status="500") == 0
+
+
+def _png(side: int, depth: int, colour_type: int) -> bytes:
+    """A side x side PNG of one repeated row (a few MB on the wire however large it decodes)."""
+    bands = {0: 1, 2: 3, 6: 4}[colour_type]
+    width = side * bands * depth // 8
+    row = b"\0" + (bytes(range(256)) * (width // 256 + 1))[:width]
+    pack = zlib.compressobj(1)
+    idat = b"".join(pack.compress(row) for _ in range(side)) + pack.flush()
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", side, side, depth, colour_type, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def _peak_mb(pid: int) -> tuple[float, float]:
+    """(peak, current) resident memory of a process, from /proc, in MB."""
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+    return int(fields["VmHWM"].split()[0]) / 1024, int(fields["VmRSS"].split()[0]) / 1024
+
+
+def test_memory_per_request_is_bounded_by_the_decode_budget(labelled_models):
+    """A 9400x9400 16-bit RGB PNG (decoded: 345 MB) is classified with the server under 600 MB,
+    two at once under 1 GB; one with alpha (674 MB to decode) is refused from its header, 413."""
+    s = Server(labelled_models["tflite-int8"])
+    try:
+        rgb16, rgba16 = _png(9400, 16, 2), _png(9400, 16, 6)
+        answer = _classify(s.url, rgba16, "image/png")
+        assert answer.status_code == 413 and "over the budget of 400 MB" in answer.json()["error"]
+        assert _peak_mb(s.proc.pid)[0] < 200  # refused before decoding
+        assert _classify(s.url, rgb16, "image/png", timeout=60).status_code == 200
+        assert _peak_mb(s.proc.pid)[0] < 600
+        answers: list[int] = []
+        two = [
+            threading.Thread(
+                target=lambda: answers.append(_classify(s.url, rgb16, "image/png", timeout=60).status_code)
+            )
+            for _ in range(2)
+        ]
+        for t in two:
+            t.start()
+        for t in two:
+            t.join()
+        assert answers == [200, 200]
+        peak, now = _peak_mb(s.proc.pid)
+        assert peak < 1024
+        assert now < 300, f"{now:.0f} MB still resident after the requests"
+    finally:
+        s.stop()
+
+
+def test_a_restart_serves_the_reloaded_path_and_survives_a_bad_in_place_update(labelled_models, tmp_path):
+    """--state-dir: a model reloaded by path is served again after a restart; when that file is
+    then damaged in place, the restart serves the last verified copy and says so in one line."""
+    first = tmp_path / "first.tflite"
+    second = tmp_path / "second.onnx"
+    shutil.copy(labelled_models["tflite-int8"], first)
+    shutil.copy(labelled_models["onnx-fp32"], second)
+    state = tmp_path / "state"
+    s = Server(first, "--state-dir", str(state))
+    assert httpx.post(s.url + "/v1/models/reload", json={"path": str(second)}).status_code == 200
+    s.stop()
+    s = Server(first, "--state-dir", str(state))
+    assert httpx.get(s.url + "/v1/models").json()["path"] == str(second)
+    _, err = s.stop()
+    assert f"serving {second}, reloaded before the restart (--state-dir)" in err
+    data = bytearray(second.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # a damaged copy over the served file
+    second.write_bytes(bytes(data))
+    s = Server(first, "--state-dir", str(state))
+    try:
+        meta = httpx.get(s.url + "/v1/models").json()
+        assert meta["path"] == str(state / "last-good.onnx") and meta["ready"]
+        assert _classify(s.url, _jpeg("green")).json()["label"] == "green"
+    finally:
+        _, err = s.stop()
+    warning = next(line for line in err.splitlines() if line.startswith("warning:"))
+    assert str(second) in warning and "serving the last verified copy" in warning
