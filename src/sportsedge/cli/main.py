@@ -8,6 +8,7 @@ choices are read from the settings dataclasses and tables, never typed here.
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import sys
@@ -70,6 +71,18 @@ def _resolve(spec: str):
     return getattr(importlib.import_module(module), func)
 
 
+def _run(handler, args) -> int:
+    """The command's handler; a full disk anywhere under it is DiskFull (one line, exit 1)."""
+    from sportsedge.core.errors import DiskFull
+
+    try:
+        return handler(args)
+    except OSError as err:
+        if err.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise DiskFull(err.filename) from err
+        raise
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -84,12 +97,12 @@ def main(argv: list[str] | None = None) -> int:
     saved_showwarning, warnings.showwarning = warnings.showwarning, _one_line_warning
     debug = bool(os.environ.get("SPORTSEDGE_DEBUG"))
     try:
-        return _resolve(args.handler)(args)
+        return _run(_resolve(args.handler), args)
     except SportsedgeError as err:
         if debug:  # the whole chain: what a library raised underneath, and where
             traceback.print_exception(err, file=sys.stderr)
         print(f"error: {err}", file=sys.stderr)
-        return EXIT_USAGE
+        return getattr(err, "exit_code", EXIT_USAGE)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -22,6 +22,16 @@ class InputError(SportsedgeError):
         super().__init__(f"{self.path}: {reason}" if self.path else reason)
 
 
+class DiskFull(SportsedgeError):
+    """No space left (or a quota reached) while writing ``path``; finished files are kept (exit 1)."""
+
+    exit_code = 1
+
+    def __init__(self, path: str | os.PathLike[str] | None, detail: str = ""):
+        where = f" for {os.fspath(path)}" if path is not None else ""
+        super().__init__(f"no space left on the device{where}{detail}; files already finished are kept")
+
+
 class ImageTooLarge(InputError):
     """An image over the pixel limit or the decode budget, refused from its header (serve: 413)."""
 

@@ -47,6 +47,7 @@ class Format:
     verify_rel: float = 0.0  # golden check: or this fraction of the golden outputs' range, if larger (golden.py)
     verify_mixed: tuple[float, float] | None = None  # golden (atol, rel) with layers kept float; None: as above
     calibrated: bool = False  # needs real calibration images (full int8): --calibration for user models
+    size_ratio: float = 1.0  # the file's size / the float32 model's, about (export's free-space check)
 
     def verify_bound(self, mixed: bool) -> tuple[float, float]:
         """The golden check's (atol, rel) for this format; ``mixed``: some layers were kept float."""
@@ -91,6 +92,7 @@ FORMATS: dict[str, Format] = _formats(
         description="TFLite, float16 weights (dequantized to float32 at load)",
         verify_atol=1e-5,
         **{**_FLOAT_PARITY, "max_abs_diff": None, "min_agreement": 0.99, "warn_agreement": 0.995},
+        size_ratio=0.5,
     ),
     # Dynamic-range kernels quantize activations on the fly, differently on x86 and ARM (measured:
     # MobileNetV2 scores up to 1.6e-2 apart under emulation): verified to 0.1, like ONNX int8.
@@ -103,6 +105,7 @@ FORMATS: dict[str, Format] = _formats(
         description="TFLite, dynamic-range: int8 weights, float activations",
         verify_atol=0.1,
         **{**_INT8_PARITY, "min_agreement": 0.90, "warn_agreement": 0.97},
+        size_ratio=0.3,
     ),
     Format(
         "tflite-int8",
@@ -116,6 +119,7 @@ FORMATS: dict[str, Format] = _formats(
         verify_mixed=(_INT8_CROSS_ATOL, _INT8_CROSS_REL),
         options=("accuracy",),
         **_INT8_PARITY,
+        size_ratio=0.3,
     ),
     # Opt-in (--qat): fine-tunes the model with fake quantization in a worker process first.
     Format(
@@ -130,6 +134,7 @@ FORMATS: dict[str, Format] = _formats(
         in_all=False,
         options=("qat",),
         **_INT8_PARITY,
+        size_ratio=0.3,
     ),
     Format(
         "onnx-fp32",
@@ -157,6 +162,7 @@ FORMATS: dict[str, Format] = _formats(
         verify_rel=_INT8_CROSS_REL,
         options=("accuracy",),  # --activation-ranges: its fingerprint, so a change re-exports
         **_INT8_PARITY,
+        size_ratio=0.3,
     ),
 )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -41,6 +42,10 @@ def user_model(args):
     )
 
 
+def _stop(signum, frame) -> None:
+    raise KeyboardInterrupt  # temporary files and folders are removed on the way out; exit 130
+
+
 def export_cmd(args) -> int:
     from sportsedge.core.formats import Status
     from sportsedge.export.qat import require_qat
@@ -53,6 +58,7 @@ def export_cmd(args) -> int:
     if any("qat" in f.options for f in formats):
         require_qat()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    signal.signal(signal.SIGTERM, _stop)  # a supervisor's stop cleans up as Ctrl-C does
     sources = resolve_sources(args.models, formats, config)
     manifest = export(sources, formats, args.out, config, say=say)
     # Only this command's artifacts decide its exit status (the manifest may hold older ones).

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 import tempfile
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from sportsedge.export.source import Source, SourceKind, model_sha256, source_ki
 from sportsedge.runtime.imagesets import full_range, label_index, list_stratified, load_images
 from sportsedge.train.config import RunRecord
 from sportsedge.train.models import MODELS
+
+WORK_PREFIX = "sportsedge-export-"  # + pid + "-": the next export removes a killed one's folder
 
 
 def resolve_source(path: str | Path, user: UserModel, calibration: str | None):
@@ -71,7 +74,7 @@ class ExportContext:
         self.calibration_dir = source.calibration_dir
         self.parity_dir = source.parity_dir
         self.calibration_size, self.parity_size, self.seed = calibration_size, parity_size, seed
-        self._tmp = tempfile.TemporaryDirectory(prefix="sportsedge-export-")
+        self._tmp = tempfile.TemporaryDirectory(prefix=f"{WORK_PREFIX}{os.getpid()}-")
         self.work = Path(self._tmp.name)
         self.qat, self.accuracy = qat, accuracy  # QatConfig, AccuracyConfig (format options)
         self.attempts_dir = attempts_dir

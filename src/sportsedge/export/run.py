@@ -130,6 +130,7 @@ def export(
     resolved = resolve_sources(models, formats, config)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    _clean_and_check_space(out, resolved, formats, say)
     manifest_path = out / "manifest.json"
     manifest: Manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {"artifacts": {}}
     # By the table's Format.options; as JSON types, so a manifest read back compares equal.
@@ -268,3 +269,49 @@ def _export_one(ctx: ExportContext, fmt: Format, path: Path) -> ManifestEntry:
         **converted.details,
     }
     return cast(ManifestEntry, entry)  # the converter's details are its own ManifestEntry keys
+
+
+# Free space wanted beyond the files themselves: the temporary folder holds the float models each
+# format starts from (SavedModel, float .tflite, ONNX) and a file is written beside its final name.
+WORK_FACTOR = 3.0
+
+
+def _clean_and_check_space(out: Path, resolved: list, formats: list[Format], say) -> None:
+    """Remove what a killed export left (temporary files in ``out``, its temporary folder), then
+    refuse in one line, before the long work, when ``out`` or the temp dir lacks the space the
+    export needs (estimated from each source's size and the formats' size ratios)."""
+    import shutil
+    import tempfile
+
+    from sportsedge.core.errors import DiskFull
+    from sportsedge.export.context import WORK_PREFIX
+
+    temp = Path(tempfile.gettempdir())
+    stale = fileio.remove_stale(out) + fileio.remove_stale(out / "attempts") + fileio.remove_stale(temp, WORK_PREFIX)
+    if stale:
+        names = ", ".join(p.name for p in stale[:3])
+        say(f"removed {len(stale)} temporary file(s) an interrupted export left ({names})")
+    size = sum(_source_bytes(source.path) for source, _ in resolved)
+    ratios = [f.size_ratio for f in formats]
+    needs = {out: size * (sum(ratios) + max(ratios, default=0)), temp: size * WORK_FACTOR}
+    if os.stat(out).st_dev == os.stat(temp).st_dev:  # one disk holds both
+        needs = {out: needs[out] + needs[temp]}
+    for folder, need in needs.items():
+        free = shutil.disk_usage(folder).free
+        if free < need:
+            raise DiskFull(
+                folder,
+                f" ({free / 1e6:,.0f} MB free, the export needs about {need / 1e6:,.0f} MB: "
+                "free some, or choose another --out or TMPDIR)",
+            )
+
+
+def _source_bytes(path: Path) -> int:
+    """The size of a source's weights: a model file, or a run folder's model.keras."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "model.keras"
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0

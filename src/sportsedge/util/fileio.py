@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,14 +34,20 @@ def current_umask() -> int:
     return _IMPORT_UMASK
 
 
+TMP_PREFIX = ".tmp-"  # + the writer's pid + "-": a later run removes the files of a dead writer
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success it is renamed over ``path``."""
+    """Yield a temporary path beside ``path``; on success it is renamed over ``path``. A full
+    disk is DiskFull naming ``path``; the temporary file is removed on any error."""
+    from sportsedge.core.errors import DiskFull
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # The temp name ends with the target's name: savers that insist on a suffix
     # (".keras", ".weights.h5") accept it.
-    fd, name = tempfile.mkstemp(prefix=".tmp-", suffix=f"-{path.name}", dir=path.parent)
+    fd, name = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{os.getpid()}-", suffix=f"-{path.name}", dir=path.parent)
     os.close(fd)
     tmp = Path(name)
     # mkstemp makes 0600 files; outputs should get the permissions a plain open() would.
@@ -47,9 +55,37 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, path)
+    except OSError as err:
+        if err.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise DiskFull(path) from err
+        raise
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def remove_stale(folder: str | os.PathLike, prefix: str = TMP_PREFIX) -> list[Path]:
+    """Remove what writers that are no longer running left in ``folder`` (killed: no cleanup ran):
+    entries named ``prefix`` + a dead pid + "-". Returns what was removed."""
+    removed = []
+    for entry in Path(folder).glob(f"{prefix}*"):
+        pid = entry.name[len(prefix) :].split("-", 1)[0]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        with contextlib.suppress(OSError):
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+            removed.append(entry)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:
