@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-train-qat-video-serve-lite-torch-dev-mypy-docs
 # PyTorch's CPU build: PyPI's torch for x86-64 is a CUDA build of several GB; on aarch64 it is the CPU one.
 TORCH_CPU_INDEX ?= $(if $(filter x86_64,$(shell uname -m)),--retries 0 --extra-index-url https://download.pytorch.org/whl/cpu,)
 
-.PHONY: install install-runtime test test-runtime test-arm pi-check demo docs clean
+.PHONY: install install-runtime test test-runtime test-arm pi-check demo docs dist clean
 
 # Full development environment: runtime + training/export + test tools.
 $(STAMP): pyproject.toml
@@ -64,5 +64,12 @@ demo: $(STAMP)
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict
 
+# The release files into dist/: the sdist and the wheel, checked by twine (docs/development.md,
+# "Release checklist"; tests/test_release.py installs the wheel into a fresh venv and runs it).
+dist: $(STAMP)
+	rm -rf dist
+	$(PY) -m build --no-isolation --sdist --wheel --outdir dist .
+	$(PY) -m twine check --strict dist/*
+
 clean:
-	rm -rf $(VENV) $(RT_VENV) build site src/*.egg-info .pytest_cache .mypy_cache
+	rm -rf $(VENV) $(RT_VENV) build dist site src/*.egg-info .pytest_cache .mypy_cache

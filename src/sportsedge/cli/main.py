@@ -8,6 +8,7 @@ choices are read from the settings dataclasses and tables, never typed here.
 
 from __future__ import annotations
 
+import argparse
 import errno
 import importlib
 import os
@@ -50,12 +51,41 @@ COMMANDS = (
 )
 
 
+# The engines that run exported files (importlib.metadata reads their versions without importing them).
+ENGINES = ("ai-edge-litert", "onnxruntime")
+
+
+def version_line() -> str:
+    """`sportsedge --version`: the package, Python and the runtime engines, as installed."""
+    import platform
+    from importlib import metadata
+
+    def installed(name: str) -> str:
+        try:
+            return f"{name} {metadata.version(name)}"
+        except metadata.PackageNotFoundError:
+            return f"{name} not installed"
+
+    engines = ", ".join(installed(name) for name in ENGINES)
+    return f"sportsedge {__version__} (Python {platform.python_version()}, {platform.machine()}; {engines})"
+
+
+class _Version(argparse.Action):
+    """--version on one line (argparse's own action wraps it at the terminal's width)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(version_line())
+        parser.exit()
+
+
 def build_parser() -> IntermixedParser:
     parser = IntermixedParser(
         prog="sportsedge",
         description="Train image classifiers, export them to TFLite/ONNX, run and benchmark them on the edge.",
     )
-    parser.add_argument("--version", action="version", version=f"sportsedge {__version__}")
+    parser.add_argument(
+        "--version", action=_Version, nargs=0, help="print the version and the runtime engines' and exit"
+    )
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     for add in COMMANDS:
         add(sub)

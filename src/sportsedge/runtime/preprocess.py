@@ -16,6 +16,7 @@ import contextlib
 import io
 import os
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -211,7 +212,7 @@ def _rotated(img: Image.Image) -> bool:
     return bool(img.getexif().get(0x0112, 1) not in (0, 1))
 
 
-def _strips(img: Image.Image):
+def _strips(img: Image.Image) -> Iterator[tuple[int, int]]:
     """(top, bottom) row ranges of about STRIP_PIXELS pixels each."""
     rows = max(1, STRIP_PIXELS // max(1, img.width))
     for top in range(0, img.height, rows):
