@@ -88,6 +88,11 @@ def test_overlapping_intervals_are_a_tie_broken_by_the_rule():
     assert "tie within noise" in line and "onnx-int8" in line and "tflite-int8" in line
     assert "tflite-fp32" not in line.split("tie within noise")[1].split("by fewer")[0]
     assert recommended(rows)["format"] == "tflite-int8"  # fewer runtime dependencies beats 0.2 ms of noise
+    why, fastest = line.splitlines()[1:3]  # what the tie rule did, and the fastest: never "Fastest" for the pick
+    assert why.startswith("  Tied within noise within 1 point") and why.endswith(
+        "the tie rule picked m tflite-int8, 2.00 MB"
+    )
+    assert fastest == "  (not the fastest: m onnx-int8 at p50 3.50 ± 0.30 ms)", fastest
     rows[1].update(latency_ci_low=3.95, latency_ci_high=4.3)  # now clearly slower: no tie, the fastest wins
     rows[1]["latency_ms_p50"] = 4.1
     assert "tie" not in recommendation(rows) and recommended(rows)["format"] == "onnx-int8"

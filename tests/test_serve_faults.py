@@ -11,6 +11,8 @@ import os
 import shutil
 import socket
 import struct
+import subprocess
+import sys
 import threading
 import time
 import zlib
@@ -263,3 +265,22 @@ def test_a_restart_serves_the_reloaded_path_and_survives_a_bad_in_place_update(l
         _, err = s.stop()
     warning = next(line for line in err.splitlines() if line.startswith("warning:"))
     assert str(second) in warning and "serving the last verified copy" in warning
+
+
+def test_the_favicon_needs_no_token_and_a_bad_host_names_host(labelled_models, tmp_path):
+    token = tmp_path / "token"
+    token.write_text("s3cret-token-0123456789\n")
+    s = Server(labelled_models["tflite-int8"], "--token-file", str(token))
+    try:
+        assert httpx.get(s.url + "/favicon.ico").status_code == 204  # a browser's page load logs no 401
+        assert httpx.get(s.url + "/v1/models").status_code == 401
+    finally:
+        s.stop()
+    proc = subprocess.run(
+        [sys.executable, "-m", "sportsedge", "serve", str(labelled_models["tflite-int8"]), "--host", "192.0.2.1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert "cannot listen on 192.0.2.1:8080" in proc.stderr and "--host" in proc.stderr and "--port" not in proc.stderr

@@ -199,11 +199,17 @@ def recommendation(rows: list[BenchRow], within: float = 0.01) -> str:
         return f"{_answer(fastest)}\n{why}"
     pick = ties[0]
     best = max(r["top1"] for r in rows if r.get("top1") is not None)
-    lines = [
-        _answer(pick),
-        f"  Fastest within {100 * within:.0f} point of the best top-1 ({100 * best:.1f}%): "
-        f"{pick['model']} {pick['format']}, {pick['size_bytes'] / 1e6:.2f} MB",
-    ]
+    fastest = min(ties, key=lambda r: r["latency_ms_p50"])
+    near = f"within {100 * within:.0f} point of the best top-1 ({100 * best:.1f}%)"
+    picked = f"{pick['model']} {pick['format']}, {pick['size_bytes'] / 1e6:.2f} MB"
+    if fastest is pick:
+        why = f"  Fastest {near}: {picked}"
+    else:  # the tie rule chose among files the timing cannot tell apart: say so, and name the fastest
+        why = (
+            f"  Tied within noise {near}: the tie rule picked {picked}\n"
+            f"  (not the fastest: {fastest['model']} {fastest['format']} at p50 {_p50(fastest)} ms)"
+        )
+    lines = [_answer(pick), *why.splitlines()]
     scores = {r["top1"] for r in rows if r.get("top1") is not None}
     if len(scores) == 1 and len({r["model"] for r in rows}) > 1:  # e.g. the demo's easy scenes
         lines.append(

@@ -26,6 +26,7 @@ access = logging.getLogger("sportsedge.access")
 # path -> (endpoint, methods): the whole API (docs/serve.md and serve/openapi.py describe it).
 ROUTES = {
     "/": (ep.page, ("GET",)),
+    "/favicon.ico": (ep.favicon, ("GET",)),
     "/healthz": (ep.healthz, ("GET",)),
     "/readyz": (ep.readyz, ("GET",)),
     "/metrics": (ep.prometheus, ("GET",)),

@@ -51,8 +51,11 @@ def listen(host: str, port: int) -> socket.socket:
         sock.bind(address)
     except OSError as err:
         sock.close()
-        why = "the port is taken by another program" if err.errno == errno.EADDRINUSE else err.strerror
-        raise UsageError(f"cannot listen on {host}:{port}: {why} (choose another with --port)") from err
+        if err.errno == errno.EADDRINUSE:
+            why = "the port is taken by another program (choose another with --port)"
+        else:  # EADDRNOTAVAIL and the like: the address, not the port
+            why = f"{err.strerror} (give an address of this machine with --host, or 0.0.0.0 for all)"
+        raise UsageError(f"cannot listen on {host}:{port}: {why}") from err
     return sock
 
 

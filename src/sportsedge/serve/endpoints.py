@@ -224,6 +224,13 @@ async def page(request: Request) -> Response:
     return HTMLResponse(PAGE)
 
 
+async def favicon(request: Request) -> Response:
+    """GET /favicon.ico: no icon (204), without the token, so a browser's page load logs no 401."""
+    from starlette.responses import Response
+
+    return Response(status_code=204)
+
+
 async def openapi(request: Request) -> Response:
     """GET /openapi.json."""
     return json_response(200, OPENAPI)

@@ -21,7 +21,7 @@ RAW_TYPES = ("application/octet-stream",)  # plus every image/* type: Pillow rec
 # Without the token: a supervisor's liveness probe, and the page itself, which holds no data (a
 # browser cannot send a bearer header when it opens a page; the page sends the token from its
 # URL's fragment, which never leaves the browser, with every request it makes).
-OPEN = ("/healthz", "/")
+OPEN = ("/healthz", "/", "/favicon.ico")  # the browser asks for the icon without the token
 BUSY = "busy: every worker is taken and the queue is full"
 CLASSIFY = "/v1/classify"
 # Counted when the client closed the connection before its answer (nginx's "client closed request"):
