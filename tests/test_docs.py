@@ -235,6 +235,28 @@ def test_the_site_needs_no_network(site):
     for page in site.rglob("*.html"):
         text = page.read_text()
         assert "fonts.googleapis.com" not in text and "fonts.gstatic.com" not in text, page
+        assert "unpkg.com" not in text, page  # the offline plugin's Worker shim is ours (scripts/mkdocs_hooks.py)
+
+
+def test_search_works_from_disk(site):
+    """site/index.html opened from file:// in headless Chromium: type a word, get results."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from test_serve import _chromium
+
+    browser = _chromium()
+    try:
+        browser.set_window_size(1280, 900)
+        browser.get((site / "index.html").as_uri())
+        box = WebDriverWait(browser, 30).until(lambda b: b.find_element(By.CSS_SELECTOR, "input.md-search__input"))
+        box.click()
+        box.send_keys("quantization")
+        found = WebDriverWait(browser, 30).until(lambda b: b.find_elements(By.CSS_SELECTOR, ".md-search-result__item"))
+        assert any("Quantization" in item.text for item in found), [item.text[:80] for item in found]
+        assert not [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    finally:
+        browser.quit()
 
 
 # --- the built-in model ------------------------------------------------------------------------
@@ -291,3 +313,14 @@ def test_sports100_is_a_name_every_command_takes(tmp_path):
     ):
         proc = subprocess.run([cli, *argv], capture_output=True, text=True, timeout=TIMEOUT_S)
         assert proc.returncode == 0, (argv, proc.stderr)
+
+
+def test_the_readme_and_the_docs_home_say_the_same_about_what_changed():
+    import re
+
+    lines = {}
+    for page, link in (("README.md", "docs/changelog.md"), ("docs/index.md", "changelog.md")):
+        found = re.search(r"^- \[What changed lately\]\(([^)]*)\): (.*)$", (ROOT / page).read_text(), re.M)
+        assert found and found.group(1) == link, page
+        lines[page] = found.group(2)
+    assert lines["README.md"] == lines["docs/index.md"]

@@ -87,3 +87,14 @@ def test_the_built_wheel_runs_in_a_fresh_venv_without_tensorflow(dist, tmp_path)
 
 
 PHOTO_LABEL = "basketball"  # what the photo shows (its folder in valid/)
+
+
+def test_the_docs_give_the_wheel_size_the_tree_builds(dist):
+    """The wheel's size in getting-started and in sports100's card, to 0.1 MB, is the built one's."""
+    import re
+
+    size = f"{dist['wheel'].stat().st_size / 1e6:.1f} MB"
+    pages = (ROOT / "docs" / "getting-started.md", ROOT / "src" / "sportsedge" / "core" / "models" / "sports100.md")
+    for page in pages:
+        said = re.search(r"the wheel that carries it[^.]*?(\d+\.\d MB)", page.read_text(), re.S | re.I)
+        assert said and said.group(1) == size, (page.name, said and said.group(1), size)

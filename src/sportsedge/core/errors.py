@@ -44,7 +44,12 @@ class MissingDependencyError(SportsedgeError):
     """An optional dependency is not installed; the message names the extra to install."""
 
     def __init__(self, module: str, extra: str | None = None, hint: str = ""):
-        where = f'pip install "sportsedge[{extra}]"' if extra else f"pip install {module}"
+        # Until the first upload to PyPI, the extra installs from a clone: pip install ".[extra]"
+        where = (
+            f'pip install "sportsedge[{extra}]" (from a clone: pip install ".[{extra}]")'
+            if extra
+            else f"pip install {module}"
+        )
         msg = f"{module} is not installed: {where}"
         super().__init__(f"{msg} ({hint})" if hint else msg)
 
