@@ -285,6 +285,54 @@ def test_serve_answers_a_classify_request_on_the_emulated_pi(arm_run, mobilenet_
     assert proc.returncode == 0
 
 
+def test_the_service_limits_hold_on_the_emulated_pi(arm_run, labelled_models):
+    """serve's guard and decode budget on a Cortex-A72 (correctness, not timing): a header past
+    --max-header-kb is 431, a silent connection 408, malformed HTTP 400, an image over the decode
+    budget 413, each one JSON line; the server keeps answering and its memory comes back."""
+    import socket
+    import time
+
+    import httpx
+
+    from test_serve_faults import _json_error, _peak_mb, _png, _raw
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "QEMU_CPU": "cortex-a72"}
+    env.pop("PYTHONPATH", None)
+    argv = ["serve", str(labelled_models["tflite-int8"]), "--port", str(port), "--header-timeout-s", "5"]
+    proc = subprocess.Popen(
+        [str(arm_run), "-m", "sportsedge", *argv, "--max-header-kb", "8"], stderr=subprocess.PIPE, text=True, env=env
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 300  # emulated: imports and the golden check take a while
+        while True:
+            assert proc.poll() is None, proc.stderr.read()
+            try:
+                if httpx.get(url + "/readyz", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the emulated server did not become ready"
+            time.sleep(1)
+        big = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Long: " + b"a" * 20_000 + b"\r\n\r\n"
+        assert "(--max-header-kb)" in _json_error(_raw(port, big, timeout=60), 431)
+        assert "(--header-timeout-s)" in _json_error(_raw(port, b"", timeout=60), 408)
+        assert "malformed HTTP" in _json_error(_raw(port, b"FOO / HTTP/1.1\r\nHost: x\r\n\r\n", timeout=60), 400)
+        answer = httpx.post(
+            url + "/v1/classify", content=_png(9400, 16, 6), headers={"Content-Type": "image/png"}, timeout=120
+        )
+        assert answer.status_code == 413 and "over the budget of 400 MB" in answer.json()["error"]
+        assert httpx.get(url + "/healthz", timeout=30).status_code == 200
+        assert _peak_mb(proc.pid)[0] < 600  # qemu's own pages included; the 674 MB image was never decoded
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=120)
+    assert proc.returncode == 0
+
+
 @pytest.fixture(scope="session")
 def lite0_exported(tmp_path_factory, colour_dataset) -> tuple[Path, dict]:
     """efficientnet_lite0 with its real ImageNet weights (the lite extra), briefly trained on the
