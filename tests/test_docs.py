@@ -134,6 +134,8 @@ def _stage(root: Path) -> Path:
     for name, c in (("bowling.jpg", "city"), ("match.jpg", "ocean")):
         render(c, rng).save(photos / name, quality=90)
     shutil.copy(photos / "bowling.jpg", root / "photo.jpg")
+    (root / "examples").mkdir()
+    shutil.copy(ROOT / "examples" / "photo.jpg", root / "examples" / "photo.jpg")  # the repository's sample
     render("forest", rng).resize((4056, 3040)).save(root / "court-4056x3040.jpg", quality=85)
     try:
         from sportsedge.data.clips import write_clip
@@ -274,7 +276,9 @@ def test_sports100_gives_its_card_s_top1_on_the_500_valid_images():
     from sportsedge.core.builtin import BUILTIN, builtin_path
 
     card = (builtin_path("sports100").parent / BUILTIN["sports100"].card).read_text()
-    right, total = map(int, re.search(r"top-1\*\* \((\d+) of (\d+)\)", card).groups())
+    said = re.search(r"top-1\*\* \((\d+) of (\d+)\) on the dataset's 500 `valid/` images", card)
+    assert said, "the card gives no valid/ top-1"
+    right, total = map(int, said.groups())
     cli = str(Path(sys.executable).parent / "sportsedge")
     proc = subprocess.run(
         [cli, "predict", "sports100", str(SHARED_VALID), "--json", "--top-k", "1"],
