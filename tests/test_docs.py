@@ -328,3 +328,22 @@ def test_the_readme_and_the_docs_home_say_the_same_about_what_changed():
         assert found and found.group(1) == link, page
         lines[page] = found.group(2)
     assert lines["README.md"] == lines["docs/index.md"]
+
+
+@pytest.mark.realdata
+@pytest.mark.skipif(not SHARED_VALID.is_dir(), reason="needs ../shared (the real valid/ images)")
+def test_the_predict_guide_shows_what_its_commands_print(tmp_path):
+    """The guide's console block, rerun on the photos it names: the very output it shows."""
+    block = (ROOT / "docs/guides/predict.md").read_text().split("```console\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "photos").mkdir()
+    for name in ("basketball", "bowling"):
+        shutil.copy(SHARED_VALID / name / "1.jpg", tmp_path / "photos" / f"{name}.jpg")
+    cli = str(Path(sys.executable).parent / "sportsedge")
+    commands = [line for line in block.splitlines() if line.startswith("$ ")]
+    printed = "".join(
+        subprocess.run(
+            [cli, *shlex.split(c[2:])[1:]], capture_output=True, text=True, cwd=tmp_path, timeout=TIMEOUT_S
+        ).stdout
+        for c in commands
+    )
+    assert printed == "".join(line + "\n" for line in block.splitlines() if not line.startswith("$ "))
