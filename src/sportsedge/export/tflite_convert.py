@@ -4,6 +4,7 @@ quantized) float model. Below the converters and the context, so that neither im
 
 from __future__ import annotations
 
+from sportsedge.export.representative import representative
 from sportsedge.export.source import SourceKind
 
 
@@ -13,16 +14,6 @@ def converter(ctx, logits: bool = False):
     import tensorflow as tf
 
     return tf, tf.lite.TFLiteConverter.from_saved_model(ctx.logits_saved_model if logits else ctx.saved_model)
-
-
-def representative(pixels):
-    """The converter's representative dataset: real images one at a time, as float32 0..255."""
-
-    def gen():
-        for img in pixels:
-            yield [img[None].astype("float32")]
-
-    return gen
 
 
 def calibrated(conv, pixels) -> None:

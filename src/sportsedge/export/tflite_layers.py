@@ -59,7 +59,8 @@ class TfliteLayers:
         """Every quantized op's error, grouped by Keras layer, in graph order."""
         import tensorflow as tf
 
-        from sportsedge.export.tflite_convert import calibrated, converter, representative
+        from sportsedge.export.representative import representative
+        from sportsedge.export.tflite_convert import calibrated, converter
         from sportsedge.runtime.graph import per_op_macs
 
         self.tell("  per-op int8 error: TensorFlow's QuantizationDebugger ...")

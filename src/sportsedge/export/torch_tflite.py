@@ -95,8 +95,8 @@ def calibratable(model: bytes) -> bytes:
 
 def calibrate(model: bytes, pixels: np.ndarray) -> bytes:
     """The float file with each tensor's range over ``pixels`` recorded (not yet quantized)."""
+    from sportsedge.export.representative import representative
     from sportsedge.export.tf_private import calibrator
-    from sportsedge.export.tflite_convert import representative  # here: tflite_convert imports this module
 
     return bytes(calibrator(calibratable(model)).calibrate(representative(pixels)))
 
@@ -105,8 +105,8 @@ def int16(model: bytes, pixels: np.ndarray) -> bytes:
     """16-bit activations, int8 weights, float32 pixels in (the int16 remedy)."""
     import tensorflow as tf
 
+    from sportsedge.export.representative import representative
     from sportsedge.export.tf_private import calibrator
-    from sportsedge.export.tflite_convert import representative
 
     cal = calibrator(calibratable(model))
     return bytes(
