@@ -227,15 +227,19 @@ def test_the_commands_the_demo_suggests_run_as_printed(pipeline_out, colour_data
     import socket
     import subprocess
 
-    from sportsedge.pipeline.commands import try_next_commands
+    from sportsedge.pipeline.commands import SAMPLE_PHOTO, try_next_commands
 
     from conftest import ROOT
     from isolation import TIMEOUT_S
 
     out, _, _ = pipeline_out
-    predict, verify, serve = try_next_commands(out, colour_dataset)
+    photo = sorted((colour_dataset / "test").rglob("*.jpg"))[0]
+    verify, predict, serve = try_next_commands(out, photo=photo)
+    assert (ROOT / SAMPLE_PHOTO).is_file()  # what the list names by default, from the repository's folder
     for command in (predict, verify):  # exactly as printed, from the repository's folder (as `make demo`)
-        proc = subprocess.run(shlex.split(command), capture_output=True, text=True, timeout=TIMEOUT_S, cwd=ROOT)
+        proc = subprocess.run(
+            shlex.split(command, comments=True), capture_output=True, text=True, timeout=TIMEOUT_S, cwd=ROOT
+        )
         assert proc.returncode == 0 and proc.stdout, (command, proc.stderr)
     with socket.socket() as taken:  # the printed serve on a free port instead of 8080, which may be in use here
         taken.bind(("127.0.0.1", 0))

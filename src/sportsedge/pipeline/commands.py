@@ -113,21 +113,26 @@ def _command() -> str:
         return str(script) if script.exists() else "sportsedge"
 
 
-def try_next_commands(out: Path, data: Path | None = None) -> list[str]:
-    """Three commands on the demo's own output (``data``: its dataset, default OUT/data), runnable
-    as printed from the current folder."""
-    from sportsedge.bench.report import recommended
+SAMPLE_PHOTO = Path("examples/photo.jpg")  # the repository's sports photo (CC0), where `make demo` runs
 
-    rows = json.loads((out / "bench" / "results.json").read_text())["rows"]
-    pick = recommended(rows)
-    model = Path(pick["path"]) if pick else sorted((out / "exports").glob("*.tflite"))[0]  # as --out gave it
-    sportsedge = _command()
-    photo = sorted(((data or out / "data") / "test").rglob("*.jpg"))[0]
+
+def try_next_commands(out: Path, sportsedge: str | None = None, photo: Path | None = None) -> list[str]:
+    """The commands the demo ends with and the README shows (one list: tests/test_docs.py checks
+    the README's against this), runnable as printed from the folder `make demo` runs in. They name
+    no file the benchmark chose, so they read the same on every machine."""
+    sportsedge = sportsedge or _command()
+    photo = photo or SAMPLE_PHOTO
     return [
-        f"{sportsedge} predict {model} {photo}",
         f"{sportsedge} verify {out / 'exports'}",
-        f"{sportsedge} serve {model}   # then open http://127.0.0.1:8080/ (Ctrl-C stops it)",
+        f"{sportsedge} predict sports100 {photo}   # the built-in 100-sports model",
+        f"{sportsedge} serve sports100   # then open http://127.0.0.1:8080/ and drop a photo (Ctrl-C stops it)",
     ]
+
+
+def try_next_block() -> str:
+    """The README's "After the demo, try this" block: the list for `make demo`'s defaults."""
+    lines = try_next_commands(Path("demo-out"), ".venv/bin/sportsedge")
+    return "```bash\n" + "\n".join(lines) + "\n```\n"
 
 
 def _try_next(out: Path) -> None:
