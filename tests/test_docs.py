@@ -358,3 +358,20 @@ def test_the_predict_guide_shows_what_its_commands_print(tmp_path):
         for c in commands
     )
     assert printed == "".join(line + "\n" for line in block.splitlines() if not line.startswith("$ "))
+
+
+def test_the_user_pages_read_for_users():
+    """Friction a new user met (issue 46): each page says what a user needs, where they look."""
+    import re
+
+    started = (ROOT / "docs/getting-started.md").read_text()
+    assert not re.search(r"commit `[0-9a-f]{7}`", started)  # history lives in the changelog
+    assert "32-bit ARM (armv7l/armv6l)\nis not supported" in started
+    pi = (ROOT / "docs/guides/raspberry-pi.md").read_text()
+    first_block = pi.split("```bash\n", 1)[1].split("```", 1)[0]
+    assert "make dist" in first_block and "out/sports100" not in first_block  # no Kaggle, no hour of training
+    assert "predict sports100" in pi.split("```bash\n", 2)[2].split("```", 1)[0]
+    assert "composited over white" in (ROOT / "docs/guides/predict.md").read_text()
+    for page in ("README.md", "docs/index.md", "docs/guides/raspberry-pi.md"):  # says how to install today
+        text = " ".join((ROOT / page).read_text().split()).lower()
+        assert "first upload to pypi" in text and "make dist" in text, page
