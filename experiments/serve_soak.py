@@ -75,6 +75,7 @@ async def soak(url: str, pid: int, body: bytes, rate: float, seconds: float, win
         sent, next_window = 0, window_s
         while (now := time.perf_counter() - start_t) < seconds:
             due = int(now * rate) + 1
+            current["sent"] = current.get("sent", 0) + max(0, due - sent)
             for _ in range(due - sent):  # open loop: never waits for an answer
                 task = asyncio.create_task(one())
                 tasks.add(task)
@@ -95,13 +96,16 @@ def close_window(w: dict, t: float, pid: int, window_s: float) -> dict:
         "t_s": round(t, 1),
         "rss_mb": round(rss_mb(pid), 1),
         "fds": fds(pid),
+        "sent_per_s": round(w.get("sent", 0) / window_s, 1),
         "answers_per_s": round(sum(w["statuses"].values()) / window_s, 1),
+        "ok_per_s": round(w["statuses"].get("200", 0) / window_s, 1),
         "p50_ms": round(pct(w["ms"], 50), 2),
         "p99_ms": round(pct(w["ms"], 99), 2),
         "statuses": dict(w["statuses"]),
     }
     print(
-        f"{row['t_s'] / 60:6.1f} min  RSS {row['rss_mb']:.1f} MB  fds {row['fds']}  {row['answers_per_s']}/s  "
+        f"{row['t_s'] / 60:6.1f} min  RSS {row['rss_mb']:.1f} MB  fds {row['fds']}  sent {row['sent_per_s']}/s  "
+        f"200s {row['ok_per_s']}/s  "
         f"p50 {row['p50_ms']} ms  p99 {row['p99_ms']} ms  {row['statuses']}",
         flush=True,
     )
@@ -119,6 +123,8 @@ def summary(windows: list[dict]) -> dict:
     p50 = statistics.median(w["p50_ms"] for w in full)
     p99 = max(w["p99_ms"] for w in full)
     return {
+        "ok_per_s_median_window": statistics.median(w["ok_per_s"] for w in full),
+        "sent_per_s_median_window": statistics.median(w["sent_per_s"] for w in full),
         "rss_slope_mb_per_min": round(slope, 4),
         "rss_first_last_mb": [rss[0], rss[-1]],
         "p50_ms_median_window": round(p50, 2),
@@ -158,13 +164,14 @@ def main() -> None:
     ap.add_argument("--image", type=Path, help="the JPEG every request sends (default: a photo from ../shared)")
     ap.add_argument("--out", type=Path, default=Path("soak"))
     ap.add_argument("--pin", action="store_true", help="server on the last core, this generator on the others")
+    ap.add_argument("--max-queue", type=int, help="the server's --max-queue (default: its own)")
     args = ap.parse_args()
     if args.pin:
         last = os.cpu_count() - 1
         PIN["server"] = ["taskset", "-c", str(last)]
         os.sched_setaffinity(0, set(range(last)) or {0})
     port = free_port()
-    proc, _ = start(Path(args.model), port, args.workers, None)
+    proc, _ = start(Path(args.model), port, args.workers, args.max_queue)
     body = args.image.read_bytes() if args.image else default_image()
     try:
         url = f"http://127.0.0.1:{port}/v1/classify"
