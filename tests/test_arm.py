@@ -101,10 +101,11 @@ def test_every_format_matches_the_host(arm_run, cpu, exported, colour_dataset, t
 
 
 @pytest.mark.torch
-@pytest.mark.parametrize("cpu", CPUS)
-def test_pytorch_made_int8_files_verify_and_predict(arm_run, cpu, torch_export, colour_dataset):
+def test_pytorch_made_int8_files_verify_and_predict(arm_run, torch_export, colour_dataset):
     """The Pi path takes what the PyTorch route made unchanged: its tflite-int8 and onnx-int8 pass
-    `verify` (their golden checks) and `predict` gives the host's answers, on the runtime alone."""
+    `verify` (their golden checks) and `predict` gives the host's answers, on the runtime alone
+    (Cortex-A72, a Pi 4: the engines' kernels are the same on the A76, which the formats test covers)."""
+    cpu = "cortex-a72"
     from sportsedge.runtime import Classifier
 
     out, manifest = torch_export

@@ -92,3 +92,33 @@ def test_a_disk_that_fills_up_is_one_line_and_keeps_the_finished_files(tiny_run,
     assert not [p for p in out.iterdir() if p.name.startswith(".tmp-")]
     finished = next(out.glob("*-tflite-fp32.tflite"))
     Classifier.load(finished)  # digests and golden check pass
+
+
+@pytest.mark.tensorflow
+def test_sigkill_mid_export_then_a_rerun_leaves_no_temporary_file(tiny_run, tmp_path):
+    """A real SIGKILL while the export works (its temporary folder exists), then the same command:
+    nothing temporary is left in OUT or in the temp dir, and the files verify."""
+    import signal
+    import time
+
+    from sportsedge.export.context import WORK_PREFIX
+    from sportsedge.runtime import Classifier
+
+    out = tmp_path / "out"
+    temp = tmp_path / "tmp"  # a temp dir of its own: other tests' exports do not count
+    temp.mkdir()
+    env = {**os.environ, "TMPDIR": str(temp)}
+    argv = [sys.executable, "-m", "sportsedge", "export", str(tiny_run), "--out", str(out)]
+    proc = subprocess.Popen([*argv, "--formats", "tflite-fp32,tflite-int8"], env=env, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not list(temp.glob(f"{WORK_PREFIX}{proc.pid}-*")):
+        assert proc.poll() is None and time.monotonic() < deadline, "the export ended before it could be killed"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert list(temp.glob(f"{WORK_PREFIX}*"))  # what a killed run leaves
+    rerun = subprocess.run([*argv, "--formats", "tflite-fp32,tflite-int8"], env=env, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr
+    assert not list(temp.glob(f"{WORK_PREFIX}*")) and not [p for p in out.iterdir() if p.name.startswith(".tmp-")]
+    for model in out.glob("*.tflite"):
+        Classifier.load(model)  # digests and golden check pass
