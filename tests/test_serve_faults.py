@@ -284,3 +284,41 @@ def test_the_favicon_needs_no_token_and_a_bad_host_names_host(labelled_models, t
     )
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
     assert "cannot listen on 192.0.2.1:8080" in proc.stderr and "--host" in proc.stderr and "--port" not in proc.stderr
+
+
+def test_slow_uploads_together_cannot_hold_more_than_the_bodies_budget(labelled_models):
+    """Uploads that keep trickling are never idle; --max-bodies-mb bounds what they hold together:
+    past it the next body is refused 503 with Retry-After, and the held bytes come back."""
+    s = Server(labelled_models["tflite-int8"], "--max-bodies-mb", "0.1", "--body-idle-s", "20")
+    try:
+        head = f"{POST}Content-Length: 200000\r\n\r\n".encode()
+        first = socket.create_connection(("127.0.0.1", s.port), timeout=20)
+        first.sendall(head + b"\0" * 80_000)  # 80 KB held, the body not finished
+        time.sleep(0.3)
+        second = socket.create_connection(("127.0.0.1", s.port), timeout=20)
+        second.sendall(head + b"\0" * 40_000)  # 120 KB together: over 100 KB
+        assert "(--max-bodies-mb)" in _json_error(_until_closed_or_answer(second), 503)
+        second.close()
+        first.close()
+        time.sleep(0.3)  # the first one's bytes are given back when it goes
+        assert _classify(s.url, _jpeg("red")).json()["label"] == "red"
+    finally:
+        s.stop()
+
+
+def _until_closed_or_answer(s: socket.socket) -> bytes:
+    """One whole answer (the server answers before the body ends, then may keep reading)."""
+    out = b""
+    while b"\r\n\r\n" not in out or len(out.partition(b"\r\n\r\n")[2]) < _length(out):
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        out += chunk
+    return out
+
+
+def _length(answer: bytes) -> int:
+    for line in answer.partition(b"\r\n\r\n")[0].split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            return int(line.split(b":")[1])
+    return 0

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from sportsedge.serve import endpoints as ep
 from sportsedge.serve.config import ServeConfig
 from sportsedge.serve.endpoints import ServeState, reload_served
-from sportsedge.serve.http import BUSY, CLASSIFY, OPEN, answered, json_response
+from sportsedge.serve.http import BUSY, CLASSIFY, OPEN, BodyBudget, answered, json_response
 from sportsedge.serve.pool import InferencePool
 from sportsedge.serve.prometheus import Metrics
 
@@ -70,7 +70,7 @@ def build_app(
     routes = [Route(path, answered(endpoint), methods=list(methods)) for path, (endpoint, methods) in ROUTES.items()]
     handlers: dict[Any, Any] = {HTTPException: ep.starlette_error}  # Starlette types handlers by Exception
     app = Starlette(routes=routes, exception_handlers=handlers)
-    app.state.serve = ServeState(pool, config, metrics, camera, stopping, state)
+    app.state.serve = ServeState(pool, config, metrics, camera, stopping, state, BodyBudget(config.max_bodies_bytes))
     counted = _Counted(_Guarded(_Refused(app, pool), token), metrics, set(ROUTES))
     return _AccessLog(counted) if config.access_log else counted
 

@@ -37,6 +37,9 @@ class ServeConfig:
     max_body_mb: float = option(  # largest request body read; more gets 413 (a 12 MP JPEG is 3-8 MB)
         20.0, "largest request body in MB", bound=POSITIVE
     )
+    max_bodies_mb: float = option(  # request bodies held at once over all connections; past it 503
+        200.0, "request bodies held at once, over every connection, in MB; past it 503 with Retry-After", bound=POSITIVE
+    )
     timeout_s: float = option(  # a request's wait for its answer, from its complete body
         10.0,
         "answer 504 when a classify request's answer takes longer (counted from its complete body)",
@@ -92,6 +95,11 @@ class ServeConfig:
     def queue_limit(self) -> int:
         """Requests that may wait for a worker (``max_queue``, or one per worker)."""
         return self.workers if self.max_queue is None else self.max_queue
+
+    @property
+    def max_bodies_bytes(self) -> int:
+        """``max_bodies_mb`` in bytes."""
+        return int(self.max_bodies_mb * 1024 * 1024)
 
     @property
     def max_header_bytes(self) -> int:

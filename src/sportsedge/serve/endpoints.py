@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from sportsedge.core.errors import ImageTooLarge, InputError, ModelError
 from sportsedge.serve.config import ServeConfig
-from sportsedge.serve.http import BUSY, HTTPError, image_bytes, json_response, read_body
+from sportsedge.serve.http import BUSY, BodyBudget, HTTPError, image_bytes, json_response, read_body
 from sportsedge.serve.openapi import OPENAPI
 from sportsedge.serve.page import PAGE
 from sportsedge.serve.pool import InferencePool, QueueFull
@@ -39,6 +39,7 @@ class ServeState:
     camera: Any = None  # a CameraService, or None without --camera
     stopping: asyncio.Event | None = None  # set on SIGTERM: the event streams end
     state: Any = None  # a StateDir with --state-dir (serve/state.py), else None
+    bodies: BodyBudget | None = None  # request body bytes held across connections (--max-bodies-mb)
 
 
 def state(request: Any) -> ServeState:
@@ -76,12 +77,21 @@ async def reload_served(
 async def classify(request: Request) -> Response:
     """POST /v1/classify: the image's top-k classes (503 busy or not ready, 504 past --timeout-s)."""
     s = state(request)
-    pool, config, metrics = s.pool, s.config, s.metrics
-    served = pool.served
+    served = s.pool.served
     if not served.ready:
         raise HTTPError(503, f"not ready: {served.reason}", {"Retry-After": "5"})
     top_k = _top_k(request)
-    data = await image_bytes(request, config.max_body_bytes)
+    data, held = await image_bytes(request, s.config.max_body_bytes, s.bodies)
+    try:
+        return await _answer(s, data, top_k)
+    finally:
+        if s.bodies is not None:
+            s.bodies.give(held)
+
+
+async def _answer(s: ServeState, data: bytes, top_k: int) -> Response:
+    """The classify answer for one image's bytes, within --timeout-s of now."""
+    pool, config, metrics = s.pool, s.config, s.metrics
     t0 = time.perf_counter()  # --timeout-s counts from the complete body: a slow upload is answered
     try:
         future = pool.submit(data, top_k)

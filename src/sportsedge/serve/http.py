@@ -44,32 +44,71 @@ def json_response(status: int, body: dict[str, Any], headers: dict[str, Any] | N
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The body, reading no further than ``limit`` bytes (413 past it)."""
+class BodyBudget:
+    """Bytes of request bodies held at once, across every connection (--max-bodies-mb): many slow
+    uploads, each under --max-body-mb and never silent long enough for --body-idle-s, would
+    otherwise hold max-connections x max-body-mb. The event loop is the only user: no lock."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.held = limit, 0
+
+    def take(self, size: int) -> None:
+        """Count ``size`` more bytes held; 503 (busy, retry) past the limit."""
+        if self.held + size > self.limit:
+            raise HTTPError(
+                503, f"busy: {self.limit:,} bytes of request bodies in flight (--max-bodies-mb)", {"Retry-After": "1"}
+            )
+        self.held += size
+
+    def give(self, size: int) -> None:
+        self.held -= size
+
+
+async def read_body(request: Request, limit: int, budget: BodyBudget | None = None) -> bytes:
+    """The body, reading no further than ``limit`` bytes (413 past it); its bytes are counted in
+    ``budget`` while they are read (the caller gives them back: see held_body)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise HTTPError(413, f"body of {int(declared):,} bytes is over the limit of {limit:,} (--max-body-mb)")
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise HTTPError(413, f"body is over the limit of {limit:,} bytes (--max-body-mb)")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise HTTPError(413, f"body is over the limit of {limit:,} bytes (--max-body-mb)")
+            if budget is not None:
+                budget.take(len(chunk))
+            chunks.append(chunk)
+    except BaseException:
+        if budget is not None:
+            budget.give(sum(map(len, chunks)))
+        raise
     return b"".join(chunks)
 
 
-async def image_bytes(request: Request, limit: int) -> bytes:
-    """The image of a classify request: the raw body, or the one file of a multipart form."""
-    from starlette.requests import Request
+async def image_bytes(request: Request, limit: int, budget: BodyBudget | None = None) -> tuple[bytes, int]:
+    """(the image of a classify request: the raw body or the one file of a multipart form, the
+    bytes of its body still counted in ``budget``: the caller gives them back when it is done)."""
 
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if not (ctype.startswith("image/") or ctype in RAW_TYPES or ctype == "multipart/form-data"):
         raise HTTPError(
             415, f"unsupported content type {ctype or '(none)'!r}: send an image/* body or a multipart form"
         )
-    body = await read_body(request, limit)
+    body = await read_body(request, limit, budget)
     if ctype != "multipart/form-data":
-        return body
+        return body, len(body)
+    try:
+        return await _form_file(request, body, limit), len(body)
+    except BaseException:
+        if budget is not None:
+            budget.give(len(body))
+        raise
+
+
+async def _form_file(request: Request, body: bytes, limit: int) -> bytes:
+    """The one file of a multipart form whose whole body is ``body``."""
+    from starlette.requests import Request
 
     async def replay() -> Message:
         return {"type": "http.request", "body": body, "more_body": False}
