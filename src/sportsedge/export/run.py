@@ -245,14 +245,14 @@ def _export_one(ctx: ExportContext, fmt: Format, path: Path) -> ManifestEntry:
             meta = replace(meta, extra={**meta.extra, **kept})
         with fileio.atomic_path(path) as tmp:
             tmp.write_bytes(converted.data)
-            attach_metadata(tmp, meta, sidecar=False)
+            attach_metadata(tmp, meta, sidecar=False, in_place=True)
             # A converter that retrains (QAT) returns a reference: its own model's outputs on the parity set.
             parity = ctx.check(tmp, converted.data, fmt, converted.reference)
             mixed = bool(converted.details.get("float_layers"))
             if parity.get("loads", True):  # a file the runtime cannot run gets no golden outputs
                 golden = make_golden(Classifier.load(tmp, verify=False), *fmt.verify_bound(mixed))
                 meta = replace(meta, golden=golden)
-            sealed = attach_metadata(tmp, meta, sidecar=False)
+            sealed = attach_metadata(tmp, meta, sidecar=False, in_place=True)
     fileio.write_json(sidecar_path(path), sealed)
     entry = {
         "path": path.name,

@@ -200,13 +200,13 @@ def pack_tflite(flatbuffer: bytes, meta: ModelMetadata) -> bytes:
     return flatbuffer + buf.getvalue()
 
 
-def _attach_tflite(path: Path, meta: ModelMetadata) -> dict[str, Any]:
+def _attach_tflite(path: Path, meta: ModelMetadata, write: Any) -> dict[str, Any]:
     data = path.read_bytes()
     if len(data) < 8 or data[4:8] != b"TFL3":
         raise ModelError(path, "not a TFLite flatbuffer (no TFL3 identifier)")
     flatbuffer, _ = split_tflite(data)
     packed = pack_tflite(flatbuffer, meta)
-    fileio.write_bytes(path, packed)
+    write(path, packed)
     written = _tflite_meta_dict(packed)
     assert written is not None  # just packed: it reads back
     return written
@@ -215,7 +215,7 @@ def _attach_tflite(path: Path, meta: ModelMetadata) -> dict[str, Any]:
 # ---------------------------------------------------------------- ONNX: metadata_props
 
 
-def _attach_onnx(path: Path, meta: ModelMetadata) -> dict[str, Any]:
+def _attach_onnx(path: Path, meta: ModelMetadata, write: Any) -> dict[str, Any]:
     """metadata_props rewritten at the protobuf level (integrity.onnx_with_props): no onnx
     package needed, so `sportsedge label` works on a runtime-only install too."""
     from sportsedge.runtime.integrity import MalformedModel, onnx_with_props, seal
@@ -231,7 +231,7 @@ def _attach_onnx(path: Path, meta: ModelMetadata) -> dict[str, Any]:
         packed = onnx_with_props(data, {ONNX_META_KEY: json.dumps(sealed), **props})
     except (MalformedModel, UnicodeDecodeError) as err:
         raise ModelError(path, f"not a valid ONNX model ({first_line(err)})") from err
-    fileio.write_bytes(path, packed)
+    write(path, packed)
     return sealed
 
 
@@ -240,17 +240,21 @@ def _attach_onnx(path: Path, meta: ModelMetadata) -> dict[str, Any]:
 _WRITERS = {"tflite": _attach_tflite, "onnx": _attach_onnx}
 
 
-def attach_metadata(path: str | os.PathLike[str], meta: ModelMetadata, sidecar: bool = True) -> dict[str, Any]:
+def attach_metadata(
+    path: str | os.PathLike[str], meta: ModelMetadata, sidecar: bool = True, in_place: bool = False
+) -> dict[str, Any]:
     """Embed ``meta`` in an existing .tflite/.onnx file (replacing any we wrote before), sealed
     with the digests of the model and of itself (integrity.py); returns the JSON written.
 
-    Writes atomically; also writes ``<file>.json`` unless ``sidecar`` is False.
+    Writes atomically (a copy beside the file, renamed over it), or over the file itself with
+    ``in_place`` (for a caller that is already writing a temporary file: one copy on disk, not
+    two); also writes ``<file>.json`` unless ``sidecar`` is False.
     """
     path = Path(path)
     writer = _WRITERS.get(family_of(path) or "")
     if writer is None:
         raise ModelError(path, "unknown model type (expected .tflite or .onnx)")
-    sealed = writer(path, meta)
+    sealed = writer(path, meta, Path.write_bytes if in_place else fileio.write_bytes)
     if sidecar:
         fileio.write_json(sidecar_path(path), sealed)
     return sealed
