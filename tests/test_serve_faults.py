@@ -322,3 +322,12 @@ def _length(answer: bytes) -> int:
         if line.lower().startswith(b"content-length:"):
             return int(line.split(b":")[1])
     return 0
+
+
+def test_a_state_dir_that_cannot_be_written_stops_the_start_in_one_line(labelled_models, tmp_path):
+    taken = tmp_path / "a-file"
+    taken.write_text("not a folder")
+    argv = ["serve", str(labelled_models["tflite-int8"]), "--state-dir", str(taken / "state")]
+    proc = subprocess.run([sys.executable, "-m", "sportsedge", *argv], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert proc.stderr.startswith(f"error: cannot keep the model in --state-dir {taken / 'state'}")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sportsedge.core.errors import ImageTooLarge, InputError, ModelError
+from sportsedge.core.errors import ImageTooLarge, InputError, ModelError, UsageError
 from sportsedge.serve.config import ServeConfig
 from sportsedge.serve.http import BUSY, BodyBudget, HTTPError, image_bytes, json_response, read_body
 from sportsedge.serve.openapi import OPENAPI
@@ -67,7 +67,10 @@ async def reload_served(
         raise
     metrics.reloads.labels("swapped").inc()
     if state is not None:  # --state-dir: a restart serves this file, or this copy of it
-        await asyncio.to_thread(state.remember, served, served.path, config.model)
+        try:
+            await asyncio.to_thread(state.remember, served, served.path, config.model)
+        except UsageError as err:  # the swap stands; only the restart's memory of it is lost
+            log.error("%s", err)
     if camera is not None:
         camera.use_model(served.path)
     log.warning("reloaded %s (sha256 %s)", served.path, served.sha256[:12])

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sportsedge.core.builtin import resolve
-from sportsedge.core.errors import ModelError
+from sportsedge.core.errors import ModelError, UsageError, in_words
 from sportsedge.util import fileio
 
 STATE = "state.json"
@@ -57,13 +57,16 @@ class StateDir:
     def remember(self, served: Any, source: Path, model: str) -> None:
         """Keep a copy of ``served`` (a Served whose golden check passed), loaded from ``source``
         (``served.path`` itself, or the file it stands in for), and record it."""
-        self.folder.mkdir(parents=True, exist_ok=True)
         name = f"last-good{served.path.suffix}"
-        if served.path.resolve() != (self.folder / name).resolve():
-            with fileio.atomic_path(self.folder / name) as tmp:
-                shutil.copyfile(served.path, tmp)
-        record = {"source": str(source), "copy": name, "sha256": served.sha256, "model": model}
-        fileio.write_json(self.folder / STATE, record)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            if served.path.resolve() != (self.folder / name).resolve():
+                with fileio.atomic_path(self.folder / name) as tmp:
+                    shutil.copyfile(served.path, tmp)
+            record = {"source": str(source), "copy": name, "sha256": served.sha256, "model": model}
+            fileio.write_json(self.folder / STATE, record)
+        except OSError as err:
+            raise UsageError(f"cannot keep the model in --state-dir {self.folder}: {in_words(err)}") from err
 
 
 def first_served(config: Any, state: StateDir | None, say: Callable[[str], None]) -> tuple[Any, Path]:
