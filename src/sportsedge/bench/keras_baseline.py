@@ -25,7 +25,7 @@ def measure_keras(job: TimingJob) -> dict:
     import keras
 
     t0 = time.perf_counter_ns()
-    model = keras.models.load_model(Path(job.path) / "model.keras", compile=False)
+    model = keras.models.load_model(Path(job.path) / "model.keras", compile=False, safe_mode=True)
     call = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
     call(tf.constant(job.pixels[:1].astype(np.float32)))  # trace once: part of loading
     load_ns = time.perf_counter_ns() - t0

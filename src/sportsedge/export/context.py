@@ -95,7 +95,7 @@ class ExportContext:
             return self._loaded.model
         import keras
 
-        return keras.models.load_model(self.run_dir / "model.keras", compile=False)
+        return keras.models.load_model(self.run_dir / "model.keras", compile=False, safe_mode=True)
 
     @functools.cached_property
     def logits_model(self):

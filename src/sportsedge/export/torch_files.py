@@ -58,15 +58,15 @@ def sniff(path: Path) -> TorchFile:
                 pickled = next((n for n in names if n.endswith("data.pkl")), None)
                 if pickled is None:
                     return TorchFile.UNKNOWN
-                return _from_pickle(archive.read(pickled))
+                return from_pickle(archive.read(pickled))
         with open(path, "rb") as f:  # the legacy format: pickles one after another
             head = f.read(1 << 20)
-        return _from_pickle(head) if head[:1] == b"\x80" else TorchFile.UNKNOWN
+        return from_pickle(head) if head[:1] == b"\x80" else TorchFile.UNKNOWN
     except (OSError, zipfile.BadZipFile, EOFError) as err:
         raise ModelError(path, f"not a readable PyTorch file ({first_line(err)})") from err
 
 
-def _from_pickle(data: bytes) -> TorchFile:
+def from_pickle(data: bytes) -> TorchFile:
     """A state dict or a pickled module, by the globals its pickle names."""
     try:
         for op, arg, _ in pickletools.genops(data):

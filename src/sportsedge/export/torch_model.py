@@ -8,8 +8,12 @@ The torch extra (torch, litert-torch); torch is imported inside the functions th
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
+import os
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +21,7 @@ import numpy as np
 
 from sportsedge.core.errors import MissingDependencyError, ModelError, UsageError, first_line
 from sportsedge.core.input_transform import PixelTransform
+from sportsedge.export import torch_archive
 from sportsedge.export.config import UserModel
 from sportsedge.export.source import Source, SourceKind, fixed_size, image_layout, model_sha256
 from sportsedge.util import progress
@@ -66,12 +71,29 @@ def pixel_wrapper(model, transform: PixelTransform, channels_first: bool, batch:
     return Pixels()
 
 
+@contextlib.contextmanager
+def quiet_torch_log() -> Iterator[None]:
+    """torch's loggers say nothing (they print a traceback for a damaged file before raising),
+    unless SPORTSEDGE_DEBUG=1: the one-line error says what happened."""
+    if os.environ.get("SPORTSEDGE_DEBUG"):
+        yield
+        return
+    logger = logging.getLogger("torch")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def load_program(path: Path) -> tuple[Any, tuple, bool, bool]:
     """(the program as a module, its input shape, channels first?, dynamic batch?) of a .pt2 file."""
     torch = torch_module()
+    torch_archive.check(path)  # before torch reads it: nothing in the file may run
     try:
-        with warnings.catch_warnings():  # torch's own deprecations inside its loader
-            warnings.simplefilter("ignore")
+        with warnings.catch_warnings(), torch_archive.weights_only(), quiet_torch_log():
+            warnings.simplefilter("ignore")  # torch's own deprecations inside its loader
             program = torch.export.load(str(path))
     except Exception as err:  # torch raises RuntimeError, KeyError, zipfile errors per damage
         raise ModelError(path, f"not a loadable torch.export program ({first_line(err)})") from err

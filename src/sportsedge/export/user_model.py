@@ -49,9 +49,16 @@ def load_keras(path: Path, kind: SourceKind):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return keras.models.load_model(path, compile=False)
+            # safe_mode: a Lambda layer's Python bytecode is refused, never run (Keras' default, said here)
+            return keras.models.load_model(path, compile=False, safe_mode=True)
     except Exception as err:  # Keras raises TypeError, ValueError or its own errors per failure
         text = str(err)
+        if "safe_mode" in text or "arbitrary code execution" in text:
+            raise ModelError(
+                path,
+                "holds a Python lambda (a Lambda layer), which sportsedge never runs from a model file: "
+                "replace it with a registered layer or function (keras.saving.register_keras_serializable)",
+            ) from err
         for pattern in _MISSING:
             found = pattern.search(text)
             if found:

@@ -55,5 +55,5 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
     ds = scan_dataset(data or rec.data, require=(split,))
     if tuple(ds.classes) != rec.classes:
         raise UsageError(f"{ds.root}: its classes differ from the run's ({len(ds.classes)} vs {len(rec.classes)})")
-    model = keras.models.load_model(Path(run_dir) / "model.keras", compile=False)
+    model = keras.models.load_model(Path(run_dir) / "model.keras", compile=False, safe_mode=True)
     return evaluate_model(model, Path(run_dir), ds, split, rec, limit_per_class)
