@@ -117,3 +117,55 @@ def test_access_log_lines_never_hold_the_token_or_the_body(make_app, caplog):
     assert (method, path, status) == ("POST", "/v1/classify", "200") and ms.endswith("ms") and size.endswith("B")
     assert lines[1].startswith("GET /v1/models 401 ")
     assert all(TOKEN not in line and "top_k" not in line for line in lines)
+
+
+def _read_bytes_so_far() -> int:
+    """Bytes this process has read with read() and the like (Linux /proc: its rchar)."""
+    with open("/proc/self/io") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("rchar:"))
+
+
+def _one_json_line(r, status: int) -> str:
+    assert r.status_code == status and r.headers["content-type"] == "application/json", r.text[:200]
+    error = r.json()["error"]
+    assert "\n" not in error and len(error) < 400, error[:400]
+    return error
+
+
+def test_hostile_reloads_and_top_k_are_4xx_json(client):
+    r = client.post(
+        "/v1/classify", params={"top_k": "9" * 5000}, content=_png("red"), headers={"Content-Type": "image/png"}
+    )
+    assert "top_k must be a whole number from 1 to 999,999" in _one_json_line(r, 400)
+    for depth in (2_000, 30_000):
+        r = client.post("/v1/models/reload", content=b"[" * depth + b"]" * depth)
+        assert "reload takes an empty body" in _one_json_line(r, 400)
+    r = client.post("/v1/models/reload", json={"path": "a" * 5000})
+    assert "(5,000 characters): cannot open it" in _one_json_line(r, 422)
+    r = client.post("/v1/models/reload", content=b'{"path": "\\ud800.tflite"}')  # a lone surrogate
+    assert "\\ud800.tflite: cannot open it" in _one_json_line(r, 422)
+    r = client.post("/v1/models/reload", content=b'{"path": "' + b"x" * 70_000 + b'"}')
+    assert "over the limit of 65,536 bytes (a reload body holds a path: 64 KB at most)" in _one_json_line(r, 413)
+    assert client.get("/readyz").json()["ready"] is True  # still serving
+
+
+def test_a_huge_sparse_file_is_refused_from_its_size_before_a_byte_is_read(client, tmp_path):
+    huge = tmp_path / "huge.tflite"
+    with open(huge, "wb") as f:
+        f.truncate(3 * 2**30)  # 3 GB of holes: no disk used
+    before = _read_bytes_so_far()
+    r = client.post("/v1/models/reload", json={"path": str(huge)})
+    assert "huge.tflite: 3,072 MB is over the 512 MB a reloaded model may have" in _one_json_line(r, 422)
+    assert _read_bytes_so_far() - before < 2**20  # the request, not the file
+    zeros = tmp_path / "zeros.onnx"
+    zeros.write_bytes(bytes(4096))
+    for path, wanted in ((zeros, "not an ONNX model"), (tmp_path, "a folder, not a model file")):
+        assert wanted in _one_json_line(client.post("/v1/models/reload", json={"path": str(path)}), 422)
+
+
+def test_two_authorization_headers_are_refused_even_with_the_token(client):
+    twice = [("Authorization", f"Bearer {TOKEN}"), ("Authorization", f"Bearer {TOKEN}")]
+    r = client.get("/v1/models", headers=twice)
+    assert "2 Authorization headers: send one" in _one_json_line(r, 401)
+    assert r.headers["www-authenticate"] == "Bearer"
+    assert client.get("/v1/models").status_code == 200  # one is fine

@@ -259,7 +259,7 @@ def test_a_restart_serves_the_reloaded_path_and_survives_a_bad_in_place_update(l
     s = Server(first, "--state-dir", str(state))
     try:
         meta = httpx.get(s.url + "/v1/models").json()
-        assert meta["path"] == str(state / "last-good.onnx") and meta["ready"]
+        assert meta["path"] == str(state / f"model-{meta['sha256']}.onnx") and meta["ready"]
         assert _classify(s.url, _jpeg("green")).json()["label"] == "green"
     finally:
         _, err = s.stop()
@@ -331,3 +331,12 @@ def test_a_state_dir_that_cannot_be_written_stops_the_start_in_one_line(labelled
     proc = subprocess.run([sys.executable, "-m", "sportsedge", *argv], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
     assert proc.stderr.startswith(f"error: cannot keep the model in --state-dir {taken / 'state'}")
+
+
+def test_a_websocket_upgrade_is_answered_in_json(server):
+    handshake = (
+        b"GET /v1/models HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    assert "no WebSocket here" in _json_error(_raw(server.port, handshake), 400)
+    assert _metric(server.url, "sportsedge_requests_total", endpoint="/v1/models", status="400") == 1

@@ -71,7 +71,7 @@ def build_app(
     handlers: dict[Any, Any] = {HTTPException: ep.starlette_error}  # Starlette types handlers by Exception
     app = Starlette(routes=routes, exception_handlers=handlers)
     app.state.serve = ServeState(pool, config, metrics, camera, stopping, state, BodyBudget(config.max_bodies_bytes))
-    counted = _Counted(_Guarded(_Refused(app, pool), token), metrics, set(ROUTES))
+    counted = _Counted(_NoWebSocket(_Guarded(_Refused(app, pool), token)), metrics, set(ROUTES))
     return _AccessLog(counted) if config.access_log else counted
 
 
@@ -105,13 +105,35 @@ class _Guarded:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and self.expected is not None and scope["path"] not in OPEN:
-            given = dict(scope["headers"]).get(b"authorization", b"")
-            if not hmac.compare_digest(given, self.expected):
-                response = json_response(
-                    401, {"error": "missing or wrong token (Authorization: Bearer ...)"}, {"WWW-Authenticate": "Bearer"}
-                )
+            given = [value for name, value in scope["headers"] if name == b"authorization"]
+            # two headers are refused, whichever holds the token: proxies and frameworks disagree on which one counts
+            if len(given) != 1 or not hmac.compare_digest(given[0], self.expected):
+                error = "missing or wrong token (Authorization: Bearer ...)"
+                if len(given) > 1:
+                    error = f"{len(given)} Authorization headers: send one (Authorization: Bearer ...)"
+                response = json_response(401, {"error": error}, {"WWW-Authenticate": "Bearer"})
                 return await response(scope, receive, send)
         return await self.app(scope, receive, send)
+
+
+class _NoWebSocket:
+    """A WebSocket handshake answered in JSON like any refusal (uvicorn's own is a 403 with an
+    empty body): the API is plain HTTP. Needs the ASGI denial-response extension (uvicorn has it)."""
+
+    BODY = json.dumps({"error": "no WebSocket here: this API is plain HTTP (docs/serve.md)"}).encode()
+    HEADERS = [(b"content-type", b"application/json"), (b"content-length", str(len(BODY)).encode())]
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "websocket":
+            return await self.app(scope, receive, send)
+        await receive()  # websocket.connect
+        if "websocket.http.response" not in scope.get("extensions", {}):
+            return await send({"type": "websocket.close", "code": 1008})
+        await send({"type": "websocket.http.response.start", "status": 400, "headers": self.HEADERS})
+        return await send({"type": "websocket.http.response.body", "body": self.BODY})
 
 
 class _Counted:
@@ -121,12 +143,12 @@ class _Counted:
         self.app, self.metrics, self.paths = app, metrics, paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] not in ("http", "websocket"):  # a refused WebSocket handshake is an answer too
             return await self.app(scope, receive, send)
         endpoint = scope["path"] if scope["path"] in self.paths else "other"
 
         async def counted(message: Message) -> None:
-            if message["type"] == "http.response.start":
+            if message["type"] in ("http.response.start", "websocket.http.response.start"):
                 self.metrics.requests.labels(endpoint, str(message["status"])).inc()
             await send(message)
 

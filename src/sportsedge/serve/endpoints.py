@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from sportsedge.core.errors import ImageTooLarge, InputError, ModelError, UsageError
 from sportsedge.serve.config import ServeConfig
-from sportsedge.serve.http import BUSY, BodyBudget, HTTPError, image_bytes, json_response, read_body
+from sportsedge.serve.http import BUSY, BodyBudget, HTTPError, image_bytes, json_response, printable, read_body
+from sportsedge.serve.modelfile import check_model_file
 from sportsedge.serve.openapi import OPENAPI
 from sportsedge.serve.page import PAGE
 from sportsedge.serve.pool import InferencePool, QueueFull
@@ -60,12 +61,16 @@ async def reload_served(
     if its golden check passes, count the result, move the camera to it and log one line;
     ModelError when it failed, the old model still serving."""
     try:
+        # the file's stat and first bytes first: a client's 3 GB file or device is never read
+        await asyncio.to_thread(check_model_file, path or pool.home)
         served = await asyncio.to_thread(pool.reload, path, config)
     except ModelError as err:
         metrics.reloads.labels("failed").inc()
-        log.error("reload failed, still serving %s: %s", pool.served.path, err)
+        log.error("reload failed, still serving %s: %s", pool.served.path, printable(str(err)))  # one log line
         raise
     metrics.reloads.labels("swapped").inc()
+    # announced before the state dir records it: a restart after a kill serves only announced models
+    log.warning("reloaded %s (sha256 %s)", served.path, served.sha256[:12])
     if state is not None:  # --state-dir: a restart serves this file, or this copy of it
         try:
             await asyncio.to_thread(state.remember, served, served.path, config.model)
@@ -73,7 +78,6 @@ async def reload_served(
             log.error("%s", err)
     if camera is not None:
         camera.use_model(served.path)
-    log.warning("reloaded %s (sha256 %s)", served.path, served.sha256[:12])
     return served
 
 
@@ -153,20 +157,25 @@ async def models(request: Request) -> Response:
 async def reload(request: Request) -> Response:
     """POST /v1/models/reload: swap in the file (or another) if its golden check passes."""
     s = state(request)
-    body = await read_body(request, 64 * 1024)
+    body = await read_body(request, RELOAD_BODY_BYTES, source="a reload body holds a path: 64 KB at most")
     path = None
     if body.strip():
         try:
             path = json.loads(body).get("path")
-        except (ValueError, AttributeError) as err:
+        except (ValueError, AttributeError, RecursionError) as err:  # RecursionError: [[[[...]]]] nested deep
             raise HTTPError(400, 'reload takes an empty body or {"path": "model file"}') from err
         if path is not None and (not isinstance(path, str) or not path.strip()):
-            raise HTTPError(422, f'reload failed: "path" must be a file name (a string), got {json.dumps(path)[:80]}')
+            kind = "an empty string" if isinstance(path, str) else f"a JSON {_JSON_KINDS.get(type(path), 'value')}"
+            raise HTTPError(422, f'reload failed: "path" must be a file name (a string), got {kind}')
     try:
         served = await reload_served(s.pool, path, s.config, s.metrics, s.camera, s.state)
     except ModelError as err:
         raise HTTPError(422, f"reload failed, still serving {s.pool.served.path}: {err}") from err
-    return json_response(200, {"reloaded": str(served.path), "sha256": served.sha256})
+    return json_response(200, {"reloaded": printable(str(served.path)), "sha256": served.sha256})
+
+
+RELOAD_BODY_BYTES = 64 * 1024  # {"path": ...}: a path is at most 4 KB
+_JSON_KINDS = {bool: "true or false", int: "number", float: "number", list: "array", dict: "object"}
 
 
 async def healthz(request: Request) -> Response:
@@ -257,7 +266,12 @@ async def starlette_error(request: Request, exc: Any) -> Response:
 
 def _top_k(request: Request) -> int:
     text = request.query_params.get("top_k", "5")
-    # ASCII digits only: str.isdigit() also takes '²', which int() refuses
-    if not (text.isascii() and text.isdigit()) or int(text) < 1:
-        raise HTTPError(400, f"top_k must be a whole number of at least 1, got {text!r}")
+    # ASCII digits only: str.isdigit() also takes '²', which int() refuses; and few of them: int()
+    # refuses over 4,300 digits (ValueError), and no model has a million classes
+    if not (text.isascii() and text.isdigit()) or len(text.lstrip("0")) > 6 or int(text) < 1:
+        shown = text if len(text) <= 20 else f"{text[:20]}... ({len(text):,} characters)"
+        raise HTTPError(400, f"top_k must be a whole number from 1 to {MAX_TOP_K:,}, got {shown!r}")
     return int(text)
+
+
+MAX_TOP_K = 999_999  # six digits

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -33,8 +34,20 @@ class HTTPError(Exception):
     """An answer other than 200, as a JSON error: status, one line, headers."""
 
     def __init__(self, status: int, message: str, headers: dict[str, Any] | None = None):
+        message = printable(message)  # a lone surrogate from a client's JSON would fail the answer's UTF-8
         super().__init__(message)
         self.status, self.message, self.headers = status, message, headers or {}
+
+
+def printable(text: str) -> str:
+    """``text`` as one line that UTF-8 can encode: line breaks and other control characters (a
+    client's path may hold them: a forged log line) and what UTF-8 cannot encode (lone surrogates:
+    "\\ud800" in a client's JSON, a file name's undecodable bytes) written as backslash escapes."""
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return _CONTROL.sub(lambda found: found.group().encode("unicode_escape").decode("ascii"), text)
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # str.splitlines() breaks at several of these
 
 
 def json_response(status: int, body: dict[str, Any], headers: dict[str, Any] | None = None) -> Response:
@@ -64,18 +77,23 @@ class BodyBudget:
         self.held -= size
 
 
-async def read_body(request: Request, limit: int, budget: BodyBudget | None = None) -> bytes:
-    """The body, reading no further than ``limit`` bytes (413 past it); its bytes are counted in
-    ``budget`` while they are read (the caller gives them back: see held_body)."""
+async def read_body(
+    request: Request, limit: int, budget: BodyBudget | None = None, source: str = "--max-body-mb"
+) -> bytes:
+    """The body, reading no further than ``limit`` bytes (413 past it, naming ``source``: where the
+    limit comes from); its bytes are counted in ``budget`` while they are read (the caller gives
+    them back: see held_body)."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise HTTPError(413, f"body of {int(declared):,} bytes is over the limit of {limit:,} (--max-body-mb)")
+    # a declared length is compared by its digits' count first: int() refuses over 4,300 of them
+    if declared is not None and declared.isdigit() and (len(declared) > 18 or int(declared) > limit):
+        shown = f"{int(declared):,}" if len(declared) <= 18 else "over 10^18"
+        raise HTTPError(413, f"body of {shown} bytes is over the limit of {limit:,} bytes ({source})")
     chunks, size = [], 0
     try:
         async for chunk in request.stream():
             size += len(chunk)
             if size > limit:
-                raise HTTPError(413, f"body is over the limit of {limit:,} bytes (--max-body-mb)")
+                raise HTTPError(413, f"body is over the limit of {limit:,} bytes ({source})")
             if budget is not None:
                 budget.take(len(chunk))
             chunks.append(chunk)

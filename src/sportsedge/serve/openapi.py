@@ -22,7 +22,11 @@ OPENAPI = {
             "post": {
                 "summary": "Classify one image (raw image/* body or a multipart form with one file)",
                 "parameters": [
-                    {"name": "top_k", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 5}}
+                    {
+                        "name": "top_k",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 999999, "default": 5},
+                    }
                 ],
                 "requestBody": {
                     "required": True,
@@ -76,12 +80,33 @@ OPENAPI = {
         "/v1/models/reload": {
             "post": {
                 "summary": 'Load the file again (or {"path": ...}); swapped in only if its golden check passes',
-                "responses": {"200": {"description": "Swapped"}, "422": {"description": "Kept the old model", **_ERR}},
+                "requestBody": {
+                    "required": False,
+                    "content": {
+                        "application/json": {
+                            "schema": {"type": "object", "properties": {"path": {"type": "string", "maxLength": 4096}}}
+                        }
+                    },
+                },
+                "responses": {
+                    "200": {"description": "Swapped"},
+                    "400": {"description": "Not JSON, or not an object", **_ERR},
+                    "401": {"description": "Missing or wrong token", **_ERR},
+                    "413": {"description": "Body over 64 KB", **_ERR},
+                    "422": {
+                        "description": "Kept the old model (not a model file, over 512 MB, failed a check)",
+                        **_ERR,
+                    },
+                },
             }
         },
         "/healthz": {"get": {"summary": "The process is alive (no token needed)", "security": []}},
         "/readyz": {"get": {"summary": "The model is loaded and its golden check passed on this machine"}},
         "/metrics": {"get": {"summary": "Prometheus metrics (text format)"}},
-        "/": {"get": {"summary": "A page to drop a photo on and see the top-5"}},
+        "/openapi.json": {"get": {"summary": "This document"}},
+        "/v1/camera/latest": {"get": {"summary": "With --camera: the newest label (404 without a camera)"}},
+        "/v1/camera/events": {"get": {"summary": "With --camera: server-sent events, one per label change"}},
+        "/": {"get": {"summary": "A page to drop a photo on and see the top-5 (no token needed)", "security": []}},
+        "/favicon.ico": {"get": {"summary": "No icon: 204 (no token needed)", "security": []}},
     },
 }
