@@ -145,15 +145,64 @@ def test_malformed_http_is_answered_in_json(server, request_bytes):
     assert "malformed HTTP request" in _json_error(_raw(server.port, request_bytes), 400)
 
 
-def test_connections_past_the_cap_get_503_at_once(server):
-    held = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(6)]
+def test_connections_past_the_cap_take_the_slot_of_the_one_that_sent_least(server):
+    """The server holds 6 connections (its cap) when an honest client comes: it is answered, and
+    the silent one gives its slot (the 503 refusal, when every other connection is being
+    answered, is in test_serve_guard.py)."""
+    held = [socket.create_connection(("127.0.0.1", server.port), timeout=10) for _ in range(6)]
     try:
-        time.sleep(0.2)  # the server has accepted them
-        answer = _raw(server.port, b"")
-        assert "over 6 open connections (--max-connections)" in _json_error(answer, 503)
+        for s in held[1:]:
+            s.sendall(b"GET /healthz HTTP/1.1\r\n")  # headers under way: more progress than held[0]
+        time.sleep(0.2)  # the server has accepted them (--header-timeout-s 1 cuts them at 1 s)
+        assert _classify(server.url, _jpeg("red")).json()["label"] == "red"
+        answer = _until_closed(held[0])
+        assert "closed for a new connection at 6 open (--max-connections)" in _json_error(answer, 503)
     finally:
         for s in held:
             s.close()
+
+
+def test_connections_are_admitted_by_progress(labelled_models, tmp_path):
+    """A body that trickles one byte at a time is cut by the rate rule, not kept alive by each
+    byte; a server full of idle keep-alive connections gives a slot to a new honest client instead
+    of refusing it; a wrong token gets its 401 before any of its body is sent."""
+    token = tmp_path / "token"
+    token.write_text("s3cret-token-0123456789\n")
+    args = ("--body-grace-s", "1", "--max-connections", "4", "--keep-alive-s", "30", "--token-file", str(token))
+    s = Server(labelled_models["tflite-int8"], *args)
+    auth = "Authorization: Bearer s3cret-token-0123456789\r\n"
+    try:
+        with socket.create_connection(("127.0.0.1", s.port), timeout=0.25) as c:
+            c.sendall(f"{POST}{auth}Content-Length: 100000\r\n\r\n".encode())
+            got = b""
+            for _ in range(40):  # a byte every 0.25 s, well within --body-idle-s 30, until cut
+                try:
+                    got += c.recv(65536)
+                    if got.endswith(b"}") or not got:
+                        break
+                except TimeoutError:
+                    c.sendall(b"x")
+        assert "slower than 1 KB/s after its first 1 s" in _json_error(got, 408)
+
+        idle = [socket.create_connection(("127.0.0.1", s.port), timeout=10) for _ in range(4)]
+        for c in idle:  # one request each, then idle: the server holds 4 connections, its limit
+            c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert _until_closed_or_answer(c).startswith(b"HTTP/1.1 200")
+        answer = _classify(s.url, _jpeg("green"), headers={"Authorization": "Bearer s3cret-token-0123456789"})
+        assert answer.status_code == 200 and answer.json()["label"] == "green"
+        assert idle[0].recv(65536) == b""  # the longest idle gave its slot, closed without a word
+        for c in idle:
+            c.close()
+
+        with socket.create_connection(("127.0.0.1", s.port), timeout=10) as c:
+            c.sendall(f"{POST}Authorization: Bearer wrong-token-0123456789\r\nContent-Length: 100000\r\n\r\n".encode())
+            assert "missing or wrong token" in _json_error(_until_closed_or_answer(c), 401)  # no body byte sent
+        metrics = httpx.get(s.url + "/metrics", headers={"Authorization": "Bearer s3cret-token-0123456789"}).text
+        assert 'sportsedge_connections_cut_total{reason="body_slow"} 1.0' in metrics
+        assert 'sportsedge_connections_cut_total{reason="reclaimed"}' in metrics
+    finally:
+        code, err = s.stop()
+    assert code == 0 and "Traceback" not in err, err
 
 
 def test_bad_parameters_and_reloads_are_4xx_json(server, tmp_path):

@@ -54,6 +54,17 @@ class ServeConfig:
     body_idle_s: float = option(  # a stalled upload is closed and its buffer freed
         30.0, "close a connection whose request body sends no byte for this long (408)", bound=POSITIVE
     )
+    body_grace_s: float = option(  # a body's head start: an honest client at exactly the min rate stays this far ahead
+        5.0, "seconds of head start a request body has before --min-body-rate-kbps applies", bound=NON_NEGATIVE
+    )
+    min_body_rate_kbps: float = option(  # slower bodies hold a slot for nothing (1 byte per 5 s kept 256 slots)
+        1.0,
+        "close a connection whose request body falls behind this rate in KB/s after --body-grace-s (408; 0 = off)",
+        bound=NON_NEGATIVE,
+    )
+    body_timeout_s: float = option(  # a body's whole time, however steadily it trickles
+        60.0, "close a connection whose request body is not complete after this many seconds (408)", bound=POSITIVE
+    )
     keep_alive_s: float = option(  # an idle keep-alive connection is closed after this
         5.0, "close an idle keep-alive connection after this many seconds", bound=POSITIVE
     )

@@ -52,7 +52,8 @@ def make_metrics(queue_depth: Callable[[], int]) -> Metrics:
     depth.set_function(queue_depth)
     cuts = Counter(
         "sportsedge_connections_cut",
-        "Connections the server closed: header_size, header_timeout, body_timeout, malformed, over_limit",
+        "Connections the server closed: header_size, header_timeout, body_timeout, body_slow, body_deadline, "
+        "malformed, reclaimed, over_limit",
         ("reason",),
         registry=registry,
     )

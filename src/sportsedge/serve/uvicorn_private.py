@@ -3,8 +3,9 @@
 - ``Server.capture_signals``, which the server overrides so that SIGTERM drains and exits 0
   (uvicorn's own re-raises the signal after the drain, ending the process by the signal);
 - its HTTP/1.1 protocol class and the hooks serve/guard.py extends (``data_received``, the parser
-  callbacks, ``send_400_response``, ``transport``): uvicorn has no header size limit with httptools,
-  no header or body timeout, and answers malformed HTTP in plain text.
+  callbacks, ``send_400_response``, ``transport``, the server's set of ``connections``): uvicorn has
+  no header size limit with httptools, no header or body timeout or minimum body rate, refuses
+  connections past a limit instead of reclaiming idle ones, and answers malformed HTTP in plain text.
 
 Checked at first use: a uvicorn without them fails in one line naming what is missing and the
 version this was tested with, instead of silently serving without the guard.
@@ -20,7 +21,7 @@ from sportsedge.core.errors import PrivateApiError, version_of
 
 TESTED_WITH = "uvicorn 0.55.0"
 # What serve/guard.py overrides or calls on the protocol class.
-PROTOCOL_HOOKS = ("connection_made", "connection_lost", "data_received", "on_headers_complete",
+PROTOCOL_HOOKS = ("connection_made", "connection_lost", "data_received", "on_headers_complete", "on_body",
                   "on_message_complete", "on_response_complete", "send_400_response")  # fmt: skip
 
 
