@@ -40,6 +40,8 @@ def check(
         return {"n": int(len(pixels)), "agreement": 0.0, "max_abs_diff": None, "top1_keras": None,
                 "top1_export": None, "status": Status.FAILED, "loads": False,
                 "message": f"this machine's runtime cannot run it ({reason})"}  # fmt: skip
+    # A NaN compares false with every bound: counted first, so that it can never pass as "within".
+    bad_source, bad_file = _non_finite(keras_probs), _non_finite(probs)
     max_abs_diff = float(np.abs(keras_probs - probs).max())
     result: Parity = {
         "n": int(len(pixels)),
@@ -55,11 +57,15 @@ def check(
     }
     floor = min_agreement if min_agreement is not None and fmt.quantized else fmt.min_agreement
     problems = []
+    if bad_source:
+        problems.append(f"the source model's outputs are NaN or Inf on {bad_source} of {len(pixels)} parity images")
+    if bad_file:
+        problems.append(f"the file's outputs are NaN or Inf on {bad_file} of {len(pixels)} parity images")
     if tuple(clf.labels) != tuple(expected_labels):
         problems.append("labels inside the file differ from the source model's")
     if result["agreement"] < floor:
         problems.append(f"top-1 agreement {result['agreement']:.3f} < {floor:.3f}")
-    if fmt.max_abs_diff is not None and max_abs_diff > fmt.max_abs_diff:
+    if fmt.max_abs_diff is not None and not max_abs_diff <= fmt.max_abs_diff and not (bad_source or bad_file):
         problems.append(f"max |diff| {max_abs_diff:.2e} > {fmt.max_abs_diff:.0e}")
     if problems:
         result["status"], result["message"] = Status.FAILED, "; ".join(problems)
@@ -69,3 +75,8 @@ def check(
     else:
         result["status"], result["message"] = Status.PASSED, ""
     return result
+
+
+def _non_finite(probs: np.ndarray) -> int:
+    """Images whose scores hold a NaN or an infinity."""
+    return int(np.sum(~np.isfinite(probs).all(axis=-1)))
