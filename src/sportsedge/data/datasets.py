@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import shutil
 import sys
 from collections import Counter, defaultdict
@@ -10,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sportsedge.core.errors import MissingDependencyError, SportsedgeError, first_line
-from sportsedge.runtime.imagesets import SPLITS, class_dirs, image_files
+from sportsedge.runtime.imagesets import SPLITS, class_dirs, image_files, walk
 from sportsedge.runtime.preprocess import MAX_PIXELS
 
 KAGGLE_DATASET = "gpiosenka/sports-classification"
@@ -191,7 +192,7 @@ def download(out: str | Path, fetch=_kaggle_download) -> Path:
     out = Path(out)
     src = fetch()
     # kagglehub's folder may hold the splits directly or one level down.
-    candidates = [src] + sorted(p for p in src.rglob("*") if p.is_dir() and (p / "train").is_dir())
+    candidates = itertools.chain([src], walk(src, files=False, dirs=True))
     root = next((c for c in candidates if (c / "train").is_dir()), None)
     if root is None:
         raise SportsedgeError(f"{src}: downloaded, but no train/ folder inside")

@@ -148,6 +148,7 @@ def _demo_video(out: Path, data: Path) -> None:
     from sportsedge.core.errors import MissingDependencyError
     from sportsedge.data.clips import write_clip
     from sportsedge.runtime import Classifier
+    from sportsedge.runtime.imagesets import scan_classes
     from sportsedge.runtime.preprocess import load_pixels
     from sportsedge.runtime.video import classify_video, segment_lines
 
@@ -156,8 +157,7 @@ def _demo_video(out: Path, data: Path) -> None:
     if pick is None:
         return
     stills = [
-        (load_pixels(sorted((data / "test" / c).glob("*.jpg"))[0]), 2.0)
-        for c in sorted(p.name for p in (data / "test").iterdir() if p.is_dir())
+        (load_pixels(listing.images[0]), 2.0) for listing in scan_classes(data / "test").values() if listing.images
     ]
     try:
         clip = write_clip(out / "scenes.mp4", stills, (360, 640), fps=15)

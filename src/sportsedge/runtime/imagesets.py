@@ -1,9 +1,11 @@
 """Folders of images and sets drawn from them (TF-free).
 
 The one folder scanner: every command that lists images (training splits, calibration, parity,
-benchmark data, `data check`, `predict` on a folder) goes through :func:`image_files` and
-:func:`scan_classes`, with one rule: names starting with "." (``.ipynb_checkpoints``,
-``.DS_Store``, ``.git``) are never classes or images, at any depth.
+benchmark data, `data check` and `data download`, `doctor`, `predict` on a folder, the demo)
+walks folders with :func:`walk` (through :func:`image_files`, :func:`class_dirs` and
+:func:`scan_classes`), with one rule: names starting with "." (``.ipynb_checkpoints``,
+``.DS_Store``, ``.git``) are never classes or images, at any depth; symlinks are followed, each
+folder entered once (loops end); order is by relative path.
 
 Sets drawn from them are stratified over class folders and reproducible: int8 calibration,
 parity checks and benchmark inputs. Never random noise: activation ranges calibrated on noise
@@ -13,7 +15,8 @@ do not match real photos.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,13 +43,64 @@ class Listing:
     other: int  # files that are not images (by extension), hidden ones not counted
 
 
+def walk(folder: Path, recursive: bool = True, files: bool = True, dirs: bool = False) -> Iterator[Path]:
+    """The one folder walk: the files below ``folder`` (and its folders, with ``dirs``).
+
+    - Names starting with "." are skipped at any depth, files and folders alike.
+    - Symlinks are followed, to files and to folders. Each folder is entered once, known by its
+      (st_dev, st_ino): a loop (``a -> ..``) or a second link to a folder already walked is
+      not entered (nor yielded) again.
+    - Skipped without a word, as ever: a broken symlink, a folder that cannot be listed, and
+      whatever is neither a regular file nor a folder (a FIFO, a socket).
+    - Order: by path relative to ``folder``, part by part (as ``sorted()`` orders Paths): depth
+      first, names sorted. ``recursive=False``: ``folder``'s own entries only.
+
+    Paths are ``folder / relative path``, symlinks not resolved.
+    """
+    try:
+        top = folder.stat()
+    except OSError:
+        return
+    seen = {(top.st_dev, top.st_ino)}
+    stack = _entries(folder)[::-1]
+    while stack:
+        path, key = stack.pop()
+        if key is None:
+            if files:
+                yield path
+        elif key not in seen:
+            seen.add(key)
+            if dirs:
+                yield path
+            if recursive:
+                stack += _entries(path)[::-1]
+
+
+def _entries(folder: Path) -> list[tuple[Path, tuple[int, int] | None]]:
+    """``folder``'s visible entries by name: (path, (st_dev, st_ino) of a folder, None for a file)."""
+    try:
+        with os.scandir(folder) as listing:
+            found = sorted((e for e in listing if not _hidden(e.name)), key=lambda e: e.name)
+    except OSError:
+        return []
+    out: list[tuple[Path, tuple[int, int] | None]] = []
+    for entry in found:
+        try:
+            if entry.is_dir():  # follows a symlink; False for a broken one
+                st = entry.stat()
+                out.append((folder / entry.name, (st.st_dev, st.st_ino)))
+            elif entry.is_file():
+                out.append((folder / entry.name, None))
+        except OSError:  # gone since the listing
+            continue
+    return out
+
+
 def image_files(folder: Path, recursive: bool = True, accept: Callable[[Path], bool] = is_image_file) -> Listing:
-    """The image files in ``folder`` (below it too when ``recursive``), hidden entries skipped;
+    """The image files in ``folder`` (below it too when ``recursive``), by :func:`walk`'s rule;
     ``accept`` widens what counts (e.g. videos too, for `predict`)."""
     images, other = [], 0
-    for p in sorted(folder.rglob("*") if recursive else folder.iterdir()):
-        if any(_hidden(part) for part in p.relative_to(folder).parts) or not p.is_file():
-            continue
+    for p in walk(folder, recursive):
         if accept(p):
             images.append(p)
         else:
@@ -55,8 +109,9 @@ def image_files(folder: Path, recursive: bool = True, accept: Callable[[Path], b
 
 
 def class_dirs(folder: Path) -> list[str]:
-    """Sorted class-folder names of a split folder (hidden folders are not classes)."""
-    return sorted(p.name for p in folder.iterdir() if p.is_dir() and not _hidden(p.name))
+    """Sorted class-folder names of a split folder, by :func:`walk`'s rule (hidden folders are not
+    classes; symlinked ones are)."""
+    return [p.name for p in walk(folder, recursive=False, files=False, dirs=True)]
 
 
 def scan_classes(folder: Path) -> dict[str, Listing]:

@@ -123,11 +123,12 @@ def _decode(source: Any, name: Any, size: tuple[int, int] | None) -> Image.Image
             _check_size(name, img.size)
             if size is not None:
                 _draft(img, size)
-            _check_budget(name, img)
+            rotated = _check_budget(name, img)
             img.load()
             if size is None:
-                return to_rgb(img, name)
-            small = resize(_to_rgb_or_gray(img, name), size)  # gray resized as one band: a third of the memory
+                rgb = _to_rgb_or_gray(img, name, rotated)  # to_rgb, with the EXIF read once
+                return rgb if rgb.mode == "RGB" else rgb.convert("RGB")
+            small = resize(_to_rgb_or_gray(img, name, rotated), size)  # gray resized as one band: a third of the memory
             return small if small.mode == "RGB" else small.convert("RGB")
     except InputError:
         raise
@@ -148,15 +149,18 @@ def _draft(img: Image.Image, size: tuple[int, int]) -> None:
         img.draft(img.mode, (side, side))
 
 
-def _check_budget(name: Any, img: Image.Image) -> None:
-    """ImageTooLarge when decoding ``img`` would take more than DECODE_BUDGET_MB."""
+def _check_budget(name: Any, img: Image.Image) -> bool | None:
+    """ImageTooLarge when decoding ``img`` would take more than DECODE_BUDGET_MB; else whether its
+    EXIF asks for a rotation (for _upright), None when not looked at here or unreadable."""
     w, h = img.size
     per_pixel = PEAK_BYTES.get(img.mode, UNKNOWN_MODE_BYTES)
+    rotated = None
     # The rotation makes one more copy. Only where EXIF is in the header: a PNG's getexif() would
     # decode the whole image to look for a trailing eXIf chunk.
     if img.format == "JPEG" or "exif" in img.info:
         with contextlib.suppress(Exception):  # unreadable EXIF: _upright skips it too
-            per_pixel += 4 if _rotated(img) else 0
+            rotated = _rotated(img)
+            per_pixel += 4 if rotated else 0
     need = w * h * per_pixel
     if need > DECODE_BUDGET_MB * 2**20:
         raise ImageTooLarge(
@@ -164,6 +168,7 @@ def _check_budget(name: Any, img: Image.Image) -> None:
             f"image too large to decode: {w}x{h} {img.mode} needs about {need / 2**20:,.0f} MB, "
             f"over the budget of {DECODE_BUDGET_MB} MB per image (send a smaller image)",
         )
+    return rotated
 
 
 def _check_size(path: Any, size: tuple[int, int]) -> None:
@@ -180,10 +185,10 @@ def to_rgb(img: Image.Image, path: Any = None) -> Image.Image:
     return img if img.mode == "RGB" else img.convert("RGB")
 
 
-def _to_rgb_or_gray(img: Image.Image, path: Any = None) -> Image.Image:
+def _to_rgb_or_gray(img: Image.Image, path: Any = None, rotated: bool | None = None) -> Image.Image:
     """to_rgb, but a grayscale image stays one 8-bit band ("L"): a third of the memory, and
-    resize-then-RGB gives the very pixels RGB-then-resize does."""
-    img = _upright(img)
+    resize-then-RGB gives the very pixels RGB-then-resize does. ``rotated``: see _upright."""
+    img = _upright(img, rotated)
     mode = img.mode
     if mode in ("RGB", "L"):
         return img
@@ -199,11 +204,12 @@ def _to_rgb_or_gray(img: Image.Image, path: Any = None) -> Image.Image:
         raise InputError(path, f"unsupported image mode {mode!r} ({first_line(err)})") from err
 
 
-def _upright(img: Image.Image) -> Image.Image:
+def _upright(img: Image.Image, rotated: bool | None = None) -> Image.Image:
     """The image turned as its EXIF orientation says; the image itself when it says nothing
-    (exif_transpose would return a full copy)."""
+    (exif_transpose would return a full copy). ``rotated``: _rotated(img) when the caller has
+    read it already (_check_budget), None to read it here."""
     with contextlib.suppress(Exception):  # a broken EXIF block should not make a readable image unusable
-        if _rotated(img):
+        if _rotated(img) if rotated is None else rotated:
             return ImageOps.exif_transpose(img)
     return img
 

@@ -162,7 +162,7 @@ async def _serve(config: ServeConfig, token: str | None, sock: socket.socket) ->
 
     async def reload_on_sighup() -> None:
         with contextlib.suppress(ModelError):  # reload_served logged why; the old model keeps serving
-            await reload_served(pool, None, config, metrics, camera, state)
+            await reload_served(pool, None, config, metrics, camera, state_dir=state)
 
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(reload_on_sighup()))

@@ -55,7 +55,7 @@ async def reload_served(
     config: ServeConfig,
     metrics: Metrics,
     camera: Any = None,
-    state: Any = None,
+    state_dir: Any = None,
 ) -> Served:
     """Reload (POST /v1/models/reload and SIGHUP): swap in ``path`` (default: the served file)
     if its golden check passes, count the result, move the camera to it and log one line;
@@ -71,9 +71,9 @@ async def reload_served(
     metrics.reloads.labels("swapped").inc()
     # announced before the state dir records it: a restart after a kill serves only announced models
     log.warning("reloaded %s (sha256 %s)", served.path, served.sha256[:12])
-    if state is not None:  # --state-dir: a restart serves this file, or this copy of it
+    if state_dir is not None:  # --state-dir: a restart serves this file, or this copy of it
         try:
-            await asyncio.to_thread(state.remember, served, served.path, config.model)
+            await asyncio.to_thread(state_dir.remember, served, served.path, config.model)
         except UsageError as err:  # the swap stands; only the restart's memory of it is lost
             log.error("%s", err)
     if camera is not None:
@@ -168,7 +168,7 @@ async def reload(request: Request) -> Response:
             kind = "an empty string" if isinstance(path, str) else f"a JSON {_JSON_KINDS.get(type(path), 'value')}"
             raise HTTPError(422, f'reload failed: "path" must be a file name (a string), got {kind}')
     try:
-        served = await reload_served(s.pool, path, s.config, s.metrics, s.camera, s.state)
+        served = await reload_served(s.pool, path, s.config, s.metrics, s.camera, state_dir=s.state)
     except ModelError as err:
         raise HTTPError(422, f"reload failed, still serving {s.pool.served.path}: {err}") from err
     return json_response(200, {"reloaded": printable(str(served.path)), "sha256": served.sha256})
