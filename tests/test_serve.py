@@ -16,6 +16,7 @@ import tempfile
 import threading
 import time
 import zlib
+from concurrent.futures import FIRST_COMPLETED, wait
 from pathlib import Path
 
 import numpy as np
@@ -478,6 +479,7 @@ class _Blocking:
     def __init__(self):
         self.go = threading.Semaphore(0)
         self.metadata = type("M", (), {"model_name": "stub"})()
+        self.input_size = (8, 8)  # what the decoder processes resize to
 
     def preprocess(self, data):
         return np.zeros((1, 1, 3), np.uint8)
@@ -500,16 +502,19 @@ def test_admission_counts_jobs_in_flight_and_frees_a_place_before_the_answer():
     config = ServeConfig("stub", workers=1)  # the default queue: one waiting request per worker
     assert config.queue_limit == 1 and ServeConfig("stub", workers=3).queue_limit == 3
     pool = InferencePool(Served(Path("stub"), "0", (clf,), None, 0.0), config)
-    first, second = pool.submit(b"", 1), pool.submit(b"", 1)  # one runs, one waits
+    image = _jpeg("red")
+    first, second = pool.submit(image, 1), pool.submit(image, 1)  # one runs, one waits
     assert pool.full()
     with pytest.raises(QueueFull):
-        pool.submit(b"", 1)
+        pool.submit(image, 1)
     freed = threading.Event()
-    first.add_done_callback(lambda f: freed.set() if not pool.full() else None)  # seen as the answer lands
+    for f in (first, second):  # two decoders: either may reach the worker first
+        f.add_done_callback(lambda f: freed.set() if not pool.full() else None)  # seen as the answer lands
     clf.go.release()
-    first.result(timeout=10)
+    done, _ = wait([first, second], timeout=10, return_when=FIRST_COMPLETED)
+    assert len(done) == 1
     assert freed.is_set()  # a caller's next request, sent on the answer, finds its place free
-    third = pool.submit(b"", 1)
+    third = pool.submit(image, 1)
     clf.go.release(), clf.go.release()
-    assert second.result(timeout=10)["label"] == third.result(timeout=10)["label"] == "a"
+    assert second.result(timeout=10)["label"] == third.result(timeout=10)["label"] == first.result()["label"] == "a"
     pool.close()

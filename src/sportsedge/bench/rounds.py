@@ -68,7 +68,7 @@ def summarise(rounds: list[dict], job: TimingJob) -> dict:
     for key in ("e2e_camera_ms_p50", "video_fps"):
         if key in first:
             row[key] = first[key]
-    for key in ("throughput_img_s", "throughput_shared_img_s"):
+    for key in ("throughput_img_s", "throughput_files_img_s", "throughput_shared_img_s"):
         values = [r[key] for r in rounds if r.get(key) is not None]
         if values:
             row[key] = float(np.median(values))

@@ -10,6 +10,7 @@ import argparse
 from sportsedge.bench.config import TIMING, BenchConfig
 from sportsedge.cli.argtypes import non_negative_float, non_negative_int, positive_float, positive_int
 from sportsedge.core.builtin import names_help
+from sportsedge.core.decoding import MAX_WORKERS
 from sportsedge.core.options import add_options
 from sportsedge.core.video_options import VideoOptions
 
@@ -51,6 +52,13 @@ def add_predict(sub) -> None:
     p.add_argument("paths", nargs="*", metavar="PATH", help="image or video files, or folders")
     p.add_argument("--top-k", type=positive_int, default=5, help="predictions to show per image (default 5)")
     p.add_argument("--threads", type=positive_int, default=None, help="inference threads (default: the engine's)")
+    p.add_argument(
+        "--workers",
+        type=positive_int,
+        default=None,
+        help="interpreters classifying images at once, each at --threads threads (default: the cores divided "
+        f"by --threads, at most {MAX_WORKERS}; 1 without --threads); images are decoded ahead by separate processes",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object per image, video segment or camera run")
     verify_option(p)
     g = p.add_argument_group("video files and cameras (needs the video extra)")

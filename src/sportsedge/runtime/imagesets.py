@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 
 from sportsedge.core.errors import InputError
-from sportsedge.runtime.preprocess import is_image_file, load_pixels
+from sportsedge.runtime.decoder import shared_pool
+from sportsedge.runtime.preprocess import is_image_file
 
 log = logging.getLogger("sportsedge.images")
 
@@ -152,14 +153,15 @@ def list_stratified(folder: str | Path, count: int, seed: int = 0) -> list[Path]
 
 
 def load_images(paths: list[Path], size: tuple[int, int], what: str) -> tuple[np.ndarray, list[Path]]:
-    """Preprocessed uint8 pixels (N, H, W, 3) of the readable paths; unreadable ones are skipped."""
+    """Preprocessed uint8 pixels (N, H, W, 3) of the readable paths, decoded by the decoder pool
+    (runtime/decoder.py: contained, and in parallel); unreadable ones are skipped."""
     pixels, kept, bad = [], [], []
-    for p in paths:
-        try:
-            pixels.append(load_pixels(p, size))
+    for p, decoded in zip(paths, shared_pool().imap(paths, size)):
+        if isinstance(decoded, InputError):
+            bad.append(decoded)
+        else:
+            pixels.append(decoded)
             kept.append(p)
-        except InputError as err:
-            bad.append(err)
     for skipped in bad[:5]:
         log.warning("%s: skipping %s", what, skipped)
     if bad and not pixels:

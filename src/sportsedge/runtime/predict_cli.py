@@ -10,9 +10,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from sportsedge.core.errors import InputError, MissingDependencyError, UsageError
 from sportsedge.core.video_options import VideoOptions
 from sportsedge.runtime.classifier import Classifier
+from sportsedge.runtime.folder import classify_all, default_workers, interpreters
 from sportsedge.runtime.imagesets import image_files
 from sportsedge.runtime.preprocess import is_image_file
 from sportsedge.runtime.video import classify_video, is_video_file, segment_lines
@@ -56,11 +59,10 @@ def _error(err: BaseException, args: argparse.Namespace | None = None, path: str
     return 1
 
 
-def _image(clf: Classifier, path: Path, args: argparse.Namespace) -> int:
-    try:
-        preds = clf.predict(path, top_k=args.top_k)
-    except InputError as err:
-        return _error(err, args, path)
+def _image(clf: Classifier, path: Path, scores: np.ndarray | InputError, args: argparse.Namespace) -> int:
+    if isinstance(scores, InputError):
+        return _error(scores, args, path)
+    preds = clf.rank(scores, args.top_k)
     if args.json:
         record: dict[str, Any] = {"path": str(path), "predictions": [p._asdict() for p in preds]}
         if clf.metadata.extra.get("float_layers"):  # a mixed int8 file: which layers answered in float
@@ -148,6 +150,10 @@ def run(args: argparse.Namespace) -> int:
     if args.camera is not None:
         return _camera(clf, args)
     options = video_options(args)
+    images = [i for i in items if isinstance(i, Path) and not is_video_file(i)]
+    # Decoder processes work ahead of the loop and --workers interpreters infer at once (runtime/folder.py).
+    workers = args.workers or default_workers(args.threads)
+    decoded = classify_all(interpreters(clf, workers, args.threads), images) if images else iter(())
     failed = 0
     for item in items:
         if isinstance(item, InputError):
@@ -155,5 +161,5 @@ def run(args: argparse.Namespace) -> int:
         elif is_video_file(item):
             failed += _video(clf, item, args, options)
         else:
-            failed += _image(clf, item, args)
+            failed += _image(clf, item, next(decoded), args)
     return 1 if failed else 0

@@ -46,6 +46,7 @@ MAX_PIXELS = 89_478_485
 # plus one more copy when EXIF asks for a rotation. Bounds serve's RSS per request and per worker
 # (docs/serve.md, "Limits and guarantees"); predict and bench share it.
 DECODE_BUDGET_MB = 400
+_budget_mb = DECODE_BUDGET_MB  # the one in force (a decoder process sets its cap's, see budget())
 # Pillow mode as opened -> bytes per pixel at the peak of decode + conversion to what resize takes:
 # the decoded image (Pillow stores 3 and 2 bands in 4 bytes) plus the converted copy; grayscale
 # stays one band until after the resize (identical pixels: the filter is per band), and 16-bit
@@ -89,8 +90,28 @@ def open_image(path: str | os.PathLike[str], size: tuple[int, int] | None = None
     """Decode an image file to an 8-bit RGB PIL image, or raise InputError naming the file.
 
     ``size`` (height, width): the size wanted; the image comes back resized to it (a JPEG much
-    larger than that is decoded at a reduced scale, see DRAFT_FROM), within DECODE_BUDGET_MB.
+    larger than that is decoded at a reduced scale, see DRAFT_FROM). Decoded in a contained
+    process (runtime/decoder.py): past its memory cap ImageTooLarge, past its deadline DecodeTimeout.
     """
+    return Image.fromarray(_contained(Path(path), os.fspath(path), size), "RGB")
+
+
+def image_from_bytes(data: bytes, size: tuple[int, int] | None = None, name: str = "<image bytes>") -> Image.Image:
+    """open_image for an encoded image held in memory (an HTTP body): the same decoder, limits and
+    errors, naming ``name``."""
+    return Image.fromarray(_contained(bytes(data), name, size), "RGB")
+
+
+def _contained(source: Path | bytes, name: str, size: tuple[int, int] | None) -> np.ndarray:
+    from sportsedge.runtime.decoder import shared_pool
+
+    return shared_pool().decode(source, size, name)
+
+
+def open_image_here(path: str | os.PathLike[str], size: tuple[int, int] | None = None) -> Image.Image:
+    """open_image in this process, with only the header checks between the file and the decoders:
+    for the decoder process itself, and for training on a dataset of one's own (where a process per
+    image would cost more than the decode)."""
     path = Path(path)
     try:
         nbytes = path.stat().st_size
@@ -100,17 +121,30 @@ def open_image(path: str | os.PathLike[str], size: tuple[int, int] | None = None
         raise InputError(path, f"cannot read ({err.strerror or err})") from err
     if path.is_dir():
         raise InputError(path, "is a folder, not an image")
+    if not path.is_file():
+        raise InputError(path, "not a regular file")
     if nbytes == 0:
         raise InputError(path, "empty file")
     return _decode(path, path, size)
 
 
-def image_from_bytes(data: bytes, size: tuple[int, int] | None = None, name: str = "<image bytes>") -> Image.Image:
-    """open_image for an encoded image held in memory (an HTTP body): the same decoder, limits and
-    errors, naming ``name``."""
+def image_from_bytes_here(data: bytes, size: tuple[int, int] | None = None, name: str = "<image bytes>") -> Image.Image:
+    """open_image_here for bytes in memory."""
     if not data:
         raise InputError(name, "empty image")
     return _decode(io.BytesIO(data), name, size)
+
+
+@contextlib.contextmanager
+def budget(mb: int) -> Iterator[None]:
+    """The header check's budget (DECODE_BUDGET_MB) set to ``mb`` inside: a decoder process checks
+    against the cap the kernel holds it to."""
+    global _budget_mb
+    before, _budget_mb = _budget_mb, mb
+    try:
+        yield
+    finally:
+        _budget_mb = before
 
 
 def _decode(source: Any, name: Any, size: tuple[int, int] | None) -> Image.Image:
@@ -162,11 +196,11 @@ def _check_budget(name: Any, img: Image.Image) -> bool | None:
             rotated = _rotated(img)
             per_pixel += 4 if rotated else 0
     need = w * h * per_pixel
-    if need > DECODE_BUDGET_MB * 2**20:
+    if need > _budget_mb * 2**20:
         raise ImageTooLarge(
             name,
             f"image too large to decode: {w}x{h} {img.mode} needs about {need / 2**20:,.0f} MB, "
-            f"over the budget of {DECODE_BUDGET_MB} MB per image (send a smaller image)",
+            f"over the budget of {_budget_mb} MB per image (send a smaller image)",
         )
     return rotated
 
@@ -260,10 +294,22 @@ def resize(img: Image.Image, size: tuple[int, int]) -> Image.Image:
 
 
 def load_pixels(source: ImageSource, size: tuple[int, int] | None = None) -> np.ndarray:
-    """Apply the contract to a path, PIL image or HxWx3 uint8 array: HxWx3 uint8 RGB pixels.
+    """Apply the contract to a path, encoded bytes, PIL image or HxWx3 uint8 array: HxWx3 uint8
+    RGB pixels. Paths and bytes are decoded in a contained process (runtime/decoder.py).
 
     ``size`` is (height, width); None keeps the image's own size.
     """
+    if isinstance(source, (str, os.PathLike)):
+        return _contained(Path(source), os.fspath(source), size)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        if not source:
+            raise InputError("<image bytes>", "empty image")
+        return _contained(bytes(source), "<image bytes>", size)
+    return load_pixels_here(source, size)
+
+
+def load_pixels_here(source: ImageSource, size: tuple[int, int] | None = None) -> np.ndarray:
+    """load_pixels in this process (open_image_here's trust: a dataset of one's own, in training)."""
     if isinstance(source, np.ndarray):
         arr = _check_array(source)
         if size is None or arr.shape[:2] == tuple(size):
@@ -273,9 +319,9 @@ def load_pixels(source: ImageSource, size: tuple[int, int] | None = None) -> np.
         _check_size("<PIL image>", source.size)
         img = to_rgb(source)
     elif isinstance(source, (str, os.PathLike)):
-        img = open_image(source, size)
+        img = open_image_here(source, size)
     elif isinstance(source, (bytes, bytearray, memoryview)):
-        img = image_from_bytes(bytes(source), size)
+        img = image_from_bytes_here(bytes(source), size)
     else:
         raise InputError(None, f"cannot read an image from a {type(source).__name__}")
     if size is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sportsedge.core.builtin import names_help
+from sportsedge.core.decoding import DecodeLimits
 from sportsedge.core.options import NON_NEGATIVE, POSITIVE, POSITIVE_INT, TCP_PORT, check_bounds, option
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
@@ -43,6 +44,19 @@ class ServeConfig:
     timeout_s: float = option(  # a request's wait for its answer, from its complete body
         10.0,
         "answer 504 when a classify request's answer takes longer (counted from its complete body)",
+        bound=POSITIVE,
+    )
+    decoders: int = option(  # decoder processes: images are decoded there, capped and killable (runtime/decoder.py)
+        DecodeLimits.processes, "image decoder processes (each decodes one image at a time)", bound=POSITIVE_INT
+    )
+    decode_mb: int = option(  # memory one image's decoding may take in its decoder process; past it 413
+        DecodeLimits.memory_mb,
+        "memory in MB one image's decoding may take (a cap the kernel enforces on each decoder process); more gets 413",
+        bound=POSITIVE_INT,
+    )
+    decode_timeout_s: float = option(  # one image's decoding; past it the decoder is killed and replaced, 504
+        DecodeLimits.timeout_s,
+        "seconds one image may take to decode; past it its decoder process is killed and replaced (504)",
         bound=POSITIVE,
     )
     max_header_kb: float = option(  # request line + headers; past it 431 and the connection closed
@@ -101,6 +115,11 @@ class ServeConfig:
 
     def __post_init__(self) -> None:
         check_bounds(self)
+
+    @property
+    def decode_limits(self) -> DecodeLimits:
+        """The decoder pool's limits from --decoders, --decode-mb and --decode-timeout-s."""
+        return DecodeLimits(self.decoders, self.decode_mb, self.decode_timeout_s)
 
     @property
     def queue_limit(self) -> int:

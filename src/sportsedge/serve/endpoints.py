@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sportsedge.core.errors import ImageTooLarge, InputError, ModelError, UsageError
+from sportsedge.runtime.decoder import DecoderCrashed, DecodeTimeout
 from sportsedge.serve.config import ServeConfig
 from sportsedge.serve.http import BUSY, BodyBudget, HTTPError, image_bytes, json_response, printable, read_body
 from sportsedge.serve.modelfile import check_model_file
@@ -20,6 +21,7 @@ from sportsedge.serve.openapi import OPENAPI
 from sportsedge.serve.page import PAGE
 from sportsedge.serve.pool import InferencePool, QueueFull
 from sportsedge.serve.prometheus import Metrics
+from sportsedge.util.memory import trim_soon
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -28,6 +30,10 @@ if TYPE_CHECKING:
     from sportsedge.serve.pool import Served
 
 log = logging.getLogger("sportsedge.serve")
+
+TRIM_FROM_BYTES = 1 << 20  # a body this large gets its heap pages handed back after it (util/memory.py)
+# What an image the decoders refused answers (any other bad image: 400).
+DECODE_STATUS: dict[type[InputError], int] = {ImageTooLarge: 413, DecoderCrashed: 422, DecodeTimeout: 504}
 
 
 @dataclass(frozen=True)
@@ -94,6 +100,8 @@ async def classify(request: Request) -> Response:
     finally:
         if s.bodies is not None:
             s.bodies.give(held)
+        if held >= TRIM_FROM_BYTES:  # its 64 KB chunks sit in the heap, free but resident, until trimmed
+            trim_soon()
 
 
 async def _answer(s: ServeState, data: bytes, top_k: int) -> Response:
@@ -114,8 +122,8 @@ async def _answer(s: ServeState, data: bytes, top_k: int) -> Response:
         if not late:  # the client went away: not ours to answer
             raise
         raise HTTPError(504, f"no answer within {config.timeout_s:g} s (--timeout-s)") from err
-    except InputError as err:  # ImageTooLarge: refused from its header, before decoding
-        status = 413 if isinstance(err, ImageTooLarge) else 400
+    except InputError as err:  # refused from its header, or by its decoder process (runtime/decoder.py)
+        status = next((code for kind, code in DECODE_STATUS.items() if isinstance(err, kind)), 400)
         raise HTTPError(status, err.reason if err.path == "<image bytes>" else str(err)) from err
     finally:
         timer.cancel()

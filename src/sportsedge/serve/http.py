@@ -12,6 +12,8 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from sportsedge.util.memory import trim_soon
+
 if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.responses import Response
@@ -100,6 +102,8 @@ async def read_body(
     except BaseException:
         if budget is not None:
             budget.give(sum(map(len, chunks)))
+        if size >= 1 << 20:  # a large refused body's chunks: free, but resident until trimmed
+            trim_soon()
         raise
     return b"".join(chunks)
 

@@ -1,9 +1,12 @@
-"""Inference for the service: worker threads, one interpreter each, behind a bounded queue, and
-the served model swapped atomically on reload.
+"""Inference for the service: decoder processes, then worker threads with one interpreter each,
+behind a bounded queue, and the served model swapped atomically on reload.
 
-Decoding, the preprocessing contract and inference all run in the workers (Pillow and the
-engines release the GIL), so the event loop only moves bytes. A full queue is refused at once
-(the caller answers 503); a job still queued when its caller gave up is skipped.
+A request's image is decoded first, in a decoder process the kernel caps and a deadline kills
+(runtime/decoder.py: one decode thread waits on each), then inferred by a worker thread (the
+engines release the GIL), so the event loop only moves bytes, a hostile image costs at most one
+decoder for one deadline while inference goes on, and the next image decodes while this one is
+inferred. A full pool is refused at once (the caller answers 503); a job still queued when its
+caller gave up is skipped.
 
 Admission counts jobs in flight (waiting or running) and frees a place the moment a worker sets
 its answer: counting only the waiting queue refused a client whose next request arrived before
@@ -24,8 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from sportsedge.core.builtin import resolve
-from sportsedge.core.errors import ModelError
+from sportsedge.core.errors import InputError, ModelError
 from sportsedge.runtime import Classifier
+from sportsedge.runtime.decoder import DecoderPool
 from sportsedge.runtime.golden import GoldenResult
 from sportsedge.serve.config import ServeConfig
 from sportsedge.util import fileio
@@ -75,10 +79,12 @@ def load_served(path: str | Path, config: ServeConfig) -> Served:
 
 @dataclass
 class _Job:
-    data: bytes  # the encoded image
+    data: bytes  # the encoded image (dropped once decoded)
     top_k: int
     future: Future[dict[str, Any]]
     queued: float  # time.perf_counter() at submit
+    pixels: Any = None  # HxWx3 uint8, once decoded
+    decode_s: float = 0.0  # seconds its decode took
 
 
 class InferencePool:
@@ -93,22 +99,28 @@ class InferencePool:
         self.config = config
         self.served = served  # replaced whole on reload; a worker reads it once per job
         self.home = served.path  # what a reload without a path loads (a fallback copy stands in for it)
-        self._queue: queue.Queue[Any] = queue.Queue()  # bounded by admission (_capacity), not here
+        self._decode_queue: queue.Queue[Any] = queue.Queue()  # jobs waiting for a decoder
+        self._queue: queue.Queue[Any] = queue.Queue()  # decoded jobs waiting for a worker; bounded by admission
         self._capacity = config.workers + config.queue_limit  # jobs in flight: running + waiting
         self._in_flight = 0
         self._count_lock = threading.Lock()
         self._observe = observe or (lambda name, seconds: None)  # metrics hook: (histogram, seconds)
         self._reload_lock = threading.Lock()
+        self.decoders = DecoderPool(config.decode_limits)
+        self._decode_threads = [
+            threading.Thread(target=self._decode, daemon=True, name=f"sportsedge-decode-{i}")
+            for i in range(config.decode_limits.processes)
+        ]
         self._threads = [
             threading.Thread(target=self._work, args=(i,), daemon=True, name=f"sportsedge-infer-{i}")
             for i in range(config.workers)
         ]
-        for t in self._threads:
+        for t in self._decode_threads + self._threads:
             t.start()
 
     def depth(self) -> int:
-        """Requests waiting for a worker."""
-        return self._queue.qsize()
+        """Requests waiting for a decoder or a worker."""
+        return self._decode_queue.qsize() + self._queue.qsize()
 
     def full(self) -> bool:
         """True when a request now would be refused (every worker busy, the queue full)."""
@@ -121,23 +133,40 @@ class InferencePool:
                 raise QueueFull
             self._in_flight += 1
         job = _Job(data, top_k, Future(), time.perf_counter())
-        self._queue.put_nowait(job)
+        self._decode_queue.put_nowait(job)
         return job.future
 
     def _done(self) -> None:
         with self._count_lock:
             self._in_flight -= 1
 
-    def _work(self, index: int) -> None:
+    def _decode(self) -> None:
+        """A decode thread: one job at a time through a decoder process, then to the workers."""
         while True:
-            job = self._queue.get()
+            job = self._decode_queue.get()
             if job is None:
                 return
             if not job.future.set_running_or_notify_cancel():  # the caller gave up (timeout)
                 self._done()
                 continue
+            t0 = time.perf_counter()
+            try:
+                job.pixels = self.decoders.decode(job.data, self.served.classifiers[0].input_size, "<image bytes>")
+            except InputError as err:  # ImageTooLarge, DecodeTimeout, DecoderCrashed, a bad image
+                job.data = b""
+                self._done()
+                job.future.set_exception(err)
+                continue
+            job.data, job.decode_s = b"", time.perf_counter() - t0
+            self._queue.put_nowait(job)
+
+    def _work(self, index: int) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
             started = time.perf_counter()
-            self._observe("queue_wait", started - job.queued)
+            self._observe("queue_wait", started - job.queued - job.decode_s)
             if _TEST_DELAY_S:
                 time.sleep(_TEST_DELAY_S)
             served = self.served
@@ -152,8 +181,7 @@ class InferencePool:
             job.future.set_result(result)
 
     def _classify(self, clf: Classifier, job: _Job) -> dict[str, Any]:
-        t0 = time.perf_counter()
-        pixels = clf.preprocess(job.data)
+        pixels = clf.preprocess(job.pixels)  # a no-op, unless a reload changed the input size meanwhile
         t1 = time.perf_counter()
         scores = clf.scores(pixels[None])[0]
         t2 = time.perf_counter()
@@ -164,7 +192,7 @@ class InferencePool:
             "score": top[0].score,
             "top_k": [p._asdict() for p in top],
             "inference_ms": round(1000 * (t2 - t1), 3),
-            "preprocess_ms": round(1000 * (t1 - t0), 3),
+            "preprocess_ms": round(1000 * job.decode_s, 3),
         }
 
     def reload(self, path: str | Path | None, config: ServeConfig) -> Served:
@@ -178,8 +206,13 @@ class InferencePool:
             return new
 
     def close(self, timeout: float = 5.0) -> None:
-        """Stop the workers after the jobs they hold, waiting at most ``timeout`` s for each."""
+        """Stop the decoders and workers after the jobs they hold, waiting at most ``timeout`` s for each."""
+        for _ in self._decode_threads:
+            self._decode_queue.put_nowait(None)
+        for t in self._decode_threads:
+            t.join(timeout)
         for _ in self._threads:
             self._queue.put_nowait(None)
         for t in self._threads:
             t.join(timeout)
+        self.decoders.close()

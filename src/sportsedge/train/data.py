@@ -16,7 +16,8 @@ import numpy as np
 
 from sportsedge.core.errors import InputError, UsageError
 from sportsedge.runtime.imagesets import SPLITS, class_dirs, image_files
-from sportsedge.runtime.preprocess import load_pixels
+from sportsedge.runtime.preprocess import load_pixels as load_contained
+from sportsedge.runtime.preprocess import load_pixels_here as load_pixels  # its own dataset: in process (decoder.py)
 
 log = logging.getLogger("sportsedge.data")
 
@@ -127,8 +128,9 @@ class BadImageLog:
                 log.warning("skipping unreadable image %s", err)
 
 
-def _loader(size: tuple[int, int], bad: BadImageLog):
-    """path -> (uint8 pixels, ok) through the runtime's preprocessing, as a tf.data map function."""
+def _loader(size: tuple[int, int], bad: BadImageLog, contained: bool = False):
+    """path -> (uint8 pixels, ok) through the runtime's preprocessing, as a tf.data map function;
+    ``contained``: decoded by the runtime's decoder processes (a split someone else gave: evaluate)."""
     import tensorflow as tf
 
     h, w = size
@@ -136,7 +138,7 @@ def _loader(size: tuple[int, int], bad: BadImageLog):
     def load(path):
         path = path.decode() if isinstance(path, bytes) else str(path)
         try:
-            return load_pixels(path, size), True
+            return (load_contained if contained else load_pixels)(path, size), True
         except InputError as err:
             bad.add(err)
             return np.zeros((h, w, 3), np.uint8), False
@@ -151,15 +153,21 @@ def _loader(size: tuple[int, int], bad: BadImageLog):
 
 
 def image_stream(
-    split: Split, size: tuple[int, int], batch: int, bad: BadImageLog | None = None, with_index: bool = False
+    split: Split,
+    size: tuple[int, int],
+    batch: int,
+    bad: BadImageLog | None = None,
+    with_index: bool = False,
+    contained: bool = False,
 ):
     """tf.data of (uint8 pixels (B, H, W, 3), int labels[, index into split]) in file order.
 
-    Unreadable images are dropped (and logged once), so ``with_index`` tells which survived.
+    Unreadable images are dropped (and logged once), so ``with_index`` tells which survived;
+    ``contained``: decoded in the runtime's decoder processes (see _loader).
     """
     import tensorflow as tf
 
-    load = _loader(size, bad or BadImageLog())
+    load = _loader(size, bad or BadImageLog(), contained)
 
     def tf_load(path, label, index):
         pixels, ok = load(path)

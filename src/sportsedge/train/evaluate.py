@@ -23,7 +23,7 @@ def predict_split(model, ds: Dataset, split: str, size, batch: int = 32, limit_p
     s = limit_split(ds.split(split), limit_per_class)
     run = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
     probs, labels, index = [], [], []
-    for x, y, i in image_stream(s, size, batch, bad=BadImageLog(), with_index=True):
+    for x, y, i in image_stream(s, size, batch, bad=BadImageLog(), with_index=True, contained=True):
         probs.append(run(x).numpy())
         labels.append(y.numpy())
         index.append(i.numpy())

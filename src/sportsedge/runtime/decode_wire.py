@@ -1,0 +1,34 @@
+"""The messages between the decoder pool (runtime/decoder.py) and a decoder process
+(runtime/decode_worker.py): a 4-byte big-endian length, a JSON header, then ``header["bytes"]``
+raw bytes (an encoded image one way, pixels the other)."""
+
+from __future__ import annotations
+
+import json
+import struct
+from typing import Any
+
+HEADER = struct.Struct(">I")
+
+
+def _read(stream: Any, n: int) -> bytes:
+    data = stream.read(n)
+    if len(data) != n:
+        raise EOFError
+    return bytes(data)
+
+
+def send(stream: Any, header: dict[str, Any], payload: bytes = b"") -> None:
+    """One message: its header (``bytes`` set to the payload's length), then the payload."""
+    head = json.dumps({**header, "bytes": len(payload)}).encode()
+    stream.write(HEADER.pack(len(head)) + head)
+    if payload:
+        stream.write(payload)
+    stream.flush()
+
+
+def receive(stream: Any) -> tuple[dict[str, Any], bytes]:
+    """One message from ``stream``; EOFError when it ends."""
+    (size,) = HEADER.unpack(_read(stream, HEADER.size))
+    header = json.loads(_read(stream, size))
+    return header, _read(stream, header["bytes"]) if header["bytes"] else b""
