@@ -74,6 +74,8 @@ async def reload_served(
         metrics.reloads.labels("failed").inc()
         log.error("reload failed, still serving %s: %s", pool.served.path, printable(str(err)))  # one log line
         raise
+    finally:
+        trim_soon()  # the old interpreters' and the file reads' memory back to the system
     metrics.reloads.labels("swapped").inc()
     # announced before the state dir records it: a restart after a kill serves only announced models
     log.warning("reloaded %s (sha256 %s)", served.path, served.sha256[:12])
