@@ -5,6 +5,7 @@ raw bytes (an encoded image one way, pixels the other)."""
 from __future__ import annotations
 
 import json
+import os
 import struct
 from typing import Any
 
@@ -18,13 +19,20 @@ def _read(stream: Any, n: int) -> bytes:
     return bytes(data)
 
 
-def send(stream: Any, header: dict[str, Any], payload: bytes = b"") -> None:
-    """One message: its header (``bytes`` set to the payload's length), then the payload."""
-    head = json.dumps({**header, "bytes": len(payload)}).encode()
-    stream.write(HEADER.pack(len(head)) + head)
-    if payload:
-        stream.write(payload)
+def send(stream: Any, header: dict[str, Any], payload: bytes | memoryview = b"") -> None:
+    """One message: its header (``bytes`` set to the payload's length), then the payload, in one
+    writev where it fits the pipe (the reader wakes once, not once for each part)."""
+    body = memoryview(payload).cast("B")
+    head = json.dumps({**header, "bytes": body.nbytes}).encode()
+    parts = [memoryview(HEADER.pack(len(head)) + head), body]
     stream.flush()
+    fd = stream.fileno()
+    while parts:
+        sent = os.writev(fd, parts)
+        while parts and sent >= parts[0].nbytes:
+            sent -= parts.pop(0).nbytes
+        if parts:
+            parts[0] = parts[0][sent:]
 
 
 def receive(stream: Any) -> tuple[dict[str, Any], bytes]:

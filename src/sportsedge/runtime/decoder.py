@@ -110,7 +110,7 @@ class _Decoder:
             raise InputError(name, header["reason"])
         return np.frombuffer(pixels, np.uint8).reshape(header["shape"])
 
-    def _reply(self, timeout: float, name: str) -> tuple[dict[str, Any], bytes]:
+    def _reply(self, timeout: float, name: str) -> tuple[dict[str, Any], bytearray]:
         """The process' next message (header, payload), within ``timeout`` s; else the process is
         killed and DecodeTimeout (no answer in time) or DecoderCrashed (it died) raised."""
         deadline = time.monotonic() + timeout
@@ -118,22 +118,24 @@ class _Decoder:
         header = json.loads(self._read(size, deadline, timeout, name))
         return header, self._read(header["bytes"], deadline, timeout, name)
 
-    def _read(self, n: int, deadline: float, timeout: float, name: str) -> bytes:
+    def _read(self, n: int, deadline: float, timeout: float, name: str) -> bytearray:
+        """``n`` bytes read straight into one buffer (the pixels are not copied again)."""
         assert self.proc is not None and self.proc.stdout is not None
-        fd, buf = self.proc.stdout.fileno(), bytearray()
-        while len(buf) < n:
+        raw, buf = self.proc.stdout.raw, bytearray(n)  # type: ignore[attr-defined]
+        view, pos = memoryview(buf), 0
+        while pos < n:
             left = deadline - time.monotonic()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
+            if left <= 0 or not select.select([raw], [], [], left)[0]:
                 self.kill()
                 raise DecodeTimeout(name, f"took longer than {timeout:g} s to decode (the decoder was stopped)")
-            chunk = os.read(fd, min(n - len(buf), 1 << 20))
-            if not chunk:
+            got = raw.readinto(view[pos:])
+            if not got:
                 code = self.proc.wait()
                 self.kill()
                 how = f"signal {-code}" if code < 0 else f"exit status {code}"
                 raise DecoderCrashed(name, f"crashed the image decoder ({how})")
-            buf += chunk
-        return bytes(buf)
+            pos += got
+        return buf
 
 
 class DecoderPool:
