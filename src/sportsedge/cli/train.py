@@ -63,7 +63,8 @@ def add_export(sub) -> None:
     p = sub.add_parser(
         "export",
         help="export trained runs or your own model to TFLite/ONNX, float and int8, parity-checked",
-        description="Export runs (or a .keras, .h5, SavedModel or float .onnx classifier of your own) to "
+        description="Export runs (or a .keras, .h5, SavedModel, float .onnx or torch.export .pt2 classifier of "
+        "your own) to "
         "DIR/<model>-<format>.<ext> with labels inside, check each against the source model on held-back "
         "images, and record DIR/manifest.json. Exit status 1 if any parity check failed.",
     )
@@ -71,7 +72,8 @@ def add_export(sub) -> None:
         "models",
         nargs="+",
         metavar="MODEL",
-        help="run folders written by `sportsedge train`, or a .keras/.h5 file, a SavedModel folder or an .onnx file",
+        help="run folders written by `sportsedge train`, or a .keras/.h5 file, a SavedModel folder, an .onnx file "
+        "or a .pt2 program (torch.export.save; the torch extra)",
     )
     p.add_argument("--out", required=True, help="folder for the artifacts and manifest.json")
     export_options(p)
