@@ -86,7 +86,12 @@ class _Decoder:
     def decode(self, source: Path | bytes, size: tuple[int, int] | None, name: str) -> np.ndarray:
         if self.proc is None or self.proc.poll() is not None:
             self.kill()
-            self._start()
+            try:
+                self._start()
+            except (InputError, OSError) as err:  # the interpreter cannot start, or not in START_TIMEOUT_S
+                self.kill()
+                reason = err.reason if isinstance(err, InputError) else str(err)
+                raise DecoderCrashed(name, f"no image decoder process could start ({reason})") from err
         assert self.proc is not None and self.proc.stdin is not None
         path = os.fspath(source) if isinstance(source, Path) else None
         request = {"path": path, "size": list(size) if size else None}
