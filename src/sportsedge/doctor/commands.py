@@ -14,14 +14,13 @@ def doctor_cmd(args) -> int:
     from sportsedge.doctor.report import agreement_warning
     from sportsedge.doctor.run import check_source, doctor
     from sportsedge.export.commands import user_model
-    from sportsedge.export.source import SourceKind
 
     cfg = from_args(DoctorConfig, args)
     # Both halves read ONNX graphs (the ONNX half, and the int8 check of an .onnx source); a .tflite
     # is refused first, in its own words.
     if Path(cfg.model).suffix.lower() != ".tflite" and importlib.util.find_spec("onnx") is None:
         raise MissingDependencyError("onnx", "train", "sportsedge doctor reads and quantizes ONNX graphs")
-    if check_source(cfg.model) is not SourceKind.ONNX:  # an .onnx is diagnosed without TensorFlow
+    if "tensorflow" in check_source(cfg.model).needs:  # an .onnx is diagnosed without TensorFlow
         from sportsedge.train import require_tensorflow
 
         require_tensorflow()

@@ -13,8 +13,9 @@ import numpy as np
 from sportsedge.core.errors import InputError, UsageError
 from sportsedge.core.formats import FORMATS
 from sportsedge.doctor.config import DoctorConfig
+from sportsedge.export.families import family_of, source_kind
 from sportsedge.export.selective import RULE, Layer, Scored, score
-from sportsedge.export.source import SourceKind, source_kind
+from sportsedge.export.sources.family import SourceFamily, impl
 from sportsedge.util import progress
 from sportsedge.util.quiet import captured
 
@@ -46,26 +47,19 @@ class Diagnosis:
     seconds: float  # how long this family's diagnosis took
 
 
-def check_source(model: str) -> SourceKind:
-    """The source's kind; a converted or already-int8 file refused in one line."""
+def check_source(model: str) -> SourceFamily:
+    """The source's family; a converted or already-int8 file refused in one line."""
     path = Path(model)
     if path.suffix.lower() == ".tflite":
         raise UsageError(
             f"{path}: a .tflite is already converted; doctor needs the model it came from "
             "(the run folder, .keras, .h5, SavedModel or float .onnx)"
         )
-    kind = source_kind(path)
-    if kind is SourceKind.ONNX and _is_quantized_onnx(path):
-        raise UsageError(
-            f"{path}: this .onnx is already int8 (it has QuantizeLinear nodes); give doctor the float .onnx"
-        )
-    return kind
-
-
-def _is_quantized_onnx(path: Path) -> bool:
-    import onnx
-
-    return any(n.op_type in ("QuantizeLinear", "QLinearConv", "QLinearMatMul") for n in onnx.load(str(path)).graph.node)
+    family = family_of(source_kind(path))
+    why = impl(family.doctor_refusal)(path) if family.doctor_refusal is not None else None
+    if why:
+        raise UsageError(f"{path}: {why}")
+    return family
 
 
 def load_images(data: str, labels: tuple[str, ...], cfg: DoctorConfig, input_size) -> Images:
@@ -107,14 +101,15 @@ def doctor(cfg: DoctorConfig, user, say: Callable[[str], None] | None = None) ->
         InputError: a --data folder without labelled images, or with classes the model lacks.
     """
     from sportsedge.doctor.report import write_report
-    from sportsedge.export.context import ExportContext, resolve_source
+    from sportsedge.export.context import ExportContext
+    from sportsedge.export.families import resolve_source
 
-    kind = check_source(cfg.model)
+    family = check_source(cfg.model)
     if cfg.data is None:
         raise UsageError("doctor needs --data DIR: labelled images (class subfolders named as the model's labels)")
     # As export calibrates: a run on its own train/, your model on --calibration (else --data).
-    source, loaded = resolve_source(cfg.model, user, cfg.calibration or (None if kind is SourceKind.RUN else cfg.data))
-    families = _families(cfg.families, kind)
+    source, loaded = resolve_source(cfg.model, user, cfg.calibration or (None if family.ours else cfg.data))
+    families = _families(cfg.families, family)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     ctx = ExportContext(source, loaded, cfg.calibration_size, parity_size=1)
@@ -133,19 +128,20 @@ def doctor(cfg: DoctorConfig, user, say: Callable[[str], None] | None = None) ->
     return out, found
 
 
-def _families(text: str, kind: SourceKind) -> list[str]:
-    wanted = (
-        ["onnx"]
-        if text == "auto" and kind is SourceKind.ONNX
-        else ["tflite", "onnx"]
-        if text == "auto"
-        else [f.strip() for f in text.split(",") if f.strip()]
-    )
-    bad = [f for f in wanted if f not in ("tflite", "onnx")]
+# The int8 format doctor diagnoses per --families name.
+INT8 = {"tflite": "tflite-int8", "onnx": "onnx-int8"}
+
+
+def _families(text: str, family: SourceFamily) -> list[str]:
+    """The int8 families to diagnose: ``auto`` is every one the source's family can become."""
+    able = [name for name, fmt in INT8.items() if family.formats(FORMATS[fmt])]
+    wanted = able if text == "auto" else [f.strip() for f in text.split(",") if f.strip()]
+    bad = [f for f in wanted if f not in INT8]
     if bad:
         raise UsageError(f"--families: unknown {bad[0]!r} (tflite, onnx or auto)")
-    if kind is SourceKind.ONNX and "tflite" in wanted:
-        raise UsageError("an .onnx source has no TFLite int8: use --families onnx")
+    unable = [f for f in wanted if f not in able]
+    if unable:
+        raise UsageError(f"{family.why_not}, not {INT8[unable[0]]}: use --families {','.join(able)}")
     return wanted
 
 

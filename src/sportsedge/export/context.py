@@ -1,5 +1,6 @@
 """What every converter of one source model (a training run or a user's model) needs, computed
-once and only when asked for."""
+once and only when asked for. What differs by source family it asks the family's record
+(export/families.py): the context never imports a converter, and no converter needs it but as a type."""
 
 from __future__ import annotations
 
@@ -13,42 +14,14 @@ import numpy as np
 
 from sportsedge.core.errors import MissingDependencyError
 from sportsedge.core.outputs import OutputKind, probabilities
-from sportsedge.export.config import AccuracyConfig, RangeFit, UserModel
-from sportsedge.export.source import Source, SourceKind, model_sha256, source_kind
+from sportsedge.export.config import AccuracyConfig, RangeFit
+from sportsedge.export.families import family_of
+from sportsedge.export.source import Source
+from sportsedge.export.sources.family import SourceFamily, impl
 from sportsedge.runtime.imagesets import full_range, label_index, list_stratified, load_images
 from sportsedge.train.config import RunRecord
-from sportsedge.train.models import MODELS
 
 WORK_PREFIX = "sportsedge-export-"  # + pid + "-": the next export removes a killed one's folder
-
-
-def resolve_source(path: str | Path, user: UserModel, calibration: str | None):
-    """(Source, loaded model or None) for a MODEL argument; a run folder loads lazily."""
-    path = Path(path)
-    kind = source_kind(path)
-    if kind is SourceKind.TORCH:
-        from sportsedge.export.torch_model import resolve_torch
-
-        return resolve_torch(path, user, calibration)
-    if kind is not SourceKind.RUN:
-        from sportsedge.export.user_model import resolve
-
-        return resolve(path, kind, user, calibration)
-    record = RunRecord.load(path)
-    data = Path(record.data)
-    source = Source(
-        path=path,
-        kind=kind,
-        name=MODELS[record.model].variant(record.input_size) if record.model in MODELS else record.model,
-        labels=record.classes,
-        input_size=record.input_size,
-        transform=None,
-        output=OutputKind.PROBABILITIES,
-        calibration_dir=Path(calibration) if calibration else data / "train",
-        parity_dir=data / "valid",
-        sha256=model_sha256(path / "model.keras"),
-    )
-    return source, None
 
 
 class ExportContext:
@@ -66,6 +39,7 @@ class ExportContext:
         min_agreement: float | None = None,
     ):
         self.source, self._loaded = source, loaded  # loaded: user_model.Loaded, None for a run
+        self.family: SourceFamily = family_of(source.kind)  # what the source's family does differently
         self.run_dir = source.path
         self.record = RunRecord.load(source.path) if source.ours else None
         self.model_name: str = source.name
@@ -87,15 +61,19 @@ class ExportContext:
     def close(self) -> None:
         self._tmp.cleanup()
 
+    @property
+    def loaded(self):
+        """What the family's resolve loaded (user_model.Loaded), or None for a source loaded lazily."""
+        return self._loaded
+
     @functools.cached_property
     def model(self):
-        """The Keras model: raw 0..255 pixels in, the source's output kind out (not for ONNX
-        sources: run.resolve_sources lets them reach only the ONNX formats)."""
+        """The source model, wrapped to take raw 0..255 pixels (Keras, the ONNX bytes, the nn.Module),
+        the source's output kind out; a run's Keras model loads here, when first needed."""
         if self._loaded is not None:
             return self._loaded.model
-        import keras
-
-        return keras.models.load_model(self.run_dir / "model.keras", compile=False, safe_mode=True)
+        assert self.family.lazy_model is not None  # for the type checker: a family without loaded has one
+        return impl(self.family.lazy_model)(self.run_dir)
 
     @functools.cached_property
     def logits_model(self):
@@ -132,10 +110,7 @@ class ExportContext:
     def reference(self, pixels: np.ndarray) -> np.ndarray:
         """The source model's probabilities (the one output rule) for uint8 pixels: what every
         artifact is checked against."""
-        from sportsedge.export.user_model import raw_outputs
-
-        model = self._loaded.model if self.source.kind is SourceKind.ONNX else self.model
-        return probabilities(raw_outputs(model, self.source.kind, pixels), self.source.output)
+        return probabilities(impl(self.family.run)(self.model, pixels), self.source.output)
 
     @functools.cached_property
     def calibration(self) -> np.ndarray:
@@ -166,33 +141,21 @@ class ExportContext:
         return pixels, self.labels_of(kept), self.reference(pixels)
 
     def layer_names(self, logits: bool) -> list[str]:
-        """Every Keras layer name of the source (nested models' too; none for an ONNX source),
-        with the logits model's when ``logits`` (what full-int8 TFLite converts)."""
-        from sportsedge.export.float_layers import keras_layers
-
-        if self.source.kind is SourceKind.ONNX:
-            return []
-        if self.source.kind is SourceKind.TORCH:  # submodule names, the same in every converted file
-            return list(self._loaded.names)
-        extra = keras_layers(self.logits_model) if logits and self.logits_model is not None else []
-        return keras_layers(self.model) + extra
+        """Every layer name of the source, as its family names them (a Keras model's, nested ones
+        too, with the logits model's when ``logits``: what full-int8 TFLite converts; a PyTorch
+        model's submodules; none for an ONNX source, whose layers are its node paths)."""
+        return list(impl(self.family.layer_names)(self, logits))
 
     def tflite_layer(self, tensors) -> str | None:
         """The source's layer that a TFLite op (given its tensors' names) belongs to, or None."""
-        if self.source.kind is SourceKind.TORCH:
-            from sportsedge.export.torch_tflite import layer_of
-
-            return layer_of(tensors, self.layer_names(logits=True))
-        from sportsedge.export.float_layers import layer_name
-
-        return layer_name(tensors, self.layer_names(logits=True))
+        return impl(self.family.tflite_layer)(tensors, self.layer_names(logits=True))
 
     @functools.cached_property
     def tflite_float(self) -> bytes:
-        """A PyTorch source's float32 .tflite (litert-torch): what its TFLite formats start from."""
-        from sportsedge.export.torch_tflite import litert_float
-
-        return litert_float(self._loaded.model, self.input_size, self.work, self.source.path)
+        """The float32 .tflite of a family without a SavedModel (PyTorch: litert-torch's): what
+        its TFLite formats start from."""
+        assert self.family.float_tflite is not None, f"{self.family.name} converts through a SavedModel"
+        return impl(self.family.float_tflite)(self)
 
     @functools.cached_property
     def calibrated_float_file(self) -> Path:
@@ -219,9 +182,7 @@ class ExportContext:
     def calibrated_float(self) -> bytes:
         """The float TFLite model with calibration statistics recorded, not applied: the
         per-op-set quantizations of the fallback remedy all start from it."""
-        from sportsedge.export.tflite_convert import calibrated_float
-
-        return calibrated_float(self)
+        return impl(self.family.calibrated_float)(self, None, True)
 
     @property
     def activation_ranges(self) -> RangeFit:
@@ -241,16 +202,7 @@ class ExportContext:
     def onnx_fp32(self) -> Path:
         """The float32 ONNX graph, shared by the onnx-fp32 and onnx-int8 formats."""
         path = self.work / "fp32.onnx"
-        if self.source.kind is SourceKind.ONNX:
-            path.write_bytes(self._loaded.model)
-        elif self.source.kind is SourceKind.TORCH:
-            from sportsedge.export.torch_onnx import torch_to_onnx
-
-            path.write_bytes(torch_to_onnx(self._loaded.model, self.input_size, self.source.path))
-        else:
-            from sportsedge.export.onnx_convert import keras_to_onnx
-
-            path.write_bytes(keras_to_onnx(self.model, self.input_size))
+        path.write_bytes(impl(self.family.float_onnx)(self))
         return path
 
     @functools.cached_property

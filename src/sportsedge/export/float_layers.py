@@ -29,6 +29,12 @@ def keras_layers(model) -> list[str]:
     return names
 
 
+def keras_layer_names(ctx, logits: bool) -> list[str]:
+    """A Keras source's layer names (ExportContext.layer_names), with its logits model's when ``logits``."""
+    extra = keras_layers(ctx.logits_model) if logits and ctx.logits_model is not None else []
+    return keras_layers(ctx.model) + extra
+
+
 def layer_name(tensors: Sequence[str], names: Sequence[str]) -> str | None:
     """The Keras layer of an op, from its tensors' names (see the module docstring)."""
     known = set(names)

@@ -8,6 +8,11 @@ from sportsedge.core.errors import MissingDependencyError
 OPSET = 17  # tf2onnx fails on all three models from opset 19 on (measured)
 
 
+def keras_onnx(ctx) -> bytes:
+    """A Keras source's float32 ONNX (its family's ``float_onnx``)."""
+    return keras_to_onnx(ctx.model, ctx.input_size)
+
+
 def keras_to_onnx(model, input_size) -> bytes:
     import tensorflow as tf
 

@@ -26,9 +26,7 @@ import numpy as np
 from sportsedge.core.formats import FORMATS, Status
 from sportsedge.export.config import REMEDIES, AccuracyConfig, RangeFit
 from sportsedge.export.converted import Converted
-from sportsedge.export.source import SourceKind
 from sportsedge.export.tflite import int8_bytes, quantize
-from sportsedge.export.tflite_convert import calibrated, converter
 from sportsedge.runtime.imagesets import full_range, list_stratified, load_images
 from sportsedge.util import fileio
 
@@ -176,18 +174,10 @@ def onnx_fallback(ctx, plain: bytes, output, tell) -> tuple[bytes, dict]:
 
 
 def int16(ctx, acc: AccuracyConfig, tell):
-    import tensorflow as tf
+    from sportsedge.export.sources.family import impl
 
-    if ctx.source.kind is SourceKind.TORCH:  # from litert-torch's float file (no SavedModel)
-        from sportsedge.export.torch_tflite import int16 as torch_int16
-
-        data = torch_int16(ctx.tflite_float, ctx.calibration)
-        yield Candidate("int16 activations", data, {"activations": "int16", "input_dtype": "float32"})
-        return
-    _, conv = converter(ctx, logits=True)
-    calibrated(conv, ctx.calibration)
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
-    yield Candidate("int16 activations", conv.convert(), {"activations": "int16", "input_dtype": "float32"})
+    data = impl(ctx.family.int16)(ctx)  # the converter's, or from a float file (PyTorch: no SavedModel)
+    yield Candidate("int16 activations", data, {"activations": "int16", "input_dtype": "float32"})
 
 
 # Each config.REMEDIES name -> its generator of candidates, cheapest first (tests check both agree).

@@ -4,7 +4,6 @@ parity-checked, recorded in DIR/manifest.json, and skipped on re-runs when nothi
 from __future__ import annotations
 
 import contextlib
-import importlib
 import json
 import logging
 import os
@@ -18,9 +17,10 @@ from sportsedge.core.errors import UsageError
 from sportsedge.core.formats import FORMATS, Format, Status, format_groups
 from sportsedge.core.records import Manifest, ManifestEntry
 from sportsedge.export.config import ExportConfig, UserModel
-from sportsedge.export.context import ExportContext, resolve_source
+from sportsedge.export.context import ExportContext
 from sportsedge.export.converted import Converted
-from sportsedge.export.source import EXPORTABLE, Source, SourceKind
+from sportsedge.export.families import check_formats, converter, family_of, resolve_source
+from sportsedge.export.source import Source
 from sportsedge.runtime import Classifier, ModelMetadata, attach_metadata, sidecar_path
 from sportsedge.runtime.golden import GOLDEN_VERSION, make_golden
 from sportsedge.runtime.preprocess import PREPROCESSING_VERSION
@@ -52,40 +52,20 @@ def _named_formats(text: str) -> list[Format]:
     return list(dict.fromkeys(chosen))
 
 
-# Converters that differ by source kind (format name -> "module:function"); the rest are FORMATS'
-# own, which reach a PyTorch source through its ExportContext (ONNX from torch.onnx; full int8 from
-# litert-torch's float file, calibrated).
-KIND_CONVERTERS: dict[SourceKind, dict[str, str]] = {
-    SourceKind.TORCH: {
-        "tflite-fp32": "sportsedge.export.torch_tflite:convert_fp32",
-        "tflite-fp16": "sportsedge.export.torch_tflite:convert_fp16",
-        "tflite-dynamic": "sportsedge.export.torch_tflite:convert_dynamic",
-    },
-}
-
-
-def _converter(fmt: Format, kind: SourceKind):
-    """The format's ``convert(ctx, tell) -> Converted`` for a source of ``kind``, imported only when asked for."""
-    module, _, func = KIND_CONVERTERS.get(kind, {}).get(fmt.name, fmt.converter).partition(":")
-    return getattr(importlib.import_module(module), func)
-
-
 def resolve_sources(models: list, formats: list[Format], config: ExportConfig) -> list[tuple]:
     """(Source, loaded) per MODEL argument (a path, or a pair resolved before), each checked against
     the formats before any converts."""
     resolved = [m if isinstance(m, tuple) else resolve_source(m, config.user, config.calibration) for m in models]
     given = user_options_given(config.user)
-    runs = [str(s.path) for s, _ in resolved if s.kind is SourceKind.RUN]
+    runs = [str(s.path) for s, _ in resolved if s.ours]
     if given and runs:
         raise UsageError(
             f"{', '.join(given)} describe your own model; a run folder ({runs[0]}) carries its own labels, "
             "input size and preprocessing: drop them, or export the run and your model separately"
         )
     for source, _ in resolved:
+        check_formats(source.path, source.kind, formats)  # what its family can become
         for fmt in formats:
-            can = EXPORTABLE.get(source.kind)
-            if can is not None and not can.formats(fmt):
-                raise UsageError(f"{source.path}: {can.why}, not {fmt.name}")
             if fmt.calibrated and source.calibration_dir is None:
                 raise UsageError(f"{source.path}: {fmt.name} needs --calibration DIR of real images (a few hundred)")
     names = [s.name for s, _ in resolved]
@@ -194,16 +174,12 @@ def export(
     return manifest
 
 
-# What the parity check compares a file against, by source kind (Keras for the rest).
-REFERENCE = {SourceKind.ONNX: "float ONNX", SourceKind.TORCH: "PyTorch"}
-
-
 def _summary(entry: ManifestEntry, source: Source) -> str:
     """The progress line of one finished artifact."""
     p = entry["parity"]
     if not p.get("loads", True):
         return f"{entry['size_bytes'] / 1e6:.2f} MB in {entry['seconds']:.1f}s: {entry['status']} -- {p['message']}"
-    reference = REFERENCE.get(source.kind, "Keras")
+    reference = family_of(source.kind).reference  # what the parity check compares against
     against = f"fine-tuned {reference}" if "qat" in entry else reference  # QAT is checked against its own model
     top1 = (
         f"top-1 {p['top1_export']:.3f} ({against} {p['top1_keras']:.3f})"
@@ -238,7 +214,7 @@ def _export_one(ctx: ExportContext, fmt: Format, path: Path) -> ManifestEntry:
     )
     with captured(ctx.log_path) as terminal:  # Keras' side of the parity check is captured too
         # Converters' own progress (QAT epochs, remedies) must reach the user through the capture.
-        converted: Converted = _converter(fmt, source.kind)(ctx, lambda m: print(m, file=terminal, flush=True))
+        converted: Converted = converter(fmt, source.kind)(ctx, lambda m: print(m, file=terminal, flush=True))
         meta = replace(meta, output=converted.output or source.output)
         if "float_layers" in converted.details:  # the file says which layers are float, and why
             kept = {k: converted.details[k] for k in ("float_layers", "float_layers_why")}

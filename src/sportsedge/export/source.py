@@ -1,8 +1,8 @@
 """What `sportsedge export` was given: a training run, or someone else's model file.
 
-One table (``KINDS``) says how each kind of MODEL argument is recognised; ``UserModel`` holds the
-options that describe a model that is not ours (labels, preprocessing, size, output). The
-TensorFlow/ONNX side that loads and wraps the model lives in ``user_model.py``.
+``SourceKind`` names the kinds of MODEL argument the built-in families take (export/sources/: how
+each is recognised, loaded and converted, asked through export/families.py); ``Source`` is one
+resolved. The side that loads and wraps a user's model lives in ``user_model.py`` and ``torch_model.py``.
 Kept free of heavy imports: the CLI resolves sources (and rejects bad ones) before TensorFlow loads.
 """
 
@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from sportsedge.core.errors import InputError, ModelError, UsageError
-from sportsedge.core.formats import Format
+from sportsedge.core.errors import ModelError, UsageError
 from sportsedge.core.input_transform import PixelTransform
 from sportsedge.core.outputs import OutputKind
 from sportsedge.util import fileio
@@ -32,65 +31,9 @@ class SourceKind(str, Enum):
         return self.value
 
 
-def _is_run(p: Path) -> bool:
-    return p.is_dir() and (p / "config.json").is_file() and (p / "model.keras").is_file()
-
-
-def _is_saved_model(p: Path) -> bool:
-    return p.is_dir() and (p / "saved_model.pb").is_file()
-
-
-def _has_suffix(*suffixes: str) -> Callable[[Path], bool]:
+def has_suffix(*suffixes: str) -> Callable[[Path], bool]:
+    """A test of a path: a file with one of these suffixes (any case)."""
     return lambda p: p.is_file() and p.suffix.lower() in suffixes
-
-
-# How a MODEL argument is recognised, in order.
-KINDS: dict[SourceKind, Callable[[Path], bool]] = {
-    SourceKind.RUN: _is_run,
-    SourceKind.SAVED_MODEL: _is_saved_model,
-    SourceKind.KERAS: _has_suffix(".keras"),
-    SourceKind.H5: _has_suffix(".h5", ".hdf5"),
-    SourceKind.ONNX: _has_suffix(".onnx"),
-    SourceKind.TORCH: _has_suffix(".pt2"),
-}
-
-# PyTorch files export cannot take (a state dict, TorchScript, a pickled module): refused in one
-# line that says what to save instead (torch_files.refusal), before torch is imported.
-TORCH_REFUSED = (".pt", ".pth", ".ts", ".jit", ".bin")
-
-
-@dataclass(frozen=True)
-class Exportable:
-    """The formats one kind of source can become."""
-
-    formats: Callable[[Format], bool]  # True for a format this kind converts to
-    why: str  # completes "<path>: <kind> exports only to ..." for the others
-
-
-# Kinds not listed export to every format.
-EXPORTABLE: dict[SourceKind, Exportable] = {
-    SourceKind.ONNX: Exportable(lambda f: f.family == "onnx", "an ONNX model exports only to onnx-fp32 and onnx-int8"),
-    # QAT fine-tunes a Keras model with tfmot: a PyTorch model has every post-training format.
-    SourceKind.TORCH: Exportable(lambda f: "qat" not in f.options, "a PyTorch model has no QAT format here"),
-}
-
-
-def source_kind(path: str | Path) -> SourceKind:
-    p = Path(path)
-    if not p.exists():
-        raise InputError(p, "no such run folder or model file")
-    for kind, test in KINDS.items():
-        if test(p):
-            return kind
-    if p.is_file() and p.suffix.lower() in TORCH_REFUSED:
-        from sportsedge.export.torch_files import refusal
-
-        raise ModelError(p, refusal(p))
-    raise InputError(
-        p,
-        "not a sportsedge run folder (config.json + model.keras), a SavedModel folder (saved_model.pb), "
-        "or a .keras, .h5, .onnx or .pt2 (torch.export) file",
-    )
 
 
 def model_sha256(path: Path) -> str:
@@ -106,7 +49,7 @@ class Source:
     """A model to export, resolved: everything the exporter needs to know about it."""
 
     path: Path  # the run folder or model file/folder given
-    kind: SourceKind  # what it is
+    kind: str  # what it is: a SourceKind of the built-in families, or a registered family's kind
     name: str  # artifacts are <name>-<format><ext>
     labels: tuple[str, ...]  # class names in output order
     input_size: tuple[int, int]  # (height, width) of the exported artifacts' input
@@ -115,10 +58,7 @@ class Source:
     calibration_dir: Path | None  # real images for int8 calibration; None = cannot calibrate
     parity_dir: Path  # images for the parity check (class folders: accuracy too)
     sha256: str  # of the model file(s): part of every artifact's fingerprint
-
-    @property
-    def ours(self) -> bool:
-        return self.kind is SourceKind.RUN
+    ours: bool = False  # a sportsedge run (its family says so): labels, size and preprocessing of its own
 
     def settings(self) -> dict:
         """What about the source shapes its artifacts, for the export fingerprint."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sportsedge.export.converted import Converted
-from sportsedge.export.source import SourceKind
 from sportsedge.export.tflite_convert import calibrated, calibrated_float, converter
 
 if TYPE_CHECKING:
@@ -53,17 +52,21 @@ def quantize(calibrated_model: bytes, denylisted: list[str] | None = None) -> by
     return mlir_quantize(calibrated_model, tf.uint8, tf.uint8, denylisted)
 
 
+def keras_minmax_int8(ctx, pixels=None) -> bytes:
+    """Full int8 with the converter's own min..max ranges: its public path alone."""
+    _, conv = converter(ctx, logits=True)
+    int8_settings(conv, ctx.calibration if pixels is None else pixels)
+    return conv.convert()
+
+
 def int8_bytes(ctx, pixels=None, tell=None) -> bytes:
     """Full integer, calibrated on ``pixels`` (default: the context's calibration set), with the
     activation ranges fitted as the export's AccuracyConfig says (export/ranges.py)."""
     from sportsedge.export.config import RangeFit
+    from sportsedge.export.sources.family import impl
 
-    if ctx.activation_ranges is RangeFit.MINMAX and ctx.source.kind is SourceKind.TORCH:
-        return quantize(calibrated_float(ctx, pixels))  # the calibrator's min..max, as recorded
-    if ctx.activation_ranges is RangeFit.MINMAX:  # the converter's own ranges: its public path alone
-        _, conv = converter(ctx, logits=True)
-        int8_settings(conv, ctx.calibration if pixels is None else pixels)
-        return conv.convert()
+    if ctx.activation_ranges is RangeFit.MINMAX:  # the min..max ranges, as the family's path records them
+        return impl(ctx.family.minmax_int8)(ctx, pixels)
     if pixels is None:
         return quantize(ctx.fitted_float(tell)[0])
     from sportsedge.export.ranges import fit

@@ -15,7 +15,6 @@ import numpy as np
 
 from sportsedge.export.float_layers import op_tensors
 from sportsedge.export.selective import Layer, labelled
-from sportsedge.export.source import SourceKind
 
 DEBUG_IMAGES = 32  # images the debugger runs (the calibration set's first)
 
@@ -60,21 +59,14 @@ class TfliteLayers:
         import tensorflow as tf
 
         from sportsedge.export.representative import representative
-        from sportsedge.export.tflite_convert import calibrated, converter
+        from sportsedge.export.sources.family import impl
         from sportsedge.runtime.graph import per_op_macs
 
         self.tell("  per-op int8 error: TensorFlow's QuantizationDebugger ...")
         compare = {"signal_power": _signal_power}  # beside the debugger's own mean_squared_error
         options = tf.lite.experimental.QuantizationDebugOptions(layer_direct_compare_metrics=compare)
-        source: dict = {}
-        if self.ctx.source.kind is SourceKind.TORCH:  # no converter: the debug model from the calibrated file
-            from sportsedge.export.tf_private import debug_quantized
-
-            source["quant_debug_model_content"] = debug_quantized(self.ctx.calibrated_float)
-        else:
-            _, conv = converter(self.ctx, logits=True)
-            calibrated(conv, self.ctx.calibration)
-            source["converter"] = conv
+        # a converter (Keras), or a debug model made of the calibrated float file (PyTorch)
+        source: dict = impl(self.ctx.family.debug_source)(self.ctx)
         with warnings.catch_warnings():  # the debugger runs TF's own (deprecated) interpreter
             warnings.simplefilter("ignore")
             debugger = tf.lite.experimental.QuantizationDebugger(

@@ -23,7 +23,8 @@ from sportsedge.core.errors import MissingDependencyError, ModelError, UsageErro
 from sportsedge.core.input_transform import PixelTransform
 from sportsedge.export import torch_archive
 from sportsedge.export.config import UserModel
-from sportsedge.export.source import Source, SourceKind, fixed_size, image_layout, model_sha256
+from sportsedge.export.source import Source, fixed_size, image_layout, model_sha256
+from sportsedge.export.sources.torch_program import KIND
 from sportsedge.util import progress
 
 BATCH = 32  # images per forward pass when the source is run on the parity and detection images
@@ -175,6 +176,11 @@ def module_sha256(model) -> str:
     return h.hexdigest()
 
 
+def resolve_program(path: Path, kind: str, opts: UserModel, calibration: str | None):
+    """(Source, Loaded) for a .pt2 MODEL argument (the PyTorch family's resolve)."""
+    return resolve_torch(path, opts, calibration)
+
+
 def resolve_torch(model, opts: UserModel, calibration: str | None, say=None):
     """(Source, Loaded) for a .pt2 path or an nn.Module, checked against the options."""
     from sportsedge.export.user_model import Loaded, check_user_options, output_kind
@@ -204,12 +210,12 @@ def resolve_torch(model, opts: UserModel, calibration: str | None, say=None):
     loaded = Loaded(wrapped, names=tuple(module_names(inner)))
     source = Source(
         path=path,
-        kind=SourceKind.TORCH,
+        kind=KIND,
         name=opts.name or path.stem,
         labels=labels,
         input_size=size,
         transform=opts.transform,
-        output=output_kind(loaded, SourceKind.TORCH, opts, parity_dir, size),
+        output=output_kind(loaded, KIND, opts, parity_dir, size),
         calibration_dir=calibration_dir,
         parity_dir=parity_dir,
         sha256=sha,

@@ -14,6 +14,11 @@ from sportsedge.export.onnx_convert import OPSET
 from sportsedge.export.onnx_wrap import INPUT_NAME
 
 
+def float_onnx(ctx) -> bytes:
+    """A PyTorch source's float32 ONNX (its family's ``float_onnx``)."""
+    return torch_to_onnx(ctx.loaded.model, ctx.input_size, ctx.source.path)
+
+
 def torch_to_onnx(wrapped, size: tuple[int, int], where: Path) -> bytes:
     """The wrapped module (raw NHWC pixels in) as ONNX bytes, batch dynamic."""
     from sportsedge.export.torch_model import torch_module

@@ -125,6 +125,35 @@ def _quantized(model: bytes, recipe) -> bytes:
     return bytes(quantizer.Quantizer(bytearray(model), recipe).quantize(enable_progress_report=False).quantized_model)
 
 
+def float_tflite(ctx: ExportContext) -> bytes:
+    """The source's float32 .tflite (its family's ``float_tflite``; ExportContext keeps it)."""
+    return litert_float(ctx.loaded.model, ctx.input_size, ctx.work, ctx.source.path)
+
+
+def calibrated_float(ctx: ExportContext, pixels=None, logits: bool = True) -> bytes:
+    """No SavedModel: TFLite's calibrator on litert-torch's float file (as it ends: ``logits`` unused)."""
+    return calibrate(ctx.tflite_float, ctx.calibration if pixels is None else pixels)
+
+
+def minmax_int8(ctx: ExportContext, pixels=None) -> bytes:
+    """Full int8 with the calibrator's min..max ranges, as recorded."""
+    from sportsedge.export.tflite import quantize
+
+    return quantize(calibrated_float(ctx, pixels))
+
+
+def int16_file(ctx: ExportContext) -> bytes:
+    """The int16 remedy's file, from the float file."""
+    return int16(ctx.tflite_float, ctx.calibration)
+
+
+def debug_source(ctx: ExportContext) -> dict:
+    """QuantizationDebugger's model: no converter, a debug model made of the calibrated float file."""
+    from sportsedge.export.tf_private import debug_quantized
+
+    return {"quant_debug_model_content": debug_quantized(ctx.calibrated_float)}
+
+
 def convert_fp32(ctx: ExportContext, tell: Tell) -> Converted:
     return Converted(ctx.tflite_float)
 

@@ -18,7 +18,9 @@ from sportsedge.core.errors import InputError, ModelError, UsageError, first_lin
 from sportsedge.core.input_transform import PixelTransform
 from sportsedge.core.outputs import OutputKind, looks_like_probabilities
 from sportsedge.export.config import UserModel
-from sportsedge.export.source import Source, SourceKind, fixed_size, image_layout, model_sha256
+from sportsedge.export.families import family_of
+from sportsedge.export.source import Source, fixed_size, image_layout, model_sha256
+from sportsedge.export.sources.family import impl
 from sportsedge.runtime.modelspec import read_labels
 
 DETECT_IMAGES = 16  # real images the output kind (probabilities or logits) is detected on
@@ -37,11 +39,11 @@ class Loaded:
 # ------------------------------------------------------------------ Keras
 
 
-def load_keras(path: Path, kind: SourceKind):
-    """The user's model as a Keras model (a SavedModel through TFSMLayer)."""
+def load_keras(path: Path):
+    """The user's model as a Keras model (a SavedModel folder through TFSMLayer)."""
     import keras
 
-    if kind is SourceKind.SAVED_MODEL:
+    if path.is_dir():
         return _saved_model(path)
     damaged = _damaged_keras_archive(path)
     if damaged:
@@ -229,30 +231,42 @@ def check_user_options(path, opts: UserModel, calibration: str | None) -> tuple[
     return labels, calibration_dir, parity_dir
 
 
-def resolve(path: Path, kind: SourceKind, opts: UserModel, calibration: str | None):
-    """(Source, Loaded) for a user's Keras or ONNX model (torch_model.resolve_torch: a PyTorch one)."""
+def resolve_keras(path: Path, kind: str, opts: UserModel, calibration: str | None):
+    """(Source, Loaded) for a user's .keras, .h5 or SavedModel (the Keras-file family's resolve)."""
     labels, calibration_dir, parity_dir = check_user_options(path, opts, calibration)
     transform = opts.transform
     assert transform is not None  # for the type checker: check_user_options refused None
-    if kind is SourceKind.ONNX:
-        from sportsedge.export.onnx_wrap import load_onnx
+    model = load_keras(path)
+    channels_first, native, classes = check_keras(model, path)
+    size = fixed_size(native, opts.input_size, path)
+    logits = split_softmax(model)
+    loaded = Loaded(
+        wrap_keras(model, transform, size, channels_first),
+        wrap_keras(logits, transform, size, channels_first) if logits is not None else None,
+    )
+    return user_source(path, kind, loaded, size, classes, labels, opts, calibration_dir, parity_dir), loaded
 
-        wrapped, size, classes = load_onnx(path, transform, opts.input_size)
-        loaded = Loaded(wrapped)
-    else:
-        model = load_keras(path, kind)
-        channels_first, native, classes = check_keras(model, path)
-        size = fixed_size(native, opts.input_size, path)
-        logits = split_softmax(model)
-        loaded = Loaded(
-            wrap_keras(model, transform, size, channels_first),
-            wrap_keras(logits, transform, size, channels_first) if logits is not None else None,
-        )
+
+def resolve_onnx(path: Path, kind: str, opts: UserModel, calibration: str | None):
+    """(Source, Loaded) for a user's float .onnx (the ONNX family's resolve)."""
+    from sportsedge.export.onnx_wrap import load_onnx
+
+    labels, calibration_dir, parity_dir = check_user_options(path, opts, calibration)
+    assert opts.transform is not None  # for the type checker: check_user_options refused None
+    wrapped, size, classes = load_onnx(path, opts.transform, opts.input_size)
+    loaded = Loaded(wrapped)
+    return user_source(path, kind, loaded, size, classes, labels, opts, calibration_dir, parity_dir), loaded
+
+
+def user_source(
+    path: Path, kind: str, loaded: Loaded, size, classes: int, labels, opts: UserModel, calibration_dir, parity_dir
+) -> Source:
+    """The Source of a user's model once loaded, its classes checked against --labels."""
     if classes != len(labels):
         raise UsageError(
             f"{path}: the model outputs {classes} scores but --labels {opts.labels} names {len(labels)} classes"
         )
-    source = Source(
+    return Source(
         path=path,
         kind=kind,
         name=opts.name or path.stem,
@@ -264,36 +278,19 @@ def resolve(path: Path, kind: SourceKind, opts: UserModel, calibration: str | No
         parity_dir=parity_dir,
         sha256=model_sha256(path),
     )
-    return source, loaded
 
 
-def output_kind(loaded, kind: SourceKind, opts: UserModel, images: Path, size) -> OutputKind:
+def output_kind(loaded, kind: str, opts: UserModel, images: Path, size) -> OutputKind:
     """--output, or detected on real images: probabilities when every row sums to one."""
     if opts.output != "auto":
         return OutputKind(opts.output)
     from sportsedge.runtime.imagesets import list_stratified, load_images
 
     pixels, _ = load_images(list_stratified(images, DETECT_IMAGES, 0), size, "output detection")
-    out = raw_outputs(loaded.model, kind, pixels)
+    out = impl(family_of(kind).run)(loaded.model, pixels)
     return OutputKind.PROBABILITIES if looks_like_probabilities(out) else OutputKind.LOGITS
 
 
-def _run_keras(model, pixels: np.ndarray) -> np.ndarray:
+def run_keras(model, pixels: np.ndarray) -> np.ndarray:
+    """A Keras model's raw outputs for uint8 pixels (the Keras families' ``run``)."""
     return model.predict(pixels.astype(np.float32), batch_size=32, verbose=0)
-
-
-# How a source model runs on uint8 pixels, by kind ("module:function"); Keras for the rest.
-RUNNERS = {
-    SourceKind.ONNX: "sportsedge.export.onnx_wrap:run_onnx",  # wrapped ONNX bytes through ONNX Runtime
-    SourceKind.TORCH: "sportsedge.export.torch_model:run_torch",  # the wrapped nn.Module
-}
-
-
-def raw_outputs(model, kind: SourceKind, pixels: np.ndarray) -> np.ndarray:
-    """A source model's raw outputs for uint8 pixels (RUNNERS)."""
-    import importlib
-
-    if kind not in RUNNERS:
-        return _run_keras(model, pixels)
-    module, _, func = RUNNERS[kind].partition(":")
-    return getattr(importlib.import_module(module), func)(model, pixels)
