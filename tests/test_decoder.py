@@ -162,3 +162,28 @@ def test_predict_says_one_line_for_a_bomb_and_classifies_the_rest(labelled_model
     assert len(errors) == 1 and "b.webp: image too large to decode within the decoder's 256 MB" in errors[0]
     assert "Traceback" not in proc.stderr
     assert proc.stdout.count('"predictions"') == 2
+
+
+def test_a_folder_gives_the_same_answers_in_order_whatever_the_workers(labelled_models, photo, tmp_path):
+    """predict on a folder: decoders ahead and two interpreters give what one after the other gave."""
+    import json
+
+    folder = tmp_path / "many"
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(12):
+        Image.fromarray(rng.integers(0, 255, (40 + i, 50, 3), np.uint8)).save(folder / f"{i:02d}.png")
+    (folder / "07.png").write_bytes(b"broken")
+    runs = []
+    for workers in ("1", "2"):
+        argv = ["predict", str(labelled_models["tflite-int8"]), str(folder), "--json", "--threads", "1"]
+        proc = subprocess.run(
+            [sys.executable, "-m", "sportsedge", *argv, "--workers", workers],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 1 and proc.stderr.count("error:") == 1, proc.stderr
+        runs.append([json.loads(line) for line in proc.stdout.splitlines()])
+    assert [r["path"] for r in runs[0]] == sorted(str(p) for p in folder.iterdir())
+    assert runs[0] == runs[1]

@@ -69,3 +69,27 @@ def test_a_slow_image_is_504_at_its_deadline_while_others_are_answered(labelled_
     finally:
         code, err = s.stop()
     assert code == 0 and "Traceback" not in err, err
+
+
+def test_memory_comes_back_after_refused_large_uploads(labelled_models):
+    """Twenty refused 19 MB uploads (a PNG whose iCCP chunk Pillow will not inflate): their bodies
+    lived on in their errors' tracebacks until a full collection (310 MB above idle for good); now
+    the server is back within 100 MB of idle within 10 s."""
+    from sportsedge.data.hostile import png_large_iccp
+
+    s = Server(labelled_models["tflite-int8"])
+    try:
+        assert _classify(s.url, _jpeg("red"), timeout=30).status_code == 200
+        idle = _rss_mb(s.proc.pid, "VmRSS")
+        body = png_large_iccp(0)
+        for _ in range(20):
+            _error(_classify(s.url, body, "image/png", timeout=60), 400)
+        # the bodies were held at some point (before the fix, 20 of them left about 300 MB for good)
+        assert _rss_mb(s.proc.pid, "VmHWM") > idle + 40
+        deadline = time.monotonic() + 10
+        while _rss_mb(s.proc.pid, "VmRSS") > idle + 100 and time.monotonic() < deadline:
+            time.sleep(0.25)
+        assert _rss_mb(s.proc.pid, "VmRSS") <= idle + 100, (idle, _rss_mb(s.proc.pid, "VmRSS"))
+    finally:
+        code, err = s.stop()
+    assert code == 0 and "Traceback" not in err, err
