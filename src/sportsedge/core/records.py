@@ -81,6 +81,7 @@ class BenchRow(TypedDict, total=False):
     e2e_camera_ms_p50: float | None  # from a 4056x3040 JPEG
     video_fps: float | None  # a 1080p clip's frames per second (the video extra)
     throughput_img_s: float  # measured images/s, N classifiers in N threads
+    throughput_files_img_s: float  # the same from the image files, the decoder pool decoding ahead
     throughput_shared_img_s: float  # ONNX: one session shared by N threads
     peak_rss_mb: float  # the timing process's peak resident memory
     top1: float  # on the split's images

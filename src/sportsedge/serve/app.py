@@ -118,7 +118,9 @@ class _Guarded:
 
 class _NoWebSocket:
     """A WebSocket handshake answered in JSON like any refusal (uvicorn's own is a 403 with an
-    empty body): the API is plain HTTP. Needs the ASGI denial-response extension (uvicorn has it)."""
+    empty body): the API is plain HTTP. Where uvicorn has a WebSocket library it hands the
+    handshake over as a "websocket" scope (answered through the denial-response extension);
+    without one (the runtime install) it arrives as plain HTTP with an Upgrade header."""
 
     BODY = json.dumps({"error": "no WebSocket here: this API is plain HTTP (docs/serve.md)"}).encode()
     HEADERS = [(b"content-type", b"application/json"), (b"content-length", str(len(BODY)).encode())]
@@ -127,6 +129,9 @@ class _NoWebSocket:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and _upgrade(scope) == b"websocket":
+            await send({"type": "http.response.start", "status": 400, "headers": self.HEADERS})
+            return await send({"type": "http.response.body", "body": self.BODY})
         if scope["type"] != "websocket":
             return await self.app(scope, receive, send)
         await receive()  # websocket.connect
@@ -134,6 +139,11 @@ class _NoWebSocket:
             return await send({"type": "websocket.close", "code": 1008})
         await send({"type": "websocket.http.response.start", "status": 400, "headers": self.HEADERS})
         return await send({"type": "websocket.http.response.body", "body": self.BODY})
+
+
+def _upgrade(scope: Scope) -> bytes:
+    """The request's Upgrade header, lowercased (empty without one)."""
+    return next((v.lower() for k, v in scope.get("headers", ()) if k == b"upgrade"), b"")
 
 
 class _Counted:
