@@ -231,8 +231,21 @@ class ExportContext:
                 raise MissingDependencyError("sympy", "train") from err
             pre = self.work / "fp32-pre.onnx"
             quant_pre_process(str(self.onnx_logits[0]), str(pre))  # int8 stops at the logits: softmax in float
+            _fold_pads(pre)
             # The activation ranges tflite-int8 gets (least squared int8 error), through the public
             # TensorQuantOverrides option; minmax keeps onnxruntime's own calibration.
             overrides, summary = fitted_overrides(pre, self.calibration, self.activation_ranges, tell)
             self._onnx_prepared = (pre, overrides, summary)
         return self._onnx_prepared
+
+
+def _fold_pads(path: Path) -> None:
+    """Zero Pads folded into the Conv after them (export/onnx_fold.py: onnxruntime's optimizer keeps
+    EfficientNet-Lite's, and the int8 graph then runs a Pad pass per stride-2 layer)."""
+    import onnx
+
+    from sportsedge.export.onnx_fold import fold_pads
+
+    model = onnx.load(str(path))
+    if fold_pads(model):
+        onnx.save(model, str(path))
