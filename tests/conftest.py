@@ -13,6 +13,9 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# Export converts in this process: tests patch converters' insides (monkeypatch reaches no worker);
+# tests/test_export_crash.py turns the worker back on where it is what is tested.
+os.environ.setdefault("SPORTSEDGE_EXPORT_IN_PROCESS", "1")
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"

@@ -137,7 +137,9 @@ def test_failed_parity_is_recorded_and_exits_nonzero(tmp_path, tiny_run, capsys,
     err = capsys.readouterr().err
     assert code == 1
     entry = json.loads((out / "manifest.json").read_text())["artifacts"]["tiny-tflite-int8.tflite"]
-    assert entry["status"] == "FAILED" and (out / "tiny-tflite-int8.tflite").is_file()
+    # kept in attempts/, not under its final name beside the passing files
+    assert entry["status"] == "FAILED" and entry["path"] == "attempts/tiny-tflite-int8.tflite"
+    assert (out / "attempts/tiny-tflite-int8.tflite").is_file() and not (out / "tiny-tflite-int8.tflite").exists()
     assert "parity check FAILED" in err and "Traceback" not in err
     # the same inputs fail the same way: skipped on a re-run, still reported, still exit 1
     code = main(argv)

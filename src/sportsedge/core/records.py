@@ -27,7 +27,7 @@ class Parity(TypedDict, total=False):
 class ManifestEntry(TypedDict, total=False):
     """One artifact of manifest.json."""
 
-    path: str  # file name, relative to the export folder
+    path: str  # file name, relative to the export folder (attempts/<name>: FAILED parity; "": crashed, no file)
     model: str  # model name (a run's registry name or --name)
     format: str  # a FORMATS name
     output: str  # probabilities or logits
@@ -43,6 +43,7 @@ class ManifestEntry(TypedDict, total=False):
     qat: dict[str, Any]  # tflite-int8-qat: the fine-tuning's history
     fingerprint: str  # of the source and settings: unchanged = the artifact is kept
     settings: dict[str, Any]  # the export settings that shaped it
+    crashed: str  # the converter crashed (a native crash, export/isolated.py): the one line that says who
 
 
 class Manifest(TypedDict):

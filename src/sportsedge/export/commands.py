@@ -65,8 +65,8 @@ def export_cmd(args) -> int:
     asked = {f.artifact_name(source.name) for source, _ in sources for f in formats}
     failed = [n for n, e in manifest["artifacts"].items() if n in asked and e["status"] == Status.FAILED]
     for name in failed:
-        print(
-            f"error: {name}: parity check FAILED ({manifest['artifacts'][name]['parity']['message']})", file=sys.stderr
-        )
+        entry = manifest["artifacts"][name]
+        why = entry.get("crashed") or f"parity check FAILED ({entry['parity']['message']})"
+        print(f"error: {name}: {why}", file=sys.stderr)
     print(Path(args.out) / "manifest.json")
     return 1 if failed else 0

@@ -17,6 +17,8 @@ from sportsedge.export.sources.family import SourceFamily, impl
 FAMILIES: dict[str, SourceFamily] = {
     f.name: f for f in (keras_run.FAMILY, keras_file.FAMILY, onnx_file.FAMILY, torch_program.FAMILY)
 }
+# Those a fresh interpreter knows too (export/isolated.py converts only their sources in a worker).
+BUILTIN_FAMILIES = frozenset(FAMILIES)
 
 
 def register(family: SourceFamily) -> SourceFamily:

@@ -7,25 +7,22 @@ import contextlib
 import json
 import logging
 import os
-import time
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any, cast
 
 from sportsedge import __version__
 from sportsedge.core.errors import UsageError
 from sportsedge.core.formats import FORMATS, Format, Status, format_groups
 from sportsedge.core.records import Manifest, ManifestEntry
+from sportsedge.export.artifact import ATTEMPTS, export_one
 from sportsedge.export.config import ExportConfig, UserModel
 from sportsedge.export.context import ExportContext
-from sportsedge.export.converted import Converted
-from sportsedge.export.families import check_formats, converter, family_of, resolve_source
+from sportsedge.export.families import check_formats, family_of, resolve_source
+from sportsedge.export.isolated import FormatRunner
 from sportsedge.export.source import Source
-from sportsedge.runtime import Classifier, ModelMetadata, attach_metadata, sidecar_path
-from sportsedge.runtime.golden import GOLDEN_VERSION, make_golden
+from sportsedge.runtime.golden import GOLDEN_VERSION
 from sportsedge.runtime.preprocess import PREPROCESSING_VERSION
 from sportsedge.util import fileio
-from sportsedge.util.quiet import captured
 
 log = logging.getLogger("sportsedge.export")
 
@@ -116,24 +113,15 @@ def export(
     # By the table's Format.options; as JSON types, so a manifest read back compares equal.
     option_settings = json.loads(json.dumps({"qat": asdict(config.qat), "accuracy": asdict(config.accuracy)}))
     with contextlib.ExitStack() as stack:  # each context owns a temporary folder, removed whatever happens
-        contexts = []
+        contexts, runners = [], []
         for source, loaded in resolved:
-            contexts.append(
-                ExportContext(
-                    source,
-                    loaded,
-                    config.calibration_size,
-                    config.parity_size,
-                    qat=config.qat,
-                    accuracy=config.accuracy,
-                    attempts_dir=out / "attempts",
-                    log_path=out / "export.log",
-                    min_agreement=config.min_agreement,
-                )
-            )
+            contexts.append(make_context(source, loaded, config, out))
             stack.callback(contexts[-1].close)
+            # Converted in a worker process: a converter's native crash fails its format, not the export.
+            runners.append(FormatRunner(contexts[-1], config, export_one))
+            stack.callback(runners[-1].close)
         total, step = len(contexts) * len(formats), 0
-        for ctx in contexts:
+        for ctx, runner in zip(contexts, runners, strict=True):
             for fmt in formats:
                 step += 1
                 name = fmt.artifact_name(ctx.model_name)
@@ -157,8 +145,9 @@ def export(
                     not config.force
                     and old
                     and old.get("fingerprint") == fingerprint
-                    and path.is_file()
-                    and fileio.sha256_file(path) == old.get("sha256")
+                    and old.get("path")  # a crashed conversion has no file: tried again
+                    and (out / old["path"]).is_file()
+                    and fileio.sha256_file(out / old["path"]) == old.get("sha256")
                 ):
                     say(
                         f"[{step}/{total}] {name}: unchanged, skipped"
@@ -166,7 +155,7 @@ def export(
                     )
                     continue
                 say(f"[{step}/{total}] {name}: converting ...")
-                entry = _export_one(ctx, fmt, path)
+                entry = runner.run(fmt, path, family_of(ctx.source.kind).converters.get(fmt.name, fmt.converter))
                 entry["fingerprint"], entry["settings"] = fingerprint, settings
                 manifest["artifacts"][name] = entry
                 fileio.write_json(manifest_path, manifest)
@@ -174,8 +163,31 @@ def export(
     return manifest
 
 
+def make_context(source: Source, loaded, config: ExportConfig, out: Path) -> ExportContext:
+    """The ExportContext of one source exported to ``out`` (here, or in a worker: isolated.py)."""
+    return ExportContext(
+        source,
+        loaded,
+        config.calibration_size,
+        config.parity_size,
+        qat=config.qat,
+        accuracy=config.accuracy,
+        attempts_dir=out / ATTEMPTS,
+        log_path=out / "export.log",
+        min_agreement=config.min_agreement,
+    )
+
+
+def worker_context(model_arg, config: ExportConfig, out: Path) -> ExportContext:
+    """A worker's own context of the source the parent resolved from ``model_arg`` (a path)."""
+    source, loaded = resolve_source(model_arg, config.user, config.calibration)
+    return make_context(source, loaded, config, out)
+
+
 def _summary(entry: ManifestEntry, source: Source) -> str:
     """The progress line of one finished artifact."""
+    if entry.get("crashed"):  # no file, no figures: who crashed
+        return f"{entry['status']} -- {entry['crashed']}"
     p = entry["parity"]
     if not p.get("loads", True):
         return f"{entry['size_bytes'] / 1e6:.2f} MB in {entry['seconds']:.1f}s: {entry['status']} -- {p['message']}"
@@ -194,59 +206,6 @@ def _summary(entry: ManifestEntry, source: Source) -> str:
     )
 
 
-def _export_one(ctx: ExportContext, fmt: Format, path: Path) -> ManifestEntry:
-    t0 = time.monotonic()
-    source = ctx.source
-    extra: dict[str, Any] = {
-        "calibration": str(ctx.calibration_dir),
-        "sportsedge": __version__,
-        "source_kind": str(source.kind),
-    }
-    if source.transform is not None:  # baked into the graph: recorded, not applied again by the runtime
-        extra["model_preprocess"] = source.transform.to_dict()
-    meta = ModelMetadata(
-        labels=ctx.labels,
-        model_name=ctx.model_name,
-        input_size=ctx.input_size,
-        format=fmt.name,
-        source_run=str(source.path.resolve()),
-        extra=extra,
-    )
-    with captured(ctx.log_path) as terminal:  # Keras' side of the parity check is captured too
-        # Converters' own progress (QAT epochs, remedies) must reach the user through the capture.
-        converted: Converted = converter(fmt, source.kind)(ctx, lambda m: print(m, file=terminal, flush=True))
-        meta = replace(meta, output=converted.output or source.output)
-        if "float_layers" in converted.details:  # the file says which layers are float, and why
-            kept = {k: converted.details[k] for k in ("float_layers", "float_layers_why")}
-            meta = replace(meta, extra={**meta.extra, **kept})
-        with fileio.atomic_path(path) as tmp:
-            tmp.write_bytes(converted.data)
-            attach_metadata(tmp, meta, sidecar=False, in_place=True)
-            # A converter that retrains (QAT) returns a reference: its own model's outputs on the parity set.
-            parity = ctx.check(tmp, converted.data, fmt, converted.reference)
-            mixed = bool(converted.details.get("float_layers"))
-            if parity.get("loads", True):  # a file the runtime cannot run gets no golden outputs
-                golden = make_golden(Classifier.load(tmp, verify=False), *fmt.verify_bound(mixed))
-                meta = replace(meta, golden=golden)
-            sealed = attach_metadata(tmp, meta, sidecar=False, in_place=True)
-    fileio.write_json(sidecar_path(path), sealed)
-    entry = {
-        "path": path.name,
-        "model": ctx.model_name,
-        "format": fmt.name,
-        "output": str(meta.output),
-        "size_bytes": os.path.getsize(path),
-        "sha256": fileio.sha256_file(path),
-        "parity": parity,
-        "status": parity["status"],
-        "seconds": round(time.monotonic() - t0, 2),
-        "source_run": str(source.path),
-        "source_kind": str(source.kind),
-        **converted.details,
-    }
-    return cast(ManifestEntry, entry)  # the converter's details are its own ManifestEntry keys
-
-
 # Free space wanted beyond the files themselves: the temporary folder holds the float models each
 # format starts from (SavedModel, float .tflite, ONNX) and a file is written beside its final name.
 WORK_FACTOR = 3.0
@@ -263,7 +222,7 @@ def _clean_and_check_space(out: Path, resolved: list, formats: list[Format], say
     from sportsedge.export.context import WORK_PREFIX
 
     temp = Path(tempfile.gettempdir())
-    stale = fileio.remove_stale(out) + fileio.remove_stale(out / "attempts") + fileio.remove_stale(temp, WORK_PREFIX)
+    stale = fileio.remove_stale(out) + fileio.remove_stale(out / ATTEMPTS) + fileio.remove_stale(temp, WORK_PREFIX)
     if stale:
         names = ", ".join(p.name for p in stale[:3])
         say(f"removed {len(stale)} temporary file(s) an interrupted export left ({names})")

@@ -24,7 +24,7 @@ from sportsedge.core.metrics import ranked
 from sportsedge.core.outputs import probabilities
 from sportsedge.runtime.backends import BACKENDS, Backend, sniff_family
 from sportsedge.runtime.golden import GoldenResult, check_golden
-from sportsedge.runtime.metadata import ModelMetadata, read_metadata, sidecar_path
+from sportsedge.runtime.metadata import FAILED_AT_EXPORT, ModelMetadata, read_metadata, sidecar_path
 from sportsedge.runtime.preprocess import COMPATIBLE_VERSIONS, PREPROCESSING_VERSION, ImageSource, load_pixels
 
 
@@ -125,6 +125,7 @@ class Classifier:
         if family not in BACKENDS:
             raise ModelError(path, "unknown model type (expected a .tflite or .onnx file)")
         meta, sealed = read_metadata(path, path.read_bytes(), family)
+        refuse_failed_at_export(path, meta, verify)
         backend = BACKENDS[family](path, threads)
         try:  # one dry run: learns the class count and warms the engine up
             n_classes = backend.run(np.zeros(backend.input_shape, backend.input_dtype)).shape[-1]
@@ -248,4 +249,15 @@ class Classifier:
         return (
             f"Classifier({str(self.path)!r}, backend={self._backend.family}, "
             f"input={self.input_size} {self.input_dtype}, classes={len(self.labels)})"
+        )
+
+
+def refuse_failed_at_export(path: Path, meta: ModelMetadata | None, verify: bool) -> None:
+    """A file that failed its parity check at export is not verified, run or benched (one line);
+    ``verify=False`` (export's own checks, a caller who insists) loads it."""
+    if verify and meta is not None and FAILED_AT_EXPORT in meta.extra:
+        raise ModelError(
+            path,
+            f"failed its parity check at export ({meta.extra[FAILED_AT_EXPORT]}): not for use; "
+            "export's manifest.json has its figures",
         )

@@ -32,6 +32,9 @@ LABELS_FILE = "labels.txt"
 META_FILE = "sportsedge.json"
 ONNX_LABELS_KEY = "labels"
 ONNX_META_KEY = "sportsedge"
+# ModelMetadata.extra key of a file that failed its parity check at export (the check's message):
+# the runtime refuses to verify, predict or bench it (Classifier.load) wherever it was copied.
+FAILED_AT_EXPORT = "failed_at_export"
 
 
 @dataclass(frozen=True)

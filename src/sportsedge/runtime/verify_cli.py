@@ -10,7 +10,7 @@ from pathlib import Path
 from sportsedge.core.builtin import resolve
 from sportsedge.core.errors import ModelError
 from sportsedge.core.formats import family_of
-from sportsedge.runtime.classifier import Classifier
+from sportsedge.runtime.classifier import Classifier, refuse_failed_at_export
 from sportsedge.runtime.imagesets import image_files
 
 
@@ -40,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # a missing-labels warning is not this command's news
                 clf = Classifier.load(path, threads=args.threads, verify=False)
+                refuse_failed_at_export(clf.path, clf.metadata, verify=True)  # its golden check would pass
                 result = clf.verify()
         except ModelError as err:
             print(f"error: {err}", file=sys.stderr)
