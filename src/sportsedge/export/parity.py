@@ -1,7 +1,8 @@
 """The one parity checker: an exported file, run through the runtime, against the Keras model.
 
 Tolerances come from the format table (sportsedge.core.formats): float formats must match Keras
-closely (max |p_keras - p_export|) and agree on every top-1; quantized formats are judged by
+closely (max |p_keras - p_export|, within an absolute bound plus a share of the logits' scale,
+which float rounding grows with) and agree on every top-1; quantized formats are judged by
 top-1 agreement (a warning below ``warn_agreement``, a failure below ``min_agreement``).
 """
 
@@ -65,8 +66,13 @@ def check(
         problems.append("labels inside the file differ from the source model's")
     if result["agreement"] < floor:
         problems.append(f"top-1 agreement {result['agreement']:.3f} < {floor:.3f}")
-    if fmt.max_abs_diff is not None and not max_abs_diff <= fmt.max_abs_diff and not (bad_source or bad_file):
-        problems.append(f"max |diff| {max_abs_diff:.2e} > {fmt.max_abs_diff:.0e}")
+    scale = logit_scale(keras_probs)
+    bound = fmt.parity_bound(scale)
+    if bound is not None and not max_abs_diff <= bound and not (bad_source or bad_file):
+        problems.append(
+            f"max |diff| {max_abs_diff:.2e} > {bound:.2e}"
+            f" ({fmt.max_abs_diff:g} + {fmt.rel_diff:g} x logit scale {scale:.1f})"
+        )
     if problems:
         result["status"], result["message"] = Status.FAILED, "; ".join(problems)
     elif result["agreement"] < fmt.warn_agreement:
@@ -75,6 +81,20 @@ def check(
     else:
         result["status"], result["message"] = Status.PASSED, ""
     return result
+
+
+def logit_scale(probs: np.ndarray) -> float:
+    """The spread of the source's logits (max - min over a row, largest over the rows), recovered from
+    its probabilities (log p is the logits less a constant per row): what float rounding scales with.
+    A probability that underflowed counts as float32's smallest, so the scale stops near 104."""
+    finite = probs[np.isfinite(probs).all(axis=-1)].astype(np.float64)
+    if not finite.size:
+        return 0.0
+    logp = np.log(np.clip(finite, _TINY, None))
+    return float((logp.max(axis=-1) - logp.min(axis=-1)).max())
+
+
+_TINY = float(np.finfo(np.float32).smallest_subnormal)
 
 
 def _non_finite(probs: np.ndarray) -> int:

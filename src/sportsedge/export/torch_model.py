@@ -67,7 +67,9 @@ def pixel_wrapper(model, transform: PixelTransform, channels_first: bool, batch:
             if self.bgr:
                 x = x.flip(-1)
             x = x * self.scale + self.offset
-            return self.model(x.permute(0, 3, 1, 2) if self.channels_first else x)
+            # contiguous: a permuted tensor keeps NHWC strides, which convolutions pass on, and a
+            # model's own x.view(1, -1) refuses them ("view size is not compatible")
+            return self.model(x.permute(0, 3, 1, 2).contiguous() if self.channels_first else x)
 
     return Pixels()
 
