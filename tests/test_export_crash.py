@@ -90,3 +90,23 @@ def test_a_failed_parity_file_is_kept_in_attempts_and_refused_by_verify_and_pred
         assert main(command) == code
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "failed its parity check at export" in err, err
+
+
+def test_a_script_without_a_main_guard_exports_once(tiny_run, tmp_path):
+    """The worker is spawned: multiprocessing re-runs the parent's __main__ in it unless told not
+    to, and a user's script that exports at top level (no `if __name__ == "__main__":`) then
+    exported again in the worker and died at its start with a screen of traceback."""
+    out = tmp_path / "out"
+    script = tmp_path / "my_export.py"
+    script.write_text(
+        "print('script body ran')\n"
+        "from sportsedge.cli import main\n"
+        f"code = main(['export', {str(tiny_run)!r}, '--out', {str(out)!r}, '--formats', 'onnx-fp32'])\n"
+        "print('exit', code)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "SPORTSEDGE_EXPORT_IN_PROCESS"}
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("script body ran") == 1 and proc.stdout.splitlines()[-1] == "exit 0", proc.stdout
+    assert "Traceback" not in proc.stderr
+    assert json.loads((out / "manifest.json").read_text())["artifacts"]["tiny-onnx-fp32.onnx"]["status"] == "passed"

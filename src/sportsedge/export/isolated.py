@@ -16,6 +16,7 @@ time cannot be loaded again in a fresh interpreter: it converts in this process,
 
 from __future__ import annotations
 
+import contextlib
 import faulthandler
 import multiprocessing
 import os
@@ -24,9 +25,10 @@ import queue
 import re
 import shutil
 import signal
+import sys
 import tempfile
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -125,7 +127,8 @@ class FormatRunner:
         self._proc = mp.Process(
             target=worker, args=(self._job, self._jobs, self._results), name="sportsedge-export", daemon=False
         )
-        self._proc.start()
+        with _main_not_rerun():
+            self._proc.start()
 
     def _wait(self, fmt: Format) -> ManifestEntry:
         import time
@@ -166,6 +169,26 @@ class FormatRunner:
             proc.join()
         self._jobs.close()
         self._results.close()
+
+
+@contextlib.contextmanager
+def _main_not_rerun() -> Iterator[None]:
+    """Spawn re-runs the parent's __main__ in the child, to find the target there: a user's script
+    that calls export() without an ``if __name__ == "__main__"`` guard would then export again in
+    the worker and fail at its start. The worker's target lives in this module, so the child needs
+    no __main__: hidden from multiprocessing while the worker starts."""
+    main = sys.modules.get("__main__")
+    hidden: dict[str, Any] = {}
+    for key in ("__file__", "__spec__"):
+        if main is not None and key in main.__dict__:
+            hidden[key] = main.__dict__.pop(key)
+    if main is not None and "__spec__" in hidden:
+        main.__spec__ = None  # spawn reads it with getattr: None, not missing
+    try:
+        yield
+    finally:
+        if main is not None:
+            main.__dict__.update(hidden)
 
 
 def _remove_left_by(pid: int) -> None:
