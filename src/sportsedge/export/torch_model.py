@@ -51,8 +51,15 @@ def pixel_wrapper(model, transform: PixelTransform, channels_first: bool, batch:
         def __init__(self):
             super().__init__()
             self.model = model
-            self.register_buffer("scale", torch.tensor(transform.scale, dtype=torch.float32).view(1, 1, 1, 3))
-            self.register_buffer("offset", torch.tensor(transform.offset, dtype=torch.float32).view(1, 1, 1, 3))
+            # One value for all three channels becomes a scalar: a (1, 1, 1, 3) constant made
+            # onnxruntime's int8 Mul and Add broadcast element by element (3.9 + 2.8 ms of 17 in
+            # EfficientNet-Lite0's onnx-int8, against 0.1 + 0.3 for the Keras route's scalars).
+            shape = () if len(set(transform.scale)) == len(set(transform.offset)) == 1 else (1, 1, 1, 3)
+            scale, offset = (
+                (transform.scale[:1], transform.offset[:1]) if not shape else (transform.scale, transform.offset)
+            )
+            self.register_buffer("scale", torch.tensor(scale, dtype=torch.float32).view(shape))
+            self.register_buffer("offset", torch.tensor(offset, dtype=torch.float32).view(shape))
             self.bgr, self.channels_first = transform.bgr, channels_first
             self.batch = batch
 
