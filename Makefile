@@ -24,12 +24,13 @@ install-runtime:
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet .
 
-# Lint, format and type checks first (ruff and mypy, configured in pyproject.toml), then the suite.
+# Lint, format and type checks first (ruff and mypy, configured in pyproject.toml), then the suite;
+# the whole PyTorch conformance matrix (-m matrix, tests/test_torch_matrix.py) takes an hour or more: run it alone.
 test: $(STAMP)
 	$(PY) -m ruff check src tests experiments scripts examples
 	$(PY) -m ruff format --check src tests experiments scripts examples
 	$(PY) -m mypy src/sportsedge
-	$(PY) -m pytest -q -m "not arm"
+	$(PY) -m pytest -q -m "not arm and not matrix"
 
 # The suite as a device runs it: a venv with the runtime and serve extra only (no TensorFlow), from
 # the committed model fixtures; the tests that need TensorFlow skip with their reason.
