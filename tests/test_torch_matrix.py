@@ -175,7 +175,8 @@ def test_every_architecture_gives_four_logits_and_saves_as_a_batch_1_program(tmp
 @pytest.mark.torch
 @pytest.mark.tensorflow
 @pytest.mark.slow
-@pytest.mark.timeout(1800)  # 4-14 min measured (unloaded to heavily loaded 2 cores): past the suite's 900 s
+@pytest.mark.matrix  # never timed on a quiet machine yet (4-14 min estimated): out of make test until it is
+@pytest.mark.timeout(1800)
 def test_small_architectures_through_the_harness(tmp_path):
     """The harness end to end on three quick rows: trained confident, every format a verdict."""
     results = tm.run_matrix(list(SMALL), tmp_path, timeout=600, runs=20, say=lambda line: None)
