@@ -36,7 +36,8 @@ def main(run: str, fit: str = "mse") -> None:
 
     from sportsedge.export import remedies
     from sportsedge.export.config import AccuracyConfig, ExportConfig, RangeFit, UserModel
-    from sportsedge.export.context import ExportContext, resolve_source
+    from sportsedge.export.context import ExportContext
+    from sportsedge.export.families import resolve_source
     from sportsedge.export.tf_private import mlir_quantize
     from sportsedge.export.tflite import quantize
     from sportsedge.runtime.backends import litert_interpreter_class

@@ -24,7 +24,8 @@ from sportsedge.bench.accuracy import label_indices, labelled_images
 from sportsedge.core import metrics
 from sportsedge.core.outputs import OutputKind
 from sportsedge.export.config import UserModel
-from sportsedge.export.context import ExportContext, resolve_source
+from sportsedge.export.context import ExportContext
+from sportsedge.export.families import resolve_source
 from sportsedge.export.tflite import int8_bytes
 from sportsedge.export.tflite_convert import calibrated_float, converter
 from sportsedge.runtime import Classifier, ModelMetadata, attach_metadata

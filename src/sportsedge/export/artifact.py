@@ -14,8 +14,10 @@ from typing import Any, cast
 from sportsedge import __version__
 from sportsedge.core.formats import Format, Status
 from sportsedge.core.records import ManifestEntry
+from sportsedge.export.config import ExportConfig
 from sportsedge.export.context import ExportContext
 from sportsedge.export.converted import Converted
+from sportsedge.export.source import Source
 from sportsedge.runtime import Classifier, ModelMetadata, attach_metadata, sidecar_path
 from sportsedge.runtime.golden import make_golden
 from sportsedge.runtime.metadata import FAILED_AT_EXPORT
@@ -93,3 +95,26 @@ def export_one(ctx: ExportContext, fmt: Format, path: Path, convert) -> Manifest
         **converted.details,
     }
     return cast(ManifestEntry, entry)  # the converter's details are its own ManifestEntry keys
+
+
+def make_context(source: Source, loaded, config: ExportConfig, out: Path) -> ExportContext:
+    """The ExportContext of one source exported to ``out`` (here, or in a worker: isolated.py)."""
+    return ExportContext(
+        source,
+        loaded,
+        config.calibration_size,
+        config.parity_size,
+        qat=config.qat,
+        accuracy=config.accuracy,
+        attempts_dir=out / ATTEMPTS,
+        log_path=out / "export.log",
+        min_agreement=config.min_agreement,
+    )
+
+
+def worker_context(model_arg, config: ExportConfig, out: Path) -> ExportContext:
+    """A worker's own context of the source the parent resolved from ``model_arg`` (a path)."""
+    from sportsedge.export.families import resolve_source
+
+    source, loaded = resolve_source(model_arg, config.user, config.calibration)
+    return make_context(source, loaded, config, out)

@@ -207,7 +207,7 @@ def _impl(spec):
 
 def worker(job: dict, jobs, results) -> None:
     """The worker's loop: its own ExportContext of the source, then one format per job until None."""
-    from sportsedge.export.run import export_one, worker_context
+    from sportsedge.export.artifact import export_one, worker_context
 
     trace = open(job["trace"].format(pid=multiprocessing.current_process().pid), "w")  # noqa: SIM115
     faulthandler.enable(trace)  # on a crash, the Python stack says who crashed

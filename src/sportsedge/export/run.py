@@ -14,9 +14,8 @@ from sportsedge import __version__
 from sportsedge.core.errors import UsageError
 from sportsedge.core.formats import FORMATS, Format, Status, format_groups
 from sportsedge.core.records import Manifest, ManifestEntry
-from sportsedge.export.artifact import ATTEMPTS, export_one
+from sportsedge.export.artifact import ATTEMPTS, export_one, make_context
 from sportsedge.export.config import ExportConfig, UserModel
-from sportsedge.export.context import ExportContext
 from sportsedge.export.families import check_formats, family_of, resolve_source
 from sportsedge.export.isolated import FormatRunner
 from sportsedge.export.source import Source
@@ -161,27 +160,6 @@ def export(
                 fileio.write_json(manifest_path, manifest)
                 say(f"[{step}/{total}] {name}: {_summary(entry, ctx.source)}")
     return manifest
-
-
-def make_context(source: Source, loaded, config: ExportConfig, out: Path) -> ExportContext:
-    """The ExportContext of one source exported to ``out`` (here, or in a worker: isolated.py)."""
-    return ExportContext(
-        source,
-        loaded,
-        config.calibration_size,
-        config.parity_size,
-        qat=config.qat,
-        accuracy=config.accuracy,
-        attempts_dir=out / ATTEMPTS,
-        log_path=out / "export.log",
-        min_agreement=config.min_agreement,
-    )
-
-
-def worker_context(model_arg, config: ExportConfig, out: Path) -> ExportContext:
-    """A worker's own context of the source the parent resolved from ``model_arg`` (a path)."""
-    source, loaded = resolve_source(model_arg, config.user, config.calibration)
-    return make_context(source, loaded, config, out)
 
 
 def _summary(entry: ManifestEntry, source: Source) -> str:
